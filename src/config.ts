@@ -1,0 +1,262 @@
+import { readFileSync } from 'node:fs'
+import Type from 'typebox'
+import { Compile } from 'typebox/compile'
+import { parse as parseYaml } from 'yaml'
+import type { StoreConfig } from './storage/factory.js'
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+export type LogLevel = (typeof LOG_LEVELS)[number]
+
+export interface ServerConfig {
+  readonly host: string
+  readonly port: number
+  /** The largest request body accepted, in bytes, after decompression. */
+  readonly bodyLimit: number
+  readonly requestTimeoutMs: number
+  readonly headersTimeoutMs: number
+  readonly keepAliveTimeoutMs: number
+  /** How long in-flight requests may take to finish once shutdown starts. */
+  readonly shutdownTimeoutMs: number
+}
+
+export interface LoggingConfig {
+  readonly level: LogLevel
+  readonly format: 'json' | 'pretty'
+  /** Log to this file instead of standard output. */
+  readonly file: string | null
+}
+
+export interface Config {
+  readonly serviceName: string
+  /** Error bodies carry stack traces. Never in production. */
+  readonly debug: boolean
+  readonly server: ServerConfig
+  readonly store: StoreConfig
+  readonly logging: LoggingConfig
+}
+
+/** The built-in defaults: those of configs/addressbook-local.yaml. */
+export const DEFAULT_CONFIG: Config = deepFreeze({
+  serviceName: 'addrservice',
+  debug: false,
+  server: {
+    host: '127.0.0.1',
+    port: 8080,
+    bodyLimit: 64 * 1024,
+    requestTimeoutMs: 30_000,
+    headersTimeoutMs: 10_000,
+    keepAliveTimeoutMs: 5_000,
+    shutdownTimeoutMs: 10_000,
+  },
+  store: { kind: 'sqlite', path: './var/addressbook.db' },
+  logging: { level: 'info', format: 'json', file: null },
+})
+
+/** A configuration problem: `key` names where the bad value came from. */
+export class ConfigError extends Error {
+  constructor(readonly key: string, readonly problem: string) {
+    super(`${key}: ${problem}`)
+    this.name = 'ConfigError'
+  }
+}
+
+const milliseconds = (maximum: number) => Type.Optional(Type.Integer({ minimum: 1, maximum }))
+
+/** The YAML file's shape; every key is optional and falls back to the layer below. */
+const FileConfig = Type.Object(
+  {
+    service: Type.Optional(
+      Type.Object({ name: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })) }, { additionalProperties: false }),
+    ),
+    debug: Type.Optional(Type.Boolean()),
+    server: Type.Optional(
+      Type.Object(
+        {
+          host: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+          port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+          'body-limit': Type.Optional(Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024 })),
+          'request-timeout-ms': milliseconds(3_600_000),
+          'headers-timeout-ms': milliseconds(3_600_000),
+          'keep-alive-timeout-ms': milliseconds(3_600_000),
+          'shutdown-timeout-ms': milliseconds(3_600_000),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    'addr-db': Type.Optional(Type.Unknown()),
+    logging: Type.Optional(
+      Type.Object(
+        {
+          level: Type.Optional(Type.Enum([...LOG_LEVELS])),
+          format: Type.Optional(Type.Enum(['json', 'pretty'])),
+          file: Type.Optional(Type.Union([Type.String({ minLength: 1 }), Type.Null()])),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+)
+type FileConfig = Type.Static<typeof FileConfig>
+const fileConfigValidator = Compile(FileConfig)
+
+/** What the command line said; flags not given are undefined. */
+export interface ConfigFlags {
+  config?: string | undefined
+  host?: string | undefined
+  port?: string | undefined
+  db?: string | undefined
+  debug?: boolean | undefined
+}
+
+export interface ConfigSources {
+  flags: ConfigFlags
+  env: Readonly<Record<string, string | undefined>>
+}
+
+/**
+ * Builds the configuration: built-in defaults < YAML file < environment < command-line flags.
+ * Every value is checked; the first bad one throws a ConfigError naming its key and source.
+ */
+export function loadConfig({ flags, env }: ConfigSources): Config {
+  const layers: { label: (key: string) => string; values: FileConfig }[] = []
+  if (flags.config !== undefined) {
+    const file = flags.config
+    layers.push({ label: (key) => `${key} (in ${file})`, values: readConfigFile(file) })
+  }
+  layers.push(...environmentLayers(env), ...flagLayers(flags))
+
+  let config: Config = DEFAULT_CONFIG
+  for (const { label, values } of layers) {
+    const errors = [...fileConfigValidator.Errors(values)] as { instancePath: string; message: string }[]
+    const first = errors.find((error) => error.instancePath !== '') ?? errors[0]
+    if (first) {
+      const key = first.instancePath.slice(1).replaceAll('/', '.') || 'the file'
+      throw new ConfigError(label(key), `${first.message}${describeValue(valueAt(values, first.instancePath))}`)
+    }
+    config = applyLayer(config, values, label)
+  }
+  return deepFreeze(config)
+}
+
+function readConfigFile(file: string): FileConfig {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : 'cannot be read'
+    throw new ConfigError(`--config ${file}`, reason)
+  }
+  let values: unknown
+  try {
+    values = parseYaml(text, { maxAliasCount: 100 })
+  } catch (error) {
+    const where = (error as { linePos?: { line: number }[] }).linePos?.[0]?.line
+    throw new ConfigError(`--config ${file}`, `not valid YAML${where === undefined ? '' : ` (line ${String(where)})`}`)
+  }
+  if (values === null || values === undefined) return {}
+  if (typeof values !== 'object' || Array.isArray(values)) {
+    throw new ConfigError(`--config ${file}`, 'must be a YAML mapping of settings')
+  }
+  return values as FileConfig
+}
+
+const ENV_KEYS = {
+  ADDRSERVICE_HOST: (value: string): FileConfig => ({ server: { host: value } }),
+  ADDRSERVICE_PORT: (value: string): FileConfig => ({ server: { port: numeric(value) } }),
+  ADDRSERVICE_DB: (value: string): FileConfig => ({ 'addr-db': value }),
+  ADDRSERVICE_LOG_LEVEL: (value: string): FileConfig => ({ logging: { level: value as LogLevel } }),
+}
+
+function environmentLayers(env: ConfigSources['env']) {
+  return Object.entries(ENV_KEYS).flatMap(([name, toValues]) => {
+    const value = env[name]
+    if (value === undefined || value === '') return []
+    return [{ label: () => name, values: toValues(value) }]
+  })
+}
+
+function flagLayers(flags: ConfigFlags) {
+  const layers: { label: (key: string) => string; values: FileConfig }[] = []
+  if (flags.host !== undefined) layers.push({ label: () => '--host', values: { server: { host: flags.host } } })
+  if (flags.port !== undefined) layers.push({ label: () => '--port', values: { server: { port: numeric(flags.port) } } })
+  if (flags.db !== undefined) layers.push({ label: () => '--db', values: { 'addr-db': flags.db } })
+  if (flags.debug === true) layers.push({ label: () => '--debug', values: { debug: true } })
+  return layers
+}
+
+/** Decimal digits become a number; anything else stays a string for the schema to refuse. */
+function numeric(value: string): number {
+  return /^\d{1,15}$/.test(value) ? Number(value) : (value as unknown as number)
+}
+
+function applyLayer(config: Config, values: FileConfig, label: (key: string) => string): Config {
+  const server = values.server ?? {}
+  return {
+    serviceName: values.service?.name ?? config.serviceName,
+    debug: values.debug ?? config.debug,
+    server: {
+      host: server.host ?? config.server.host,
+      port: server.port ?? config.server.port,
+      bodyLimit: server['body-limit'] ?? config.server.bodyLimit,
+      requestTimeoutMs: server['request-timeout-ms'] ?? config.server.requestTimeoutMs,
+      headersTimeoutMs: server['headers-timeout-ms'] ?? config.server.headersTimeoutMs,
+      keepAliveTimeoutMs: server['keep-alive-timeout-ms'] ?? config.server.keepAliveTimeoutMs,
+      shutdownTimeoutMs: server['shutdown-timeout-ms'] ?? config.server.shutdownTimeoutMs,
+    },
+    store: values['addr-db'] === undefined ? config.store : parseStoreConfig(values['addr-db'], label('addr-db')),
+    logging: {
+      level: values.logging?.level ?? config.logging.level,
+      format: values.logging?.format ?? config.logging.format,
+      file: values.logging?.file === undefined ? config.logging.file : values.logging.file,
+    },
+  }
+}
+
+const STORE_HELP = 'must be {memory: null}, {sqlite: PATH}, or a URL like memory: or sqlite:PATH'
+
+/** `addr-db` as the original's mapping (`{sqlite: PATH}`) or as a URL (`sqlite:PATH`). */
+export function parseStoreConfig(value: unknown, key: string): StoreConfig {
+  if (typeof value === 'string') return parseStoreUrl(value, key)
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ConfigError(key, STORE_HELP)
+  }
+  const entries = Object.entries(value)
+  const [first] = entries
+  if (entries.length !== 1 || first === undefined) throw new ConfigError(key, STORE_HELP)
+  const [kind, setting] = first
+  if (kind === 'memory' && (setting === null || setting === undefined)) return { kind: 'memory' }
+  if (kind === 'sqlite' && typeof setting === 'string' && setting.length > 0) return { kind: 'sqlite', path: setting }
+  throw new ConfigError(key, STORE_HELP)
+}
+
+function parseStoreUrl(url: string, key: string): StoreConfig {
+  if (url === 'memory:' || url === 'memory://') return { kind: 'memory' }
+  if (url.startsWith('sqlite:')) {
+    const path = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '')
+    if (path.length > 0 && !path.startsWith('//')) return { kind: 'sqlite', path }
+  }
+  throw new ConfigError(key, `${STORE_HELP} (got ${JSON.stringify(url)})`)
+}
+
+function valueAt(values: unknown, pointer: string): unknown {
+  let current = values
+  for (const part of pointer.split('/').slice(1)) {
+    current = typeof current === 'object' && current !== null ? (current as Record<string, unknown>)[part] : undefined
+  }
+  return current
+}
+
+function describeValue(value: unknown): string {
+  if (value === undefined || (typeof value === 'object' && value !== null)) return ''
+  const text = JSON.stringify(value)
+  return ` (got ${text.length > 60 ? `${text.slice(0, 60)}…` : text})`
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value)
+    for (const child of Object.values(value)) deepFreeze(child)
+  }
+  return value
+}

@@ -1,0 +1,161 @@
+import Type from 'typebox'
+import { Compile } from 'typebox/compile'
+
+/**
+ * The address entry schema, v1.0 of the original service, with bounds added so that no
+ * single request can make the service store or validate an unbounded amount of data.
+ * Everything else (TypeScript types, request validation, response serialization,
+ * OpenAPI) is derived from these definitions.
+ */
+
+const MAX_ITEMS = 20
+/** At least one character that is not white space. */
+const NOT_BLANK = '\\S'
+const text = (maxLength: number) => Type.String({ minLength: 1, maxLength })
+const count = (maximum: number) => Type.Integer({ minimum: 0, maximum })
+
+export const Kind = Type.Enum(['home', 'work'], { description: 'home or work' })
+
+export const PostalAddress = Type.Object(
+  {
+    kind: Kind,
+    building_name: Type.Optional(text(200)),
+    unit_number: Type.Optional(count(999_999)),
+    street_number: Type.Optional(Type.Union([count(999_999), text(32)])),
+    street_name: text(200),
+    locality: Type.Optional(text(100)),
+    city: Type.Optional(text(100)),
+    province: Type.Optional(text(100)),
+    pincode: Type.Union([count(9_999_999_999), text(32)]),
+    country: text(100),
+  },
+  { additionalProperties: false },
+)
+
+export const PhoneNumber = Type.Object(
+  {
+    kind: Kind,
+    country_code: Type.Integer({ minimum: 1, maximum: 999 }),
+    area_code: Type.Optional(count(99_999)),
+    local_number: count(99_999_999_999_999),
+  },
+  { additionalProperties: false },
+)
+
+export const EmailAddress = Type.Object(
+  {
+    kind: Kind,
+    email: Type.String({ format: 'email', maxLength: 254 }),
+  },
+  { additionalProperties: false },
+)
+
+export const AddressEntry = Type.Object(
+  {
+    full_name: Type.String({ maxLength: 200, pattern: NOT_BLANK }),
+    addresses: Type.Optional(Type.Array(PostalAddress, { maxItems: MAX_ITEMS })),
+    phone_numbers: Type.Optional(Type.Array(PhoneNumber, { maxItems: MAX_ITEMS })),
+    fax_numbers: Type.Optional(Type.Array(PhoneNumber, { maxItems: MAX_ITEMS })),
+    emails: Type.Optional(Type.Array(EmailAddress, { maxItems: MAX_ITEMS })),
+  },
+  { additionalProperties: false, title: 'An address book entry' },
+)
+
+export type AddressEntry = Type.Static<typeof AddressEntry>
+export type PostalAddress = Type.Static<typeof PostalAddress>
+export type PhoneNumber = Type.Static<typeof PhoneNumber>
+export type EmailAddress = Type.Static<typeof EmailAddress>
+
+/** One reason a value breaks the schema: where (a JSON Pointer) and why. */
+export interface FieldError {
+  path: string
+  message: string
+}
+
+/** The shape of a JSON Schema validation error as both TypeBox and Ajv report it. */
+export interface SchemaError {
+  keyword: string
+  instancePath: string
+  schemaPath?: string
+  params: Record<string, unknown>
+  message?: string
+}
+
+/**
+ * Turns raw validator errors into one readable error per failing field. Errors inside the
+ * branches of a union are dropped in favour of the union's own error, and `additionalProperties`
+ * names the offending key in the path, so each line points at exactly one place.
+ */
+export function describeSchemaErrors(errors: Iterable<SchemaError>): FieldError[] {
+  const list = [...errors]
+  const unionPaths = new Set(list.filter((e) => e.keyword === 'anyOf' || e.keyword === 'oneOf').map((e) => e.instancePath))
+  const typesByPath = new Map<string, string[]>()
+  for (const { keyword, instancePath, params } of list) {
+    if (keyword === 'type' && typeof params.type === 'string') {
+      typesByPath.set(instancePath, [...(typesByPath.get(instancePath) ?? []), params.type])
+    }
+  }
+  const described = new Map<string, FieldError>()
+  const add = (path: string, message: string) => described.set(`${path}\u0000${message}`, { path, message })
+  for (const error of list) {
+    const { keyword, instancePath, params } = error
+    if (keyword === 'boolean') continue
+    if (keyword !== 'anyOf' && keyword !== 'oneOf' && unionPaths.has(instancePath)) continue
+    switch (keyword) {
+      case 'additionalProperties':
+        for (const name of propertyNames(params, 'additionalProperties', 'additionalProperty')) {
+          add(`${instancePath}/${escapePointer(name)}`, 'is not allowed')
+        }
+        break
+      case 'required':
+        for (const name of propertyNames(params, 'requiredProperties', 'missingProperty')) {
+          add(`${instancePath}/${escapePointer(name)}`, 'is required')
+        }
+        break
+      case 'type':
+        add(instancePath, `must be ${(typesByPath.get(instancePath) ?? [String(params.type)]).join(' or ')}`)
+        break
+      case 'anyOf':
+      case 'oneOf':
+        add(instancePath, 'must be a number or a string')
+        break
+      case 'enum':
+        add(instancePath, `must be one of: ${enumValues(params).join(', ')}`)
+        break
+      case 'pattern':
+        add(instancePath, params.pattern === NOT_BLANK ? 'must not be blank' : `must match the pattern ${String(params.pattern)}`)
+        break
+      default:
+        add(instancePath, error.message ?? `fails ${keyword}`)
+    }
+  }
+  return [...described.values()]
+}
+
+function propertyNames(params: Record<string, unknown>, listKey: string, singleKey: string): string[] {
+  const list = params[listKey]
+  if (Array.isArray(list)) return list.map(String)
+  const single = params[singleKey]
+  return typeof single === 'string' ? [single] : []
+}
+
+function enumValues(params: Record<string, unknown>): string[] {
+  const values = params.allowedValues
+  return Array.isArray(values) ? values.map(String) : Kind.enum
+}
+
+function escapePointer(name: string): string {
+  return name.replaceAll('~', '~0').replaceAll('/', '~1')
+}
+
+const entryValidator = Compile(AddressEntry)
+
+/** Every way `value` breaks the address entry schema; empty when it is a valid entry. */
+export function validateAddressEntry(value: unknown): FieldError[] {
+  if (entryValidator.Check(value)) return []
+  return describeSchemaErrors(entryValidator.Errors(value) as SchemaError[])
+}
+
+export function isAddressEntry(value: unknown): value is AddressEntry {
+  return entryValidator.Check(value)
+}

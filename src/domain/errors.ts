@@ -1,0 +1,41 @@
+import type { FieldError } from './address-entry.js'
+
+/**
+ * The closed list of domain error codes. They are stable: clients and logs may rely on them.
+ * Domain errors know nothing about transport; the HTTP layer maps each code to a response.
+ */
+export const DomainErrorCode = {
+  entryNotFound: 'entry_not_found',
+  invalidEntry: 'invalid_entry',
+  entryExists: 'entry_exists',
+} as const
+
+export type DomainErrorCode = (typeof DomainErrorCode)[keyof typeof DomainErrorCode]
+
+export abstract class DomainError extends Error {
+  abstract readonly code: DomainErrorCode
+}
+
+export class EntryNotFoundError extends DomainError {
+  readonly code = DomainErrorCode.entryNotFound
+  constructor(readonly id: string) {
+    super(`No address entry with id ${JSON.stringify(id.slice(0, 100))}`)
+    this.name = 'EntryNotFoundError'
+  }
+}
+
+export class InvalidEntryError extends DomainError {
+  readonly code = DomainErrorCode.invalidEntry
+  constructor(readonly errors: readonly FieldError[]) {
+    super(`Invalid address entry: ${errors.map((e) => `${e.path || '/'} ${e.message}`).join('; ')}`)
+    this.name = 'InvalidEntryError'
+  }
+}
+
+export class EntryExistsError extends DomainError {
+  readonly code = DomainErrorCode.entryExists
+  constructor(readonly id: string) {
+    super(`An address entry with id ${JSON.stringify(id)} already exists`)
+    this.name = 'EntryExistsError'
+  }
+}

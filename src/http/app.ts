@@ -1,0 +1,204 @@
+import { randomUUID } from 'node:crypto'
+import { METHODS, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
+import compress from '@fastify/compress'
+import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import type { AddressBook } from '../service/address-book.js'
+import { addEntityTags } from './etag.js'
+import { addressRoutes } from './routes/addresses.js'
+import { HttpProblem, problemTypeUri, Problems, resolveProblem, type ProblemBody } from './problems.js'
+
+/** What the HTTP layer needs to know of the configuration. */
+export interface AppConfig {
+  readonly debug: boolean
+  readonly server: {
+    readonly bodyLimit: number
+    readonly requestTimeoutMs: number
+    readonly headersTimeoutMs: number
+    readonly keepAliveTimeoutMs: number
+  }
+}
+
+export interface AppOptions {
+  /** The pino logger to log through; none (silent) by default. */
+  logger?: FastifyBaseLogger
+}
+
+export type App = FastifyInstance<
+  Server,
+  IncomingMessage,
+  ServerResponse,
+  FastifyBaseLogger,
+  TypeBoxTypeProvider
+>
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The error this request failed with, kept for the request's log line. */
+    failure: unknown
+  }
+}
+
+const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:+=@/-]{1,128}$/
+
+/** A client's X-Request-ID when it is sane, otherwise a fresh UUID. */
+export function requestIdFrom(header: string | string[] | undefined): string {
+  return typeof header === 'string' && REQUEST_ID_PATTERN.test(header) ? header : randomUUID()
+}
+
+/**
+ * Builds the address book's HTTP application around a service: routes with schemas, one error
+ * handler, one not-found handler, hooks. It does not listen; the caller owns the server's life.
+ */
+export function buildApp(config: AppConfig, service: AddressBook, options: AppOptions = {}): App {
+  const { bodyLimit } = config.server
+  const app = Fastify({
+    ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'req_id' }),
+    genReqId: (request) => requestIdFrom(request.headers['x-request-id']),
+    bodyLimit,
+    requestTimeout: config.server.requestTimeoutMs,
+    keepAliveTimeout: config.server.keepAliveTimeoutMs,
+    connectionTimeout: config.server.requestTimeoutMs,
+    return503OnClosing: false,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 100 },
+    frameworkErrors: (error, request, reply) => {
+      sendProblem(request, reply, error, config)
+    },
+    clientErrorHandler: (error, socket) => {
+      answerClientError(error, socket)
+    },
+  }).withTypeProvider<TypeBoxTypeProvider>()
+  app.server.headersTimeout = config.server.headersTimeoutMs
+  // Every method Node can parse is routed, so that a known path answers 405 rather than 404.
+  for (const method of METHODS) {
+    if (method !== 'CONNECT' && !app.supportedMethods.includes(method)) app.addHttpMethod(method)
+  }
+  app.setValidatorCompiler(TypeBoxValidatorCompiler)
+
+  app.decorateRequest('failure', undefined)
+  app.addHook('onRequest', (request, reply, done) => {
+    // Vary on every response, compressed or not, so that caches never mix representations.
+    reply.header('x-request-id', request.id).header('vary', 'accept-encoding')
+    done()
+  })
+  // Once closing starts, responses still in flight close their connection, so that shutdown
+  // need not wait for idle keep-alive sockets to time out.
+  let draining = false
+  app.addHook('preClose', (done) => {
+    draining = true
+    done()
+  })
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    if (draining) reply.header('connection', 'close')
+    done(null, payload)
+  })
+  app.addHook('onResponse', (request, reply, done) => {
+    logRequest(request, reply)
+    done()
+  })
+
+  acceptJsonWhateverTheContentType(app)
+  addEntityTags(app)
+  void app.register(compress, { threshold: 1, encodings: ['br', 'gzip', 'deflate'], requestEncodings: ['gzip', 'deflate'] })
+  void app.register(addressRoutes, { service })
+
+  app.setNotFoundHandler(() => {
+    throw new HttpProblem(Problems.unknownEndpoint)
+  })
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    sendProblem(request, reply, error, config)
+  })
+  return app
+}
+
+/**
+ * Like the original service, a body is read as JSON whatever its Content-Type says (curl -d
+ * sends application/x-www-form-urlencoded), or when it has none. Only POST and PUT carry one.
+ */
+function acceptJsonWhateverTheContentType(app: App): void {
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('*', { parseAs: 'string' }, (request, body, done) => {
+    if (request.method !== 'POST' && request.method !== 'PUT') {
+      done(null, undefined)
+      return
+    }
+    try {
+      done(null, JSON.parse(body as string) as unknown)
+    } catch {
+      done(new HttpProblem(Problems.invalidJsonBody), undefined)
+    }
+  })
+}
+
+function sendProblem(request: FastifyRequest, reply: FastifyReply, error: unknown, config: AppConfig): void {
+  request.failure = error
+  const { problem, detail, errors, headers } = resolveProblem(error, config.server.bodyLimit)
+  const uri = truncate(pathOf(request.url), 1024)
+  const body: ProblemBody = {
+    type: problemTypeUri(problem),
+    title: problem.title,
+    status: problem.status,
+    detail,
+    instance: uri,
+    method: request.method,
+    uri,
+    code: problem.status,
+    message: problem.title,
+    request_id: request.id,
+  }
+  if (errors) body.errors = [...errors]
+  if (config.debug) body.trace = error instanceof Error ? (error.stack ?? String(error)) : String(error)
+  reply.raw.statusMessage = problem.title
+  void reply
+    .code(problem.status)
+    .header('x-request-id', request.id)
+    .headers(headers ?? {})
+    .type('application/problem+json; charset=utf-8')
+    .send(body)
+}
+
+function truncate(text: string, length: number): string {
+  return text.length > length ? `${text.slice(0, length)}…` : text
+}
+
+function pathOf(url: string): string {
+  const query = url.indexOf('?')
+  return query === -1 ? url : url.slice(0, query)
+}
+
+/** One canonical line per request: info below 400, warn for 4xx, error (with the error) for 5xx. */
+function logRequest(request: FastifyRequest, reply: FastifyReply): void {
+  const status = reply.statusCode
+  const line = {
+    method: request.method,
+    uri: pathOf(request.url),
+    ip: request.ip,
+    status,
+    time_ms: Math.round(reply.elapsedTime * 1000) / 1000,
+  }
+  if (status >= 500) request.log.error({ ...line, err: request.failure }, 'request failed')
+  else if (status >= 400) request.log.warn(line, 'request rejected')
+  else request.log.info(line, 'request completed')
+}
+
+/** Malformed HTTP never reaches Fastify's routing; it still gets a problem+json answer. */
+function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
+  if (!socket.writable) return
+  const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400
+  const title = status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'
+  const body = JSON.stringify({
+    type: `urn:addrservice:problem:http-${String(status)}`,
+    title,
+    status,
+    detail: 'The request could not be read as HTTP.',
+    code: status,
+    message: title,
+    request_id: randomUUID(),
+  })
+  socket.end(
+    `HTTP/1.1 ${String(status)} ${title}\r\nConnection: close\r\nContent-Type: application/problem+json; charset=utf-8\r\n` +
+      `Content-Length: ${String(Buffer.byteLength(body))}\r\n\r\n${body}`,
+  )
+}

@@ -1,0 +1,150 @@
+import { STATUS_CODES } from 'node:http'
+import { describeSchemaErrors, type FieldError, type SchemaError } from '../domain/address-entry.js'
+import { DomainError, DomainErrorCode, InvalidEntryError } from '../domain/errors.js'
+
+/** One kind of error response. `title` is also the HTTP reason phrase and the body's `message`. */
+export interface ProblemType {
+  readonly slug: string
+  readonly status: number
+  readonly title: string
+  readonly detail: string
+}
+
+const problemType = (slug: string, status: number, title: string, detail: string): ProblemType =>
+  Object.freeze({ slug, status, title, detail })
+
+/**
+ * The closed list of problem types this API answers with. The `type` member of a problem
+ * body is `urn:addrservice:problem:<slug>`; slugs are stable and documented in the README.
+ */
+export const Problems = {
+  invalidJsonBody: problemType('invalid-json-body', 400, 'Invalid JSON body', 'The request body is not valid JSON.'),
+  schemaValidationFailed: problemType(
+    'schema-validation-failed',
+    400,
+    'JSON Schema validation failed',
+    'The request body is not a valid address entry; "errors" lists every failing field.',
+  ),
+  invalidCompressedBody: problemType(
+    'invalid-compressed-body',
+    400,
+    'Invalid compressed body',
+    'The request body could not be decompressed with its Content-Encoding.',
+  ),
+  badRequest: problemType('bad-request', 400, 'Bad Request', 'The request could not be understood.'),
+  unknownEndpoint: problemType('unknown-endpoint', 404, 'Unknown Endpoint', 'The API has no endpoint at this path.'),
+  entryNotFound: problemType('entry-not-found', 404, 'Address entry not found', 'No address entry has this id.'),
+  methodNotAllowed: problemType(
+    'method-not-allowed',
+    405,
+    'Method Not Allowed',
+    'This endpoint does not support the request method; the Allow header lists those it does.',
+  ),
+  entryExists: problemType('entry-exists', 409, 'Conflict', 'An address entry with this id already exists.'),
+  payloadTooLarge: problemType('payload-too-large', 413, 'Payload Too Large', 'The request body is larger than the limit.'),
+  unsupportedContentEncoding: problemType(
+    'unsupported-content-encoding',
+    415,
+    'Unsupported Media Type',
+    'The request body has a Content-Encoding this API does not accept (use gzip, deflate or br).',
+  ),
+  internalError: problemType(
+    'internal-error',
+    500,
+    'Internal Server Error',
+    'The server failed to handle the request; request_id identifies it in the logs.',
+  ),
+} as const
+
+/** An error response decided by the HTTP layer itself. */
+export class HttpProblem extends Error {
+  constructor(
+    readonly problem: ProblemType,
+    readonly options: { detail?: string; errors?: readonly FieldError[]; headers?: Record<string, string> } = {},
+  ) {
+    super(options.detail ?? problem.detail)
+    this.name = 'HttpProblem'
+  }
+}
+
+export interface ProblemBody {
+  type: string
+  title: string
+  status: number
+  detail: string
+  instance: string
+  method: string
+  uri: string
+  code: number
+  message: string
+  request_id: string
+  errors?: FieldError[]
+  trace?: string
+}
+
+/** What an error becomes on the wire: its problem type, detail and extra members. */
+export interface ResolvedProblem {
+  problem: ProblemType
+  detail: string
+  errors?: readonly FieldError[]
+  headers?: Record<string, string>
+}
+
+const DOMAIN_PROBLEMS: Record<DomainErrorCode, ProblemType> = {
+  [DomainErrorCode.entryNotFound]: Problems.entryNotFound,
+  [DomainErrorCode.invalidEntry]: Problems.schemaValidationFailed,
+  [DomainErrorCode.entryExists]: Problems.entryExists,
+}
+
+const FRAMEWORK_PROBLEMS: Record<string, ProblemType> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: Problems.payloadTooLarge,
+  FST_CP_ERR_INVALID_CONTENT: Problems.invalidCompressedBody,
+  FST_CP_ERR_INVALID_CONTENT_ENCODING: Problems.unsupportedContentEncoding,
+}
+
+interface FrameworkError {
+  code?: unknown
+  statusCode?: unknown
+  validation?: unknown
+}
+
+/**
+ * Maps any error to the problem it is answered with. Only the problem catalogue's own words
+ * and the domain's messages reach the client; every other error becomes a 500 whose detail
+ * says nothing about what failed inside.
+ */
+export function resolveProblem(error: unknown, bodyLimit: number): ResolvedProblem {
+  if (error instanceof HttpProblem) {
+    return { problem: error.problem, detail: error.message, ...error.options }
+  }
+  if (error instanceof InvalidEntryError) {
+    return { problem: Problems.schemaValidationFailed, detail: Problems.schemaValidationFailed.detail, errors: error.errors }
+  }
+  if (error instanceof DomainError) {
+    return { problem: DOMAIN_PROBLEMS[error.code], detail: error.message }
+  }
+  const framework = (typeof error === 'object' && error !== null ? error : {}) as FrameworkError
+  if (Array.isArray(framework.validation)) {
+    return {
+      problem: Problems.schemaValidationFailed,
+      detail: Problems.schemaValidationFailed.detail,
+      errors: describeSchemaErrors(framework.validation as SchemaError[]),
+    }
+  }
+  const known = typeof framework.code === 'string' ? FRAMEWORK_PROBLEMS[framework.code] : undefined
+  if (known === Problems.payloadTooLarge) {
+    return { problem: known, detail: `The request body is larger than the limit of ${String(bodyLimit)} bytes.` }
+  }
+  if (known) return { problem: known, detail: known.detail }
+  const status = typeof framework.statusCode === 'number' ? framework.statusCode : 500
+  if (status >= 400 && status < 500) {
+    const title = STATUS_CODES[status] ?? 'Bad Request'
+    const generic = problemType(`http-${String(status)}`, status, title, `The request failed: ${title}.`)
+    return { problem: generic, detail: generic.detail }
+  }
+  return { problem: Problems.internalError, detail: Problems.internalError.detail }
+}
+
+export function problemTypeUri(problem: ProblemType): string {
+  return `urn:addrservice:problem:${problem.slug}`
+}

@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+import { createRequire } from 'node:module'
+import closeWithGrace from 'close-with-grace'
+import { parseCommandLine, UsageError, USAGE } from './cli.js'
+import { ConfigError, loadConfig } from './config.js'
+import { buildApp } from './http/app.js'
+import { createLogger } from './logging.js'
+import { AddressBookService } from './service/address-book-service.js'
+import { createStore } from './storage/factory.js'
+import type { AddressBookStore } from './storage/store.js'
+
+const { version } = createRequire(import.meta.url)('../package.json') as { version: string }
+
+/** Exit codes: 0 done, 1 failed while running, 2 bad command line or configuration. */
+async function main(args: readonly string[], env: NodeJS.ProcessEnv): Promise<number | undefined> {
+  let command
+  let config
+  try {
+    command = parseCommandLine(args)
+    if (command.action === 'help') {
+      process.stdout.write(USAGE)
+      return 0
+    }
+    if (command.action === 'version') {
+      process.stdout.write(`addrservice ${version}\n`)
+      return 0
+    }
+    config = loadConfig({ flags: command.flags, env })
+  } catch (error) {
+    if (error instanceof UsageError) return fail(2, `${error.message} (see --help)`)
+    if (error instanceof ConfigError) return fail(2, `invalid configuration: ${error.message}`)
+    throw error
+  }
+
+  const logger = createLogger(config.logging, config.serviceName)
+  const { host, port } = config.server
+  logger.info({ service: config.serviceName, version, host, port, store: describeStore(config.store) }, 'STARTING')
+  let store: AddressBookStore
+  try {
+    store = createStore(config.store)
+  } catch (error) {
+    logger.fatal({ err: error }, 'cannot open the store')
+    return fail(1, `cannot open the store ${describeStore(config.store)}: ${error instanceof Error ? error.message : String(error)}`)
+  }
+
+  const app = buildApp(config, new AddressBookService(store), { logger })
+  app.addHook('onClose', () => store.close())
+  closeWithGrace(
+    { delay: config.server.shutdownTimeoutMs, logger: { error: (message: unknown) => { logger.error(String(message)) } } },
+    async ({ signal, err }) => {
+      if (err) logger.error({ err }, 'SHUTTING DOWN after an unexpected error')
+      else logger.info({ signal }, 'SHUTTING DOWN')
+      await app.close()
+      logger.info('STOPPED')
+      if (err) throw err
+    },
+  )
+  try {
+    await app.listen({ host, port })
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'error'
+    logger.fatal({ err: error }, 'cannot listen')
+    await app.close()
+    return fail(1, `cannot listen on ${host}:${String(port)} (${code})`)
+  }
+  return undefined
+}
+
+function describeStore(store: ReturnType<typeof loadConfig>['store']): string {
+  return store.kind === 'memory' ? 'memory' : `sqlite:${store.path}`
+}
+
+function fail(code: number, message: string): number {
+  process.stderr.write(`addrservice: ${message}\n`)
+  return code
+}
+
+const exitCode = await main(process.argv.slice(2), process.env)
+if (exitCode !== undefined) process.exit(exitCode)

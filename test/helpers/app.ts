@@ -1,0 +1,22 @@
+import type { TestContext } from 'node:test'
+import { buildApp, type App, type AppOptions } from '../../src/http/app.js'
+import { AddressBookService } from '../../src/service/address-book-service.js'
+import type { AddressBook } from '../../src/service/address-book.js'
+import { MemoryStore } from '../../src/storage/memory/memory-store.js'
+import type { AddressBookStore } from '../../src/storage/store.js'
+import { testConfig } from './factories.js'
+
+export interface TestAppOptions extends AppOptions {
+  store?: AddressBookStore
+  service?: AddressBook
+  config?: Parameters<typeof testConfig>[0]
+}
+
+/** A fresh app over a memory store (or the given store or service), closed when the test ends. */
+export function buildTestApp(t: TestContext, options: TestAppOptions = {}): App {
+  const store = options.store ?? new MemoryStore()
+  const service = options.service ?? new AddressBookService(store)
+  const app = buildApp(testConfig(options.config), service, options.logger ? { logger: options.logger } : {})
+  t.after(() => app.close())
+  return app
+}

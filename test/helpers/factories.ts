@@ -1,0 +1,44 @@
+import type { AddressEntry } from '../../src/domain/address-entry.js'
+import { DEFAULT_CONFIG, type Config } from '../../src/config.js'
+
+/** The smallest valid entry, with overrides. */
+export function anEntry(overrides: Partial<AddressEntry> = {}): AddressEntry {
+  return { full_name: 'Ada Lovelace', ...overrides }
+}
+
+/** An entry that uses every field of the schema, with overrides. */
+export function aFullEntry(overrides: Partial<AddressEntry> = {}): AddressEntry {
+  return {
+    full_name: 'Grace Hopper',
+    addresses: [
+      {
+        kind: 'work',
+        building_name: 'Harbor Point',
+        unit_number: 12,
+        street_number: '221B',
+        street_name: 'Ocean Drive',
+        locality: 'Bayside',
+        city: 'Port Ellis',
+        province: 'Westshire',
+        pincode: 'WS1 2AB',
+        country: 'Freedonia',
+      },
+      { kind: 'home', street_number: 7, street_name: 'Elm Row', pincode: 560001, country: 'Freedonia' },
+    ],
+    phone_numbers: [{ kind: 'home', country_code: 44, area_code: 20, local_number: 79460000 }],
+    fax_numbers: [{ kind: 'work', country_code: 1, local_number: 5550100 }],
+    emails: [{ kind: 'work', email: 'grace@example.org' }],
+    ...overrides,
+  }
+}
+
+/** The built-in configuration with an in-memory store, quiet, and any overrides. */
+export function testConfig(overrides: Partial<Omit<Config, 'server'>> & { server?: Partial<Config['server']> } = {}): Config {
+  return {
+    ...DEFAULT_CONFIG,
+    ...overrides,
+    store: overrides.store ?? { kind: 'memory' },
+    logging: overrides.logging ?? { level: 'silent', format: 'json', file: null },
+    server: { ...DEFAULT_CONFIG.server, ...overrides.server },
+  }
+}

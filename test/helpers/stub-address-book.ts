@@ -1,0 +1,48 @@
+import type { AddressEntry } from '../../src/domain/address-entry.js'
+import type { AddressBook } from '../../src/service/address-book.js'
+
+interface Call {
+  method: keyof AddressBook
+  args: unknown[]
+}
+
+/**
+ * An AddressBook whose answers the test decides: each method resolves with the configured
+ * value or rejects with the configured error, and every call is recorded.
+ */
+export class StubAddressBook implements AddressBook {
+  readonly calls: Call[] = []
+  failure: Error | undefined
+  createdId = '01890a5d4b8e7bd2a0f0c3b1d2e3f405'
+  entry: AddressEntry = { full_name: 'Stubbed Entry' }
+  entries: Record<string, AddressEntry> = {}
+
+  constructor(overrides: Partial<Pick<StubAddressBook, 'failure' | 'createdId' | 'entry' | 'entries'>> = {}) {
+    Object.assign(this, overrides)
+  }
+
+  create(value: unknown): Promise<string> {
+    return this.#answer('create', [value], this.createdId)
+  }
+
+  get(id: string): Promise<AddressEntry> {
+    return this.#answer('get', [id], this.entry)
+  }
+
+  update(id: string, value: unknown): Promise<void> {
+    return this.#answer('update', [id, value], undefined)
+  }
+
+  delete(id: string): Promise<void> {
+    return this.#answer('delete', [id], undefined)
+  }
+
+  list(): Promise<Record<string, AddressEntry>> {
+    return this.#answer('list', [], this.entries)
+  }
+
+  #answer<T>(method: keyof AddressBook, args: unknown[], value: T): Promise<T> {
+    this.calls.push({ method, args })
+    return this.failure ? Promise.reject(this.failure) : Promise.resolve(value)
+  }
+}

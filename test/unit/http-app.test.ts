@@ -1,0 +1,592 @@
+import assert from 'node:assert/strict'
+import { Writable } from 'node:stream'
+import { describe, test, type TestContext } from 'node:test'
+import { brotliDecompressSync, gunzipSync, gzipSync, deflateSync } from 'node:zlib'
+import { pino } from 'pino'
+import { EntryExistsError, EntryNotFoundError, InvalidEntryError } from '../../src/domain/errors.js'
+import { requestIdFrom } from '../../src/http/app.js'
+import { buildTestApp, type TestAppOptions } from '../helpers/app.js'
+import { aFullEntry, anEntry } from '../helpers/factories.js'
+import { StubAddressBook } from '../helpers/stub-address-book.js'
+
+const ID = '01890a5d4b8e7bd2a0f0c3b1d2e3f405'
+const PROBLEM_MEMBERS = ['code', 'detail', 'instance', 'message', 'method', 'request_id', 'status', 'title', 'type', 'uri']
+
+function appWith(t: TestContext, service = new StubAddressBook(), config: TestAppOptions['config'] = {}) {
+  return { service, app: buildTestApp(t, { service, config }) }
+}
+
+interface Problem {
+  type: string
+  title: string
+  status: number
+  detail: string
+  instance: string
+  method: string
+  uri: string
+  code: number
+  message: string
+  request_id: string
+  errors?: { path: string; message: string }[]
+  trace?: string
+}
+
+function problemOf(response: { headers: Record<string, unknown>; body: string }): Problem {
+  assert.match(String(response.headers['content-type']), /^application\/problem\+json/)
+  return JSON.parse(response.body) as Problem
+}
+
+describe('routes', () => {
+  test('when an entry is posted, then 201 with an empty body and its Location', async (t) => {
+    const { app, service } = appWith(t)
+
+    const response = await app.inject({ method: 'POST', url: '/addresses', payload: anEntry() })
+
+    assert.equal(response.statusCode, 201)
+    assert.equal(response.statusMessage, 'Created')
+    assert.equal(response.headers.location, `/addresses/${service.createdId}`)
+    assert.equal(response.body, '')
+    assert.deepEqual(service.calls, [{ method: 'create', args: [anEntry()] }])
+  })
+
+  test('when an entry is read, then 200 with the entry exactly as the service returned it', async (t) => {
+    const { app, service } = appWith(t, new StubAddressBook({ entry: aFullEntry() }))
+
+    const response = await app.inject({ method: 'GET', url: `/addresses/${ID}` })
+
+    assert.equal(response.statusCode, 200)
+    assert.match(String(response.headers['content-type']), /^application\/json/)
+    assert.deepEqual(response.json(), aFullEntry())
+    assert.deepEqual(service.calls, [{ method: 'get', args: [ID] }])
+  })
+
+  test('when an entry is replaced, then 204 with an empty body', async (t) => {
+    const { app, service } = appWith(t)
+
+    const response = await app.inject({ method: 'PUT', url: `/addresses/${ID}`, payload: anEntry({ full_name: 'New' }) })
+
+    assert.equal(response.statusCode, 204)
+    assert.equal(response.body, '')
+    assert.deepEqual(service.calls, [{ method: 'update', args: [ID, { full_name: 'New' }] }])
+  })
+
+  test('when an entry is deleted, then 204 with an empty body', async (t) => {
+    const { app, service } = appWith(t)
+
+    const response = await app.inject({ method: 'DELETE', url: `/addresses/${ID}` })
+
+    assert.equal(response.statusCode, 204)
+    assert.equal(response.body, '')
+    assert.deepEqual(service.calls, [{ method: 'delete', args: [ID] }])
+  })
+
+  test('when the address book is listed, then 200 with every entry keyed by id', async (t) => {
+    const entries = { [ID]: aFullEntry(), '01890a5d4b8e7bd2a0f0c3b1d2e3f406': anEntry() }
+    const { app } = appWith(t, new StubAddressBook({ entries }))
+
+    const response = await app.inject({ method: 'GET', url: '/addresses' })
+
+    assert.equal(response.statusCode, 200)
+    assert.deepEqual(response.json(), entries)
+  })
+
+  test('when a path has a trailing slash, then it reaches the same route', async (t) => {
+    const { app, service } = appWith(t)
+
+    const list = await app.inject({ method: 'GET', url: '/addresses/' })
+    const one = await app.inject({ method: 'GET', url: `/addresses/${ID}/` })
+    const created = await app.inject({ method: 'POST', url: '/addresses/', payload: anEntry() })
+
+    assert.deepEqual([list.statusCode, one.statusCode, created.statusCode], [200, 200, 201])
+    assert.deepEqual(
+      service.calls.map((call) => call.method),
+      ['list', 'get', 'create'],
+    )
+  })
+
+  test('when HEAD asks for an entry, then the headers of GET come without a body', async (t) => {
+    const { app } = appWith(t)
+
+    const response = await app.inject({ method: 'HEAD', url: `/addresses/${ID}` })
+
+    assert.equal(response.statusCode, 200)
+    assert.equal(response.body, '')
+    assert.ok(response.headers.etag)
+  })
+})
+
+describe('request bodies', () => {
+  for (const contentType of ['application/x-www-form-urlencoded', 'text/plain', 'application/json; charset=utf-8']) {
+    test(`when a JSON body comes as ${contentType}, then it is read as JSON`, async (t) => {
+      const { app, service } = appWith(t)
+
+      const response = await app.inject({
+        method: 'POST',
+        url: '/addresses',
+        headers: { 'content-type': contentType },
+        payload: '{"full_name": "Bill Gates"}',
+      })
+
+      assert.equal(response.statusCode, 201)
+      assert.deepEqual(service.calls[0]?.args, [{ full_name: 'Bill Gates' }])
+    })
+  }
+
+  test('when a JSON body comes without a content type, then it is read as JSON', async (t) => {
+    const { app, service } = appWith(t)
+
+    const response = await app.inject({ method: 'POST', url: '/addresses', payload: Buffer.from('{"full_name":"X"}') })
+
+    assert.equal(response.statusCode, 201)
+    assert.deepEqual(service.calls[0]?.args, [{ full_name: 'X' }])
+  })
+
+  for (const [name, payload] of [
+    ['unparseable JSON', '{"full_name": "Bill Gates"'],
+    ['an empty body', ''],
+    ['a UTF-8 byte order mark before JSON', '\uFEFF{"full_name":"X"}'],
+  ] as const) {
+    test(`when a POST body is ${name}, then 400 Invalid JSON body and the service is not called`, async (t) => {
+      const { app, service } = appWith(t)
+
+      const response = await app.inject({ method: 'POST', url: '/addresses', payload, headers: { 'content-type': 'application/json' } })
+
+      assert.equal(response.statusCode, 400)
+      assert.equal(response.statusMessage, 'Invalid JSON body')
+      assert.equal(problemOf(response).message, 'Invalid JSON body')
+      assert.deepEqual(service.calls, [])
+    })
+  }
+
+  test('when a PUT has no body at all, then 400 Invalid JSON body', async (t) => {
+    const { app, service } = appWith(t)
+
+    const response = await app.inject({ method: 'PUT', url: `/addresses/${ID}` })
+
+    assert.equal(response.statusCode, 400)
+    assert.equal(response.statusMessage, 'Invalid JSON body')
+    assert.deepEqual(service.calls, [])
+  })
+
+  test('when a body breaks the schema, then 400 lists every failing field and the service is not called', async (t) => {
+    const { app, service } = appWith(t)
+    const payload = { full_name: '', emails: [{ kind: 'other', email: 'not-an-email' }], nickname: 'x' }
+
+    const response = await app.inject({ method: 'PUT', url: `/addresses/${ID}`, payload })
+
+    assert.equal(response.statusCode, 400)
+    assert.equal(response.statusMessage, 'JSON Schema validation failed')
+    const problem = problemOf(response)
+    assert.equal(problem.message, 'JSON Schema validation failed')
+    assert.deepEqual(
+      problem.errors?.map((error) => error.path).sort(),
+      ['/emails/0/email', '/emails/0/kind', '/full_name', '/nickname'],
+    )
+    assert.deepEqual(service.calls, [])
+  })
+
+  for (const [name, payload] of [
+    ['an array', '[{"full_name":"X"}]'],
+    ['a string', '"Bill Gates"'],
+    ['null', 'null'],
+    ['a number', '42'],
+  ] as const) {
+    test(`when the body is ${name}, then 400 JSON Schema validation failed`, async (t) => {
+      const { app, service } = appWith(t)
+
+      const response = await app.inject({ method: 'POST', url: '/addresses', payload, headers: { 'content-type': 'application/json' } })
+
+      assert.equal(response.statusMessage, 'JSON Schema validation failed')
+      assert.deepEqual(problemOf(response).errors?.[0]?.path, '')
+      assert.deepEqual(service.calls, [])
+    })
+  }
+
+  for (const key of ['__proto__', 'constructor']) {
+    test(`when a body has a ${key} key, then 400 names it and nothing reaches the service`, async (t) => {
+      const { app, service } = appWith(t)
+
+      const response = await app.inject({
+        method: 'POST',
+        url: '/addresses',
+        payload: `{"full_name":"X","${key}":{"isAdmin":true}}`,
+      })
+
+      assert.equal(response.statusCode, 400)
+      assert.deepEqual(problemOf(response).errors, [{ path: `/${key}`, message: 'is not allowed' }])
+      assert.deepEqual(service.calls, [])
+      assert.equal(({} as Record<string, unknown>).isAdmin, undefined)
+    })
+  }
+
+  test('when a body is nested thousands of levels deep, then 400 and the server keeps serving', async (t) => {
+    const { app, service } = appWith(t)
+    const deep = `{"full_name":"X","addresses":[${'['.repeat(10_000)}${']'.repeat(10_000)}]}`
+
+    const response = await app.inject({ method: 'POST', url: '/addresses', payload: deep })
+    const after = await app.inject({ method: 'GET', url: '/addresses' })
+
+    assert.equal(response.statusCode, 400)
+    assert.equal(after.statusCode, 200)
+    assert.deepEqual(service.calls.map((call) => call.method), ['list'])
+  })
+
+  test('when a body is over the limit, then 413 and the service is not called', async (t) => {
+    const { app, service } = appWith(t, undefined, { server: { bodyLimit: 2048 } })
+    const payload = JSON.stringify({ full_name: 'x'.repeat(3000) })
+
+    const response = await app.inject({ method: 'POST', url: '/addresses', payload })
+
+    assert.equal(response.statusCode, 413)
+    assert.match(problemOf(response).detail, /2048 bytes/)
+    assert.deepEqual(service.calls, [])
+  })
+
+  test('when a body is exactly at the 64 KiB default limit, then it is read (and judged by the schema)', async (t) => {
+    const { app } = appWith(t)
+    const frame = '{"full_name":""}'
+    const payload = `{"full_name":"${'x'.repeat(64 * 1024 - frame.length)}"}`
+    assert.equal(Buffer.byteLength(payload), 64 * 1024)
+
+    const response = await app.inject({ method: 'POST', url: '/addresses', payload })
+
+    assert.equal(response.statusCode, 400)
+    assert.deepEqual(problemOf(response).errors?.map((error) => error.path), ['/full_name'])
+  })
+
+  for (const [encoding, compress] of [
+    ['gzip', gzipSync],
+    ['deflate', deflateSync],
+  ] as const) {
+    test(`when a body is ${encoding}-compressed, then it is decompressed and read`, async (t) => {
+      const { app, service } = appWith(t)
+
+      const response = await app.inject({
+        method: 'POST',
+        url: '/addresses',
+        headers: { 'content-encoding': encoding, 'content-type': 'application/json' },
+        payload: compress(JSON.stringify(aFullEntry())),
+      })
+
+      assert.equal(response.statusCode, 201)
+      assert.deepEqual(service.calls[0]?.args, [aFullEntry()])
+    })
+  }
+
+  test('when a gzip body is corrupt, then 400 and the service is not called', async (t) => {
+    const { app, service } = appWith(t)
+
+    const response = await app.inject({
+      method: 'POST',
+      url: '/addresses',
+      headers: { 'content-encoding': 'gzip' },
+      payload: Buffer.from('definitely not gzip'),
+    })
+
+    assert.equal(response.statusCode, 400)
+    assert.equal(problemOf(response).type, 'urn:addrservice:problem:invalid-compressed-body')
+    assert.deepEqual(service.calls, [])
+  })
+
+  test('when a compressed body inflates past the limit, then 413', async (t) => {
+    const { app, service } = appWith(t)
+    const bomb = gzipSync(JSON.stringify({ full_name: 'x'.repeat(10 * 1024 * 1024) }))
+
+    const response = await app.inject({ method: 'POST', url: '/addresses', headers: { 'content-encoding': 'gzip' }, payload: bomb })
+
+    assert.equal(response.statusCode, 413)
+    assert.deepEqual(service.calls, [])
+  })
+
+  test('when a body has an unsupported content encoding, then 415', async (t) => {
+    const { app } = appWith(t)
+
+    const response = await app.inject({ method: 'POST', url: '/addresses', headers: { 'content-encoding': 'zstd' }, payload: '{}' })
+
+    assert.equal(response.statusCode, 415)
+    assert.equal(problemOf(response).status, 415)
+  })
+})
+
+describe('error responses', () => {
+  test('when the service reports a missing entry, then 404 in problem-details form with the original members', async (t) => {
+    const { app } = appWith(t, new StubAddressBook({ failure: new EntryNotFoundError(ID) }))
+
+    const response = await app.inject({ method: 'GET', url: `/addresses/${ID}?x=1`, headers: { 'x-request-id': 'req-42' } })
+
+    assert.equal(response.statusCode, 404)
+    assert.equal(response.statusMessage, 'Address entry not found')
+    const problem = problemOf(response)
+    assert.deepEqual(Object.keys(problem).sort(), PROBLEM_MEMBERS)
+    assert.deepEqual(
+      { ...problem, detail: undefined },
+      {
+        type: 'urn:addrservice:problem:entry-not-found',
+        title: 'Address entry not found',
+        status: 404,
+        detail: undefined,
+        instance: `/addresses/${ID}`,
+        method: 'GET',
+        uri: `/addresses/${ID}`,
+        code: 404,
+        message: 'Address entry not found',
+        request_id: 'req-42',
+      },
+    )
+    assert.equal(response.headers['x-request-id'], 'req-42')
+    assert.equal(response.headers.etag, undefined)
+  })
+
+  test('when the service rejects an entry, then 400 with its field errors', async (t) => {
+    const errors = [{ path: '/full_name', message: 'must not be blank' }]
+    const { app } = appWith(t, new StubAddressBook({ failure: new InvalidEntryError(errors) }))
+
+    const response = await app.inject({ method: 'POST', url: '/addresses', payload: anEntry() })
+
+    assert.equal(response.statusMessage, 'JSON Schema validation failed')
+    assert.deepEqual(problemOf(response).errors, errors)
+  })
+
+  test('when the service reports a taken id, then 409', async (t) => {
+    const { app } = appWith(t, new StubAddressBook({ failure: new EntryExistsError(ID) }))
+
+    const response = await app.inject({ method: 'POST', url: '/addresses', payload: anEntry() })
+
+    assert.equal(response.statusCode, 409)
+    assert.equal(problemOf(response).code, 409)
+  })
+
+  const secret = new Error('SQLITE_CORRUPT: SELECT entry FROM address_entries at /srv/addrservice/src/storage.ts:12')
+
+  test('when the service fails unexpectedly, then 500 says nothing of the cause', async (t) => {
+    const { app } = appWith(t, new StubAddressBook({ failure: secret }))
+
+    const response = await app.inject({ method: 'GET', url: '/addresses' })
+
+    assert.equal(response.statusCode, 500)
+    assert.equal(response.statusMessage, 'Internal Server Error')
+    const problem = problemOf(response)
+    assert.equal(problem.trace, undefined)
+    assert.doesNotMatch(response.body, /SQLITE|SELECT|address_entries|\/srv|storage\.ts|Error:/)
+    assert.deepEqual(Object.keys(problem).sort(), PROBLEM_MEMBERS)
+  })
+
+  test('when the service fails unexpectedly in debug mode, then the body carries the stack as trace', async (t) => {
+    const { app } = appWith(t, new StubAddressBook({ failure: secret }), { debug: true })
+
+    const response = await app.inject({ method: 'GET', url: '/addresses' })
+
+    assert.equal(response.statusCode, 500)
+    assert.match(problemOf(response).trace ?? '', /SQLITE_CORRUPT[\s\S]*at /)
+  })
+
+  test('when a client error happens in debug mode, then it carries a trace too', async (t) => {
+    const { app } = appWith(t, undefined, { debug: true })
+
+    const response = await app.inject({ method: 'POST', url: '/addresses', payload: '{', headers: { 'content-type': 'application/json' } })
+
+    assert.equal(typeof problemOf(response).trace, 'string')
+  })
+
+  for (const url of ['/', '/nope', '/addresses/a/b', '/address', `/addresses/..%2F..%2Fetc%2Fpasswd`, "/addresses/1'%20OR%20'1'='1"]) {
+    test(`when ${url} is requested, then 404 Unknown Endpoint`, async (t) => {
+      const { app, service } = appWith(t)
+
+      const response = await app.inject({ method: 'GET', url })
+
+      assert.equal(response.statusCode, 404)
+      assert.equal(response.statusMessage, 'Unknown Endpoint')
+      assert.equal(problemOf(response).message, 'Unknown Endpoint')
+      assert.deepEqual(service.calls, [])
+    })
+  }
+
+  test('when an id is 5,000 characters long, then a 4xx problem that does not echo it all', async (t) => {
+    const { app, service } = appWith(t)
+
+    const response = await app.inject({ method: 'GET', url: `/addresses/${'a'.repeat(5000)}` })
+
+    assert.equal(response.statusCode, 414)
+    assert.ok(response.body.length < 3000)
+    assert.equal(problemOf(response).status, 414)
+    assert.deepEqual(service.calls, [])
+  })
+
+  test('when a path is not valid percent-encoding, then 400 in problem form', async (t) => {
+    const { app } = appWith(t)
+
+    const response = await app.inject({ method: 'GET', url: '/addresses/%zz' })
+
+    assert.equal(response.statusCode, 400)
+    assert.equal(problemOf(response).status, 400)
+  })
+
+  for (const [url, method, allow] of [
+    ['/addresses', 'PATCH', 'GET, HEAD, POST, OPTIONS'],
+    ['/addresses', 'DELETE', 'GET, HEAD, POST, OPTIONS'],
+    ['/addresses', 'PUT', 'GET, HEAD, POST, OPTIONS'],
+    [`/addresses/${ID}`, 'POST', 'GET, HEAD, PUT, DELETE, OPTIONS'],
+    [`/addresses/${ID}/`, 'PATCH', 'GET, HEAD, PUT, DELETE, OPTIONS'],
+    [`/addresses/${ID}`, 'PROPFIND', 'GET, HEAD, PUT, DELETE, OPTIONS'],
+  ] as const) {
+    test(`when ${method} ${url} is requested, then 405 with Allow: ${allow}`, async (t) => {
+      const { app, service } = appWith(t)
+
+      const response = await app.inject({ method: method as 'PATCH', url, payload: anEntry() })
+
+      assert.equal(response.statusCode, 405)
+      assert.equal(response.statusMessage, 'Method Not Allowed')
+      assert.equal(response.headers.allow, allow)
+      assert.equal(problemOf(response).method, method)
+      assert.deepEqual(service.calls, [])
+    })
+  }
+
+  test('when OPTIONS is requested, then 204 with Allow', async (t) => {
+    const { app } = appWith(t)
+
+    const response = await app.inject({ method: 'OPTIONS', url: '/addresses' })
+
+    assert.equal(response.statusCode, 204)
+    assert.equal(response.headers.allow, 'GET, HEAD, POST, OPTIONS')
+  })
+})
+
+describe('request ids', () => {
+  test('when a request brings a sane X-Request-ID, then the response echoes it', async (t) => {
+    const { app } = appWith(t)
+
+    const response = await app.inject({ method: 'GET', url: '/addresses', headers: { 'x-request-id': 'abc-123_x.y:z' } })
+
+    assert.equal(response.headers['x-request-id'], 'abc-123_x.y:z')
+  })
+
+  for (const [name, header] of [
+    ['too long', 'a'.repeat(129)],
+    ['with spaces', 'a b'],
+    ['with a newline-like character', 'a\u0085b'],
+    ['with quotes', '"x"'],
+    ['empty', ''],
+  ] as const) {
+    test(`when X-Request-ID is ${name}, then a fresh UUID replaces it`, () => {
+      assert.match(requestIdFrom(header), /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+    })
+  }
+
+  test('when a request has no X-Request-ID, then each response gets a different one', async (t) => {
+    const { app } = appWith(t)
+
+    const first = await app.inject({ method: 'GET', url: '/addresses' })
+    const second = await app.inject({ method: 'GET', url: '/nope' })
+
+    assert.ok(first.headers['x-request-id'])
+    assert.notEqual(first.headers['x-request-id'], second.headers['x-request-id'])
+    assert.equal(problemOf(second).request_id, second.headers['x-request-id'])
+  })
+})
+
+describe('conditional requests', () => {
+  test('when If-None-Match carries the current ETag, then 304 without a body', async (t) => {
+    const { app } = appWith(t, new StubAddressBook({ entry: aFullEntry() }))
+    const first = await app.inject({ method: 'GET', url: `/addresses/${ID}` })
+    const etag = String(first.headers.etag)
+
+    for (const ifNoneMatch of [etag, `"other", ${etag}`, etag.slice(2), '*']) {
+      const response = await app.inject({ method: 'GET', url: `/addresses/${ID}`, headers: { 'if-none-match': ifNoneMatch } })
+
+      assert.equal(response.statusCode, 304, ifNoneMatch)
+      assert.equal(response.body, '')
+      assert.equal(response.headers.etag, etag)
+      assert.equal(response.headers['content-length'], undefined)
+    }
+  })
+
+  test('when the entry changes, then its ETag changes and the old one no longer matches', async (t) => {
+    const service = new StubAddressBook({ entry: anEntry() })
+    const { app } = appWith(t, service)
+    const before = await app.inject({ method: 'GET', url: `/addresses/${ID}` })
+    service.entry = anEntry({ full_name: 'Changed' })
+
+    const after = await app.inject({ method: 'GET', url: `/addresses/${ID}`, headers: { 'if-none-match': String(before.headers.etag) } })
+
+    assert.equal(after.statusCode, 200)
+    assert.notEqual(after.headers.etag, before.headers.etag)
+    assert.match(String(after.headers.etag), /^W\/".+"$/)
+  })
+
+  test('when the list is read, then it has an ETag too', async (t) => {
+    const { app } = appWith(t)
+
+    const response = await app.inject({ method: 'GET', url: '/addresses' })
+
+    assert.match(String(response.headers.etag), /^W\/"/)
+  })
+})
+
+describe('response compression', () => {
+  test('when the client accepts gzip, then the body is gzipped with Vary: Accept-Encoding', async (t) => {
+    const { app } = appWith(t, new StubAddressBook({ entry: aFullEntry() }))
+
+    const response = await app.inject({ method: 'GET', url: `/addresses/${ID}`, headers: { 'accept-encoding': 'gzip' } })
+
+    assert.equal(response.headers['content-encoding'], 'gzip')
+    assert.match(String(response.headers.vary), /accept-encoding/i)
+    assert.deepEqual(JSON.parse(gunzipSync(response.rawPayload).toString()), aFullEntry())
+  })
+
+  test('when the client prefers br, then the body is brotli-compressed', async (t) => {
+    const { app } = appWith(t, new StubAddressBook({ entry: aFullEntry() }))
+
+    const response = await app.inject({ method: 'GET', url: `/addresses/${ID}`, headers: { 'accept-encoding': 'br;q=1, gzip;q=0.5' } })
+
+    assert.equal(response.headers['content-encoding'], 'br')
+    assert.deepEqual(JSON.parse(brotliDecompressSync(response.rawPayload).toString()), aFullEntry())
+  })
+
+  test('when the client accepts no encoding, then the body is plain and still varies on Accept-Encoding', async (t) => {
+    const { app } = appWith(t)
+
+    const response = await app.inject({ method: 'GET', url: '/addresses' })
+
+    assert.equal(response.headers['content-encoding'], undefined)
+    assert.match(String(response.headers.vary), /accept-encoding/i)
+  })
+})
+
+describe('request logging', () => {
+  function capturingLogger() {
+    const lines: Record<string, unknown>[] = []
+    const stream = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>)
+        done()
+      },
+    })
+    return { lines, logger: pino({ level: 'info' }, stream) }
+  }
+
+  const cases = [
+    { name: 'a success', status: 200, level: 30, failure: undefined, url: '/addresses' },
+    { name: 'a client error', status: 404, level: 40, failure: undefined, url: '/nope' },
+    { name: 'a server error', status: 500, level: 50, failure: new Error('boom'), url: '/addresses' },
+  ]
+  for (const { name, status, level, failure, url } of cases) {
+    test(`when a request ends in ${name}, then exactly one canonical line at the matching level`, async (t) => {
+      const { lines, logger } = capturingLogger()
+      const app = buildTestApp(t, { service: new StubAddressBook(failure ? { failure } : {}), logger })
+
+      await app.inject({ method: 'GET', url: `${url}?q=secret`, headers: { 'x-request-id': 'log-me' } })
+
+      const requestLines = lines.filter((line) => line.req_id === 'log-me')
+      assert.equal(requestLines.length, 1)
+      const [line] = requestLines
+      assert.deepEqual(
+        { method: line?.method, uri: line?.uri, ip: line?.ip, status: line?.status, level: line?.level },
+        { method: 'GET', uri: url, ip: '127.0.0.1', status, level },
+      )
+      assert.equal(typeof line?.time_ms, 'number')
+      if (failure) assert.match(String((line?.err as { stack?: string } | undefined)?.stack), /boom[\s\S]*at /)
+      assert.ok(lines.every((entry) => entry.req_id === undefined || entry.req_id === 'log-me'))
+    })
+  }
+})
