@@ -2,7 +2,20 @@ import { validateAddressEntry, type AddressEntry } from '../domain/address-entry
 import { EntryNotFoundError, InvalidEntryError } from '../domain/errors.js'
 import { DEFAULT_OWNER, isEntryId, newEntryId } from '../domain/ids.js'
 import type { AddressBookStore } from '../storage/store.js'
-import type { AddressBook } from './address-book.js'
+
+/** The address book as its callers see it; AddressBookService is the implementation. */
+export interface AddressBook {
+  /** Stores a new entry and returns its id; rejects with InvalidEntryError. */
+  create(value: unknown): Promise<string>
+  /** Rejects with EntryNotFoundError. */
+  get(id: string): Promise<AddressEntry>
+  /** Replaces an existing entry; rejects with InvalidEntryError or EntryNotFoundError. */
+  update(id: string, value: unknown): Promise<void>
+  /** Rejects with EntryNotFoundError. */
+  delete(id: string): Promise<void>
+  /** Every entry, keyed by id, in id order. */
+  list(): Promise<Record<string, AddressEntry>>
+}
 
 export interface AddressBookServiceOptions {
   /** Makes ids; UUIDv7 hex by default. */

@@ -1,7 +1,7 @@
 import type { TestContext } from 'node:test'
 import { buildApp, type App, type AppOptions } from '../../src/http/app.js'
 import { AddressBookService } from '../../src/service/address-book-service.js'
-import type { AddressBook } from '../../src/service/address-book.js'
+import type { AddressBook } from '../../src/service/address-book-service.js'
 import { MemoryStore } from '../../src/storage/memory/memory-store.js'
 import type { AddressBookStore } from '../../src/storage/store.js'
 import { testConfig } from './factories.js'

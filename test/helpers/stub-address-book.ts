@@ -1,5 +1,5 @@
 import type { AddressEntry } from '../../src/domain/address-entry.js'
-import type { AddressBook } from '../../src/service/address-book.js'
+import type { AddressBook } from '../../src/service/address-book-service.js'
 
 interface Call {
   method: keyof AddressBook

@@ -11,7 +11,7 @@ import type { AddressBookStore } from '../../src/storage/store.js'
 import { buildTestApp } from '../helpers/app.js'
 import { aFullEntry, anEntry } from '../helpers/factories.js'
 import { httpRequest } from '../helpers/http-client.js'
-import { runOriginalSequence, type Send } from '../helpers/original-sequence.js'
+import { runOriginalSequence, type Send, type SimpleResponse } from '../helpers/original-sequence.js'
 
 function sqliteStore(t: TestContext): AddressBookStore {
   const dir = mkdtempSync(join(tmpdir(), 'addrservice-api-'))
@@ -35,7 +35,7 @@ function injectSender(app: App): Send {
       url,
       ...(body === undefined ? {} : { payload: body, headers: { 'content-type': 'application/x-www-form-urlencoded' } }),
     })
-    return { status: response.statusCode, reason: response.statusMessage, headers: response.headers, body: response.body }
+    return { status: response.statusCode, reason: response.statusMessage, headers: response.headers as SimpleResponse['headers'], body: response.body }
   }
 }
 

@@ -1,7 +1,7 @@
 import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
 import { AddressEntry } from '../../domain/address-entry.js'
-import type { AddressBook } from '../../service/address-book.js'
+import type { AddressBook } from '../../service/address-book-service.js'
 import { HttpProblem, Problems } from '../problems.js'
 
 /** The original's id route pattern; anything else is an unknown endpoint, as it was there. */

@@ -140,12 +140,13 @@ function checkedSchemaVersion(db: Database.Database): number {
 }
 
 function migrate(db: Database.Database, applied: number): void {
-  SQLITE_MIGRATIONS.slice(applied).forEach((sql, index) => {
-    db.transaction(() => {
-      db.exec(sql)
-      db.pragma(`user_version = ${String(applied + index + 1)}`)
-    }).immediate()
-  })
+  if (applied === SQLITE_MIGRATIONS.length) return
+  db.transaction(() => {
+    // Read again under the write lock: another process may have migrated since the first read.
+    const current = checkedSchemaVersion(db)
+    for (const sql of SQLITE_MIGRATIONS.slice(current)) db.exec(sql)
+    db.pragma(`user_version = ${String(SQLITE_MIGRATIONS.length)}`)
+  }).immediate()
 }
 
 function toStoredEntry(row: EntryRow): StoredEntry {

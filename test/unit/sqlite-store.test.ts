@@ -1,0 +1,244 @@
+import assert from 'node:assert/strict'
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, test, type TestContext } from 'node:test'
+import Database from 'better-sqlite3'
+import { SQLITE_MIGRATIONS } from '../../src/storage/sqlite/migrations.js'
+import { SqliteStore, type SqliteStoreOptions } from '../../src/storage/sqlite/sqlite-store.js'
+import type { Clock } from '../../src/storage/store.js'
+import { aFullEntry, anEntry } from '../helpers/factories.js'
+
+const OWNER = 'alice'
+
+/**
+ * A temporary folder for one test. Stores and connections opened through it are closed after
+ * the test, newest first, and then the folder is removed.
+ */
+function aTempFolder(t: TestContext) {
+  const dir = mkdtempSync(join(tmpdir(), 'addrservice-sqlite-'))
+  const closers: (() => unknown)[] = []
+  t.after(async () => {
+    for (const close of closers.reverse()) await close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+  const path = join(dir, 'address-book.db')
+  return {
+    dir,
+    path,
+    open(options: SqliteStoreOptions = {}, at = path): SqliteStore {
+      const store = new SqliteStore(at, options)
+      closers.push(() => store.close())
+      return store
+    },
+    /** A second, independent connection to the same file. */
+    connect(at = path): Database.Database {
+      const db = new Database(at)
+      closers.push(() => db.close())
+      return db
+    },
+  }
+}
+
+function aFixedClock(iso: string): Clock {
+  return () => new Date(iso)
+}
+
+describe('SqliteStore', () => {
+  describe('opening', () => {
+    test('when the file and its parent folders do not exist, then both are created', (t) => {
+      const folder = aTempFolder(t)
+      const path = join(folder.dir, 'a', 'b', 'c', 'address-book.db')
+
+      folder.open({}, path)
+
+      assert.ok(statSync(join(folder.dir, 'a', 'b', 'c')).isDirectory())
+      assert.ok(statSync(path).isFile())
+    })
+
+    test('when opened, then the file is in write-ahead-log mode for every connection', async (t) => {
+      const folder = aTempFolder(t)
+      const store = folder.open()
+
+      assert.equal(folder.connect().pragma('journal_mode', { simple: true }), 'wal')
+      await store.close()
+      // Bytes 18 and 19 of the header are the read and write format versions: 2 means WAL.
+      const header = readFileSync(folder.path).subarray(18, 20)
+      assert.deepEqual([...header], [2, 2])
+    })
+
+    test('when opened, then its own connection runs with synchronous=FULL', (t) => {
+      // synchronous is per connection, and a second connection on a WAL file defaults to
+      // NORMAL, so only the store's own connection can show it: catch it through the prototype.
+      const pragma = t.mock.method(Database.prototype, 'pragma')
+      const folder = aTempFolder(t)
+
+      folder.open()
+
+      const connection = pragma.mock.calls[0]?.this
+      assert.ok(connection instanceof Database)
+      assert.equal(connection.pragma('synchronous', { simple: true }), 2)
+    })
+
+    test('when SQLite does not accept synchronous=FULL, then opening fails with a message that says so', (t) => {
+      // eslint-disable-next-line @typescript-eslint/unbound-method -- called below with the connection as `this`
+      const original = Database.prototype.pragma
+      t.mock.method(Database.prototype, 'pragma', function (this: Database.Database, source: string, options?: Database.PragmaOptions) {
+        return source === 'synchronous' ? 1 : original.call(this, source, options)
+      })
+      const folder = aTempFolder(t)
+
+      assert.throws(() => folder.open(), { message: 'SQLite refused synchronous=FULL (synchronous is 1)' })
+    })
+
+    test('when the path is :memory:, then opening is refused because it cannot keep a write-ahead log', () => {
+      assert.throws(() => new SqliteStore(':memory:'), {
+        message: 'SQLite refused write-ahead logging (journal_mode is memory)',
+      })
+    })
+
+    test('when another connection holds the write lock past busyTimeoutMs, then create rejects and stores nothing', async (t) => {
+      const folder = aTempFolder(t)
+      const store = folder.open({ busyTimeoutMs: 50 })
+      const other = folder.connect()
+      other.exec('BEGIN IMMEDIATE')
+      const started = Date.now()
+
+      await assert.rejects(store.create(OWNER, 'entry-1', anEntry()), { code: 'SQLITE_BUSY' })
+
+      assert.ok(Date.now() - started >= 45, 'create gave up before the busy timeout')
+      other.exec('ROLLBACK')
+      assert.deepEqual(await store.list(OWNER), [])
+    })
+  })
+
+  describe('schema', () => {
+    test('when a new file is opened, then every migration is applied and user_version counts them', (t) => {
+      const folder = aTempFolder(t)
+
+      folder.open()
+
+      const db = folder.connect()
+      assert.equal(db.pragma('user_version', { simple: true }), SQLITE_MIGRATIONS.length)
+      assert.ok(SQLITE_MIGRATIONS.length > 0)
+    })
+
+    test('when the file is opened again, then no migration runs again and the data is kept', async (t) => {
+      const folder = aTempFolder(t)
+      const first = folder.open()
+      const created = await first.create(OWNER, 'entry-1', anEntry())
+      await first.close()
+      const exec = t.mock.method(Database.prototype, 'exec')
+
+      const second = folder.open()
+
+      assert.equal(exec.mock.callCount(), 0)
+      assert.equal(folder.connect().pragma('user_version', { simple: true }), SQLITE_MIGRATIONS.length)
+      assert.deepEqual(await second.get(OWNER, 'entry-1'), created)
+    })
+
+    test('when the file has a newer schema than this code knows, then opening fails clearly and the file is untouched', (t) => {
+      const folder = aTempFolder(t)
+      const newer = SQLITE_MIGRATIONS.length + 1
+      const db = new Database(folder.path)
+      db.exec('CREATE TABLE from_the_future (x TEXT)')
+      db.pragma(`user_version = ${String(newer)}`)
+      db.close()
+      const before = readFileSync(folder.path)
+
+      assert.throws(() => folder.open(), {
+        message: `database schema version ${String(newer)} is newer than this addrservice knows (${String(SQLITE_MIGRATIONS.length)})`,
+      })
+
+      assert.deepEqual(readFileSync(folder.path), before)
+      assert.equal(existsSync(`${folder.path}-wal`), false)
+    })
+
+    test('when an entry is stored, then its metadata sits in columns and the entry column holds only the entry', async (t) => {
+      const folder = aTempFolder(t)
+      let now = '2024-01-02T03:04:05.678Z'
+      const store = folder.open({ clock: () => new Date(now) })
+      await store.create(OWNER, 'entry-1', anEntry())
+      now = '2024-01-02T03:04:06.000Z'
+      await store.update(OWNER, 'entry-1', aFullEntry())
+
+      const db = folder.connect()
+      const columns = db.pragma('table_info(address_entries)') as { name: string }[]
+      const row = db.prepare('SELECT * FROM address_entries').get()
+
+      assert.deepEqual(
+        columns.map((column) => column.name),
+        ['id', 'owner', 'version', 'created_at', 'updated_at', 'entry'],
+      )
+      assert.ok(row !== null && typeof row === 'object' && 'entry' in row && typeof row.entry === 'string')
+      assert.deepEqual(
+        { ...row, entry: JSON.parse(row.entry) as unknown },
+        {
+          id: 'entry-1',
+          owner: OWNER,
+          version: 2,
+          created_at: '2024-01-02T03:04:05.678Z',
+          updated_at: '2024-01-02T03:04:06.000Z',
+          entry: aFullEntry(),
+        },
+      )
+    })
+  })
+
+  describe('durability', () => {
+    test('when a write resolves, then another connection already sees it', async (t) => {
+      const folder = aTempFolder(t)
+      const store = folder.open()
+
+      await store.create(OWNER, 'entry-1', anEntry())
+
+      const row = folder.connect().prepare('SELECT id FROM address_entries').get()
+      assert.deepEqual(row, { id: 'entry-1' })
+    })
+
+    test('when the store is closed and reopened, then entries, versions and timestamps survive', async (t) => {
+      const folder = aTempFolder(t)
+      const first = folder.open({ clock: aFixedClock('2024-01-02T03:04:05.678Z') })
+      await first.create(OWNER, 'entry-1', aFullEntry())
+      await first.create(OWNER, 'entry-2', anEntry())
+      await first.create(OWNER, 'entry-3', anEntry({ full_name: 'Deleted' }))
+      await first.update(OWNER, 'entry-2', anEntry({ full_name: 'Updated' }))
+      await first.delete(OWNER, 'entry-3')
+      const before = await first.list(OWNER)
+      await first.close()
+
+      const second = folder.open()
+
+      assert.deepEqual(await second.list(OWNER), before)
+      assert.deepEqual(
+        before.map((stored) => [stored.id, stored.version]),
+        [
+          ['entry-1', 1],
+          ['entry-2', 2],
+        ],
+      )
+    })
+  })
+
+  describe('close', () => {
+    test('when closed twice, then both resolve and the write-ahead log is folded into the file', async (t) => {
+      const folder = aTempFolder(t)
+      const store = folder.open()
+      await store.create(OWNER, 'entry-1', anEntry())
+
+      await store.close()
+      await store.close()
+
+      assert.equal(existsSync(`${folder.path}-wal`), false)
+      assert.equal(folder.connect().prepare('SELECT count(*) AS n FROM address_entries').pluck().get(), 1)
+    })
+
+    test('when a method is called after close, then it rejects instead of throwing', async (t) => {
+      const folder = aTempFolder(t)
+      const store = folder.open()
+      await store.close()
+
+      await assert.rejects(store.get(OWNER, 'entry-1'), /not open/)
+    })
+  })
+})
