@@ -158,7 +158,7 @@ function readConfigFile(file: string): FileConfig {
   if (typeof values !== 'object' || Array.isArray(values)) {
     throw new ConfigError(`--config ${file}`, 'must be a YAML mapping of settings')
   }
-  return values as FileConfig
+  return values
 }
 
 const ENV_KEYS = {
@@ -221,7 +221,7 @@ export function parseStoreConfig(value: unknown, key: string): StoreConfig {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new ConfigError(key, STORE_HELP)
   }
-  const entries = Object.entries(value)
+  const entries = Object.entries(value as Record<string, unknown>)
   const [first] = entries
   if (entries.length !== 1 || first === undefined) throw new ConfigError(key, STORE_HELP)
   const [kind, setting] = first
