@@ -5,6 +5,7 @@ import { brotliDecompressSync, gunzipSync, gzipSync, deflateSync } from 'node:zl
 import { pino } from 'pino'
 import { EntryExistsError, EntryNotFoundError, InvalidEntryError } from '../../src/domain/errors.js'
 import { requestIdFrom } from '../../src/http/app.js'
+import type { ProblemBody } from '../../src/http/problems.js'
 import { buildTestApp, type TestAppOptions } from '../helpers/app.js'
 import { aFullEntry, anEntry } from '../helpers/factories.js'
 import { StubAddressBook } from '../helpers/stub-address-book.js'
@@ -16,24 +17,9 @@ function appWith(t: TestContext, service = new StubAddressBook(), config: TestAp
   return { service, app: buildTestApp(t, { service, config }) }
 }
 
-interface Problem {
-  type: string
-  title: string
-  status: number
-  detail: string
-  instance: string
-  method: string
-  uri: string
-  code: number
-  message: string
-  request_id: string
-  errors?: { path: string; message: string }[]
-  trace?: string
-}
-
-function problemOf(response: { headers: Record<string, unknown>; body: string }): Problem {
+function problemOf(response: { headers: Record<string, unknown>; body: string }): ProblemBody {
   assert.match(String(response.headers['content-type']), /^application\/problem\+json/)
-  return JSON.parse(response.body) as Problem
+  return JSON.parse(response.body) as ProblemBody
 }
 
 describe('routes', () => {
