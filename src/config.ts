@@ -136,6 +136,12 @@ export function loadConfig({ flags, env }: ConfigSources): Config {
     }
     config = applyLayer(config, values, label)
   }
+  if (config.server.headersTimeoutMs > config.server.requestTimeoutMs) {
+    throw new ConfigError(
+      'server.headers-timeout-ms',
+      `must not be more than server.request-timeout-ms (${String(config.server.requestTimeoutMs)})`,
+    )
+  }
   return deepFreeze(config)
 }
 

@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import { parseCommandLine, UsageError, USAGE } from '../../src/cli.js'
+
+describe('parseCommandLine', () => {
+  test('when there are no arguments, then serve with no flags set', () => {
+    assert.deepEqual(parseCommandLine([]), {
+      action: 'serve',
+      flags: { port: undefined, host: undefined, config: undefined, db: undefined, debug: undefined },
+    })
+  })
+
+  test('when the long flags are given, then each is passed on', () => {
+    const command = parseCommandLine(['--port', '9000', '--host', '0.0.0.0', '--config', 'a.yaml', '--db', 'memory:', '--debug'])
+
+    assert.deepEqual(command, {
+      action: 'serve',
+      flags: { port: '9000', host: '0.0.0.0', config: 'a.yaml', db: 'memory:', debug: true },
+    })
+  })
+
+  test('when the short flags are given, then they mean the same', () => {
+    const command = parseCommandLine(['-p', '9000', '-c', 'a.yaml', '-d'])
+
+    assert.deepEqual(command, {
+      action: 'serve',
+      flags: { port: '9000', host: undefined, config: 'a.yaml', db: undefined, debug: true },
+    })
+  })
+
+  test('when a flag is given twice, then the last one wins (so npm start -- -c other.yaml works)', () => {
+    const command = parseCommandLine(['--config', 'configs/addressbook-local.yaml', '-c', 'other.yaml'])
+
+    assert.equal(command.action === 'serve' && command.flags.config, 'other.yaml')
+  })
+
+  for (const flag of ['--help', '-h']) {
+    test(`when ${flag} is given, then help, whatever else is there`, () => {
+      assert.deepEqual(parseCommandLine(['--port', '1', flag]), { action: 'help' })
+    })
+  }
+
+  for (const flag of ['--version', '-v']) {
+    test(`when ${flag} is given, then version`, () => {
+      assert.deepEqual(parseCommandLine([flag]), { action: 'version' })
+    })
+  }
+
+  for (const [name, args, pattern] of [
+    ['an unknown option', ['--frobnicate'], /--frobnicate/],
+    ['a missing value', ['--port'], /--port/],
+    ['a positional argument', ['serve'], /serve/],
+  ] as const) {
+    test(`when the command line has ${name}, then a one-line UsageError`, () => {
+      assert.throws(
+        () => parseCommandLine([...args]),
+        (error: unknown) => error instanceof UsageError && pattern.test(error.message) && !error.message.includes('\n'),
+      )
+    })
+  }
+
+  test('when help is printed, then it names every flag and environment variable', () => {
+    for (const word of ['--port', '-p', '--host', '--config', '-c', '--db', '--debug', '-d', '--help', '--version', 'ADDRSERVICE_PORT', 'ADDRSERVICE_HOST', 'ADDRSERVICE_DB', 'ADDRSERVICE_LOG_LEVEL']) {
+      assert.ok(USAGE.includes(word), word)
+    }
+  })
+})

@@ -1,0 +1,210 @@
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, test, type TestContext } from 'node:test'
+import { ConfigError, DEFAULT_CONFIG, loadConfig, type ConfigFlags } from '../../src/config.js'
+
+function yamlFile(t: TestContext, text: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'addrservice-config-'))
+  t.after(() => {
+    rmSync(dir, { recursive: true, force: true })
+  })
+  const file = join(dir, 'config.yaml')
+  writeFileSync(file, text)
+  return file
+}
+
+function load(flags: ConfigFlags = {}, env: Record<string, string> = {}) {
+  return loadConfig({ flags, env })
+}
+
+/** Asserts that loading fails with a ConfigError whose key and problem match. */
+function assertConfigError(run: () => unknown, key: string | RegExp, problem = /./): void {
+  assert.throws(run, (error: unknown) => {
+    assert.ok(error instanceof ConfigError, String(error))
+    if (typeof key === 'string') assert.equal(error.key, key)
+    else assert.match(error.key, key)
+    assert.match(error.problem, problem)
+    assert.ok(!error.message.includes('\n'))
+    return true
+  })
+}
+
+describe('loadConfig', () => {
+  test('when nothing is given, then the built-in defaults', () => {
+    assert.deepEqual(load(), DEFAULT_CONFIG)
+    assert.deepEqual(DEFAULT_CONFIG.store, { kind: 'sqlite', path: './var/addressbook.db' })
+    assert.equal(DEFAULT_CONFIG.server.port, 8080)
+    assert.equal(DEFAULT_CONFIG.server.host, '127.0.0.1')
+    assert.equal(DEFAULT_CONFIG.server.bodyLimit, 65536)
+  })
+
+  test('when the shipped local config is loaded, then it equals the defaults', () => {
+    assert.deepEqual(load({ config: 'configs/addressbook-local.yaml' }), DEFAULT_CONFIG)
+  })
+
+  test('when a file sets every key, then each applies', (t) => {
+    const file = yamlFile(
+      t,
+      [
+        'service: {name: contacts}',
+        'debug: true',
+        'server:',
+        '  host: 0.0.0.0',
+        '  port: 9000',
+        '  body-limit: 2048',
+        '  request-timeout-ms: 5000',
+        '  headers-timeout-ms: 4000',
+        '  keep-alive-timeout-ms: 1000',
+        '  shutdown-timeout-ms: 3000',
+        'addr-db: {memory: null}',
+        'logging: {level: debug, format: pretty, file: /tmp/x.log}',
+      ].join('\n'),
+    )
+
+    assert.deepEqual(load({ config: file }), {
+      serviceName: 'contacts',
+      debug: true,
+      server: {
+        host: '0.0.0.0',
+        port: 9000,
+        bodyLimit: 2048,
+        requestTimeoutMs: 5000,
+        headersTimeoutMs: 4000,
+        keepAliveTimeoutMs: 1000,
+        shutdownTimeoutMs: 3000,
+      },
+      store: { kind: 'memory' },
+      logging: { level: 'debug', format: 'pretty', file: '/tmp/x.log' },
+    })
+  })
+
+  test('when a file is empty, then the defaults', (t) => {
+    assert.deepEqual(load({ config: yamlFile(t, '# nothing here\n') }), DEFAULT_CONFIG)
+  })
+
+  test('when layers disagree, then flags beat the environment, which beats the file', (t) => {
+    const file = yamlFile(t, 'server: {host: file-host, port: 1111}\naddr-db: {sqlite: file.db}\nlogging: {level: error}\n')
+    const env = { ADDRSERVICE_PORT: '2222', ADDRSERVICE_HOST: 'env-host', ADDRSERVICE_DB: 'sqlite:env.db', ADDRSERVICE_LOG_LEVEL: 'warn' }
+
+    const fromEnv = load({ config: file }, env)
+    const fromFlags = load({ config: file, port: '3333', host: 'flag-host', db: 'memory:' }, env)
+
+    assert.deepEqual([fromEnv.server.port, fromEnv.server.host, fromEnv.store, fromEnv.logging.level], [2222, 'env-host', { kind: 'sqlite', path: 'env.db' }, 'warn'])
+    assert.deepEqual([fromFlags.server.port, fromFlags.server.host, fromFlags.store], [3333, 'flag-host', { kind: 'memory' }])
+  })
+
+  test('when an environment variable is empty, then it counts as unset', () => {
+    assert.equal(load({}, { ADDRSERVICE_PORT: '' }).server.port, 8080)
+  })
+
+  test('when --debug is given, then debug is on', () => {
+    assert.equal(load({ debug: true }).debug, true)
+    assert.equal(load({ debug: false }).debug, false)
+  })
+
+  test('when port 0 is asked for, then it is accepted (a free port)', () => {
+    assert.equal(load({ port: '0' }).server.port, 0)
+  })
+
+  for (const [url, store] of [
+    ['memory:', { kind: 'memory' }],
+    ['memory://', { kind: 'memory' }],
+    ['sqlite:./var/x.db', { kind: 'sqlite', path: './var/x.db' }],
+    ['sqlite:/abs/x.db', { kind: 'sqlite', path: '/abs/x.db' }],
+    ['sqlite:///abs/x.db', { kind: 'sqlite', path: '/abs/x.db' }],
+  ] as const) {
+    test(`when the store URL is ${url}, then ${JSON.stringify(store)}`, () => {
+      assert.deepEqual(load({ db: url }).store, store)
+    })
+  }
+
+  for (const url of ['postgres://db/x', 'sqlite:', 'sqlite://host/x.db', 'memory', 'nonsense']) {
+    test(`when the store URL is ${url}, then a ConfigError names its source`, () => {
+      assertConfigError(() => load({ db: url }), '--db', /memory: or sqlite:PATH/)
+      assertConfigError(() => load({}, { ADDRSERVICE_DB: url }), 'ADDRSERVICE_DB')
+    })
+  }
+
+  for (const yaml of ['addr-db: {postgres: x}', 'addr-db: {memory: 1}', 'addr-db: {sqlite: ""}', 'addr-db: {}', 'addr-db: [memory]', 'addr-db: {memory: null, sqlite: x.db}', 'addr-db: 42']) {
+    test(`when the file says ${yaml}, then a ConfigError names addr-db in the file`, (t) => {
+      const file = yamlFile(t, `${yaml}\n`)
+
+      assertConfigError(() => load({ config: file }), `addr-db (in ${file})`)
+    })
+  }
+
+  for (const [name, flags, env, key] of [
+    ['a port that is not a number', { port: 'eighty' }, {}, '--port'],
+    ['a port out of range', { port: '65536' }, {}, '--port'],
+    ['a negative port', {}, { ADDRSERVICE_PORT: '-1' }, 'ADDRSERVICE_PORT'],
+    ['an unknown log level', {}, { ADDRSERVICE_LOG_LEVEL: 'loud' }, 'ADDRSERVICE_LOG_LEVEL'],
+    ['a host longer than a host name can be', { host: 'h'.repeat(256) }, {}, '--host'],
+  ] as const) {
+    test(`when given ${name}, then a ConfigError names ${key}`, () => {
+      assertConfigError(() => load(flags, env), key)
+    })
+  }
+
+  for (const [yaml, key, problem] of [
+    ['server: {port: 99999}', 'server.port', /<= 65535.*\(got 99999\)/],
+    ['server: {port: "8080"}', 'server.port', /integer/],
+    ['server: {body-limit: 10}', 'server.body-limit', />= 1024/],
+    ['server: {request-timeout-ms: 0}', 'server.request-timeout-ms', />= 1/],
+    ['server: {prot: 8080}', 'server.prot', /./],
+    ['logging: {format: xml}', 'logging.format', /./],
+    ['logging: {file: ""}', 'logging.file', /./],
+    ['servr: {port: 1}', 'servr', /./],
+    ['debug: yes please', 'debug', /boolean/],
+    ['service: {name: ""}', 'service.name', /./],
+  ] as const) {
+    test(`when the file has ${yaml}, then a ConfigError names ${key} in the file`, (t) => {
+      const file = yamlFile(t, `${yaml}\n`)
+
+      assertConfigError(() => load({ config: file }), `${key} (in ${file})`, problem)
+    })
+  }
+
+  test('when the headers timeout is longer than the request timeout, then a ConfigError names it', (t) => {
+    const file = yamlFile(t, 'server: {request-timeout-ms: 1000, headers-timeout-ms: 2000}\n')
+
+    assertConfigError(() => load({ config: file }), 'server.headers-timeout-ms', /request-timeout-ms \(1000\)/)
+  })
+
+  test('when the file does not exist, then a ConfigError says so', () => {
+    assertConfigError(() => load({ config: '/nonexistent/x.yaml' }), '--config /nonexistent/x.yaml', /no such file/)
+  })
+
+  test('when the file cannot be read, then a ConfigError says so', (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'addrservice-config-'))
+    t.after(() => {
+      rmSync(dir, { recursive: true, force: true })
+    })
+
+    assertConfigError(() => load({ config: dir }), `--config ${dir}`, /cannot be read/)
+  })
+
+  test('when the file is not YAML, then a ConfigError gives the line', (t) => {
+    const file = yamlFile(t, 'server:\n  port: 1\n  host: [unclosed\n')
+
+    assertConfigError(() => load({ config: file }), `--config ${file}`, /not valid YAML \(line \d+\)/)
+  })
+
+  for (const yaml of ['- a\n- b\n', 'just a string\n', '42\n']) {
+    test(`when the file is ${JSON.stringify(yaml)}, then a ConfigError says it must be a mapping`, (t) => {
+      const file = yamlFile(t, yaml)
+
+      assertConfigError(() => load({ config: file }), `--config ${file}`, /mapping/)
+    })
+  }
+
+  test('when the config is loaded, then it is deeply frozen', () => {
+    const config = load()
+
+    assert.ok(Object.isFrozen(config) && Object.isFrozen(config.server) && Object.isFrozen(config.store) && Object.isFrozen(config.logging))
+    assert.throws(() => {
+      ;(config.server as { port: number }).port = 1
+    }, TypeError)
+  })
+})
