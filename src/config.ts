@@ -128,11 +128,11 @@ export function loadConfig({ flags, env }: ConfigSources): Config {
 
   let config: Config = DEFAULT_CONFIG
   for (const { label, values } of layers) {
-    const errors = [...fileConfigValidator.Errors(values)] as { instancePath: string; message: string }[]
+    const errors = [...fileConfigValidator.Errors(values)] as LayerError[]
     const first = errors.find((error) => error.instancePath !== '') ?? errors[0]
     if (first) {
       const key = first.instancePath.slice(1).replaceAll('/', '.') || 'the file'
-      throw new ConfigError(label(key), `${first.message}${describeValue(valueAt(values, first.instancePath))}`)
+      throw new ConfigError(label(key), describeProblem(first, valueAt(values, first.instancePath)))
     }
     config = applyLayer(config, values, label)
   }
@@ -251,6 +251,21 @@ function valueAt(values: unknown, pointer: string): unknown {
     current = typeof current === 'object' && current !== null ? (current as Record<string, unknown>)[part] : undefined
   }
   return current
+}
+
+interface LayerError {
+  keyword: string
+  instancePath: string
+  params: Record<string, unknown>
+  message: string
+}
+
+/** TypeBox reports an unknown key as "schema is false" and an enum without its values. */
+function describeProblem({ keyword, params, message }: LayerError, value: unknown): string {
+  if (keyword === 'boolean') return 'is not a known setting'
+  const allowed = params.allowedValues
+  const problem = keyword === 'enum' && Array.isArray(allowed) ? `must be one of: ${allowed.map(String).join(', ')}` : message
+  return `${problem}${describeValue(value)}`
 }
 
 function describeValue(value: unknown): string {

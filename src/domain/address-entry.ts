@@ -1,5 +1,6 @@
 import Type from 'typebox'
 import { Compile } from 'typebox/compile'
+import Format from 'typebox/format'
 
 /**
  * The address entry schema, v1.0 of the original service, with bounds added so that no
@@ -9,9 +10,17 @@ import { Compile } from 'typebox/compile'
  */
 
 const MAX_ITEMS = 20
+
+/**
+ * Text as people write it: no NUL characters and no unpaired UTF-16 surrogates. Neither means
+ * anything in an address book, and PostgreSQL cannot store either in jsonb.
+ */
+const PLAIN_TEXT = 'plain-text'
+const NOT_PLAIN_TEXT = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
+Format.Set(PLAIN_TEXT, (value) => !NOT_PLAIN_TEXT.test(value))
 /** At least one character that is not white space. */
 const NOT_BLANK = '\\S'
-const text = (maxLength: number) => Type.String({ minLength: 1, maxLength })
+const text = (maxLength: number) => Type.String({ minLength: 1, maxLength, format: PLAIN_TEXT })
 const count = (maximum: number) => Type.Integer({ minimum: 0, maximum })
 
 export const Kind = Type.Enum(['home', 'work'], { description: 'home or work' })
@@ -52,7 +61,7 @@ export const EmailAddress = Type.Object(
 
 export const AddressEntry = Type.Object(
   {
-    full_name: Type.String({ maxLength: 200, pattern: NOT_BLANK }),
+    full_name: Type.String({ maxLength: 200, pattern: NOT_BLANK, format: PLAIN_TEXT }),
     addresses: Type.Optional(Type.Array(PostalAddress, { maxItems: MAX_ITEMS })),
     phone_numbers: Type.Optional(Type.Array(PhoneNumber, { maxItems: MAX_ITEMS })),
     fax_numbers: Type.Optional(Type.Array(PhoneNumber, { maxItems: MAX_ITEMS })),
@@ -121,6 +130,9 @@ export function describeSchemaErrors(errors: Iterable<SchemaError>): FieldError[
         break
       case 'enum':
         add(instancePath, `must be one of: ${enumValues(params).join(', ')}`)
+        break
+      case 'format':
+        add(instancePath, params.format === PLAIN_TEXT ? 'must not contain NUL characters or unpaired surrogates' : `must be ${String(params.format)}`)
         break
       case 'pattern':
         add(instancePath, params.pattern === NOT_BLANK ? 'must not be blank' : `must match the pattern ${String(params.pattern)}`)

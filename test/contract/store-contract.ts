@@ -34,7 +34,7 @@ function aUnicodeEntry(): AddressEntry {
     addresses: [
       {
         kind: 'home',
-        building_name: 'quote " backslash \\ nul \u0000 tab \t newline \n',
+        building_name: 'quote " backslash \\ bell \u0007 tab \t newline \n',
         street_number: '½',
         street_name: 'Straße der Einheit',
         locality: 'Ελληνικά',

@@ -255,3 +255,22 @@ describe('the sample entries in data/addresses', () => {
     })
   }
 })
+
+describe('plain text', () => {
+  for (const [name, value] of [
+    ['a NUL character', 'Ada\u0000Lovelace'],
+    ['a lone high surrogate', 'Ada \uD83D'],
+    ['a lone low surrogate', '\uDE00 Ada'],
+  ] as const) {
+    test(`when a string holds ${name}, then it is refused wherever it is`, () => {
+      const message = 'must not contain NUL characters or unpaired surrogates'
+
+      assert.deepEqual(errorsOf({ full_name: value }), [{ path: '/full_name', message }])
+      assert.deepEqual(errorsOf({ full_name: 'X', addresses: [anAddress({ city: value })] }), [{ path: '/addresses/0/city', message }])
+    })
+  }
+
+  test('when a string holds emoji, other scripts and control characters, then it is valid', () => {
+    assert.deepEqual(errorsOf({ full_name: '👩🏽‍🚀 山田 محمد e\u0301 \u0007\t\n\u2028' }), [])
+  })
+})
