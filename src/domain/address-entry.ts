@@ -16,8 +16,8 @@ const MAX_ITEMS = 20
  * anything in an address book, and PostgreSQL cannot store either in jsonb.
  */
 const PLAIN_TEXT = 'plain-text'
-const NOT_PLAIN_TEXT = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
-Format.Set(PLAIN_TEXT, (value) => !NOT_PLAIN_TEXT.test(value))
+const UNPAIRED_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
+Format.Set(PLAIN_TEXT, (value) => !value.includes('\u0000') && !UNPAIRED_SURROGATE.test(value))
 /** At least one character that is not white space. */
 const NOT_BLANK = '\\S'
 const text = (maxLength: number) => Type.String({ minLength: 1, maxLength, format: PLAIN_TEXT })
