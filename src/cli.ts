@@ -9,13 +9,14 @@ Options:
   -p, --port PORT      port to listen on (default 8080; 0 picks a free one)
       --host HOST      address to listen on (default 127.0.0.1)
   -c, --config FILE    YAML configuration file
-      --db URL         store: memory: or sqlite:PATH (default sqlite:./var/addressbook.db)
+      --db URL         store: memory:, sqlite:PATH or postgres://HOST/DB
+                       (default sqlite:./var/addressbook.db)
   -d, --debug          include stack traces in error responses (never in production)
   -h, --help           show this help and exit
   -v, --version        print the version and exit
 
 Environment (below flags, above the config file):
-  ADDRSERVICE_PORT, ADDRSERVICE_HOST, ADDRSERVICE_DB, ADDRSERVICE_LOG_LEVEL
+  ADDRSERVICE_PORT, ADDRSERVICE_HOST, ADDRSERVICE_DB (or DATABASE_URL), ADDRSERVICE_LOG_LEVEL
 `
 
 export type CliCommand = { action: 'help' } | { action: 'version' } | { action: 'serve'; flags: ConfigFlags }

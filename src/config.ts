@@ -26,12 +26,20 @@ export interface LoggingConfig {
   readonly file: string | null
 }
 
+export interface PostgresConfig {
+  readonly poolSize: number
+  readonly statementTimeoutMs: number
+  readonly connectTimeoutMs: number
+}
+
 export interface Config {
   readonly serviceName: string
   /** Error bodies carry stack traces. Never in production. */
   readonly debug: boolean
   readonly server: ServerConfig
   readonly store: StoreConfig
+  /** Pool settings, used when the store is PostgreSQL. */
+  readonly postgres: PostgresConfig
   readonly logging: LoggingConfig
 }
 
@@ -49,6 +57,7 @@ export const DEFAULT_CONFIG: Config = deepFreeze({
     shutdownTimeoutMs: 10_000,
   },
   store: { kind: 'sqlite', path: './var/addressbook.db' },
+  postgres: { poolSize: 10, statementTimeoutMs: 5_000, connectTimeoutMs: 5_000 },
   logging: { level: 'info', format: 'json', file: null },
 })
 
@@ -84,6 +93,16 @@ const FileConfig = Type.Object(
       ),
     ),
     'addr-db': Type.Optional(Type.Unknown()),
+    postgres: Type.Optional(
+      Type.Object(
+        {
+          'pool-size': Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+          'statement-timeout-ms': milliseconds(3_600_000),
+          'connect-timeout-ms': milliseconds(3_600_000),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     logging: Type.Optional(
       Type.Object(
         {
@@ -167,7 +186,9 @@ function readConfigFile(file: string): FileConfig {
   return values
 }
 
+/** Applied in this order, so a later variable overrides an earlier one. */
 const ENV_KEYS = {
+  DATABASE_URL: (value: string): FileConfig => ({ 'addr-db': value }),
   ADDRSERVICE_HOST: (value: string): FileConfig => ({ server: { host: value } }),
   ADDRSERVICE_PORT: (value: string): FileConfig => ({ server: { port: numeric(value) } }),
   ADDRSERVICE_DB: (value: string): FileConfig => ({ 'addr-db': value }),
@@ -211,6 +232,11 @@ function applyLayer(config: Config, values: FileConfig, label: (key: string) => 
       shutdownTimeoutMs: server['shutdown-timeout-ms'] ?? config.server.shutdownTimeoutMs,
     },
     store: values['addr-db'] === undefined ? config.store : parseStoreConfig(values['addr-db'], label('addr-db')),
+    postgres: {
+      poolSize: values.postgres?.['pool-size'] ?? config.postgres.poolSize,
+      statementTimeoutMs: values.postgres?.['statement-timeout-ms'] ?? config.postgres.statementTimeoutMs,
+      connectTimeoutMs: values.postgres?.['connect-timeout-ms'] ?? config.postgres.connectTimeoutMs,
+    },
     logging: {
       level: values.logging?.level ?? config.logging.level,
       format: values.logging?.format ?? config.logging.format,
@@ -219,7 +245,8 @@ function applyLayer(config: Config, values: FileConfig, label: (key: string) => 
   }
 }
 
-const STORE_HELP = 'must be {memory: null}, {sqlite: PATH}, or a URL like memory: or sqlite:PATH'
+const STORE_HELP =
+  'must be {memory: null}, {sqlite: PATH}, {postgres: URL}, or a URL like memory:, sqlite:PATH or postgres://HOST/DB'
 
 /** `addr-db` as the original's mapping (`{sqlite: PATH}`) or as a URL (`sqlite:PATH`). */
 export function parseStoreConfig(value: unknown, key: string): StoreConfig {
@@ -233,16 +260,22 @@ export function parseStoreConfig(value: unknown, key: string): StoreConfig {
   const [kind, setting] = first
   if (kind === 'memory' && (setting === null || setting === undefined)) return { kind: 'memory' }
   if (kind === 'sqlite' && typeof setting === 'string' && setting.length > 0) return { kind: 'sqlite', path: setting }
+  if (kind === 'postgres' && typeof setting === 'string' && isPostgresUrl(setting)) return { kind: 'postgres', url: setting }
   throw new ConfigError(key, STORE_HELP)
+}
+
+function isPostgresUrl(url: string): boolean {
+  return /^postgres(ql)?:\/\/./.test(url) && URL.canParse(url)
 }
 
 function parseStoreUrl(url: string, key: string): StoreConfig {
   if (url === 'memory:' || url === 'memory://') return { kind: 'memory' }
+  if (isPostgresUrl(url)) return { kind: 'postgres', url }
   if (url.startsWith('sqlite:')) {
     const path = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '')
     if (path.length > 0 && !path.startsWith('//')) return { kind: 'sqlite', path }
   }
-  throw new ConfigError(key, `${STORE_HELP} (got ${JSON.stringify(url)})`)
+  throw new ConfigError(key, `${STORE_HELP} (got ${JSON.stringify(url.includes('@') ? '(a URL with credentials)' : url)})`)
 }
 
 function valueAt(values: unknown, pointer: string): unknown {

@@ -6,7 +6,7 @@ import { ConfigError, loadConfig } from './config.js'
 import { buildApp } from './http/app.js'
 import { createLogger } from './logging.js'
 import { AddressBookService } from './service/address-book-service.js'
-import { createStore } from './storage/factory.js'
+import { createStore, describeStoreConfig } from './storage/factory.js'
 import type { AddressBookStore } from './storage/store.js'
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string }
@@ -34,15 +34,23 @@ async function main(args: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
 
   const logger = createLogger(config.logging, config.serviceName)
   const { host, port } = config.server
-  logger.info({ service: config.serviceName, version, host, port, store: describeStore(config.store) }, 'STARTING')
+  logger.info({ service: config.serviceName, version, host, port, store: describeStoreConfig(config.store) }, 'STARTING')
   let store: AddressBookStore
   try {
-    store = createStore(config.store)
+    store = createStore(config.store, {
+      ...config.postgres,
+      onBackgroundError: (error) => {
+        logger.warn({ err: error }, 'store connection failed; it will be replaced')
+      },
+    })
   } catch (error) {
     logger.fatal({ err: error }, 'cannot open the store')
-    return fail(1, `cannot open the store ${describeStore(config.store)}: ${error instanceof Error ? error.message : String(error)}`)
+    return fail(1, `cannot open the store ${describeStoreConfig(config.store)}: ${error instanceof Error ? error.message : String(error)}`)
   }
 
+  store.ready().catch((error: unknown) => {
+    logger.warn({ err: error }, 'the store is not ready yet; requests get 503 until it is')
+  })
   const app = buildApp(config, new AddressBookService(store), { logger })
   app.addHook('onClose', () => store.close())
   closeWithGrace(
@@ -64,10 +72,6 @@ async function main(args: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
     return fail(1, `cannot listen on ${host}:${String(port)} (${code})`)
   }
   return undefined
-}
-
-function describeStore(store: ReturnType<typeof loadConfig>['store']): string {
-  return store.kind === 'memory' ? 'memory' : `sqlite:${store.path}`
 }
 
 function fail(code: number, message: string): number {

@@ -8,6 +8,7 @@ export const DomainErrorCode = {
   entryNotFound: 'entry_not_found',
   invalidEntry: 'invalid_entry',
   entryExists: 'entry_exists',
+  storeUnavailable: 'store_unavailable',
 } as const
 
 export type DomainErrorCode = (typeof DomainErrorCode)[keyof typeof DomainErrorCode]
@@ -37,5 +38,14 @@ export class EntryExistsError extends DomainError {
   constructor(readonly id: string) {
     super(`An address entry with id ${JSON.stringify(id)} already exists`)
     this.name = 'EntryExistsError'
+  }
+}
+
+/** The store cannot be reached right now; the same request may succeed later. */
+export class StoreUnavailableError extends DomainError {
+  readonly code = DomainErrorCode.storeUnavailable
+  constructor(options?: { cause?: unknown }) {
+    super('The address book store is unavailable', options)
+    this.name = 'StoreUnavailableError'
   }
 }

@@ -1,6 +1,6 @@
 import { STATUS_CODES } from 'node:http'
 import { describeSchemaErrors, type FieldError, type SchemaError } from '../domain/address-entry.js'
-import { DomainError, DomainErrorCode, InvalidEntryError } from '../domain/errors.js'
+import { DomainError, DomainErrorCode, InvalidEntryError, StoreUnavailableError } from '../domain/errors.js'
 
 /** One kind of error response. `title` is also the HTTP reason phrase and the body's `message`. */
 export interface ProblemType {
@@ -48,6 +48,12 @@ export const Problems = {
     'Unsupported Media Type',
     'The request body has a Content-Encoding this API does not accept (use gzip, deflate or br).',
   ),
+  storeUnavailable: problemType(
+    'store-unavailable',
+    503,
+    'Service Unavailable',
+    'The address book store cannot be reached right now; retry after the Retry-After delay.',
+  ),
   internalError: problemType(
     'internal-error',
     500,
@@ -94,7 +100,11 @@ const DOMAIN_PROBLEMS: Record<DomainErrorCode, ProblemType> = {
   [DomainErrorCode.entryNotFound]: Problems.entryNotFound,
   [DomainErrorCode.invalidEntry]: Problems.schemaValidationFailed,
   [DomainErrorCode.entryExists]: Problems.entryExists,
+  [DomainErrorCode.storeUnavailable]: Problems.storeUnavailable,
 }
+
+/** Seconds a client should wait before retrying a 503. */
+export const RETRY_AFTER_SECONDS = 2
 
 const FRAMEWORK_PROBLEMS: Record<string, ProblemType> = {
   FST_ERR_CTP_BODY_TOO_LARGE: Problems.payloadTooLarge,
@@ -119,6 +129,10 @@ export function resolveProblem(error: unknown, bodyLimit: number): ResolvedProbl
   }
   if (error instanceof InvalidEntryError) {
     return { problem: Problems.schemaValidationFailed, detail: Problems.schemaValidationFailed.detail, errors: error.errors }
+  }
+  if (error instanceof StoreUnavailableError) {
+    const problem = Problems.storeUnavailable
+    return { problem, detail: problem.detail, headers: { 'retry-after': String(RETRY_AFTER_SECONDS) } }
   }
   if (error instanceof DomainError) {
     return { problem: DOMAIN_PROBLEMS[error.code], detail: error.message }

@@ -19,8 +19,13 @@ export interface StoredEntry {
  * change what is stored.
  */
 export interface AddressBookStore {
-  /** A short name for logs: `memory`, `sqlite:/path/to.db`. */
+  /** A short name for logs: `memory`, `sqlite:/path/to.db`, `postgres://host/db`. */
   readonly description: string
+  /**
+   * Resolves once the store can serve: reachable, schema migrated. Rejects (with
+   * StoreUnavailableError when it may come back by itself) otherwise. Cheap enough to call often.
+   */
+  ready(): Promise<void>
   /** Rejects with EntryExistsError when the id is taken. */
   create(owner: string, id: string, entry: AddressEntry): Promise<StoredEntry>
   get(owner: string, id: string): Promise<StoredEntry | undefined>

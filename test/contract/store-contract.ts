@@ -444,6 +444,25 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
       })
     })
 
+    describe('ready', () => {
+      test('when the store is new, then ready resolves, and the store then serves', async (t) => {
+        const store = await makeStore(t)
+
+        await store.ready()
+
+        assert.deepEqual(await store.list(ALICE), [])
+      })
+
+      test('when the store is closed, then ready rejects', async (t) => {
+        const store = await makeStore(t)
+        await store.ready()
+
+        await store.close()
+
+        await assert.rejects(store.ready())
+      })
+    })
+
     describe('close', () => {
       test('when the store is closed twice, then both calls resolve', async (t) => {
         const store = await makeStore(t)

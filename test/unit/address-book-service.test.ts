@@ -34,6 +34,10 @@ class FakeStore implements AddressBookStore {
     this.#failure = options.failure
   }
 
+  ready(): Promise<void> {
+    return this.#call('ready', [], () => this.#inner.ready())
+  }
+
   create(owner: string, id: string, entry: AddressEntry): Promise<StoredEntry> {
     return this.#call('create', [owner, id, entry], () => this.#inner.create(owner, id, entry))
   }

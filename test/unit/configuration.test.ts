@@ -76,6 +76,7 @@ describe('loadConfig', () => {
         shutdownTimeoutMs: 3000,
       },
       store: { kind: 'memory' },
+      postgres: DEFAULT_CONFIG.postgres,
       logging: { level: 'debug', format: 'pretty', file: '/tmp/x.log' },
     })
   })
@@ -120,14 +121,40 @@ describe('loadConfig', () => {
     })
   }
 
-  for (const url of ['postgres://db/x', 'sqlite:', 'sqlite://host/x.db', 'memory', 'nonsense']) {
+  for (const url of ['postgres://app:pw@db.internal:5432/contacts', 'postgresql://localhost/contacts']) {
+    test(`when the store URL is ${url.replace('pw', '…')}, then a PostgreSQL store`, () => {
+      assert.deepEqual(load({ db: url }).store, { kind: 'postgres', url })
+      assert.deepEqual(load({}, { DATABASE_URL: url }).store, { kind: 'postgres', url })
+    })
+  }
+
+  test('when both DATABASE_URL and ADDRSERVICE_DB are set, then ADDRSERVICE_DB wins', () => {
+    const config = load({}, { DATABASE_URL: 'postgres://db/one', ADDRSERVICE_DB: 'memory:' })
+
+    assert.deepEqual(config.store, { kind: 'memory' })
+  })
+
+  test('when the file names a PostgreSQL store and pool settings, then both apply', (t) => {
+    const file = yamlFile(t, 'addr-db: {postgres: "postgres://db/contacts"}\npostgres: {pool-size: 20, statement-timeout-ms: 2000, connect-timeout-ms: 1500}\n')
+
+    const config = load({ config: file })
+
+    assert.deepEqual(config.store, { kind: 'postgres', url: 'postgres://db/contacts' })
+    assert.deepEqual(config.postgres, { poolSize: 20, statementTimeoutMs: 2000, connectTimeoutMs: 1500 })
+  })
+
+  test('when a bad store URL carries credentials, then the error does not repeat them', () => {
+    assertConfigError(() => load({ db: 'mysql://root:hunter2@db/x' }), '--db', /^(?!.*hunter2)/)
+  })
+
+  for (const url of ['sqlite:', 'sqlite://host/x.db', 'memory', 'nonsense']) {
     test(`when the store URL is ${url}, then a ConfigError names its source`, () => {
-      assertConfigError(() => load({ db: url }), '--db', /memory: or sqlite:PATH/)
+      assertConfigError(() => load({ db: url }), '--db', /memory:, sqlite:PATH or postgres:\/\/HOST\/DB/)
       assertConfigError(() => load({}, { ADDRSERVICE_DB: url }), 'ADDRSERVICE_DB')
     })
   }
 
-  for (const yaml of ['addr-db: {postgres: x}', 'addr-db: {memory: 1}', 'addr-db: {sqlite: ""}', 'addr-db: {}', 'addr-db: [memory]', 'addr-db: {memory: null, sqlite: x.db}', 'addr-db: 42']) {
+  for (const yaml of ['addr-db: {postgres: x}', 'addr-db: {postgres: "mysql://db/x"}', 'addr-db: {memory: 1}', 'addr-db: {sqlite: ""}', 'addr-db: {}', 'addr-db: [memory]', 'addr-db: {memory: null, sqlite: x.db}', 'addr-db: 42']) {
     test(`when the file says ${yaml}, then a ConfigError names addr-db in the file`, (t) => {
       const file = yamlFile(t, `${yaml}\n`)
 
@@ -158,6 +185,7 @@ describe('loadConfig', () => {
     ['servr: {port: 1}', 'servr', /./],
     ['debug: yes please', 'debug', /boolean/],
     ['service: {name: ""}', 'service.name', /./],
+    ['postgres: {pool-size: 0}', 'postgres.pool-size', />= 1/],
   ] as const) {
     test(`when the file has ${yaml}, then a ConfigError names ${key} in the file`, (t) => {
       const file = yamlFile(t, `${yaml}\n`)

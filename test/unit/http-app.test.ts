@@ -3,7 +3,7 @@ import { Writable } from 'node:stream'
 import { describe, test, type TestContext } from 'node:test'
 import { brotliDecompressSync, gunzipSync, gzipSync, deflateSync } from 'node:zlib'
 import { pino } from 'pino'
-import { EntryExistsError, EntryNotFoundError, InvalidEntryError } from '../../src/domain/errors.js'
+import { EntryExistsError, EntryNotFoundError, InvalidEntryError, StoreUnavailableError } from '../../src/domain/errors.js'
 import { requestIdFrom } from '../../src/http/app.js'
 import type { ProblemBody } from '../../src/http/problems.js'
 import { buildTestApp, type TestAppOptions } from '../helpers/app.js'
@@ -340,6 +340,19 @@ describe('error responses', () => {
 
     assert.equal(response.statusCode, 409)
     assert.equal(problemOf(response).code, 409)
+  })
+
+  test('when the store is unavailable, then 503 with Retry-After and nothing about the cause', async (t) => {
+    const cause = new Error('connect ECONNREFUSED 10.0.0.5:5432')
+    const { app } = appWith(t, new StubAddressBook({ failure: new StoreUnavailableError({ cause }) }))
+
+    const response = await app.inject({ method: 'POST', url: '/addresses', payload: anEntry() })
+
+    assert.equal(response.statusCode, 503)
+    assert.equal(response.statusMessage, 'Service Unavailable')
+    assert.equal(response.headers['retry-after'], '2')
+    assert.equal(problemOf(response).type, 'urn:addrservice:problem:store-unavailable')
+    assert.doesNotMatch(response.body, /ECONNREFUSED|10\.0\.0\.5/)
   })
 
   const secret = new Error('SQLITE_CORRUPT: SELECT entry FROM address_entries at /srv/addrservice/src/storage.ts:12')

@@ -7,8 +7,13 @@ export class MemoryStore implements AddressBookStore {
   readonly description = 'memory'
   /** Ids are unique across owners, as they are in the SQL stores. */
   readonly #entries = new Map<string, StoredEntry>()
+  #closed = false
 
   constructor(private readonly clock: Clock = systemClock) {}
+
+  ready(): Promise<void> {
+    return this.#closed ? Promise.reject(new Error('the memory store is closed')) : Promise.resolve()
+  }
 
   create(owner: string, id: string, entry: AddressEntry): Promise<StoredEntry> {
     if (this.#entries.has(id)) return Promise.reject(new EntryExistsError(id))
@@ -47,6 +52,7 @@ export class MemoryStore implements AddressBookStore {
   }
 
   close(): Promise<void> {
+    this.#closed = true
     this.#entries.clear()
     return Promise.resolve()
   }

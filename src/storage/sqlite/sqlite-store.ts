@@ -66,6 +66,13 @@ export class SqliteStore implements AddressBookStore {
     this.#selectAll = db.prepare(`SELECT ${COLUMNS} FROM address_entries WHERE owner = ? ORDER BY id`)
   }
 
+  /** The file was opened and migrated by the constructor; only a closed store is not ready. */
+  ready(): Promise<void> {
+    return attempt(() => {
+      this.#select.get('', '')
+    })
+  }
+
   create(owner: string, id: string, entry: AddressEntry): Promise<StoredEntry> {
     return attempt(() => {
       const now = this.#clock().toISOString()

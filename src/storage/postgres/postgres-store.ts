@@ -1,0 +1,209 @@
+import pg from 'pg'
+import type { AddressEntry } from '../../domain/address-entry.js'
+import { EntryExistsError, StoreUnavailableError } from '../../domain/errors.js'
+import { systemClock, type AddressBookStore, type Clock, type StoredEntry } from '../store.js'
+import { MIGRATION_LOCK_KEY, POSTGRES_MIGRATIONS } from './migrations.js'
+
+interface EntryRow {
+  id: string
+  owner: string
+  version: number
+  created_at: Date
+  updated_at: Date
+  entry: AddressEntry
+}
+
+export interface PostgresStoreOptions {
+  clock?: Clock
+  /** Most connections the pool opens. */
+  poolSize?: number
+  /** The server cancels a statement that runs longer. */
+  statementTimeoutMs?: number
+  /** Giving up on opening a connection after this long. */
+  connectTimeoutMs?: number
+  /** Told of errors on idle connections (a restarted server, say); the pool replaces them. */
+  onBackgroundError?: (error: Error) => void
+}
+
+const COLUMNS = 'id, owner, version, created_at, updated_at, entry'
+
+/**
+ * Keeps entries in PostgreSQL through a node-postgres pool, as jsonb beside the metadata
+ * columns. Every statement is parameterized and each write is one statement, so concurrent
+ * writers through any number of instances never see or leave a half-written entry. The schema
+ * is migrated on first use, under an advisory lock; an unreachable server makes each call
+ * reject with StoreUnavailableError until it is back, without restarting anything.
+ */
+export class PostgresStore implements AddressBookStore {
+  readonly description: string
+  readonly #pool: pg.Pool
+  readonly #clock: Clock
+  #migrated: Promise<void> | undefined
+
+  constructor(url: string, options: PostgresStoreOptions = {}) {
+    this.description = `postgres:${redactPassword(url)}`
+    this.#clock = options.clock ?? systemClock
+    const statementTimeout = options.statementTimeoutMs ?? 5000
+    this.#pool = new pg.Pool({
+      connectionString: url,
+      max: options.poolSize ?? 10,
+      connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
+      statement_timeout: statementTimeout,
+      // A client-side bound too, for when the server stops answering altogether.
+      query_timeout: statementTimeout + 1000,
+      idleTimeoutMillis: 30_000,
+      application_name: 'addrservice',
+    })
+    const onBackgroundError = options.onBackgroundError ?? (() => undefined)
+    this.#pool.on('error', onBackgroundError)
+  }
+
+  async ready(): Promise<void> {
+    await this.#query('SELECT 1', [])
+  }
+
+  /** Connects and applies pending migrations; every other method does it first when needed. */
+  open(): Promise<void> {
+    this.#migrated ??= this.#guard(() => migrate(this.#pool)).catch((error: unknown) => {
+      this.#migrated = undefined
+      throw error
+    })
+    return this.#migrated
+  }
+
+  async create(owner: string, id: string, entry: AddressEntry): Promise<StoredEntry> {
+    const now = this.#clock().toISOString()
+    try {
+      await this.#query(
+        `INSERT INTO address_entries (${COLUMNS}) VALUES ($1, $2, 1, $3, $3, $4::jsonb)`,
+        [id, owner, now, JSON.stringify(entry)],
+      )
+    } catch (error) {
+      if ((error as { code?: unknown }).code === '23505') throw new EntryExistsError(id)
+      throw error
+    }
+    return { id, owner, version: 1, createdAt: now, updatedAt: now, entry: structuredClone(entry) }
+  }
+
+  async get(owner: string, id: string): Promise<StoredEntry | undefined> {
+    const rows = await this.#query<EntryRow>(`SELECT ${COLUMNS} FROM address_entries WHERE owner = $1 AND id = $2`, [owner, id])
+    return rows[0] && toStoredEntry(rows[0])
+  }
+
+  async update(owner: string, id: string, entry: AddressEntry): Promise<StoredEntry | undefined> {
+    const rows = await this.#query<Pick<EntryRow, 'version' | 'created_at' | 'updated_at'>>(
+      `UPDATE address_entries SET entry = $3::jsonb, version = version + 1, updated_at = $4
+       WHERE owner = $1 AND id = $2 RETURNING version, created_at, updated_at`,
+      [owner, id, JSON.stringify(entry), this.#clock().toISOString()],
+    )
+    const [row] = rows
+    if (!row) return undefined
+    return {
+      id,
+      owner,
+      version: row.version,
+      createdAt: row.created_at.toISOString(),
+      updatedAt: row.updated_at.toISOString(),
+      entry: structuredClone(entry),
+    }
+  }
+
+  async delete(owner: string, id: string): Promise<boolean> {
+    const rows = await this.#query('DELETE FROM address_entries WHERE owner = $1 AND id = $2 RETURNING id', [owner, id])
+    return rows.length > 0
+  }
+
+  async list(owner: string): Promise<StoredEntry[]> {
+    const rows = await this.#query<EntryRow>(
+      `SELECT ${COLUMNS} FROM address_entries WHERE owner = $1 ORDER BY id COLLATE "C"`,
+      [owner],
+    )
+    return rows.map(toStoredEntry)
+  }
+
+  async close(): Promise<void> {
+    if (!this.#pool.ended) await this.#pool.end()
+  }
+
+  async #query<Row extends object = object>(sql: string, values: unknown[]): Promise<Row[]> {
+    await this.open()
+    const result = await this.#guard(() => this.#pool.query<Row>(sql, values))
+    return result.rows
+  }
+
+  /** Turns "the server is not there" into StoreUnavailableError; other errors pass unchanged. */
+  async #guard<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation()
+    } catch (error) {
+      if (isUnavailable(error)) throw new StoreUnavailableError({ cause: error })
+      throw error
+    }
+  }
+}
+
+/**
+ * SQLSTATE classes 08 (connection exception), 53 (insufficient resources), 57 (operator
+ * intervention: shutdown, cancelled statement) and 40001/40P01, plus Node socket errors and
+ * node-postgres's own timeouts.
+ */
+function isUnavailable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false
+  const code = (error as { code?: unknown }).code
+  if (typeof code === 'string') {
+    if (/^(08|53|57)/.test(code) || code === '40001' || code === '40P01') return true
+    if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN'].includes(code)) return true
+  }
+  return /timeout|terminated|Connection ended|not queryable|Client has encountered a connection error/i.test(error.message)
+}
+
+async function migrate(pool: pg.Pool): Promise<void> {
+  const client = await pool.connect()
+  try {
+    await client.query('BEGIN')
+    await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY])
+    await client.query(
+      'CREATE TABLE IF NOT EXISTS addrservice_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
+    )
+    const { rows } = await client.query<{ version: number }>('SELECT coalesce(max(version), 0)::integer AS version FROM addrservice_migrations')
+    const applied = rows[0]?.version ?? 0
+    if (applied > POSTGRES_MIGRATIONS.length) {
+      throw new Error(
+        `database schema version ${String(applied)} is newer than this addrservice knows (${String(POSTGRES_MIGRATIONS.length)})`,
+      )
+    }
+    for (const [index, sql] of POSTGRES_MIGRATIONS.entries()) {
+      if (index < applied) continue
+      await client.query(sql)
+      await client.query('INSERT INTO addrservice_migrations (version) VALUES ($1)', [index + 1])
+    }
+    await client.query('COMMIT')
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined)
+    throw error
+  } finally {
+    client.release()
+  }
+}
+
+function toStoredEntry(row: EntryRow): StoredEntry {
+  return {
+    id: row.id,
+    owner: row.owner,
+    version: row.version,
+    createdAt: row.created_at.toISOString(),
+    updatedAt: row.updated_at.toISOString(),
+    entry: row.entry,
+  }
+}
+
+/** The URL with its password, if any, replaced by ***. */
+export function redactPassword(url: string): string {
+  try {
+    const parsed = new URL(url)
+    if (parsed.password) parsed.password = '***'
+    return parsed.toString()
+  } catch {
+    return 'postgres://(unparseable URL)'
+  }
+}

@@ -1,0 +1,125 @@
+import assert from 'node:assert/strict'
+import { createServer } from 'node:net'
+import { describe, test } from 'node:test'
+import pg from 'pg'
+import { StoreUnavailableError } from '../../src/domain/errors.js'
+import { POSTGRES_MIGRATIONS } from '../../src/storage/postgres/migrations.js'
+import { PostgresStore, redactPassword } from '../../src/storage/postgres/postgres-store.js'
+import { aFullEntry, anEntry } from '../helpers/factories.js'
+import { POSTGRES_SKIP, useTestPostgres } from '../helpers/postgres.js'
+
+/** A port on which nothing listens: bound, then released. */
+async function closedPort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const address = server.address()
+  await new Promise((resolve) => server.close(resolve))
+  return typeof address === 'object' && address ? address.port : 1
+}
+
+describe('PostgresStore without a server', () => {
+  test('when nothing listens at the URL, then every call rejects with StoreUnavailableError', async (t) => {
+    const store = new PostgresStore(`postgres://postgres@127.0.0.1:${String(await closedPort())}/none`, { connectTimeoutMs: 1000 })
+    t.after(() => store.close())
+
+    await assert.rejects(store.ready(), StoreUnavailableError)
+    await assert.rejects(store.create('default', 'a', anEntry()), StoreUnavailableError)
+    await assert.rejects(store.list('default'), StoreUnavailableError)
+  })
+
+  test('when a URL carries a password, then the description hides it', () => {
+    const store = new PostgresStore('postgres://app:s3cret@db.internal:5432/contacts')
+
+    assert.equal(store.description, 'postgres:postgres://app:***@db.internal:5432/contacts')
+    assert.equal(redactPassword('not a url'), 'postgres://(unparseable URL)')
+  })
+})
+
+describe('PostgresStore on a server', { skip: POSTGRES_SKIP }, () => {
+  const postgres = POSTGRES_SKIP ? undefined : useTestPostgres()
+  const freshUrl = (t: Parameters<NonNullable<typeof postgres>['freshSchemaUrl']>[0]) => {
+    assert.ok(postgres)
+    return postgres.freshSchemaUrl(t)
+  }
+  const query = async <Row extends object>(url: string, sql: string, values: unknown[] = []): Promise<Row[]> => {
+    const client = new pg.Client({ connectionString: url })
+    await client.connect()
+    try {
+      return (await client.query<Row>(sql, values)).rows
+    } finally {
+      await client.end()
+    }
+  }
+
+  test('when many instances start at once on a new database, then the schema is migrated exactly once', async (t) => {
+    const url = await freshUrl(t)
+    const stores = Array.from({ length: 6 }, () => new PostgresStore(url, { poolSize: 2 }))
+    t.after(() => Promise.all(stores.map((store) => store.close())))
+
+    await Promise.all(stores.map((store) => store.ready()))
+
+    const rows = await query<{ version: number }>(url, 'SELECT version FROM addrservice_migrations ORDER BY version')
+    assert.deepEqual(rows.map((row) => row.version), POSTGRES_MIGRATIONS.map((_, index) => index + 1))
+  })
+
+  test('when the database has a newer schema, then the store refuses it and changes nothing', async (t) => {
+    const url = await freshUrl(t)
+    const first = new PostgresStore(url)
+    await first.ready()
+    await first.close()
+    await query(url, 'INSERT INTO addrservice_migrations (version) VALUES ($1)', [POSTGRES_MIGRATIONS.length + 1])
+    const store = new PostgresStore(url)
+    t.after(() => store.close())
+
+    await assert.rejects(store.ready(), /schema version 2 is newer/)
+    const rows = await query<{ count: string }>(url, 'SELECT count(*) FROM addrservice_migrations')
+    assert.equal(rows[0]?.count, String(POSTGRES_MIGRATIONS.length + 1))
+  })
+
+  test('when an entry is stored, then metadata are columns and the jsonb holds only the entry', async (t) => {
+    const url = await freshUrl(t)
+    const store = new PostgresStore(url)
+    t.after(() => store.close())
+
+    await store.create('default', 'e1', aFullEntry())
+
+    const [row] = await query<Record<string, unknown>>(url, 'SELECT id, owner, version, created_at, updated_at, entry, jsonb_typeof(entry) AS type FROM address_entries')
+    assert.equal(row?.type, 'object')
+    assert.deepEqual(row.entry, aFullEntry())
+    assert.deepEqual([row.id, row.owner, row.version], ['e1', 'default', 1])
+    assert.ok(row.created_at instanceof Date && row.updated_at instanceof Date)
+  })
+
+  test('when two instances update the same entry concurrently, then no update is lost', async (t) => {
+    const url = await freshUrl(t)
+    const [one, two] = [new PostgresStore(url, { poolSize: 4 }), new PostgresStore(url, { poolSize: 4 })]
+    t.after(() => Promise.all([one.close(), two.close()]))
+    await one.create('default', 'e1', anEntry())
+
+    const updates = Array.from({ length: 40 }, (_, index) =>
+      (index % 2 ? one : two).update('default', 'e1', anEntry({ full_name: `Name ${String(index)}` })),
+    )
+    const results = await Promise.all(updates)
+
+    const versions = results.map((result) => result?.version).sort((a, b) => (a ?? 0) - (b ?? 0))
+    assert.deepEqual(versions, Array.from({ length: 40 }, (_, index) => index + 2))
+    const final = await two.get('default', 'e1')
+    assert.equal(final?.version, 41)
+    const winner = results.find((result) => result?.version === 41)
+    assert.deepEqual(final.entry, winner?.entry)
+  })
+
+  test('when a write is rejected by the database for its own reasons, then the error passes unchanged', async (t) => {
+    const url = await freshUrl(t)
+    const store = new PostgresStore(url)
+    t.after(() => store.close())
+    await store.ready()
+    await query(url, 'ALTER TABLE address_entries ADD CONSTRAINT short_ids CHECK (length(id) < 3)')
+
+    await assert.rejects(store.create('default', 'toolong', anEntry()), (error: unknown) => {
+      assert.ok(!(error instanceof StoreUnavailableError))
+      assert.equal((error as { code?: string }).code, '23514')
+      return true
+    })
+  })
+})
