@@ -17,6 +17,14 @@ export interface ServerConfig {
   readonly keepAliveTimeoutMs: number
   /** How long in-flight requests may take to finish once shutdown starts. */
   readonly shutdownTimeoutMs: number
+  /** How long readiness answers 503 before the listener closes, for load balancers to notice. */
+  readonly shutdownDelayMs: number
+}
+
+export interface MetricsConfig {
+  readonly enabled: boolean
+  /** Serve /metrics on this port of its own; null serves it on the API's port. */
+  readonly port: number | null
 }
 
 export interface LoggingConfig {
@@ -40,6 +48,7 @@ export interface Config {
   readonly store: StoreConfig
   /** Pool settings, used when the store is PostgreSQL. */
   readonly postgres: PostgresConfig
+  readonly metrics: MetricsConfig
   readonly logging: LoggingConfig
 }
 
@@ -55,9 +64,11 @@ export const DEFAULT_CONFIG: Config = deepFreeze({
     headersTimeoutMs: 10_000,
     keepAliveTimeoutMs: 5_000,
     shutdownTimeoutMs: 10_000,
+    shutdownDelayMs: 0,
   },
   store: { kind: 'sqlite', path: './var/addressbook.db' },
   postgres: { poolSize: 10, statementTimeoutMs: 5_000, connectTimeoutMs: 5_000 },
+  metrics: { enabled: true, port: null },
   logging: { level: 'info', format: 'json', file: null },
 })
 
@@ -88,6 +99,7 @@ const FileConfig = Type.Object(
           'headers-timeout-ms': milliseconds(3_600_000),
           'keep-alive-timeout-ms': milliseconds(3_600_000),
           'shutdown-timeout-ms': milliseconds(3_600_000),
+          'shutdown-delay-ms': Type.Optional(Type.Integer({ minimum: 0, maximum: 600_000 })),
         },
         { additionalProperties: false },
       ),
@@ -99,6 +111,15 @@ const FileConfig = Type.Object(
           'pool-size': Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
           'statement-timeout-ms': milliseconds(3_600_000),
           'connect-timeout-ms': milliseconds(3_600_000),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    metrics: Type.Optional(
+      Type.Object(
+        {
+          enabled: Type.Optional(Type.Boolean()),
+          port: Type.Optional(Type.Union([Type.Integer({ minimum: 0, maximum: 65535 }), Type.Null()])),
         },
         { additionalProperties: false },
       ),
@@ -230,12 +251,17 @@ function applyLayer(config: Config, values: FileConfig, label: (key: string) => 
       headersTimeoutMs: server['headers-timeout-ms'] ?? config.server.headersTimeoutMs,
       keepAliveTimeoutMs: server['keep-alive-timeout-ms'] ?? config.server.keepAliveTimeoutMs,
       shutdownTimeoutMs: server['shutdown-timeout-ms'] ?? config.server.shutdownTimeoutMs,
+      shutdownDelayMs: server['shutdown-delay-ms'] ?? config.server.shutdownDelayMs,
     },
     store: values['addr-db'] === undefined ? config.store : parseStoreConfig(values['addr-db'], label('addr-db')),
     postgres: {
       poolSize: values.postgres?.['pool-size'] ?? config.postgres.poolSize,
       statementTimeoutMs: values.postgres?.['statement-timeout-ms'] ?? config.postgres.statementTimeoutMs,
       connectTimeoutMs: values.postgres?.['connect-timeout-ms'] ?? config.postgres.connectTimeoutMs,
+    },
+    metrics: {
+      enabled: values.metrics?.enabled ?? config.metrics.enabled,
+      port: values.metrics?.port === undefined ? config.metrics.port : values.metrics.port,
     },
     logging: {
       level: values.logging?.level ?? config.logging.level,

@@ -1,12 +1,16 @@
 #!/usr/bin/env node
 import { createRequire } from 'node:module'
+import { setTimeout } from 'node:timers/promises'
 import closeWithGrace from 'close-with-grace'
+import { collectDefaultMetrics, Registry } from 'prom-client'
 import { parseCommandLine, UsageError, USAGE } from './cli.js'
 import { ConfigError, loadConfig } from './config.js'
 import { buildApp } from './http/app.js'
+import { buildMetricsApp } from './http/metrics.js'
 import { createLogger } from './logging.js'
 import { AddressBookService } from './service/address-book-service.js'
 import { createStore, describeStoreConfig } from './storage/factory.js'
+import { InstrumentedStore } from './storage/instrumented-store.js'
 import type { AddressBookStore } from './storage/store.js'
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string }
@@ -35,9 +39,11 @@ async function main(args: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
   const logger = createLogger(config.logging, config.serviceName)
   const { host, port } = config.server
   logger.info({ service: config.serviceName, version, host, port, store: describeStoreConfig(config.store) }, 'STARTING')
-  let store: AddressBookStore
+  const registry = config.metrics.enabled ? new Registry() : undefined
+  if (registry) collectDefaultMetrics({ register: registry })
+  let opened: AddressBookStore
   try {
-    store = createStore(config.store, {
+    opened = createStore(config.store, {
       ...config.postgres,
       onBackgroundError: (error) => {
         logger.warn({ err: error }, 'store connection failed; it will be replaced')
@@ -48,16 +54,27 @@ async function main(args: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
     return fail(1, `cannot open the store ${describeStoreConfig(config.store)}: ${error instanceof Error ? error.message : String(error)}`)
   }
 
+  const store = registry ? new InstrumentedStore(opened, registry) : opened
   store.ready().catch((error: unknown) => {
     logger.warn({ err: error }, 'the store is not ready yet; requests get 503 until it is')
   })
-  const app = buildApp(config, new AddressBookService(store), { logger })
-  app.addHook('onClose', () => store.close())
+  const separateMetrics = registry !== undefined && config.metrics.port !== null
+  const app = buildApp(config, new AddressBookService(store), {
+    logger,
+    ...(registry ? { metrics: registry, serveMetrics: !separateMetrics } : {}),
+  })
+  const metricsApp = registry && separateMetrics ? buildMetricsApp(registry) : undefined
+  app.addHook('onClose', async () => {
+    await metricsApp?.close()
+    await store.close()
+  })
   closeWithGrace(
     { delay: config.server.shutdownTimeoutMs, logger: { error: (message: unknown) => { logger.error(String(message)) } } },
     async ({ signal, err }) => {
       if (err) logger.error({ err }, 'SHUTTING DOWN after an unexpected error')
       else logger.info({ signal }, 'SHUTTING DOWN')
+      app.beginShutdown()
+      if (config.server.shutdownDelayMs > 0) await setTimeout(config.server.shutdownDelayMs)
       await app.close()
       logger.info('STOPPED')
       if (err) throw err
@@ -65,6 +82,10 @@ async function main(args: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
   )
   try {
     await app.listen({ host, port })
+    if (metricsApp && config.metrics.port !== null) {
+      const url = await metricsApp.listen({ host, port: config.metrics.port })
+      logger.info({ url: `${url}/metrics` }, 'metrics listening')
+    }
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'error'
     logger.fatal({ err: error }, 'cannot listen')

@@ -5,7 +5,10 @@ import compress from '@fastify/compress'
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { AddressBook } from '../service/address-book-service.js'
+import type { Registry } from 'prom-client'
 import { addEntityTags } from './etag.js'
+import { addHealthRoutes, PROBE_PATHS } from './health.js'
+import { addHttpMetrics, addMetricsRoute } from './metrics.js'
 import { addressRoutes } from './routes/addresses.js'
 import { HttpProblem, problemTypeUri, Problems, resolveProblem, type ProblemBody } from './problems.js'
 
@@ -23,6 +26,10 @@ export interface AppConfig {
 export interface AppOptions {
   /** The pino logger to log through; none (silent) by default. */
   logger?: FastifyBaseLogger
+  /** Where to record request metrics; none by default. */
+  metrics?: Registry
+  /** Also serve the metrics at GET /metrics on this app. */
+  serveMetrics?: boolean
 }
 
 export type App = FastifyInstance<
@@ -37,6 +44,10 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The error this request failed with, kept for the request's log line. */
     failure: unknown
+  }
+  interface FastifyInstance {
+    /** Turns readiness to 503 ahead of closing, so load balancers stop sending traffic. */
+    beginShutdown(): void
   }
 }
 
@@ -83,9 +94,12 @@ export function buildApp(config: AppConfig, service: AddressBook, options: AppOp
     reply.header('x-request-id', request.id).header('vary', 'accept-encoding')
     done()
   })
-  // Once closing starts, responses still in flight close their connection, so that shutdown
-  // need not wait for idle keep-alive sockets to time out.
+  // Once shutdown starts, readiness answers 503 and responses close their connection, so that
+  // closing need not wait for idle keep-alive sockets to time out.
   let draining = false
+  app.decorate('beginShutdown', () => {
+    draining = true
+  })
   app.addHook('preClose', (done) => {
     draining = true
     done()
@@ -99,10 +113,13 @@ export function buildApp(config: AppConfig, service: AddressBook, options: AppOp
     done()
   })
 
+  if (options.metrics) addHttpMetrics(app, options.metrics)
   acceptJsonWhateverTheContentType(app)
   addEntityTags(app)
   void app.register(compress, { threshold: 1, encodings: ['br', 'gzip', 'deflate'], requestEncodings: ['gzip', 'deflate'] })
   void app.register(addressRoutes, { service })
+  addHealthRoutes(app, service, () => draining)
+  if (options.metrics && options.serveMetrics) addMetricsRoute(app, options.metrics)
 
   app.setNotFoundHandler(() => {
     throw new HttpProblem(Problems.unknownEndpoint)
@@ -178,7 +195,8 @@ function logRequest(request: FastifyRequest, reply: FastifyReply): void {
     status,
     time_ms: Math.round(reply.elapsedTime * 1000) / 1000,
   }
-  if (status >= 500) request.log.error({ ...line, err: request.failure }, 'request failed')
+  if (PROBE_PATHS.has(line.uri)) request.log.debug(line, 'probe answered')
+  else if (status >= 500) request.log.error({ ...line, err: request.failure }, 'request failed')
   else if (status >= 400) request.log.warn(line, 'request rejected')
   else request.log.info(line, 'request completed')
 }

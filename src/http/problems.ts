@@ -54,6 +54,7 @@ export const Problems = {
     'Service Unavailable',
     'The address book store cannot be reached right now; retry after the Retry-After delay.',
   ),
+  notReady: problemType('not-ready', 503, 'Service Unavailable', 'The service is not ready to serve requests.'),
   internalError: problemType(
     'internal-error',
     500,

@@ -15,6 +15,8 @@ export interface AddressBook {
   delete(id: string): Promise<void>
   /** Every entry, keyed by id, in id order. */
   list(): Promise<Record<string, AddressEntry>>
+  /** Resolves when the address book can serve (its store reachable and migrated). */
+  ready(): Promise<void>
 }
 
 export interface AddressBookServiceOptions {
@@ -60,6 +62,10 @@ export class AddressBookService implements AddressBook {
   async delete(id: string): Promise<void> {
     const deleted = isEntryId(id) && (await this.#store.delete(this.#owner, id))
     if (!deleted) throw new EntryNotFoundError(id)
+  }
+
+  ready(): Promise<void> {
+    return this.#store.ready()
   }
 
   /** Every entry, keyed by id, in id (creation) order. */

@@ -16,7 +16,11 @@ export interface TestAppOptions extends AppOptions {
 export function buildTestApp(t: TestContext, options: TestAppOptions = {}): App {
   const store = options.store ?? new MemoryStore()
   const service = options.service ?? new AddressBookService(store)
-  const app = buildApp(testConfig(options.config), service, options.logger ? { logger: options.logger } : {})
+  const app = buildApp(testConfig(options.config), service, {
+    ...(options.logger ? { logger: options.logger } : {}),
+    ...(options.metrics ? { metrics: options.metrics } : {}),
+    ...(options.serveMetrics ? { serveMetrics: options.serveMetrics } : {}),
+  })
   t.after(() => app.close())
   return app
 }

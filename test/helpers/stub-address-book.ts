@@ -17,7 +17,7 @@ export class StubAddressBook implements AddressBook {
   entry: AddressEntry = { full_name: 'Stubbed Entry' }
   entries: Record<string, AddressEntry> = {}
 
-  constructor(overrides: Partial<Pick<StubAddressBook, 'failure' | 'createdId' | 'entry' | 'entries'>> = {}) {
+  constructor(overrides: Partial<Pick<StubAddressBook, 'failure' | 'createdId' | 'entry' | 'entries' | 'notReady'>> = {}) {
     Object.assign(this, overrides)
   }
 
@@ -39,6 +39,13 @@ export class StubAddressBook implements AddressBook {
 
   list(): Promise<Record<string, AddressEntry>> {
     return this.#answer('list', [], this.entries)
+  }
+
+  /** Ready unless `notReady` says otherwise; not recorded, since probes are not address book calls. */
+  notReady: Error | undefined
+
+  ready(): Promise<void> {
+    return this.notReady ? Promise.reject(this.notReady) : Promise.resolve()
   }
 
   #answer<T>(method: keyof AddressBook, args: unknown[], value: T): Promise<T> {

@@ -92,6 +92,51 @@ describe('the addrservice command', () => {
     assert.ok(messages(lines).includes('STOPPED'))
   })
 
+  test('when SIGTERM arrives with a shutdown delay, then readiness turns 503 first while the API still serves', async (t) => {
+    const config = join(tempDir(t), 'config.yaml')
+    writeFileSync(config, 'server: {shutdown-delay-ms: 1500}\naddr-db: {memory: null}\nmetrics: {port: 0}\n')
+    const server = await startServer(['-c', config])
+    t.after(() => server.child.kill('SIGKILL'))
+    assert.equal((await httpRequest(server.baseUrl, { method: 'GET', path: '/readyz' })).status, 200)
+
+    server.child.kill('SIGTERM')
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    const ready = await httpRequest(server.baseUrl, { method: 'GET', path: '/readyz' })
+    const live = await httpRequest(server.baseUrl, { method: 'GET', path: '/livez' })
+    const api = await httpRequest(server.baseUrl, { method: 'GET', path: '/addresses' })
+
+    assert.deepEqual([ready.status, live.status, api.status], [503, 200, 200])
+    assert.equal(await server.exited, 0)
+  })
+
+  test('when metrics have a port of their own, then /metrics is served there and not on the API port', async (t) => {
+    const config = join(tempDir(t), 'config.yaml')
+    writeFileSync(config, 'addr-db: {memory: null}\nmetrics: {port: 0}\n')
+    const server = await startServer(['-c', config])
+    t.after(() => server.child.kill('SIGKILL'))
+    await httpRequest(server.baseUrl, { method: 'POST', path: '/addresses', body: JSON.stringify(aFullEntry()) })
+
+    const metricsLine = async () => {
+      for (let attempt = 0; attempt < 100; attempt++) {
+        const line = server.logLines().find((entry) => entry.msg === 'metrics listening')
+        if (line) return line
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+      return assert.fail('no "metrics listening" line')
+    }
+    const url = String((await metricsLine()).url)
+    const metrics = await httpRequest(url, { method: 'GET', path: new URL(url).pathname })
+    const onApi = await httpRequest(server.baseUrl, { method: 'GET', path: '/metrics' })
+    server.child.kill('SIGTERM')
+
+    assert.equal(metrics.status, 200)
+    assert.match(metrics.body, /http_request_duration_seconds_count\{method="POST",route="\/addresses",status_code="201"\} 1/)
+    assert.match(metrics.body, /addrservice_store_operation_duration_seconds_count\{operation="create",outcome="ok"\} 1/)
+    assert.match(metrics.body, /process_cpu_seconds_total/)
+    assert.equal(onApi.status, 404)
+    assert.equal(await server.exited, 0)
+  })
+
   test('when the port is not a number, then it exits 2 with one line naming --port', async () => {
     const result = await runCli(['--port', 'eighty'])
 

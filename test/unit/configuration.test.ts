@@ -58,7 +58,9 @@ describe('loadConfig', () => {
         '  headers-timeout-ms: 4000',
         '  keep-alive-timeout-ms: 1000',
         '  shutdown-timeout-ms: 3000',
+        '  shutdown-delay-ms: 500',
         'addr-db: {memory: null}',
+        'metrics: {enabled: false, port: 9464}',
         'logging: {level: debug, format: pretty, file: /tmp/x.log}',
       ].join('\n'),
     )
@@ -74,9 +76,11 @@ describe('loadConfig', () => {
         headersTimeoutMs: 4000,
         keepAliveTimeoutMs: 1000,
         shutdownTimeoutMs: 3000,
+        shutdownDelayMs: 500,
       },
       store: { kind: 'memory' },
       postgres: DEFAULT_CONFIG.postgres,
+      metrics: { enabled: false, port: 9464 },
       logging: { level: 'debug', format: 'pretty', file: '/tmp/x.log' },
     })
   })
@@ -186,6 +190,9 @@ describe('loadConfig', () => {
     ['debug: yes please', 'debug', /boolean/],
     ['service: {name: ""}', 'service.name', /./],
     ['postgres: {pool-size: 0}', 'postgres.pool-size', />= 1/],
+    ['metrics: {port: 70000}', 'metrics.port', /./],
+    ['metrics: {enabled: "no"}', 'metrics.enabled', /boolean/],
+    ['server: {shutdown-delay-ms: -1}', 'server.shutdown-delay-ms', />= 0/],
   ] as const) {
     test(`when the file has ${yaml}, then a ConfigError names ${key} in the file`, (t) => {
       const file = yamlFile(t, `${yaml}\n`)

@@ -121,6 +121,11 @@ export class PostgresStore implements AddressBookStore {
     return rows.map(toStoredEntry)
   }
 
+  /** Connections in the pool: open, idle, and callers waiting for one. */
+  poolStats(): { total: number; idle: number; waiting: number } {
+    return { total: this.#pool.totalCount, idle: this.#pool.idleCount, waiting: this.#pool.waitingCount }
+  }
+
   async close(): Promise<void> {
     if (!this.#pool.ended) await this.#pool.end()
   }

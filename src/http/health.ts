@@ -1,0 +1,34 @@
+import type { FastifyInstance } from 'fastify'
+import type { AddressBook } from '../service/address-book-service.js'
+import { HttpProblem, Problems, RETRY_AFTER_SECONDS } from './problems.js'
+
+/** Paths probed by load balancers and orchestrators; their requests are logged at debug only. */
+export const PROBE_PATHS: ReadonlySet<string> = new Set(['/livez', '/readyz'])
+
+/**
+ * GET /livez: the process is up and serving HTTP; it checks nothing else, so a database outage
+ * never gets a healthy process restarted. GET /readyz: the address book can serve (its store is
+ * reachable and migrated) and the process is not shutting down; 503 otherwise, so that a load
+ * balancer sends traffic elsewhere.
+ */
+export function addHealthRoutes(app: FastifyInstance, addressBook: AddressBook, isShuttingDown: () => boolean): void {
+  app.get('/livez', () => Promise.resolve({ status: 'ok' }))
+
+  app.get('/readyz', async () => {
+    if (isShuttingDown()) {
+      throw new HttpProblem(Problems.notReady, {
+        detail: 'The service is shutting down.',
+        headers: { 'retry-after': String(RETRY_AFTER_SECONDS) },
+      })
+    }
+    try {
+      await addressBook.ready()
+    } catch {
+      throw new HttpProblem(Problems.notReady, {
+        detail: 'The address book store is not reachable or not migrated yet.',
+        headers: { 'retry-after': String(RETRY_AFTER_SECONDS) },
+      })
+    }
+    return { status: 'ready' }
+  })
+}

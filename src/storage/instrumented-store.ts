@@ -1,0 +1,97 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
+import type { AddressEntry } from '../domain/address-entry.js'
+import type { AddressBookStore, StoredEntry } from './store.js'
+
+type Operation = 'ready' | 'create' | 'get' | 'update' | 'delete' | 'list'
+
+interface PooledStore {
+  poolStats(): { total: number; idle: number; waiting: number }
+}
+
+function hasPool(store: AddressBookStore): store is AddressBookStore & PooledStore {
+  return typeof (store as Partial<PooledStore>).poolStats === 'function'
+}
+
+/**
+ * Wraps a store to measure it: how long each operation takes and how often it fails, and, for
+ * a pooled store, how its connections are used. Behaviour is the wrapped store's, unchanged.
+ */
+export class InstrumentedStore implements AddressBookStore {
+  readonly description: string
+  readonly #store: AddressBookStore
+  readonly #duration: Histogram<'operation' | 'outcome'>
+  readonly #errors: Counter<'operation'>
+
+  constructor(store: AddressBookStore, registry: Registry) {
+    this.#store = store
+    this.description = store.description
+    this.#duration = new Histogram({
+      name: 'addrservice_store_operation_duration_seconds',
+      help: 'Time taken by store operations',
+      labelNames: ['operation', 'outcome'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    })
+    this.#errors = new Counter({
+      name: 'addrservice_store_errors_total',
+      help: 'Store operations that failed',
+      labelNames: ['operation'],
+      registers: [registry],
+    })
+    if (hasPool(store)) {
+      new Gauge({
+        name: 'addrservice_store_pool_connections',
+        help: 'Connections in the store pool, by state (total, idle, waiting callers)',
+        labelNames: ['state'],
+        registers: [registry],
+        collect() {
+          const stats = store.poolStats()
+          this.set({ state: 'total' }, stats.total)
+          this.set({ state: 'idle' }, stats.idle)
+          this.set({ state: 'waiting' }, stats.waiting)
+        },
+      })
+    }
+  }
+
+  ready(): Promise<void> {
+    return this.#measure('ready', () => this.#store.ready())
+  }
+
+  create(owner: string, id: string, entry: AddressEntry): Promise<StoredEntry> {
+    return this.#measure('create', () => this.#store.create(owner, id, entry))
+  }
+
+  get(owner: string, id: string): Promise<StoredEntry | undefined> {
+    return this.#measure('get', () => this.#store.get(owner, id))
+  }
+
+  update(owner: string, id: string, entry: AddressEntry): Promise<StoredEntry | undefined> {
+    return this.#measure('update', () => this.#store.update(owner, id, entry))
+  }
+
+  delete(owner: string, id: string): Promise<boolean> {
+    return this.#measure('delete', () => this.#store.delete(owner, id))
+  }
+
+  list(owner: string): Promise<StoredEntry[]> {
+    return this.#measure('list', () => this.#store.list(owner))
+  }
+
+  close(): Promise<void> {
+    return this.#store.close()
+  }
+
+  async #measure<T>(operation: Operation, run: () => Promise<T>): Promise<T> {
+    const end = this.#duration.startTimer({ operation })
+    try {
+      const result = await run()
+      end({ outcome: 'ok' })
+      return result
+    } catch (error) {
+      end({ outcome: 'error' })
+      this.#errors.inc({ operation })
+      throw error
+    }
+  }
+}

@@ -1,0 +1,155 @@
+import assert from 'node:assert/strict'
+import { Writable } from 'node:stream'
+import { describe, test } from 'node:test'
+import { pino } from 'pino'
+import { Registry } from 'prom-client'
+import { StoreUnavailableError } from '../../src/domain/errors.js'
+import { buildMetricsApp } from '../../src/http/metrics.js'
+import { InstrumentedStore } from '../../src/storage/instrumented-store.js'
+import { MemoryStore } from '../../src/storage/memory/memory-store.js'
+import { buildTestApp } from '../helpers/app.js'
+import { anEntry } from '../helpers/factories.js'
+import { StubAddressBook } from '../helpers/stub-address-book.js'
+
+describe('health probes', () => {
+  test('when /livez is asked, then 200 even if the store is down', async (t) => {
+    const app = buildTestApp(t, { service: new StubAddressBook({ notReady: new StoreUnavailableError() }) })
+
+    const response = await app.inject({ method: 'GET', url: '/livez' })
+
+    assert.equal(response.statusCode, 200)
+    assert.deepEqual(response.json(), { status: 'ok' })
+  })
+
+  test('when the address book is ready, then /readyz is 200', async (t) => {
+    const app = buildTestApp(t, { service: new StubAddressBook() })
+
+    const response = await app.inject({ method: 'GET', url: '/readyz' })
+
+    assert.equal(response.statusCode, 200)
+    assert.deepEqual(response.json(), { status: 'ready' })
+  })
+
+  test('when the store is not reachable, then /readyz is 503 problem+json with Retry-After', async (t) => {
+    const app = buildTestApp(t, { service: new StubAddressBook({ notReady: new StoreUnavailableError() }) })
+
+    const response = await app.inject({ method: 'GET', url: '/readyz' })
+
+    assert.equal(response.statusCode, 503)
+    assert.equal(response.headers['retry-after'], '2')
+    assert.match(String(response.headers['content-type']), /^application\/problem\+json/)
+    assert.equal(response.json<{ type: string }>().type, 'urn:addrservice:problem:not-ready')
+  })
+
+  test('when shutdown begins, then /readyz turns 503 while /livez and the API still answer', async (t) => {
+    const app = buildTestApp(t, { service: new StubAddressBook() })
+    await app.ready()
+
+    app.beginShutdown()
+    const ready = await app.inject({ method: 'GET', url: '/readyz' })
+    const live = await app.inject({ method: 'GET', url: '/livez' })
+    const api = await app.inject({ method: 'GET', url: '/addresses' })
+
+    assert.equal(ready.statusCode, 503)
+    assert.match(ready.json<{ detail: string }>().detail, /shutting down/)
+    assert.equal(live.statusCode, 200)
+    assert.equal(api.statusCode, 200)
+    assert.equal(api.headers.connection, 'close')
+  })
+
+  test('when probes are answered, then they are logged at debug, not info', async (t) => {
+    const lines: { level: number; uri?: string }[] = []
+    const stream = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line) as { level: number; uri?: string })
+        done()
+      },
+    })
+    const app = buildTestApp(t, { service: new StubAddressBook({ notReady: new Error('down') }), logger: pino({ level: 'info' }, stream) })
+
+    await app.inject({ method: 'GET', url: '/livez' })
+    await app.inject({ method: 'GET', url: '/readyz' })
+    await app.inject({ method: 'GET', url: '/addresses' })
+
+    assert.deepEqual(lines.filter((line) => line.uri !== undefined).map((line) => line.uri), ['/addresses'])
+  })
+})
+
+describe('metrics', () => {
+  test('when requests are served, then /metrics reports their durations by route template and status', async (t) => {
+    const registry = new Registry()
+    const app = buildTestApp(t, { metrics: registry, serveMetrics: true })
+
+    await app.inject({ method: 'POST', url: '/addresses', payload: anEntry() })
+    await app.inject({ method: 'GET', url: '/addresses/0123456789abcdef0123456789abcdef' })
+    await app.inject({ method: 'GET', url: '/nowhere' })
+    const response = await app.inject({ method: 'GET', url: '/metrics' })
+
+    assert.equal(response.statusCode, 200)
+    assert.match(String(response.headers['content-type']), /^text\/plain; version=0\.0\.4/)
+    assert.match(response.body, /http_request_duration_seconds_count\{method="POST",route="\/addresses",status_code="201"\} 1/)
+    assert.match(response.body, /http_request_duration_seconds_count\{method="GET",route="\/addresses\/:id\(\[a-zA-Z0-9-\]\+\)",status_code="404"\} 1/)
+    assert.match(response.body, /http_request_duration_seconds_count\{method="GET",route="unmatched",status_code="404"\} 1/)
+    assert.match(response.body, /http_requests_in_flight 1\n/)
+  })
+
+  test('when metrics are not served on the app, then /metrics is an unknown endpoint', async (t) => {
+    const app = buildTestApp(t, { metrics: new Registry() })
+
+    const response = await app.inject({ method: 'GET', url: '/metrics' })
+
+    assert.equal(response.statusCode, 404)
+  })
+
+  test('when a metrics app of its own is built, then it serves the registry', async (t) => {
+    const registry = new Registry()
+    registry.setDefaultLabels({ probe: 'x' })
+    const app = buildMetricsApp(registry)
+    t.after(() => app.close())
+    const store = new InstrumentedStore(new MemoryStore(), registry)
+    await store.ready()
+
+    const response = await app.inject({ method: 'GET', url: '/metrics' })
+
+    assert.match(response.body, /addrservice_store_operation_duration_seconds_count\{probe="x",operation="ready",outcome="ok"\} 1/)
+  })
+})
+
+describe('InstrumentedStore', () => {
+  test('when operations succeed and fail, then durations are recorded by outcome and failures counted', async (t) => {
+    const registry = new Registry()
+    const inner = new MemoryStore()
+    const store = new InstrumentedStore(inner, registry)
+    t.after(() => store.close())
+
+    await store.create('default', 'a', anEntry())
+    await store.get('default', 'a')
+    await store.update('default', 'a', anEntry({ full_name: 'B' }))
+    await store.list('default')
+    await store.delete('default', 'a')
+    await assert.rejects(store.create('default', 'a', anEntry()).then(() => store.create('default', 'a', anEntry())))
+
+    const text = await registry.metrics()
+    for (const operation of ['get', 'update', 'list', 'delete']) {
+      assert.match(text, new RegExp(`addrservice_store_operation_duration_seconds_count\\{operation="${operation}",outcome="ok"\\} 1`))
+    }
+    assert.match(text, /addrservice_store_operation_duration_seconds_count\{operation="create",outcome="ok"\} 2/)
+    assert.match(text, /addrservice_store_operation_duration_seconds_count\{operation="create",outcome="error"\} 1/)
+    assert.match(text, /addrservice_store_errors_total\{operation="create"\} 1/)
+    assert.equal(store.description, 'memory')
+    assert.deepEqual((await inner.get('default', 'a'))?.entry, anEntry())
+  })
+
+  test('when the store has a pool, then its connections are reported by state', async (t) => {
+    const registry = new Registry()
+    const pooled = Object.assign(new MemoryStore(), { poolStats: () => ({ total: 5, idle: 3, waiting: 1 }) })
+    const store = new InstrumentedStore(pooled, registry)
+    t.after(() => store.close())
+
+    const text = await registry.metrics()
+
+    assert.match(text, /addrservice_store_pool_connections\{state="total"\} 5/)
+    assert.match(text, /addrservice_store_pool_connections\{state="idle"\} 3/)
+    assert.match(text, /addrservice_store_pool_connections\{state="waiting"\} 1/)
+  })
+})
