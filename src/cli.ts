@@ -11,12 +11,14 @@ Options:
   -c, --config FILE    YAML configuration file
       --db URL         store: memory:, sqlite:PATH or postgres://HOST/DB
                        (default sqlite:./var/addressbook.db)
+  -w, --workers N      serve from N processes sharing the port, or auto (one per CPU)
   -d, --debug          include stack traces in error responses (never in production)
   -h, --help           show this help and exit
   -v, --version        print the version and exit
 
 Environment (below flags, above the config file):
-  ADDRSERVICE_PORT, ADDRSERVICE_HOST, ADDRSERVICE_DB (or DATABASE_URL), ADDRSERVICE_LOG_LEVEL
+  ADDRSERVICE_PORT, ADDRSERVICE_HOST, ADDRSERVICE_DB (or DATABASE_URL), ADDRSERVICE_WORKERS,
+  ADDRSERVICE_LOG_LEVEL
 `
 
 export type CliCommand = { action: 'help' } | { action: 'version' } | { action: 'serve'; flags: ConfigFlags }
@@ -41,6 +43,7 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
         host: { type: 'string' },
         config: { type: 'string', short: 'c' },
         db: { type: 'string' },
+        workers: { type: 'string', short: 'w' },
         debug: { type: 'boolean', short: 'd' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
@@ -52,6 +55,6 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
   }
   if (values.help === true) return { action: 'help' }
   if (values.version === true) return { action: 'version' }
-  const { port, host, config, db, debug } = values
-  return { action: 'serve', flags: { port, host, config, db, debug } }
+  const { port, host, config, db, workers, debug } = values
+  return { action: 'serve', flags: { port, host, config, db, workers, debug } }
 }

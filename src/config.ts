@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
 import Type from 'typebox'
 import { Compile } from 'typebox/compile'
 import { parse as parseYaml } from 'yaml'
@@ -42,6 +43,8 @@ export interface PostgresConfig {
 
 export interface Config {
   readonly serviceName: string
+  /** Processes serving the port (node:cluster); 1 serves from this process alone. */
+  readonly workers: number
   /** Error bodies carry stack traces. Never in production. */
   readonly debug: boolean
   readonly server: ServerConfig
@@ -55,6 +58,7 @@ export interface Config {
 /** The built-in defaults: those of configs/addressbook-local.yaml. */
 export const DEFAULT_CONFIG: Config = deepFreeze({
   serviceName: 'addrservice',
+  workers: 1,
   debug: false,
   server: {
     host: '127.0.0.1',
@@ -89,6 +93,7 @@ const FileConfig = Type.Object(
       Type.Object({ name: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })) }, { additionalProperties: false }),
     ),
     debug: Type.Optional(Type.Boolean()),
+    workers: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 256 }), Type.Literal('auto')])),
     server: Type.Optional(
       Type.Object(
         {
@@ -146,6 +151,7 @@ export interface ConfigFlags {
   host?: string | undefined
   port?: string | undefined
   db?: string | undefined
+  workers?: string | undefined
   debug?: boolean | undefined
 }
 
@@ -212,6 +218,7 @@ const ENV_KEYS = {
   DATABASE_URL: (value: string): FileConfig => ({ 'addr-db': value }),
   ADDRSERVICE_HOST: (value: string): FileConfig => ({ server: { host: value } }),
   ADDRSERVICE_PORT: (value: string): FileConfig => ({ server: { port: numeric(value) } }),
+  ADDRSERVICE_WORKERS: (value: string): FileConfig => ({ workers: workersValue(value) }),
   ADDRSERVICE_DB: (value: string): FileConfig => ({ 'addr-db': value }),
   ADDRSERVICE_LOG_LEVEL: (value: string): FileConfig => ({ logging: { level: value as LogLevel } }),
 }
@@ -229,8 +236,13 @@ function flagLayers(flags: ConfigFlags) {
   if (flags.host !== undefined) layers.push({ label: () => '--host', values: { server: { host: flags.host } } })
   if (flags.port !== undefined) layers.push({ label: () => '--port', values: { server: { port: numeric(flags.port) } } })
   if (flags.db !== undefined) layers.push({ label: () => '--db', values: { 'addr-db': flags.db } })
+  if (flags.workers !== undefined) layers.push({ label: () => '--workers', values: { workers: workersValue(flags.workers) } })
   if (flags.debug === true) layers.push({ label: () => '--debug', values: { debug: true } })
   return layers
+}
+
+function workersValue(value: string): number | 'auto' {
+  return value === 'auto' ? 'auto' : numeric(value)
 }
 
 /** Decimal digits become a number; anything else stays a string for the schema to refuse. */
@@ -242,6 +254,7 @@ function applyLayer(config: Config, values: FileConfig, label: (key: string) => 
   const server = values.server ?? {}
   return {
     serviceName: values.service?.name ?? config.serviceName,
+    workers: values.workers === 'auto' ? availableParallelism() : (values.workers ?? config.workers),
     debug: values.debug ?? config.debug,
     server: {
       host: server.host ?? config.server.host,

@@ -1,9 +1,11 @@
 #!/usr/bin/env node
+import cluster from 'node:cluster'
 import { createRequire } from 'node:module'
 import { setTimeout } from 'node:timers/promises'
 import closeWithGrace from 'close-with-grace'
 import { collectDefaultMetrics, Registry } from 'prom-client'
 import { parseCommandLine, UsageError, USAGE } from './cli.js'
+import { runPrimary } from './cluster.js'
 import { ConfigError, loadConfig } from './config.js'
 import { buildApp } from './http/app.js'
 import { buildMetricsApp } from './http/metrics.js'
@@ -38,7 +40,17 @@ async function main(args: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
 
   const logger = createLogger(config.logging, config.serviceName)
   const { host, port } = config.server
-  logger.info({ service: config.serviceName, version, host, port, store: describeStoreConfig(config.store) }, 'STARTING')
+  if (config.workers > 1 && cluster.isPrimary) {
+    logger.info(
+      { service: config.serviceName, version, host, port, store: describeStoreConfig(config.store), workers: config.workers },
+      'STARTING',
+    )
+    runPrimary({ workers: config.workers, shutdownTimeoutMs: config.server.shutdownTimeoutMs }, logger)
+    return undefined
+  }
+  if (cluster.isPrimary) {
+    logger.info({ service: config.serviceName, version, host, port, store: describeStoreConfig(config.store) }, 'STARTING')
+  }
   const registry = config.metrics.enabled ? new Registry() : undefined
   if (registry) collectDefaultMetrics({ register: registry })
   let opened: AddressBookStore
@@ -68,7 +80,7 @@ async function main(args: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
     await metricsApp?.close()
     await store.close()
   })
-  closeWithGrace(
+  const graceful = closeWithGrace(
     { delay: config.server.shutdownTimeoutMs, logger: { error: (message: unknown) => { logger.error(String(message)) } } },
     async ({ signal, err }) => {
       if (err) logger.error({ err }, 'SHUTTING DOWN after an unexpected error')
@@ -80,6 +92,8 @@ async function main(args: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
       if (err) throw err
     },
   )
+  // A worker whose primary is gone has no one to answer to: it drains and exits.
+  if (cluster.isWorker) process.once('disconnect', () => { graceful.close() })
   try {
     await app.listen({ host, port })
     if (metricsApp && config.metrics.port !== null) {

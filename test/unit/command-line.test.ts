@@ -6,25 +6,25 @@ describe('parseCommandLine', () => {
   test('when there are no arguments, then serve with no flags set', () => {
     assert.deepEqual(parseCommandLine([]), {
       action: 'serve',
-      flags: { port: undefined, host: undefined, config: undefined, db: undefined, debug: undefined },
+      flags: { port: undefined, host: undefined, config: undefined, db: undefined, workers: undefined, debug: undefined },
     })
   })
 
   test('when the long flags are given, then each is passed on', () => {
-    const command = parseCommandLine(['--port', '9000', '--host', '0.0.0.0', '--config', 'a.yaml', '--db', 'memory:', '--debug'])
+    const command = parseCommandLine(['--port', '9000', '--host', '0.0.0.0', '--config', 'a.yaml', '--db', 'memory:', '--workers', 'auto', '--debug'])
 
     assert.deepEqual(command, {
       action: 'serve',
-      flags: { port: '9000', host: '0.0.0.0', config: 'a.yaml', db: 'memory:', debug: true },
+      flags: { port: '9000', host: '0.0.0.0', config: 'a.yaml', db: 'memory:', workers: 'auto', debug: true },
     })
   })
 
   test('when the short flags are given, then they mean the same', () => {
-    const command = parseCommandLine(['-p', '9000', '-c', 'a.yaml', '-d'])
+    const command = parseCommandLine(['-p', '9000', '-c', 'a.yaml', '-w', '2', '-d'])
 
     assert.deepEqual(command, {
       action: 'serve',
-      flags: { port: '9000', host: undefined, config: 'a.yaml', db: undefined, debug: true },
+      flags: { port: '9000', host: undefined, config: 'a.yaml', db: undefined, workers: '2', debug: true },
     })
   })
 
@@ -60,7 +60,7 @@ describe('parseCommandLine', () => {
   }
 
   test('when help is printed, then it names every flag and environment variable', () => {
-    for (const word of ['--port', '-p', '--host', '--config', '-c', '--db', '--debug', '-d', '--help', '--version', 'ADDRSERVICE_PORT', 'ADDRSERVICE_HOST', 'ADDRSERVICE_DB', 'ADDRSERVICE_LOG_LEVEL']) {
+    for (const word of ['--port', '-p', '--host', '--config', '-c', '--db', '--debug', '-d', '--workers', '-w', '--help', '--version', 'ADDRSERVICE_PORT', 'ADDRSERVICE_WORKERS', 'DATABASE_URL', 'ADDRSERVICE_HOST', 'ADDRSERVICE_DB', 'ADDRSERVICE_LOG_LEVEL']) {
       assert.ok(USAGE.includes(word), word)
     }
   })

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test, type TestContext } from 'node:test'
 import { ConfigError, DEFAULT_CONFIG, loadConfig, type ConfigFlags } from '../../src/config.js'
@@ -67,6 +67,7 @@ describe('loadConfig', () => {
 
     assert.deepEqual(load({ config: file }), {
       serviceName: 'contacts',
+      workers: 1,
       debug: true,
       server: {
         host: '0.0.0.0',
@@ -103,6 +104,23 @@ describe('loadConfig', () => {
   test('when an environment variable is empty, then it counts as unset', () => {
     assert.equal(load({}, { ADDRSERVICE_PORT: '' }).server.port, 8080)
   })
+
+  test('when workers are asked for, then each layer can set them, and auto means one per CPU', (t) => {
+    const file = yamlFile(t, 'workers: 3\n')
+
+    assert.equal(load().workers, 1)
+    assert.equal(load({ config: file }).workers, 3)
+    assert.equal(load({ config: file }, { ADDRSERVICE_WORKERS: '4' }).workers, 4)
+    assert.equal(load({ workers: '2' }, { ADDRSERVICE_WORKERS: '4' }).workers, 2)
+    assert.equal(load({ workers: 'auto' }).workers, availableParallelism())
+    assert.equal(load({ config: yamlFile(t, 'workers: auto\n') }).workers, availableParallelism())
+  })
+
+  for (const [workers, key] of [['0', '--workers'], ['many', '--workers'], ['257', '--workers']] as const) {
+    test(`when --workers is ${workers}, then a ConfigError names ${key}`, () => {
+      assertConfigError(() => load({ workers }), key)
+    })
+  }
 
   test('when --debug is given, then debug is on', () => {
     assert.equal(load({ debug: true }).debug, true)

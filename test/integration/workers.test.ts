@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, test, type TestContext } from 'node:test'
+import { anEntry } from '../helpers/factories.js'
+import { httpRequest } from '../helpers/http-client.js'
+import { POSTGRES_SKIP, useTestPostgres } from '../helpers/postgres.js'
+import { startServer, type ServerProcess } from '../helpers/server-process.js'
+
+async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = probe()
+    if (value !== undefined) return value
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+const pidsListening = (server: ServerProcess) =>
+  new Set(
+    server
+      .logLines()
+      .filter((line) => typeof line.msg === 'string' && line.msg.startsWith('Server listening at '))
+      .map((line) => line.pid),
+  )
+
+async function exerciseWorkers(t: TestContext, db: string): Promise<void> {
+  const server = await startServer(['--workers', '2', '--db', db])
+  t.after(() => server.child.kill('SIGKILL'))
+  await until('two workers listening', () => (pidsListening(server).size >= 2 ? true : undefined))
+
+  const created = await Promise.all(
+    Array.from({ length: 40 }, (_, index) =>
+      httpRequest(server.baseUrl, { method: 'POST', path: '/addresses', body: JSON.stringify(anEntry({ full_name: `Person ${String(index)}` })) }),
+    ),
+  )
+  assert.deepEqual(new Set(created.map((response) => response.status)), new Set([201]))
+  const listed = await httpRequest(server.baseUrl, { method: 'GET', path: '/addresses' })
+  const ids = created.map((response) => String(response.headers.location).slice('/addresses/'.length))
+  assert.deepEqual(Object.keys(JSON.parse(listed.body) as object).sort(), [...ids].sort())
+  const served = new Set(server.logLines().filter((line) => line.method === 'POST').map((line) => line.pid))
+  assert.equal(served.size, 2, 'both workers served requests')
+
+  const [victim] = [...pidsListening(server)]
+  process.kill(Number(victim), 'SIGKILL')
+  await until('a replacement worker', () => (pidsListening(server).size >= 3 ? true : undefined))
+  assert.ok(server.logLines().some((line) => line.msg === 'worker died; starting a replacement' && line.worker_pid === victim))
+  assert.equal((await httpRequest(server.baseUrl, { method: 'GET', path: '/readyz' })).status, 200)
+
+  server.child.kill('SIGTERM')
+  assert.equal(await server.exited, 0)
+  const primary = server.child.pid
+  assert.ok(server.logLines().some((line) => line.msg === 'STOPPED' && line.pid === primary))
+  for (const pid of pidsListening(server)) {
+    assert.throws(() => process.kill(Number(pid), 0), 'every worker has exited')
+  }
+}
+
+describe('--workers', () => {
+  test('when two workers serve SQLite, then both serve, a killed one is replaced, and SIGTERM stops all with 0', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'addrservice-workers-'))
+    t.after(() => {
+      rmSync(dir, { recursive: true, force: true })
+    })
+
+    await exerciseWorkers(t, `sqlite:${join(dir, 'addressbook.db')}`)
+  })
+
+  describe('on PostgreSQL', { skip: POSTGRES_SKIP }, () => {
+    const postgres = POSTGRES_SKIP ? undefined : useTestPostgres()
+
+    test('when two workers serve PostgreSQL, then the same holds', async (t) => {
+      assert.ok(postgres)
+      await exerciseWorkers(t, await postgres.freshSchemaUrl(t))
+    })
+  })
+})
