@@ -20,6 +20,11 @@ export interface ServerConfig {
   readonly shutdownTimeoutMs: number
   /** How long readiness answers 503 before the listener closes, for load balancers to notice. */
   readonly shutdownDelayMs: number
+  /**
+   * Which proxies' X-Forwarded-For to believe for the client address in logs: false (none),
+   * true (any), or a comma-separated list of addresses and CIDR ranges.
+   */
+  readonly trustProxy: boolean | string
 }
 
 export interface MetricsConfig {
@@ -69,6 +74,7 @@ export const DEFAULT_CONFIG: Config = deepFreeze({
     keepAliveTimeoutMs: 5_000,
     shutdownTimeoutMs: 10_000,
     shutdownDelayMs: 0,
+    trustProxy: false,
   },
   store: { kind: 'sqlite', path: './var/addressbook.db' },
   postgres: { poolSize: 10, statementTimeoutMs: 5_000, connectTimeoutMs: 5_000 },
@@ -105,6 +111,7 @@ const FileConfig = Type.Object(
           'keep-alive-timeout-ms': milliseconds(3_600_000),
           'shutdown-timeout-ms': milliseconds(3_600_000),
           'shutdown-delay-ms': Type.Optional(Type.Integer({ minimum: 0, maximum: 600_000 })),
+          'trust-proxy': Type.Optional(Type.Union([Type.Boolean(), Type.String({ minLength: 1, maxLength: 1000 })])),
         },
         { additionalProperties: false },
       ),
@@ -265,6 +272,7 @@ function applyLayer(config: Config, values: FileConfig, label: (key: string) => 
       keepAliveTimeoutMs: server['keep-alive-timeout-ms'] ?? config.server.keepAliveTimeoutMs,
       shutdownTimeoutMs: server['shutdown-timeout-ms'] ?? config.server.shutdownTimeoutMs,
       shutdownDelayMs: server['shutdown-delay-ms'] ?? config.server.shutdownDelayMs,
+      trustProxy: server['trust-proxy'] ?? config.server.trustProxy,
     },
     store: values['addr-db'] === undefined ? config.store : parseStoreConfig(values['addr-db'], label('addr-db')),
     postgres: {

@@ -3,12 +3,12 @@ import cluster from 'node:cluster'
 import { createRequire } from 'node:module'
 import { setTimeout } from 'node:timers/promises'
 import closeWithGrace from 'close-with-grace'
-import { collectDefaultMetrics, Registry } from 'prom-client'
+import { AggregatorRegistry, collectDefaultMetrics, Registry, type PrometheusContentType } from 'prom-client'
 import { parseCommandLine, UsageError, USAGE } from './cli.js'
 import { runPrimary } from './cluster.js'
 import { ConfigError, loadConfig } from './config.js'
 import { buildApp } from './http/app.js'
-import { buildMetricsApp } from './http/metrics.js'
+import { buildMetricsApp, clusterMetricsSource } from './http/metrics.js'
 import { createLogger } from './logging.js'
 import { AddressBookService } from './service/address-book-service.js'
 import { createStore, describeStoreConfig } from './storage/factory.js'
@@ -46,13 +46,21 @@ async function main(args: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
       'STARTING',
     )
     runPrimary({ workers: config.workers, shutdownTimeoutMs: config.server.shutdownTimeoutMs }, logger)
+    if (config.metrics.enabled && config.metrics.port !== null) {
+      const url = await buildMetricsApp(clusterMetricsSource()).listen({ host, port: config.metrics.port })
+      logger.info({ url: `${url}/metrics` }, 'metrics listening')
+    }
     return undefined
   }
   if (cluster.isPrimary) {
     logger.info({ service: config.serviceName, version, host, port, store: describeStoreConfig(config.store) }, 'STARTING')
   }
-  const registry = config.metrics.enabled ? new Registry() : undefined
-  if (registry) collectDefaultMetrics({ register: registry })
+  // A worker's registry answers the primary, which sums all workers' on the metrics port.
+  const registry = config.metrics.enabled ? (cluster.isWorker ? new AggregatorRegistry<PrometheusContentType>() : new Registry()) : undefined
+  if (registry) {
+    collectDefaultMetrics({ register: registry })
+    if (cluster.isWorker) AggregatorRegistry.setRegistries([registry])
+  }
   let opened: AddressBookStore
   try {
     opened = createStore(config.store, {
@@ -70,10 +78,10 @@ async function main(args: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
   store.ready().catch((error: unknown) => {
     logger.warn({ err: error }, 'the store is not ready yet; requests get 503 until it is')
   })
-  const separateMetrics = registry !== undefined && config.metrics.port !== null
+  const separateMetrics = registry !== undefined && config.metrics.port !== null && cluster.isPrimary
   const app = buildApp(config, new AddressBookService(store), {
     logger,
-    ...(registry ? { metrics: registry, serveMetrics: !separateMetrics } : {}),
+    ...(registry ? { metrics: registry, serveMetrics: config.metrics.port === null } : {}),
   })
   const metricsApp = registry && separateMetrics ? buildMetricsApp(registry) : undefined
   app.addHook('onClose', async () => {

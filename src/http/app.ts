@@ -20,6 +20,7 @@ export interface AppConfig {
     readonly requestTimeoutMs: number
     readonly headersTimeoutMs: number
     readonly keepAliveTimeoutMs: number
+    readonly trustProxy: boolean | string
   }
 }
 
@@ -73,6 +74,7 @@ export function buildApp(config: AppConfig, service: AddressBook, options: AppOp
     keepAliveTimeout: config.server.keepAliveTimeoutMs,
     connectionTimeout: config.server.requestTimeoutMs,
     return503OnClosing: false,
+    trustProxy: config.server.trustProxy,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 100 },
     frameworkErrors: (error, request, reply) => {
       sendProblem(request, reply, error, config)

@@ -1,5 +1,5 @@
 import Fastify, { type FastifyInstance } from 'fastify'
-import { Gauge, Histogram, type Registry } from 'prom-client'
+import { AggregatorRegistry, Gauge, Histogram, type Registry } from 'prom-client'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -45,17 +45,29 @@ export function addHttpMetrics(app: FastifyInstance, registry: Registry): void {
   })
 }
 
-/** Serves `registry` in the Prometheus text format at GET /metrics. */
-export function addMetricsRoute(app: FastifyInstance, registry: Registry): void {
+/** Where the metrics text comes from: a registry, or the cluster-wide sum of the workers' ones. */
+export interface MetricsSource {
+  readonly contentType: string
+  metrics(): Promise<string>
+}
+
+/** Serves the metrics in the Prometheus text format at GET /metrics. */
+export function addMetricsRoute(app: FastifyInstance, source: MetricsSource): void {
   app.get('/metrics', async (_request, reply) => {
-    const text = await registry.metrics()
-    return reply.type(registry.contentType).send(text)
+    const text = await source.metrics()
+    return reply.type(source.contentType).send(text)
   })
 }
 
 /** A server of its own for /metrics, when metrics are kept off the API's port. */
-export function buildMetricsApp(registry: Registry): FastifyInstance {
+export function buildMetricsApp(source: MetricsSource): FastifyInstance {
   const app = Fastify({ logger: false })
-  addMetricsRoute(app, registry)
+  addMetricsRoute(app, source)
   return app
+}
+
+/** The metrics of every worker of this cluster, summed; served by the primary process. */
+export function clusterMetricsSource(): MetricsSource {
+  const aggregator = new AggregatorRegistry()
+  return { contentType: aggregator.contentType, metrics: () => aggregator.clusterMetrics() }
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test, type TestContext } from 'node:test'
@@ -66,6 +66,29 @@ describe('--workers', () => {
     })
 
     await exerciseWorkers(t, `sqlite:${join(dir, 'addressbook.db')}`)
+  })
+
+  test('when metrics have a port of their own, then the primary serves the sum of every worker', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'addrservice-workers-'))
+    t.after(() => {
+      rmSync(dir, { recursive: true, force: true })
+    })
+    const config = join(dir, 'config.yaml')
+    writeFileSync(config, 'addr-db: {memory: null}\nmetrics: {port: 0}\n')
+    const server = await startServer(['--workers', '2', '-c', config])
+    t.after(() => server.child.kill('SIGKILL'))
+    await until('two workers listening', () => (pidsListening(server).size >= 2 ? true : undefined))
+
+    for (let index = 0; index < 6; index++) {
+      await httpRequest(server.baseUrl, { method: 'POST', path: '/addresses', body: JSON.stringify(anEntry()) })
+    }
+    const url = await until('the metrics port', () => server.logLines().find((line) => line.msg === 'metrics listening')?.url)
+    const metrics = await httpRequest(String(url), { method: 'GET', path: '/metrics' })
+    server.child.kill('SIGTERM')
+
+    assert.match(metrics.body, /http_request_duration_seconds_count\{method="POST",route="\/addresses",status_code="201"\} 6/)
+    assert.equal(new Set(server.logLines().filter((line) => line.method === 'POST').map((line) => line.pid)).size, 2)
+    assert.equal(await server.exited, 0)
   })
 
   describe('on PostgreSQL', { skip: POSTGRES_SKIP }, () => {

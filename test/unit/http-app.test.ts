@@ -451,6 +451,22 @@ describe('error responses', () => {
   })
 })
 
+describe('client addresses', () => {
+  test('when proxies are trusted, then the log ip is the X-Forwarded-For client; otherwise the peer', async (t) => {
+    const trusting = buildTestApp(t, { config: { server: { trustProxy: '127.0.0.1' } } })
+    const wary = buildTestApp(t)
+    for (const app of [trusting, wary]) {
+      app.get('/whoami', (request) => ({ ip: request.ip }))
+    }
+
+    const viaProxy = await trusting.inject({ method: 'GET', url: '/whoami', headers: { 'x-forwarded-for': '203.0.113.9' } })
+    const direct = await wary.inject({ method: 'GET', url: '/whoami', headers: { 'x-forwarded-for': '203.0.113.9' } })
+
+    assert.deepEqual(viaProxy.json(), { ip: '203.0.113.9' })
+    assert.deepEqual(direct.json(), { ip: '127.0.0.1' })
+  })
+})
+
 describe('request ids', () => {
   test('when a request brings a sane X-Request-ID, then the response echoes it', async (t) => {
     const { app } = appWith(t)
