@@ -74,3 +74,14 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = cleanEnv()): Pro
     })
   })
 }
+
+/** Polls `probe` until it returns a value (not undefined), failing after `timeoutMs`. */
+export async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = probe()
+    if (value !== undefined) return value
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { describe, test, type TestContext } from 'node:test'
 import { aFullEntry } from '../helpers/factories.js'
 import { httpRequest } from '../helpers/http-client.js'
-import { cleanEnv, runCli, startServer } from '../helpers/server-process.js'
+import { cleanEnv, runCli, startServer, until } from '../helpers/server-process.js'
 
 function tempDir(t: TestContext): string {
   const dir = mkdtempSync(join(tmpdir(), 'addrservice-cli-'))
@@ -116,15 +116,7 @@ describe('the addrservice command', () => {
     t.after(() => server.child.kill('SIGKILL'))
     await httpRequest(server.baseUrl, { method: 'POST', path: '/addresses', body: JSON.stringify(aFullEntry()) })
 
-    const metricsLine = async () => {
-      for (let attempt = 0; attempt < 100; attempt++) {
-        const line = server.logLines().find((entry) => entry.msg === 'metrics listening')
-        if (line) return line
-        await new Promise((resolve) => setTimeout(resolve, 50))
-      }
-      return assert.fail('no "metrics listening" line')
-    }
-    const url = String((await metricsLine()).url)
+    const url = String(await until('the metrics port', () => server.logLines().find((line) => line.msg === 'metrics listening')?.url))
     const metrics = await httpRequest(url, { method: 'GET', path: new URL(url).pathname })
     const onApi = await httpRequest(server.baseUrl, { method: 'GET', path: '/metrics' })
     server.child.kill('SIGTERM')

@@ -6,17 +6,7 @@ import { describe, test, type TestContext } from 'node:test'
 import { anEntry } from '../helpers/factories.js'
 import { httpRequest } from '../helpers/http-client.js'
 import { POSTGRES_SKIP, useTestPostgres } from '../helpers/postgres.js'
-import { startServer, type ServerProcess } from '../helpers/server-process.js'
-
-async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = probe()
-    if (value !== undefined) return value
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}
+import { startServer, until, type ServerProcess } from '../helpers/server-process.js'
 
 const pidsListening = (server: ServerProcess) =>
   new Set(
