@@ -6,6 +6,8 @@ export interface RawRequest {
   path: string
   headers?: Record<string, string>
   body?: string | Buffer
+  /** Fails the request when no full response arrives within this many milliseconds. */
+  timeoutMs?: number
 }
 
 export interface RawResponse extends Omit<SimpleResponse, 'body'> {
@@ -14,7 +16,7 @@ export interface RawResponse extends Omit<SimpleResponse, 'body'> {
 }
 
 /** One request over a real socket; the body comes back exactly as sent (not decompressed). */
-export function httpRequest(baseUrl: string, { method, path, headers = {}, body }: RawRequest): Promise<RawResponse> {
+export function httpRequest(baseUrl: string, { method, path, headers = {}, body, timeoutMs }: RawRequest): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const req = request(new URL(path, baseUrl), { method, headers, agent: false }, (res) => {
       const chunks: Buffer[] = []
@@ -26,6 +28,9 @@ export function httpRequest(baseUrl: string, { method, path, headers = {}, body 
       res.on('error', reject)
     })
     req.on('error', reject)
+    if (timeoutMs !== undefined) {
+      req.setTimeout(timeoutMs, () => req.destroy(new Error(`no response within ${String(timeoutMs)} ms`)))
+    }
     req.end(body)
   })
 }
