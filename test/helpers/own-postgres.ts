@@ -1,12 +1,22 @@
 import { execFile } from 'node:child_process'
-import { chownSync, existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 
 const run = promisify(execFile)
-const BIN = '/usr/lib/postgresql/15/bin'
+
+/** The newest Debian-style PostgreSQL installation's binaries (ADDRSERVICE_TEST_PG_BIN overrides). */
+function findBinaries(): string {
+  const override = process.env.ADDRSERVICE_TEST_PG_BIN
+  if (override) return override
+  const root = '/usr/lib/postgresql'
+  const versions = existsSync(root) ? readdirSync(root).filter((name) => /^\d+$/.test(name)) : []
+  const newest = versions.sort((a, b) => Number(b) - Number(a))[0] ?? '15'
+  return join(root, newest, 'bin')
+}
+const BIN = findBinaries()
 
 /** Why tests that need their own PostgreSQL server are skipped, or false when they can run. */
 export const OWN_POSTGRES_SKIP: string | false = existsSync(join(BIN, 'pg_ctl'))
