@@ -3,10 +3,12 @@ import cluster from 'node:cluster'
 import { createRequire } from 'node:module'
 import { setTimeout } from 'node:timers/promises'
 import closeWithGrace from 'close-with-grace'
+import type { FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
 import { AggregatorRegistry, collectDefaultMetrics, Registry, type PrometheusContentType } from 'prom-client'
 import { parseCommandLine, UsageError, USAGE } from './cli.js'
 import { runPrimary } from './cluster.js'
-import { ConfigError, loadConfig } from './config.js'
+import { ConfigError, loadConfig, type Config } from './config.js'
 import { buildApp } from './http/app.js'
 import { buildMetricsApp, clusterMetricsSource } from './http/metrics.js'
 import { createLogger } from './logging.js'
@@ -39,22 +41,23 @@ async function main(args: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
   }
 
   const logger = createLogger(config.logging, config.serviceName)
-  const { host, port } = config.server
-  if (config.workers > 1 && cluster.isPrimary) {
-    logger.info(
-      { service: config.serviceName, version, host, port, store: describeStoreConfig(config.store), workers: config.workers },
-      'STARTING',
-    )
+  const clustered = config.workers > 1
+  if (cluster.isPrimary) {
+    const { host, port } = config.server
+    const store = describeStoreConfig(config.store)
+    logger.info({ service: config.serviceName, version, host, port, store, ...(clustered ? { workers: config.workers } : {}) }, 'STARTING')
+  }
+  if (clustered && cluster.isPrimary) {
     runPrimary({ workers: config.workers, shutdownTimeoutMs: config.server.shutdownTimeoutMs }, logger)
-    if (config.metrics.enabled && config.metrics.port !== null) {
-      const url = await buildMetricsApp(clusterMetricsSource()).listen({ host, port: config.metrics.port })
-      logger.info({ url: `${url}/metrics` }, 'metrics listening')
-    }
+    // The primary serves no API; with a metrics port it serves the sum of every worker's metrics.
+    if (config.metrics.enabled && config.metrics.port !== null) await listenMetrics(buildMetricsApp(clusterMetricsSource()), config, logger)
     return undefined
   }
-  if (cluster.isPrimary) {
-    logger.info({ service: config.serviceName, version, host, port, store: describeStoreConfig(config.store) }, 'STARTING')
-  }
+  return serve(config, logger)
+}
+
+/** Runs the service in this process (alone, or as one worker of a cluster) until a signal. */
+async function serve(config: Config, logger: Logger): Promise<number | undefined> {
   // A worker's registry answers the primary, which sums all workers' on the metrics port.
   const registry = config.metrics.enabled ? (cluster.isWorker ? new AggregatorRegistry<PrometheusContentType>() : new Registry()) : undefined
   if (registry) {
@@ -73,17 +76,16 @@ async function main(args: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
     logger.fatal({ err: error }, 'cannot open the store')
     return fail(1, `cannot open the store ${describeStoreConfig(config.store)}: ${error instanceof Error ? error.message : String(error)}`)
   }
-
   const store = registry ? new InstrumentedStore(opened, registry) : opened
   store.ready().catch((error: unknown) => {
     logger.warn({ err: error }, 'the store is not ready yet; requests get 503 until it is')
   })
-  const separateMetrics = registry !== undefined && config.metrics.port !== null && cluster.isPrimary
+
   const app = buildApp(config, new AddressBookService(store), {
     logger,
     ...(registry ? { metrics: registry, serveMetrics: config.metrics.port === null } : {}),
   })
-  const metricsApp = registry && separateMetrics ? buildMetricsApp(registry) : undefined
+  const metricsApp = registry && config.metrics.port !== null && cluster.isPrimary ? buildMetricsApp(registry) : undefined
   app.addHook('onClose', async () => {
     await metricsApp?.close()
     await store.close()
@@ -102,12 +104,11 @@ async function main(args: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
   )
   // A worker whose primary is gone has no one to answer to: it drains and exits.
   if (cluster.isWorker) process.once('disconnect', () => { graceful.close() })
+
+  const { host, port } = config.server
   try {
     await app.listen({ host, port })
-    if (metricsApp && config.metrics.port !== null) {
-      const url = await metricsApp.listen({ host, port: config.metrics.port })
-      logger.info({ url: `${url}/metrics` }, 'metrics listening')
-    }
+    if (metricsApp) await listenMetrics(metricsApp, config, logger)
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'error'
     logger.fatal({ err: error }, 'cannot listen')
@@ -115,6 +116,11 @@ async function main(args: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
     return fail(1, `cannot listen on ${host}:${String(port)} (${code})`)
   }
   return undefined
+}
+
+async function listenMetrics(app: FastifyInstance, config: Config, logger: Logger): Promise<void> {
+  const url = await app.listen({ host: config.server.host, port: config.metrics.port ?? 0 })
+  logger.info({ url: `${url}/metrics` }, 'metrics listening')
 }
 
 function fail(code: number, message: string): number {
