@@ -164,6 +164,11 @@ function isUnavailable(error: unknown): boolean {
 
 async function migrate(pool: pg.Pool): Promise<void> {
   const client = await pool.connect()
+  // A checked-out client that loses its server emits 'error' beside failing its query; unheard,
+  // that event would crash the process. The failed query reports the problem; this swallows the echo.
+  const ignore = () => undefined
+  client.on('error', ignore)
+  let failure: Error | undefined
   try {
     await client.query('BEGIN')
     await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY])
@@ -184,10 +189,13 @@ async function migrate(pool: pg.Pool): Promise<void> {
     }
     await client.query('COMMIT')
   } catch (error) {
+    failure = error instanceof Error ? error : new Error(String(error))
     await client.query('ROLLBACK').catch(() => undefined)
     throw error
   } finally {
-    client.release()
+    client.off('error', ignore)
+    // A client that failed is destroyed rather than returned to the pool.
+    client.release(failure)
   }
 }
 
