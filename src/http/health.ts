@@ -1,6 +1,13 @@
+import { setTimeout as delay } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
 import type { AddressBook } from '../service/address-book-service.js'
 import { HttpProblem, Problems, RETRY_AFTER_SECONDS } from './problems.js'
+
+/**
+ * A readiness check that takes longer than this answers 503: probes have short timeouts of their
+ * own (Kubernetes: 1 s), and a hanging database must read as "not ready", not as no answer.
+ */
+export const READINESS_TIMEOUT_MS = 900
 
 /** Paths probed by load balancers and orchestrators; their requests are logged at debug only. */
 export const PROBE_PATHS: ReadonlySet<string> = new Set(['/livez', '/readyz'])
@@ -21,13 +28,21 @@ export function addHealthRoutes(app: FastifyInstance, addressBook: AddressBook, 
         headers: { 'retry-after': String(RETRY_AFTER_SECONDS) },
       })
     }
+    const timeout = new AbortController()
     try {
-      await addressBook.ready()
+      await Promise.race([
+        addressBook.ready(),
+        delay(READINESS_TIMEOUT_MS, undefined, { signal: timeout.signal }).then(() => {
+          throw new Error('readiness check timed out')
+        }),
+      ])
     } catch {
       throw new HttpProblem(Problems.notReady, {
         detail: 'The address book store is not reachable or not migrated yet.',
         headers: { 'retry-after': String(RETRY_AFTER_SECONDS) },
       })
+    } finally {
+      timeout.abort()
     }
     return { status: 'ready' }
   })

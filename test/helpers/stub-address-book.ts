@@ -17,7 +17,7 @@ export class StubAddressBook implements AddressBook {
   entry: AddressEntry = { full_name: 'Stubbed Entry' }
   entries: Record<string, AddressEntry> = {}
 
-  constructor(overrides: Partial<Pick<StubAddressBook, 'failure' | 'createdId' | 'entry' | 'entries' | 'notReady'>> = {}) {
+  constructor(overrides: Partial<Pick<StubAddressBook, 'failure' | 'createdId' | 'entry' | 'entries' | 'notReady' | 'hangs'>> = {}) {
     Object.assign(this, overrides)
   }
 
@@ -43,8 +43,11 @@ export class StubAddressBook implements AddressBook {
 
   /** Ready unless `notReady` says otherwise; not recorded, since probes are not address book calls. */
   notReady: Error | undefined
+  /** When set, readiness never settles: a store that hangs. */
+  hangs = false
 
   ready(): Promise<void> {
+    if (this.hangs) return new Promise(() => undefined)
     return this.notReady ? Promise.reject(this.notReady) : Promise.resolve()
   }
 

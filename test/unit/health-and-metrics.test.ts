@@ -4,6 +4,7 @@ import { describe, test } from 'node:test'
 import { pino } from 'pino'
 import { Registry } from 'prom-client'
 import { StoreUnavailableError } from '../../src/domain/errors.js'
+import { READINESS_TIMEOUT_MS } from '../../src/http/health.js'
 import { buildMetricsApp } from '../../src/http/metrics.js'
 import { InstrumentedStore } from '../../src/storage/instrumented-store.js'
 import { MemoryStore } from '../../src/storage/memory/memory-store.js'
@@ -39,6 +40,16 @@ describe('health probes', () => {
     assert.equal(response.headers['retry-after'], '2')
     assert.match(String(response.headers['content-type']), /^application\/problem\+json/)
     assert.equal(response.json<{ type: string }>().type, 'urn:addrservice:problem:not-ready')
+  })
+
+  test('when the store hangs, then /readyz answers 503 within the readiness timeout instead of hanging too', async (t) => {
+    const app = buildTestApp(t, { service: new StubAddressBook({ hangs: true }) })
+    const started = Date.now()
+
+    const response = await app.inject({ method: 'GET', url: '/readyz' })
+
+    assert.equal(response.statusCode, 503)
+    assert.ok(Date.now() - started >= READINESS_TIMEOUT_MS - 50)
   })
 
   test('when shutdown begins, then /readyz turns 503 while /livez and the API still answer', async (t) => {
