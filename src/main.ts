@@ -50,7 +50,14 @@ async function main(args: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
   if (clustered && cluster.isPrimary) {
     runPrimary({ workers: config.workers, shutdownTimeoutMs: config.server.shutdownTimeoutMs }, logger)
     // The primary serves no API; with a metrics port it serves the sum of every worker's metrics.
-    if (config.metrics.enabled && config.metrics.port !== null) await listenMetrics(buildMetricsApp(clusterMetricsSource()), config, logger)
+    if (config.metrics.enabled && config.metrics.port !== null) {
+      try {
+        await listenMetrics(buildMetricsApp(clusterMetricsSource()), config, logger)
+      } catch (error) {
+        // Exiting disconnects the workers, which then drain and exit too.
+        return cannotListen(error, config.server.host, config.metrics.port, logger)
+      }
+    }
     return undefined
   }
   return serve(config, logger)
@@ -110,12 +117,18 @@ async function serve(config: Config, logger: Logger): Promise<number | undefined
     await app.listen({ host, port })
     if (metricsApp) await listenMetrics(metricsApp, config, logger)
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? 'error'
-    logger.fatal({ err: error }, 'cannot listen')
+    // The API listens first: if it is up, it was the metrics port that failed.
+    const failedPort = app.server.listening ? (config.metrics.port ?? port) : port
     await app.close()
-    return fail(1, `cannot listen on ${host}:${String(port)} (${code})`)
+    return cannotListen(error, host, failedPort, logger)
   }
   return undefined
+}
+
+function cannotListen(error: unknown, host: string, port: number, logger: Logger): number {
+  const code = (error as NodeJS.ErrnoException).code ?? 'error'
+  logger.fatal({ err: error }, 'cannot listen')
+  return fail(1, `cannot listen on ${host}:${String(port)} (${code})`)
 }
 
 async function listenMetrics(app: FastifyInstance, config: Config, logger: Logger): Promise<void> {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { request } from 'node:http'
+import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test, type TestContext } from 'node:test'
@@ -179,6 +180,22 @@ describe('the addrservice command', () => {
     assert.match(result.stderr, /^addrservice: cannot open the store/)
     assert.equal(result.stderr.trim().split('\n').length, 1)
   })
+
+  for (const workers of ['1', '2']) {
+    test(`when the metrics port is taken (workers: ${workers}), then it exits 1 with one line naming it`, async (t) => {
+      const blocker = createServer()
+      await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve))
+      t.after(() => blocker.close())
+      const taken = (blocker.address() as AddressInfo).port
+      const config = join(tempDir(t), 'config.yaml')
+      writeFileSync(config, `addr-db: {memory: null}\nmetrics: {port: ${String(taken)}}\n`)
+
+      const result = await runCli(['--port', '0', '--workers', workers, '-c', config])
+
+      assert.equal(result.code, 1)
+      assert.equal(result.stderr.trim(), `addrservice: cannot listen on 127.0.0.1:${String(taken)} (EADDRINUSE)`)
+    })
+  }
 
   test('when --help is asked for, then usage goes to stdout and it exits 0', async () => {
     const result = await runCli(['--help'])
