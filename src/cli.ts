@@ -1,7 +1,9 @@
-import { parseArgs } from 'node:util'
-import type { ConfigFlags } from './config.js'
+import { parseArgs, type ParseArgsConfig } from 'node:util'
+import type { ConfigFlags } from './config/load.js'
+import { listSettings } from './config/settings.js'
 
-export const USAGE = `Usage: addrservice [options]
+export const USAGE = `Usage: addrservice [serve] [options]
+       addrservice keys create|list|revoke ...   (see addrservice keys --help)
 
 Serves the address book REST API.
 
@@ -11,6 +13,7 @@ Options:
   -c, --config FILE    YAML configuration file
       --db URL         store: memory:, sqlite:PATH or postgres://HOST/DB
                        (default sqlite:./var/addressbook.db)
+      --auth MODE      who may call: none, api-key or jwt (required on a non-loopback host)
   -w, --workers N      serve from N processes sharing the port, or auto (one per CPU)
   -d, --debug          include stack traces in error responses (never in production)
   -h, --help           show this help and exit
@@ -18,10 +21,37 @@ Options:
 
 Environment (below flags, above the config file):
   ADDRSERVICE_PORT, ADDRSERVICE_HOST, ADDRSERVICE_DB (or DATABASE_URL), ADDRSERVICE_WORKERS,
-  ADDRSERVICE_LOG_LEVEL
+  ADDRSERVICE_LOG_LEVEL, ADDRSERVICE_AUTH_MODE, ADDRSERVICE_JWT_SECRET
 `
 
-export type CliCommand = { action: 'help' } | { action: 'version' } | { action: 'serve'; flags: ConfigFlags }
+export const KEYS_USAGE = `Usage: addrservice keys create --owner NAME [--scope read|write] [--label TEXT]
+       addrservice keys list [--owner NAME]
+       addrservice keys revoke ID
+
+Manages the API keys of auth.mode api-key, in the store the server uses.
+
+  create   makes a key for an owner's address book and prints it on stdout, once; the store
+           keeps only its hash. --scope write (the default) may do everything, read only GET.
+  list     shows id, owner, scope, label, created, last used and revoked of every key
+           (or an owner's), as tab-separated columns under a header line.
+  revoke   stops the key with this id (addr_<id>_...) on every instance within seconds.
+
+Options:
+  -c, --config FILE    YAML configuration file (its addr-db names the store)
+      --db URL         the store: sqlite:PATH or postgres://HOST/DB
+  -h, --help           show this help and exit
+`
+
+export type KeysCommand =
+  | { verb: 'create'; owner: string; scope: 'read' | 'write'; label: string | undefined }
+  | { verb: 'list'; owner: string | undefined }
+  | { verb: 'revoke'; id: string }
+
+export type CliCommand =
+  | { action: 'help'; usage: string }
+  | { action: 'version' }
+  | { action: 'serve'; flags: ConfigFlags }
+  | { action: 'keys'; command: KeysCommand; flags: ConfigFlags }
 
 /** A command line that cannot be understood; the message is one line. */
 export class UsageError extends Error {
@@ -31,30 +61,88 @@ export class UsageError extends Error {
   }
 }
 
+type Options = NonNullable<ParseArgsConfig['options']>
+
+/** Every setting that has a flag, plus the flags that are not settings. */
+function serveOptions(): Options {
+  const options: Options = {
+    config: { type: 'string', short: 'c' },
+    help: { type: 'boolean', short: 'h' },
+    version: { type: 'boolean', short: 'v' },
+  }
+  for (const { setting } of listSettings()) {
+    if (!setting.flag) continue
+    const type = (setting.schema as { type?: unknown }).type === 'boolean' ? 'boolean' : 'string'
+    options[setting.flag.name] = setting.flag.short === undefined ? { type } : { type, short: setting.flag.short }
+  }
+  return options
+}
+
+const KEYS_OPTIONS: Options = {
+  config: { type: 'string', short: 'c' },
+  db: { type: 'string' },
+  owner: { type: 'string' },
+  scope: { type: 'string' },
+  label: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+}
+
 export function parseCommandLine(args: readonly string[]): CliCommand {
-  let values
+  const [first, ...rest] = args
+  if (first === 'keys') return parseKeys(rest)
+  const { values } = parse(first === 'serve' ? rest : args, serveOptions(), false)
+  if (values.help === true) return { action: 'help', usage: USAGE }
+  if (values.version === true) return { action: 'version' }
+  return { action: 'serve', flags: flagsOf(values, Object.keys(serveOptions())) }
+}
+
+function parseKeys(args: readonly string[]): CliCommand {
+  const { values, positionals } = parse(args, KEYS_OPTIONS, true)
+  if (values.help === true) return { action: 'help', usage: KEYS_USAGE }
+  if (positionals.length === 0) throw new UsageError('keys needs a command: create, list or revoke')
+  const [verb, ...more] = positionals
+  const flags = flagsOf(values, ['config', 'db'])
+  const text = (name: string) => (typeof values[name] === 'string' ? values[name] : undefined)
+  const only = (allowed: readonly string[], expected: number) => {
+    const stray = Object.keys(values).find((name) => !['config', 'db', ...allowed].includes(name))
+    if (stray !== undefined) throw new UsageError(`keys ${String(verb)} does not take --${stray}`)
+    if (more.length !== expected) throw new UsageError(`keys ${String(verb)} takes ${expected === 0 ? 'no arguments' : 'one argument'}`)
+  }
+  switch (verb) {
+    case 'create': {
+      only(['owner', 'scope', 'label'], 0)
+      const owner = text('owner')
+      if (owner === undefined) throw new UsageError('keys create needs --owner NAME')
+      const scope = text('scope') ?? 'write'
+      if (scope !== 'read' && scope !== 'write') throw new UsageError('--scope must be read or write')
+      return { action: 'keys', command: { verb, owner, scope, label: text('label') }, flags }
+    }
+    case 'list':
+      only(['owner'], 0)
+      return { action: 'keys', command: { verb, owner: text('owner') }, flags }
+    case 'revoke':
+      only([], 1)
+      return { action: 'keys', command: { verb, id: String(more[0]) }, flags }
+    default:
+      throw new UsageError(`unknown keys command ${JSON.stringify(verb)}: use create, list or revoke`)
+  }
+}
+
+function parse(args: readonly string[], options: Options, allowPositionals: boolean) {
   try {
-    ;({ values } = parseArgs({
-      args: [...args],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        port: { type: 'string', short: 'p' },
-        host: { type: 'string' },
-        config: { type: 'string', short: 'c' },
-        db: { type: 'string' },
-        workers: { type: 'string', short: 'w' },
-        debug: { type: 'boolean', short: 'd' },
-        help: { type: 'boolean', short: 'h' },
-        version: { type: 'boolean', short: 'v' },
-      },
-    }))
+    return parseArgs({ args: [...args], strict: true, allowPositionals, options })
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error)
     throw new UsageError(message.split('\n')[0] ?? message)
   }
-  if (values.help === true) return { action: 'help' }
-  if (values.version === true) return { action: 'version' }
-  const { port, host, config, db, workers, debug } = values
-  return { action: 'serve', flags: { port, host, config, db, workers, debug } }
+}
+
+function flagsOf(values: Record<string, string | boolean | (string | boolean)[] | undefined>, names: readonly string[]): ConfigFlags {
+  const flags: Record<string, string | boolean | undefined> = {}
+  for (const name of names) {
+    if (name === 'help' || name === 'version') continue
+    const value = values[name]
+    flags[name] = Array.isArray(value) ? value.at(-1) : value
+  }
+  return flags
 }

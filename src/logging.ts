@@ -1,6 +1,6 @@
 import { pino, type Logger } from 'pino'
 import pretty from 'pino-pretty'
-import type { LoggingConfig } from './config.js'
+import type { LoggingConfig } from './config/settings.js'
 
 /** The service's one logger: JSON lines by default, human-readable with `format: pretty`. */
 export function createLogger(config: LoggingConfig, name: string): Logger {

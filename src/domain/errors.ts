@@ -1,4 +1,5 @@
 import type { FieldError } from './address-entry.js'
+import type { Scope } from './principal.js'
 
 /**
  * The closed list of domain error codes. They are stable: clients and logs may rely on them.
@@ -9,6 +10,7 @@ export const DomainErrorCode = {
   invalidEntry: 'invalid_entry',
   entryExists: 'entry_exists',
   storeUnavailable: 'store_unavailable',
+  insufficientScope: 'insufficient_scope',
 } as const
 
 export type DomainErrorCode = (typeof DomainErrorCode)[keyof typeof DomainErrorCode]
@@ -47,5 +49,14 @@ export class StoreUnavailableError extends DomainError {
   constructor(options?: { cause?: unknown }) {
     super('The address book store is unavailable', options)
     this.name = 'StoreUnavailableError'
+  }
+}
+
+/** The caller may not do this: its credential lacks the scope. */
+export class InsufficientScopeError extends DomainError {
+  readonly code = DomainErrorCode.insufficientScope
+  constructor(readonly needed: Scope) {
+    super(`This needs the ${needed} scope`)
+    this.name = 'InsufficientScopeError'
   }
 }

@@ -12,6 +12,3 @@ export function isEntryId(value: string): boolean {
 export function newEntryId(): string {
   return uuidv7().replaceAll('-', '')
 }
-
-/** The principal that owns entries until authentication exists. */
-export const DEFAULT_OWNER = 'default'

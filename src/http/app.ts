@@ -2,26 +2,30 @@ import { randomUUID } from 'node:crypto'
 import { METHODS, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import compress from '@fastify/compress'
+import cors from '@fastify/cors'
+import helmet from '@fastify/helmet'
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
-import type { AddressBook } from '../service/address-book-service.js'
 import type { Registry } from 'prom-client'
+import type { Authenticator } from '../auth/authenticator.js'
+import type { Config } from '../config/settings.js'
+import type { AddressBook } from '../service/address-book-service.js'
+import { addAuthentication } from './authentication.js'
 import { addEntityTags } from './etag.js'
 import { addHealthRoutes, PROBE_PATHS } from './health.js'
 import { addHttpMetrics, addMetricsRoute } from './metrics.js'
 import { addressRoutes } from './routes/addresses.js'
 import { HttpProblem, problemTypeUri, Problems, resolveProblem, type ProblemBody } from './problems.js'
+import { addRateLimit } from './rate-limit.js'
 
 /** What the HTTP layer needs to know of the configuration. */
-export interface AppConfig {
-  readonly debug: boolean
-  readonly server: {
-    readonly bodyLimit: number
-    readonly requestTimeoutMs: number
-    readonly headersTimeoutMs: number
-    readonly keepAliveTimeoutMs: number
-    readonly trustProxy: boolean | string
-  }
+export type AppConfig = Pick<Config, 'debug' | 'server' | 'rateLimit' | 'cors'>
+
+/** What the HTTP layer serves and asks: the address book, and who is calling. */
+export interface AppServices {
+  readonly addressBook: AddressBook
+  /** Decides who calls; none means authentication is off (every request acts for the default owner). */
+  readonly authenticator?: Authenticator | undefined
 }
 
 export interface AppOptions {
@@ -63,7 +67,7 @@ export function requestIdFrom(header: string | string[] | undefined): string {
  * Builds the address book's HTTP application around a service: routes with schemas, one error
  * handler, one not-found handler, hooks. It does not listen; the caller owns the server's life.
  */
-export function buildApp(config: AppConfig, service: AddressBook, options: AppOptions = {}): App {
+export function buildApp(config: AppConfig, { addressBook, authenticator }: AppServices, options: AppOptions = {}): App {
   const { bodyLimit } = config.server
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
@@ -91,6 +95,8 @@ export function buildApp(config: AppConfig, service: AddressBook, options: AppOp
   app.setValidatorCompiler(TypeBoxValidatorCompiler)
 
   app.decorateRequest('failure', undefined)
+  app.decorateRequest('principal', null)
+  app.decorateRequest('authFailure', null)
   app.addHook('onRequest', (request, reply, done) => {
     // Vary on every response, compressed or not, so that caches never mix representations.
     reply.header('x-request-id', request.id).header('vary', 'accept-encoding')
@@ -119,8 +125,17 @@ export function buildApp(config: AppConfig, service: AddressBook, options: AppOp
   acceptJsonWhateverTheContentType(app)
   addEntityTags(app)
   void app.register(compress, { threshold: 1, encodings: ['br', 'gzip', 'deflate'], requestEncodings: ['gzip', 'deflate'] })
-  void app.register(addressRoutes, { service })
-  addHealthRoutes(app, service, () => draining)
+  void app.register(helmet, SECURITY_HEADERS)
+  if (config.cors.origins.length > 0) void app.register(cors, corsOptions(config.cors.origins))
+  const limitRate = config.rateLimit.enabled ?? authenticator !== undefined
+  const logger = options.logger ?? app.log
+  // Address routes live in a scope of their own: authentication guards them, not the probes.
+  void app.register(async (scope) => {
+    addAuthentication(scope, { authenticator, metrics: options.metrics })
+    if (limitRate) await addRateLimit(scope, { settings: config.rateLimit, logger, metrics: options.metrics })
+    await scope.register(addressRoutes, { service: addressBook })
+  })
+  addHealthRoutes(app, addressBook, () => draining)
   if (options.metrics && options.serveMetrics) addMetricsRoute(app, options.metrics)
 
   app.setNotFoundHandler(() => {
@@ -130,6 +145,54 @@ export function buildApp(config: AppConfig, service: AddressBook, options: AppOp
     sendProblem(request, reply, error, config)
   })
   return app
+}
+
+/**
+ * Security headers for a JSON API: nothing may be framed, sniffed, or load anything, and no
+ * Referer leaks a URL. The headers that only matter to HTML pages are left out.
+ */
+const SECURITY_HEADERS = {
+  contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+  crossOriginOpenerPolicy: false,
+  originAgentCluster: false,
+  referrerPolicy: { policy: 'no-referrer' as const },
+  xDnsPrefetchControl: false,
+  xDownloadOptions: false,
+  xFrameOptions: { action: 'deny' as const },
+  xPermittedCrossDomainPolicies: false,
+  xXssProtection: false,
+}
+
+/** Headers a browser client needs to read from responses. */
+const EXPOSED_HEADERS = [
+  'ETag',
+  'Location',
+  'Link',
+  'X-Request-ID',
+  'Retry-After',
+  'RateLimit-Limit',
+  'RateLimit-Remaining',
+  'RateLimit-Reset',
+  'WWW-Authenticate',
+]
+
+/**
+ * CORS for the listed origins (`*` for any). A request without an Origin header is not a CORS
+ * request and is left alone, so that OPTIONS still answers with Allow.
+ */
+function corsOptions(origins: readonly string[]) {
+  const any = origins.includes('*')
+  const allowed = new Set(origins)
+  return {
+    origin: (origin: string | undefined, callback: (error: Error | null, allow: boolean | string) => void) => {
+      if (origin === undefined || !(any || allowed.has(origin))) callback(null, false)
+      else callback(null, any ? '*' : true)
+    },
+    methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
+    exposedHeaders: EXPOSED_HEADERS,
+    strictPreflight: false,
+    maxAge: 600,
+  }
 }
 
 /**
@@ -170,12 +233,9 @@ function sendProblem(request: FastifyRequest, reply: FastifyReply, error: unknow
   if (errors) body.errors = [...errors]
   if (config.debug) body.trace = error instanceof Error ? (error.stack ?? String(error)) : String(error)
   reply.raw.statusMessage = problem.title
-  void reply
-    .code(problem.status)
-    .header('x-request-id', request.id)
-    .headers(headers ?? {})
-    .type('application/problem+json; charset=utf-8')
-    .send(body)
+  reply.code(problem.status).header('x-request-id', request.id)
+  for (const [name, value] of Object.entries(headers ?? {})) reply.header(name, value)
+  void reply.type('application/problem+json; charset=utf-8').send(body)
 }
 
 function truncate(text: string, length: number): string {
@@ -187,7 +247,11 @@ function pathOf(url: string): string {
   return query === -1 ? url : url.slice(0, query)
 }
 
-/** One canonical line per request: info below 400, warn for 4xx, error (with the error) for 5xx. */
+/**
+ * One canonical line per request: info below 400, warn for 4xx, error (with the error) for 5xx.
+ * It names the owner the request acted for and, when authentication refused it, why (never the
+ * credential itself).
+ */
 function logRequest(request: FastifyRequest, reply: FastifyReply): void {
   const status = reply.statusCode
   const line = {
@@ -196,6 +260,8 @@ function logRequest(request: FastifyRequest, reply: FastifyReply): void {
     ip: request.ip,
     status,
     time_ms: Math.round(reply.elapsedTime * 1000) / 1000,
+    ...(request.principal ? { owner: request.principal.owner } : {}),
+    ...(request.authFailure ? { auth_failure: request.authFailure.reason } : {}),
   }
   if (PROBE_PATHS.has(line.uri)) request.log.debug(line, 'probe answered')
   else if (status >= 500) request.log.error({ ...line, err: request.failure }, 'request failed')

@@ -1,6 +1,7 @@
 import { STATUS_CODES } from 'node:http'
 import { describeSchemaErrors, type FieldError, type SchemaError } from '../domain/address-entry.js'
-import { DomainError, DomainErrorCode, InvalidEntryError, StoreUnavailableError } from '../domain/errors.js'
+import { IdentityProviderUnavailableError } from '../auth/verdict.js'
+import { DomainError, DomainErrorCode, InsufficientScopeError, InvalidEntryError, StoreUnavailableError } from '../domain/errors.js'
 
 /** One kind of error response. `title` is also the HTTP reason phrase and the body's `message`. */
 export interface ProblemType {
@@ -32,6 +33,13 @@ export const Problems = {
     'The request body could not be decompressed with its Content-Encoding.',
   ),
   badRequest: problemType('bad-request', 400, 'Bad Request', 'The request could not be understood.'),
+  unauthorized: problemType('unauthorized', 401, 'Unauthorized', 'This request needs valid credentials.'),
+  insufficientScope: problemType(
+    'insufficient-scope',
+    403,
+    'Forbidden',
+    'The credentials do not allow this.',
+  ),
   unknownEndpoint: problemType('unknown-endpoint', 404, 'Unknown Endpoint', 'The API has no endpoint at this path.'),
   entryNotFound: problemType('entry-not-found', 404, 'Address entry not found', 'No address entry has this id.'),
   methodNotAllowed: problemType(
@@ -46,13 +54,25 @@ export const Problems = {
     'unsupported-content-encoding',
     415,
     'Unsupported Media Type',
-    'The request body has a Content-Encoding this API does not accept (use gzip, deflate or br).',
+    'The request body has a Content-Encoding this API does not accept (use gzip or deflate).',
+  ),
+  tooManyRequests: problemType(
+    'too-many-requests',
+    429,
+    'Too Many Requests',
+    'Too many requests in this window; retry after the Retry-After delay.',
   ),
   storeUnavailable: problemType(
     'store-unavailable',
     503,
     'Service Unavailable',
     'The address book store cannot be reached right now; retry after the Retry-After delay.',
+  ),
+  identityProviderUnavailable: problemType(
+    'identity-provider-unavailable',
+    503,
+    'Service Unavailable',
+    "The identity provider's keys cannot be fetched right now; retry after the Retry-After delay.",
   ),
   notReady: problemType('not-ready', 503, 'Service Unavailable', 'The service is not ready to serve requests.'),
   internalError: problemType(
@@ -63,11 +83,14 @@ export const Problems = {
   ),
 } as const
 
+/** Headers an error response carries beside its body; a list becomes one header line per value. */
+export type ProblemHeaders = Readonly<Record<string, string | readonly string[]>>
+
 /** An error response decided by the HTTP layer itself. */
 export class HttpProblem extends Error {
   constructor(
     readonly problem: ProblemType,
-    readonly options: { detail?: string; errors?: readonly FieldError[]; headers?: Record<string, string> } = {},
+    readonly options: { detail?: string; errors?: readonly FieldError[]; headers?: ProblemHeaders } = {},
   ) {
     super(options.detail ?? problem.detail)
     this.name = 'HttpProblem'
@@ -94,7 +117,7 @@ export interface ResolvedProblem {
   problem: ProblemType
   detail: string
   errors?: readonly FieldError[]
-  headers?: Record<string, string>
+  headers?: ProblemHeaders
 }
 
 const DOMAIN_PROBLEMS: Record<DomainErrorCode, ProblemType> = {
@@ -102,6 +125,7 @@ const DOMAIN_PROBLEMS: Record<DomainErrorCode, ProblemType> = {
   [DomainErrorCode.invalidEntry]: Problems.schemaValidationFailed,
   [DomainErrorCode.entryExists]: Problems.entryExists,
   [DomainErrorCode.storeUnavailable]: Problems.storeUnavailable,
+  [DomainErrorCode.insufficientScope]: Problems.insufficientScope,
 }
 
 /** Seconds a client should wait before retrying a 503. */
@@ -131,9 +155,14 @@ export function resolveProblem(error: unknown, bodyLimit: number): ResolvedProbl
   if (error instanceof InvalidEntryError) {
     return { problem: Problems.schemaValidationFailed, detail: Problems.schemaValidationFailed.detail, errors: error.errors }
   }
-  if (error instanceof StoreUnavailableError) {
-    const problem = Problems.storeUnavailable
+  if (error instanceof StoreUnavailableError || error instanceof IdentityProviderUnavailableError) {
+    const problem = error instanceof StoreUnavailableError ? Problems.storeUnavailable : Problems.identityProviderUnavailable
     return { problem, detail: problem.detail, headers: { 'retry-after': String(RETRY_AFTER_SECONDS) } }
+  }
+  if (error instanceof InsufficientScopeError) {
+    const problem = Problems.insufficientScope
+    const challenge = `Bearer realm="addrservice", error="insufficient_scope", scope="addresses:${error.needed}"`
+    return { problem, detail: `The credentials do not allow this: it needs the ${error.needed} scope.`, headers: { 'www-authenticate': challenge } }
   }
   if (error instanceof DomainError) {
     return { problem: DOMAIN_PROBLEMS[error.code], detail: error.message }

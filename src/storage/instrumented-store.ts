@@ -1,14 +1,25 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import type { AddressEntry } from '../domain/address-entry.js'
-import type { AddressBookStore, StoredEntry } from './store.js'
+import type { ApiKeyRecord, NewApiKey, Store, StoredEntry } from './store.js'
 
-type Operation = 'ready' | 'create' | 'get' | 'update' | 'delete' | 'list'
+type Operation =
+  | 'ready'
+  | 'create'
+  | 'get'
+  | 'update'
+  | 'delete'
+  | 'list'
+  | 'create_api_key'
+  | 'find_api_key'
+  | 'list_api_keys'
+  | 'revoke_api_key'
+  | 'touch_api_key'
 
 interface PooledStore {
   poolStats(): { total: number; idle: number; waiting: number }
 }
 
-function hasPool(store: AddressBookStore): store is AddressBookStore & PooledStore {
+function hasPool(store: Store): store is Store & PooledStore {
   return typeof (store as Partial<PooledStore>).poolStats === 'function'
 }
 
@@ -16,13 +27,13 @@ function hasPool(store: AddressBookStore): store is AddressBookStore & PooledSto
  * Wraps a store to measure it: how long each operation takes and how often it fails, and, for
  * a pooled store, how its connections are used. Behaviour is the wrapped store's, unchanged.
  */
-export class InstrumentedStore implements AddressBookStore {
+export class InstrumentedStore implements Store {
   readonly description: string
-  readonly #store: AddressBookStore
+  readonly #store: Store
   readonly #duration: Histogram<'operation' | 'outcome'>
   readonly #errors: Counter<'operation'>
 
-  constructor(store: AddressBookStore, registry: Registry) {
+  constructor(store: Store, registry: Registry) {
     this.#store = store
     this.description = store.description
     this.#duration = new Histogram({
@@ -76,6 +87,26 @@ export class InstrumentedStore implements AddressBookStore {
 
   list(owner: string): Promise<StoredEntry[]> {
     return this.#measure('list', () => this.#store.list(owner))
+  }
+
+  createApiKey(key: NewApiKey): Promise<ApiKeyRecord> {
+    return this.#measure('create_api_key', () => this.#store.createApiKey(key))
+  }
+
+  findApiKey(id: string): Promise<ApiKeyRecord | undefined> {
+    return this.#measure('find_api_key', () => this.#store.findApiKey(id))
+  }
+
+  listApiKeys(owner?: string): Promise<ApiKeyRecord[]> {
+    return this.#measure('list_api_keys', () => this.#store.listApiKeys(owner))
+  }
+
+  revokeApiKey(id: string, at: string): Promise<ApiKeyRecord | undefined> {
+    return this.#measure('revoke_api_key', () => this.#store.revokeApiKey(id, at))
+  }
+
+  touchApiKey(id: string, at: string): Promise<void> {
+    return this.#measure('touch_api_key', () => this.#store.touchApiKey(id, at))
   }
 
   close(): Promise<void> {

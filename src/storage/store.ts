@@ -1,4 +1,5 @@
 import type { AddressEntry } from '../domain/address-entry.js'
+import type { Scope } from '../domain/principal.js'
 
 /** An address entry with the metadata the store keeps beside it (never inside it). */
 export interface StoredEntry {
@@ -40,3 +41,39 @@ export interface AddressBookStore {
 
 export type Clock = () => Date
 export const systemClock: Clock = () => new Date()
+
+/** An API key as the store keeps it: never the secret, only its hash. */
+export interface ApiKeyRecord {
+  /** The id embedded in the key (`addr_<id>_<secret>`), so that it is found without a scan. */
+  readonly id: string
+  readonly owner: string
+  readonly scope: Scope
+  readonly label: string | null
+  /** SHA-256 of the secret, hex. */
+  readonly secretHash: string
+  /** ISO 8601 timestamps in UTC, with milliseconds. */
+  readonly createdAt: string
+  readonly lastUsedAt: string | null
+  readonly revokedAt: string | null
+}
+
+export type NewApiKey = Omit<ApiKeyRecord, 'lastUsedAt' | 'revokedAt'>
+
+/**
+ * What authentication by API key needs from storage. Keys live beside the address books, so
+ * that every instance over one database accepts a key as soon as it is created.
+ */
+export interface CredentialStore {
+  /** Rejects when the id is taken (ids are random: it does not happen). */
+  createApiKey(key: NewApiKey): Promise<ApiKeyRecord>
+  findApiKey(id: string): Promise<ApiKeyRecord | undefined>
+  /** Every key (or an owner's), oldest first. */
+  listApiKeys(owner?: string): Promise<ApiKeyRecord[]>
+  /** Marks the key revoked at `at` unless it already is; resolves the key as stored, or undefined when there is none. */
+  revokeApiKey(id: string, at: string): Promise<ApiKeyRecord | undefined>
+  /** Records that the key was used at `at`. */
+  touchApiKey(id: string, at: string): Promise<void>
+}
+
+/** A store that keeps both: what every adapter implements. */
+export type Store = AddressBookStore & CredentialStore

@@ -2,14 +2,14 @@ import assert from 'node:assert/strict'
 import { describe, test, type TestContext } from 'node:test'
 import type { AddressEntry } from '../../src/domain/address-entry.js'
 import { EntryExistsError } from '../../src/domain/errors.js'
-import type { AddressBookStore, Clock, StoredEntry } from '../../src/storage/store.js'
+import type { ApiKeyRecord, Clock, NewApiKey, Store, StoredEntry } from '../../src/storage/store.js'
 import { aFullEntry, anEntry } from '../helpers/factories.js'
 
 /**
  * Builds a fresh, empty store for one test and registers its own cleanup on `t`. The store
  * reads the time from `clock` when one is given, and from the system clock otherwise.
  */
-export type MakeStore = (t: TestContext, clock?: Clock) => Promise<AddressBookStore> | AddressBookStore
+export type MakeStore = (t: TestContext, clock?: Clock) => Promise<Store> | Store
 
 const ALICE = 'alice'
 const BOB = 'bob'
@@ -80,6 +80,19 @@ function tamperWith(entry: AddressEntry): void {
   const address = entry.addresses?.[0]
   if (address) address.street_name = 'Tampered Street'
   entry.emails?.push({ kind: 'home', email: 'mallory@example.org' })
+}
+
+/** A new API key as the service hands it to the store, with overrides. */
+function aNewKey(overrides: Partial<NewApiKey> = {}): NewApiKey {
+  return {
+    id: '0123456789abcdef',
+    owner: ALICE,
+    scope: 'write',
+    label: 'phone sync',
+    secretHash: 'ab'.repeat(32),
+    createdAt: '2024-05-06T07:08:09.123Z',
+    ...overrides,
+  }
 }
 
 function idsOf(entries: readonly StoredEntry[]): string[] {
@@ -471,6 +484,82 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
         await store.close()
 
         await assert.doesNotReject(store.close())
+      })
+    })
+
+    describe('api keys', () => {
+      test('when a key is created, then find resolves it as given, never used and not revoked', async (t) => {
+        const store = await makeStore(t)
+
+        const created = await store.createApiKey(aNewKey())
+
+        const expected: ApiKeyRecord = { ...aNewKey(), lastUsedAt: null, revokedAt: null }
+        assert.deepEqual(created, expected)
+        assert.deepEqual(await store.findApiKey(aNewKey().id), expected)
+      })
+
+      test('when a key has no label, then it is stored as null', async (t) => {
+        const store = await makeStore(t)
+
+        await store.createApiKey(aNewKey({ label: null, scope: 'read' }))
+
+        const found = await store.findApiKey(aNewKey().id)
+        assert.equal(found?.label, null)
+        assert.equal(found.scope, 'read')
+      })
+
+      test('when the id is taken, then create rejects and the first key stays', async (t) => {
+        const store = await makeStore(t)
+        await store.createApiKey(aNewKey())
+
+        await assert.rejects(store.createApiKey(aNewKey({ owner: BOB })))
+
+        assert.equal((await store.findApiKey(aNewKey().id))?.owner, ALICE)
+      })
+
+      test('when no key has the id, then find resolves undefined', async (t) => {
+        const store = await makeStore(t)
+
+        assert.equal(await store.findApiKey('fedcba9876543210'), undefined)
+      })
+
+      test('when keys are listed, then every key comes oldest first, or only an owner\'s', async (t) => {
+        const store = await makeStore(t)
+        await store.createApiKey(aNewKey({ id: 'b000000000000000', createdAt: '2024-05-06T07:08:10.000Z' }))
+        await store.createApiKey(aNewKey({ id: 'a000000000000000', owner: BOB, createdAt: '2024-05-06T07:08:11.000Z' }))
+        await store.createApiKey(aNewKey({ id: 'c000000000000000', createdAt: '2024-05-06T07:08:09.000Z' }))
+
+        assert.deepEqual((await store.listApiKeys()).map((key) => key.id), ['c000000000000000', 'b000000000000000', 'a000000000000000'])
+        assert.deepEqual((await store.listApiKeys(ALICE)).map((key) => key.id), ['c000000000000000', 'b000000000000000'])
+        assert.deepEqual(await store.listApiKeys('carol'), [])
+      })
+
+      test('when a key is revoked twice, then the first time stays the revocation time', async (t) => {
+        const store = await makeStore(t)
+        await store.createApiKey(aNewKey())
+
+        const first = await store.revokeApiKey(aNewKey().id, '2024-06-01T00:00:00.000Z')
+        const second = await store.revokeApiKey(aNewKey().id, '2024-07-01T00:00:00.000Z')
+
+        assert.equal(first?.revokedAt, '2024-06-01T00:00:00.000Z')
+        assert.equal(second?.revokedAt, '2024-06-01T00:00:00.000Z')
+        assert.equal((await store.findApiKey(aNewKey().id))?.revokedAt, '2024-06-01T00:00:00.000Z')
+      })
+
+      test('when a key that does not exist is revoked, then it resolves undefined', async (t) => {
+        const store = await makeStore(t)
+
+        assert.equal(await store.revokeApiKey('fedcba9876543210', '2024-06-01T00:00:00.000Z'), undefined)
+      })
+
+      test('when a key is touched, then its last use is that time and nothing else changes', async (t) => {
+        const store = await makeStore(t)
+        await store.createApiKey(aNewKey())
+
+        await store.touchApiKey(aNewKey().id, '2024-06-02T03:04:05.678Z')
+        await store.touchApiKey('fedcba9876543210', '2024-06-02T03:04:05.678Z')
+
+        assert.deepEqual(await store.findApiKey(aNewKey().id), { ...aNewKey(), lastUsedAt: '2024-06-02T03:04:05.678Z', revokedAt: null })
       })
     })
   })

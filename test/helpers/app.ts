@@ -1,4 +1,5 @@
 import type { TestContext } from 'node:test'
+import type { Authenticator } from '../../src/auth/authenticator.js'
 import { buildApp, type App, type AppOptions } from '../../src/http/app.js'
 import { AddressBookService } from '../../src/service/address-book-service.js'
 import type { AddressBook } from '../../src/service/address-book-service.js'
@@ -9,14 +10,15 @@ import { testConfig } from './factories.js'
 export interface TestAppOptions extends AppOptions {
   store?: AddressBookStore
   service?: AddressBook
+  authenticator?: Authenticator
   config?: Parameters<typeof testConfig>[0]
 }
 
 /** A fresh app over a memory store (or the given store or service), closed when the test ends. */
 export function buildTestApp(t: TestContext, options: TestAppOptions = {}): App {
   const store = options.store ?? new MemoryStore()
-  const service = options.service ?? new AddressBookService(store)
-  const app = buildApp(testConfig(options.config), service, {
+  const addressBook = options.service ?? new AddressBookService(store)
+  const app = buildApp(testConfig(options.config), { addressBook, authenticator: options.authenticator }, {
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.metrics ? { metrics: options.metrics } : {}),
     ...(options.serveMetrics ? { serveMetrics: options.serveMetrics } : {}),

@@ -1,5 +1,6 @@
 import type { AddressEntry } from '../../src/domain/address-entry.js'
-import { DEFAULT_CONFIG, type Config } from '../../src/config.js'
+import { DEFAULT_CONFIG } from '../../src/config/load.js'
+import type { Config } from '../../src/config/settings.js'
 
 /** The smallest valid entry, with overrides. */
 export function anEntry(overrides: Partial<AddressEntry> = {}): AddressEntry {

@@ -1,4 +1,5 @@
 import type { AddressEntry } from '../../src/domain/address-entry.js'
+import type { Principal } from '../../src/domain/principal.js'
 import type { AddressBook } from '../../src/service/address-book-service.js'
 
 interface Call {
@@ -8,10 +9,12 @@ interface Call {
 
 /**
  * An AddressBook whose answers the test decides: each method resolves with the configured
- * value or rejects with the configured error, and every call is recorded.
+ * value or rejects with the configured error, and every call is recorded (the principal apart,
+ * in `principals`).
  */
 export class StubAddressBook implements AddressBook {
   readonly calls: Call[] = []
+  readonly principals: Principal[] = []
   failure: Error | undefined
   createdId = '01890a5d4b8e7bd2a0f0c3b1d2e3f405'
   entry: AddressEntry = { full_name: 'Stubbed Entry' }
@@ -21,24 +24,24 @@ export class StubAddressBook implements AddressBook {
     Object.assign(this, overrides)
   }
 
-  create(value: unknown): Promise<string> {
-    return this.#answer('create', [value], this.createdId)
+  create(principal: Principal, value: unknown): Promise<string> {
+    return this.#answer(principal, 'create', [value], this.createdId)
   }
 
-  get(id: string): Promise<AddressEntry> {
-    return this.#answer('get', [id], this.entry)
+  get(principal: Principal, id: string): Promise<AddressEntry> {
+    return this.#answer(principal, 'get', [id], this.entry)
   }
 
-  update(id: string, value: unknown): Promise<void> {
-    return this.#answer('update', [id, value], undefined)
+  update(principal: Principal, id: string, value: unknown): Promise<void> {
+    return this.#answer(principal, 'update', [id, value], undefined)
   }
 
-  delete(id: string): Promise<void> {
-    return this.#answer('delete', [id], undefined)
+  delete(principal: Principal, id: string): Promise<void> {
+    return this.#answer(principal, 'delete', [id], undefined)
   }
 
-  list(): Promise<Record<string, AddressEntry>> {
-    return this.#answer('list', [], this.entries)
+  list(principal: Principal): Promise<Record<string, AddressEntry>> {
+    return this.#answer(principal, 'list', [], this.entries)
   }
 
   /** Ready unless `notReady` says otherwise; not recorded, since probes are not address book calls. */
@@ -51,7 +54,8 @@ export class StubAddressBook implements AddressBook {
     return this.notReady ? Promise.reject(this.notReady) : Promise.resolve()
   }
 
-  #answer<T>(method: keyof AddressBook, args: unknown[], value: T): Promise<T> {
+  #answer<T>(principal: Principal, method: keyof AddressBook, args: unknown[], value: T): Promise<T> {
+    this.principals.push(principal)
     this.calls.push({ method, args })
     return this.failure ? Promise.reject(this.failure) : Promise.resolve(value)
   }

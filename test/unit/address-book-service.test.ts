@@ -2,8 +2,8 @@ import assert from 'node:assert/strict'
 import { describe, test, type TestContext } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { AddressEntry, FieldError } from '../../src/domain/address-entry.js'
-import { EntryNotFoundError, InvalidEntryError } from '../../src/domain/errors.js'
-import { DEFAULT_OWNER } from '../../src/domain/ids.js'
+import { EntryNotFoundError, InsufficientScopeError, InvalidEntryError } from '../../src/domain/errors.js'
+import { ANONYMOUS_PRINCIPAL, DEFAULT_OWNER, type Principal } from '../../src/domain/principal.js'
 import { AddressBookService, type AddressBookServiceOptions } from '../../src/service/address-book-service.js'
 import { MemoryStore } from '../../src/storage/memory/memory-store.js'
 import type { AddressBookStore, StoredEntry } from '../../src/storage/store.js'
@@ -12,6 +12,8 @@ import { aFullEntry, anEntry } from '../helpers/factories.js'
 /** UUIDv7 without dashes: version nibble 7, variant bits 10. */
 const UUID_V7_HEX = /^[0-9a-f]{12}7[0-9a-f]{3}[89ab][0-9a-f]{15}$/
 const ID = '01890a5d4b8e7bd2a0f0c3b1d2e3f405'
+/** Authentication off: the default owner with every scope. */
+const CALLER = ANONYMOUS_PRINCIPAL
 
 type StoreMethod = Exclude<keyof AddressBookStore, 'description'>
 
@@ -95,7 +97,7 @@ describe('AddressBookService', () => {
     test('when an entry is created, then it resolves a UUIDv7 id as 32 lowercase hex characters', async (t) => {
       const { service } = aService(t)
 
-      const id = await service.create(anEntry())
+      const id = await service.create(CALLER, anEntry())
 
       assert.match(id, UUID_V7_HEX)
     })
@@ -103,7 +105,7 @@ describe('AddressBookService', () => {
     test('when an entry is created, then the store receives it under the default owner and the new id', async (t) => {
       const { service, store } = aService(t)
 
-      const id = await service.create(aFullEntry())
+      const id = await service.create(CALLER, aFullEntry())
 
       assert.deepEqual(store.calls, [{ method: 'create', args: [DEFAULT_OWNER, id, aFullEntry()] }])
     })
@@ -112,7 +114,7 @@ describe('AddressBookService', () => {
       const { service } = aService(t)
 
       const ids: string[] = []
-      for (let count = 0; count < 100; count++) ids.push(await service.create(anEntry()))
+      for (let count = 0; count < 100; count++) ids.push(await service.create(CALLER, anEntry()))
 
       assert.deepEqual([...ids].sort(), ids)
       assert.equal(new Set(ids).size, ids.length)
@@ -122,9 +124,9 @@ describe('AddressBookService', () => {
       const { service } = aService(t)
       const before = Date.now()
 
-      const first = await service.create(anEntry())
+      const first = await service.create(CALLER, anEntry())
       await sleep(5)
-      const second = await service.create(anEntry())
+      const second = await service.create(CALLER, anEntry())
 
       const after = Date.now()
       assert.ok(second > first, `${second} is not greater than ${first}`)
@@ -134,7 +136,7 @@ describe('AddressBookService', () => {
     test('when a newId option is given, then the entry is stored under the id it makes', async (t) => {
       const { service, store } = aService(t, { newId: () => 'made-by-the-test' })
 
-      const id = await service.create(anEntry())
+      const id = await service.create(CALLER, anEntry())
 
       assert.equal(id, 'made-by-the-test')
       assert.deepEqual(store.calls, [{ method: 'create', args: [DEFAULT_OWNER, 'made-by-the-test', anEntry()] }])
@@ -144,9 +146,9 @@ describe('AddressBookService', () => {
   describe('get', () => {
     test('when the entry exists, then it resolves the entry exactly as created', async (t) => {
       const { service } = aService(t)
-      const id = await service.create(aFullEntry())
+      const id = await service.create(CALLER, aFullEntry())
 
-      const entry = await service.get(id)
+      const entry = await service.get(CALLER, id)
 
       assert.deepEqual(entry, aFullEntry())
     })
@@ -154,59 +156,59 @@ describe('AddressBookService', () => {
     test('when the id is unknown, then it rejects with EntryNotFoundError for that id', async (t) => {
       const { service } = aService(t)
 
-      await assert.rejects(service.get(ID), isNotFound(ID))
+      await assert.rejects(service.get(CALLER, ID), isNotFound(ID))
     })
   })
 
   describe('update', () => {
     test('when an entry is updated, then it is replaced by the new entry', async (t) => {
       const { service } = aService(t)
-      const id = await service.create(aFullEntry())
+      const id = await service.create(CALLER, aFullEntry())
 
-      await service.update(id, anEntry({ full_name: 'Replaced' }))
+      await service.update(CALLER, id, anEntry({ full_name: 'Replaced' }))
 
-      assert.deepEqual(await service.get(id), anEntry({ full_name: 'Replaced' }))
+      assert.deepEqual(await service.get(CALLER, id), anEntry({ full_name: 'Replaced' }))
     })
 
     test('when the id is unknown, then it rejects with EntryNotFoundError and creates nothing', async (t) => {
       const { service, store } = aService(t)
 
-      await assert.rejects(service.update(ID, anEntry()), isNotFound(ID))
+      await assert.rejects(service.update(CALLER, ID, anEntry()), isNotFound(ID))
 
       assert.deepEqual(store.calls, [{ method: 'update', args: [DEFAULT_OWNER, ID, anEntry()] }])
-      assert.deepEqual(await service.list(), {})
+      assert.deepEqual(await service.list(CALLER), {})
     })
 
     test('when the new entry is invalid, then it rejects with InvalidEntryError and the stored entry is unchanged', async (t) => {
       const { service, store } = aService(t)
-      const id = await service.create(aFullEntry())
+      const id = await service.create(CALLER, aFullEntry())
 
-      await assert.rejects(service.update(id, { full_name: '' }), InvalidEntryError)
+      await assert.rejects(service.update(CALLER, id, { full_name: '' }), InvalidEntryError)
 
       assert.deepEqual(
         store.calls.map((call) => call.method),
         ['create'],
       )
-      assert.deepEqual(await service.get(id), aFullEntry())
+      assert.deepEqual(await service.get(CALLER, id), aFullEntry())
     })
   })
 
   describe('delete', () => {
     test('when an entry is deleted, then it can no longer be read', async (t) => {
       const { service } = aService(t)
-      const id = await service.create(anEntry())
+      const id = await service.create(CALLER, anEntry())
 
-      await service.delete(id)
+      await service.delete(CALLER, id)
 
-      await assert.rejects(service.get(id), isNotFound(id))
+      await assert.rejects(service.get(CALLER, id), isNotFound(id))
     })
 
     test('when an entry is deleted twice, then the second delete rejects with EntryNotFoundError', async (t) => {
       const { service } = aService(t)
-      const id = await service.create(anEntry())
-      await service.delete(id)
+      const id = await service.create(CALLER, anEntry())
+      await service.delete(CALLER, id)
 
-      await assert.rejects(service.delete(id), isNotFound(id))
+      await assert.rejects(service.delete(CALLER, id), isNotFound(id))
     })
   })
 
@@ -214,17 +216,17 @@ describe('AddressBookService', () => {
     test('when the address book is empty, then it resolves an empty record', async (t) => {
       const { service } = aService(t)
 
-      assert.deepEqual(await service.list(), {})
+      assert.deepEqual(await service.list(CALLER), {})
     })
 
     test('when entries exist, then it resolves them keyed by id in id order', async (t) => {
       const ids = ['c-entry', 'a-entry', 'b-entry']
       const { service } = aService(t, { newId: () => ids.shift() ?? 'exhausted' })
-      await service.create(anEntry({ full_name: 'C' }))
-      await service.create(anEntry({ full_name: 'A' }))
-      await service.create(anEntry({ full_name: 'B' }))
+      await service.create(CALLER, anEntry({ full_name: 'C' }))
+      await service.create(CALLER, anEntry({ full_name: 'A' }))
+      await service.create(CALLER, anEntry({ full_name: 'B' }))
 
-      const entries = await service.list()
+      const entries = await service.list(CALLER)
 
       assert.deepEqual(Object.entries(entries), [
         ['a-entry', anEntry({ full_name: 'A' })],
@@ -255,14 +257,14 @@ describe('AddressBookService', () => {
       test(`when ${when}, then create rejects with InvalidEntryError naming the field and stores nothing`, async (t) => {
         const { service, store } = aService(t)
 
-        await assert.rejects(service.create(value), (error) => {
+        await assert.rejects(service.create(CALLER, value), (error) => {
           assert.ok(error instanceof InvalidEntryError)
           assert.deepEqual(error.errors, errors)
           return true
         })
 
         assert.deepEqual(store.calls, [])
-        assert.deepEqual(await service.list(), {})
+        assert.deepEqual(await service.list(CALLER), {})
       })
     }
   })
@@ -281,9 +283,9 @@ describe('AddressBookService', () => {
       test(`when the id is ${label}, then get, update and delete reject with EntryNotFoundError and never ask the store`, async (t) => {
         const { service, store } = aService(t)
 
-        await assert.rejects(service.get(id), isNotFound(id))
-        await assert.rejects(service.update(id, anEntry()), isNotFound(id))
-        await assert.rejects(service.delete(id), isNotFound(id))
+        await assert.rejects(service.get(CALLER, id), isNotFound(id))
+        await assert.rejects(service.update(CALLER, id, anEntry()), isNotFound(id))
+        await assert.rejects(service.delete(CALLER, id), isNotFound(id))
 
         assert.deepEqual(store.calls, [])
       })
@@ -292,7 +294,7 @@ describe('AddressBookService', () => {
     test('when the id is 5,000 characters long, then the error message stays short', async (t) => {
       const { service } = aService(t)
 
-      await assert.rejects(service.get('x'.repeat(5000)), (error) => {
+      await assert.rejects(service.get(CALLER, 'x'.repeat(5000)), (error) => {
         assert.ok(error instanceof Error)
         assert.ok(error.message.length <= 200, `the message is ${String(error.message.length)} characters long`)
         return true
@@ -303,7 +305,7 @@ describe('AddressBookService', () => {
       const { service, store } = aService(t)
       const id = 'a'.repeat(64)
 
-      await assert.rejects(service.get(id), isNotFound(id))
+      await assert.rejects(service.get(CALLER, id), isNotFound(id))
 
       assert.deepEqual(store.calls, [{ method: 'get', args: [DEFAULT_OWNER, id] }])
     })
@@ -311,11 +313,11 @@ describe('AddressBookService', () => {
 
   describe('when the store fails', () => {
     const operations: { method: StoreMethod; act: (service: AddressBookService) => Promise<unknown> }[] = [
-      { method: 'create', act: (service) => service.create(anEntry()) },
-      { method: 'get', act: (service) => service.get(ID) },
-      { method: 'update', act: (service) => service.update(ID, anEntry()) },
-      { method: 'delete', act: (service) => service.delete(ID) },
-      { method: 'list', act: (service) => service.list() },
+      { method: 'create', act: (service) => service.create(CALLER, anEntry()) },
+      { method: 'get', act: (service) => service.get(CALLER, ID) },
+      { method: 'update', act: (service) => service.update(CALLER, ID, anEntry()) },
+      { method: 'delete', act: (service) => service.delete(CALLER, ID) },
+      { method: 'list', act: (service) => service.list(CALLER) },
     ]
 
     for (const { method, act } of operations) {
@@ -339,7 +341,70 @@ describe('AddressBookService', () => {
     test('when the store fails and the entry is invalid, then InvalidEntryError wins and the store is not asked', async (t) => {
       const { service, store } = aService(t, { failure: new Error('disk on fire') })
 
-      await assert.rejects(service.create({}), InvalidEntryError)
+      await assert.rejects(service.create(CALLER, {}), InvalidEntryError)
+
+      assert.deepEqual(store.calls, [])
+    })
+  })
+
+  describe('owners', () => {
+    const alice: Principal = { owner: 'alice', scopes: ['write'], method: 'api-key' }
+    const bob: Principal = { owner: 'bob', scopes: ['write'], method: 'jwt' }
+
+    test("when another owner asks for an entry, then it is not found, the entry is unchanged, and the store was asked in that owner's name", async (t) => {
+      const { service, store } = aService(t)
+      const id = await service.create(alice, aFullEntry())
+      store.calls.length = 0
+
+      await assert.rejects(service.get(bob, id), isNotFound(id))
+      await assert.rejects(service.update(bob, id, anEntry()), isNotFound(id))
+      await assert.rejects(service.delete(bob, id), isNotFound(id))
+
+      assert.deepEqual(await service.get(alice, id), aFullEntry())
+      assert.deepEqual(await service.list(bob), {})
+      assert.deepEqual(
+        store.calls.slice(0, 3).map((call) => [call.method, call.args[0]]),
+        [['get', 'bob'], ['update', 'bob'], ['delete', 'bob']],
+      )
+    })
+
+    test('when two owners create entries, then each lists only their own', async (t) => {
+      const { service } = aService(t)
+      const mine = await service.create(alice, anEntry({ full_name: 'Mine' }))
+      const theirs = await service.create(bob, anEntry({ full_name: 'Theirs' }))
+
+      assert.deepEqual(Object.keys(await service.list(alice)), [mine])
+      assert.deepEqual(Object.keys(await service.list(bob)), [theirs])
+    })
+  })
+
+  describe('scopes', () => {
+    const reader: Principal = { owner: 'alice', scopes: ['read'], method: 'api-key' }
+    const nobody: Principal = { owner: 'alice', scopes: [], method: 'jwt' }
+
+    test('when a read-only caller writes, then InsufficientScopeError for write and the store is not asked', async (t) => {
+      const { service, store } = aService(t)
+
+      for (const write of [() => service.create(reader, anEntry()), () => service.update(reader, ID, anEntry()), () => service.delete(reader, ID)]) {
+        await assert.rejects(write(), (error) => error instanceof InsufficientScopeError && error.needed === 'write')
+      }
+
+      assert.deepEqual(store.calls, [])
+    })
+
+    test('when a read-only caller reads, then it may', async (t) => {
+      const { service } = aService(t)
+      const id = await service.create({ ...reader, scopes: ['write'] }, anEntry())
+
+      assert.deepEqual(await service.get(reader, id), anEntry())
+      assert.deepEqual(Object.keys(await service.list(reader)), [id])
+    })
+
+    test('when a caller has no scope at all, then even reading is refused with InsufficientScopeError for read', async (t) => {
+      const { service, store } = aService(t)
+
+      await assert.rejects(service.get(nobody, ID), (error) => error instanceof InsufficientScopeError && error.needed === 'read')
+      await assert.rejects(service.list(nobody), InsufficientScopeError)
 
       assert.deepEqual(store.calls, [])
     })

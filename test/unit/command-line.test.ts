@@ -6,7 +6,7 @@ describe('parseCommandLine', () => {
   test('when there are no arguments, then serve with no flags set', () => {
     assert.deepEqual(parseCommandLine([]), {
       action: 'serve',
-      flags: { port: undefined, host: undefined, config: undefined, db: undefined, workers: undefined, debug: undefined },
+      flags: { port: undefined, host: undefined, config: undefined, db: undefined, workers: undefined, debug: undefined, auth: undefined },
     })
   })
 
@@ -15,7 +15,7 @@ describe('parseCommandLine', () => {
 
     assert.deepEqual(command, {
       action: 'serve',
-      flags: { port: '9000', host: '0.0.0.0', config: 'a.yaml', db: 'memory:', workers: 'auto', debug: true },
+      flags: { port: '9000', host: '0.0.0.0', config: 'a.yaml', db: 'memory:', workers: 'auto', debug: true, auth: undefined },
     })
   })
 
@@ -24,7 +24,7 @@ describe('parseCommandLine', () => {
 
     assert.deepEqual(command, {
       action: 'serve',
-      flags: { port: '9000', host: undefined, config: 'a.yaml', db: undefined, workers: '2', debug: true },
+      flags: { port: '9000', host: undefined, config: 'a.yaml', db: undefined, workers: '2', debug: true, auth: undefined },
     })
   })
 
@@ -36,7 +36,7 @@ describe('parseCommandLine', () => {
 
   for (const flag of ['--help', '-h']) {
     test(`when ${flag} is given, then help, whatever else is there`, () => {
-      assert.deepEqual(parseCommandLine(['--port', '1', flag]), { action: 'help' })
+      assert.deepEqual(parseCommandLine(['--port', '1', flag]), { action: 'help', usage: USAGE })
     })
   }
 
@@ -49,7 +49,7 @@ describe('parseCommandLine', () => {
   for (const [name, args, pattern] of [
     ['an unknown option', ['--frobnicate'], /--frobnicate/],
     ['a missing value', ['--port'], /--port/],
-    ['a positional argument', ['serve'], /serve/],
+    ['a positional argument', ['frobnicate'], /frobnicate/],
   ] as const) {
     test(`when the command line has ${name}, then a one-line UsageError`, () => {
       assert.throws(

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test, type TestContext } from 'node:test'
-import { ConfigError, DEFAULT_CONFIG, loadConfig, type ConfigFlags } from '../../src/config.js'
+import { parse as parseYaml } from 'yaml'
+import { ConfigError, DEFAULT_CONFIG, loadConfig, type ConfigFlags } from '../../src/config/load.js'
+import { listSettings } from '../../src/config/settings.js'
 
 function yamlFile(t: TestContext, text: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'addrservice-config-'))
@@ -67,8 +69,8 @@ describe('loadConfig', () => {
     )
 
     assert.deepEqual(load({ config: file }), {
-      serviceName: 'contacts',
-      workers: 1,
+      ...DEFAULT_CONFIG,
+      service: { name: 'contacts' },
       debug: true,
       server: {
         host: '0.0.0.0',
@@ -82,8 +84,7 @@ describe('loadConfig', () => {
         trustProxy: '127.0.0.1,10.0.0.0/8',
       },
       store: { kind: 'memory' },
-      postgres: DEFAULT_CONFIG.postgres,
-      metrics: { enabled: false, port: 9464 },
+      metrics: { enabled: false, port: 9464, host: '127.0.0.1' },
       logging: { level: 'debug', format: 'pretty', file: '/tmp/x.log' },
     })
   })
@@ -262,4 +263,89 @@ describe('loadConfig', () => {
       ;(config.server as { port: number }).port = 1
     }, TypeError)
   })
+
+  test('when the shipped local config is read, then it spells out every setting', () => {
+    const yaml = parseYaml(readFileSync('configs/addressbook-local.yaml', 'utf8')) as unknown
+
+    for (const { path } of listSettings()) {
+      let node: unknown = yaml
+      for (const key of path.split('.')) {
+        assert.ok(typeof node === 'object' && node !== null && Object.hasOwn(node, key), `configs/addressbook-local.yaml lacks ${path}`)
+        node = (node as Record<string, unknown>)[key]
+      }
+    }
+  })
+
+  test('when the README documents configuration, then every setting, variable and flag is in it', () => {
+    const readme = readFileSync('README.md', 'utf8')
+
+    for (const { path, setting } of listSettings()) {
+      assert.ok(readme.includes(`\`${path}\``), `README.md does not document ${path}`)
+      for (const name of setting.env ?? []) assert.ok(readme.includes(name), `README.md does not name ${name}`)
+      if (setting.flag) assert.ok(readme.includes(`--${setting.flag.name}`), `README.md does not name --${setting.flag.name}`)
+    }
+  })
+
+  test('when the shutdown delay is not below the shutdown timeout, then a ConfigError names it', (t) => {
+    const file = yamlFile(t, 'server: {shutdown-timeout-ms: 1000, shutdown-delay-ms: 1000}\n')
+
+    assertConfigError(() => load({ config: file }), 'server.shutdown-delay-ms', /below server.shutdown-timeout-ms \(1000\)/)
+  })
+
+  describe('auth', () => {
+    test('when nothing says, then the mode is unset, and each layer can choose one', (t) => {
+      assert.equal(load().auth.mode, null)
+      assert.equal(load({ config: yamlFile(t, 'auth: {mode: none}\n') }).auth.mode, 'none')
+      const claims = yamlFile(t, 'auth: {jwt: {issuer: https://id.example, audience: addrservice}}\n')
+      assert.equal(load({ config: claims }, { ADDRSERVICE_AUTH_MODE: 'jwt', ADDRSERVICE_JWT_SECRET: 's'.repeat(32) }).auth.mode, 'jwt')
+      assert.equal(load({ auth: 'api-key' }, { ADDRSERVICE_AUTH_MODE: 'none' }).auth.mode, 'api-key')
+    })
+
+    test('when the mode is not one of the three, then a ConfigError names where it came from', () => {
+      assertConfigError(() => load({ auth: 'password' }), '--auth')
+      assertConfigError(() => load({}, { ADDRSERVICE_AUTH_MODE: 'basic' }), 'ADDRSERVICE_AUTH_MODE')
+    })
+
+    test('when api-key is asked for with the memory store, then a ConfigError says it needs a store that keeps keys', () => {
+      assertConfigError(() => load({ auth: 'api-key', db: 'memory:' }), 'auth.mode', /keeps keys/)
+    })
+
+    test('when jwt has no key source, or two, then a ConfigError asks for exactly one', (t) => {
+      const base = 'auth: {mode: jwt, jwt: {issuer: https://id.example, audience: addrservice'
+      assertConfigError(() => load({ config: yamlFile(t, `${base}}}\n`) }), 'auth.jwt', /exactly one/)
+      assertConfigError(
+        () => load({ config: yamlFile(t, `${base}, jwks-url: "https://id.example/jwks", public-key-file: k.pem}}\n`) }),
+        'auth.jwt',
+        /got jwks-url, public-key-file/,
+      )
+    })
+
+    test('when jwt lacks the issuer or the audience, then a ConfigError names the missing one', (t) => {
+      assertConfigError(() => load({ config: yamlFile(t, 'auth: {mode: jwt, jwt: {jwks-url: "https://id.example/jwks", audience: a}}\n') }), 'auth.jwt.issuer', /required/)
+      assertConfigError(() => load({ config: yamlFile(t, 'auth: {mode: jwt, jwt: {jwks-url: "https://id.example/jwks", issuer: i}}\n') }), 'auth.jwt.audience', /required/)
+    })
+
+    test('when the JWT secret comes from the environment, then it applies, and a short one is refused without repeating it', (t) => {
+      const claims = yamlFile(t, 'auth: {jwt: {issuer: https://id.example, audience: addrservice}}\n')
+      const config = load({ auth: 'jwt', config: claims }, { ADDRSERVICE_JWT_SECRET: 'x'.repeat(40), ADDRSERVICE_DB: 'memory:' })
+      assert.equal(config.auth.jwt.secret, 'x'.repeat(40))
+
+      assertConfigError(() => load({}, { ADDRSERVICE_JWT_SECRET: 'hunter2' }), 'ADDRSERVICE_JWT_SECRET', /^(?!.*hunter2)/)
+    })
+  })
+
+  for (const [yaml, key] of [
+    ['rate-limit: {max: 0}', 'rate-limit.max'],
+    ['rate-limit: {redis: "http://cache:6379"}', 'rate-limit.redis'],
+    ['cors: {origins: ["app.example.com"]}', 'cors.origins.0'],
+    ['cors: {origins: "https://app.example.com"}', 'cors.origins'],
+    ['auth: {key-cache-ms: 6000}', 'auth.key-cache-ms'],
+    ['metrics: {host: ""}', 'metrics.host'],
+  ] as const) {
+    test(`when the file has ${yaml}, then a ConfigError names ${key}`, (t) => {
+      const file = yamlFile(t, `${yaml}\n`)
+
+      assertConfigError(() => load({ config: file }), `${key} (in ${file})`)
+    })
+  }
 })

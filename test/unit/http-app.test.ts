@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict'
-import { Writable } from 'node:stream'
 import { describe, test, type TestContext } from 'node:test'
 import { brotliDecompressSync, gunzipSync, gzipSync, deflateSync } from 'node:zlib'
-import { pino } from 'pino'
 import { EntryExistsError, EntryNotFoundError, InvalidEntryError, StoreUnavailableError } from '../../src/domain/errors.js'
 import { requestIdFrom } from '../../src/http/app.js'
 import type { ProblemBody } from '../../src/http/problems.js'
 import { buildTestApp, type TestAppOptions } from '../helpers/app.js'
 import { aFullEntry, anEntry } from '../helpers/factories.js'
+import { capturingLogger } from '../helpers/logger.js'
 import { StubAddressBook } from '../helpers/stub-address-book.js'
 
 const ID = '01890a5d4b8e7bd2a0f0c3b1d2e3f405'
@@ -569,17 +568,6 @@ describe('response compression', () => {
 })
 
 describe('request logging', () => {
-  function capturingLogger() {
-    const lines: Record<string, unknown>[] = []
-    const stream = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>)
-        done()
-      },
-    })
-    return { lines, logger: pino({ level: 'info' }, stream) }
-  }
-
   const cases = [
     { name: 'a success', status: 200, level: 30, failure: undefined, url: '/addresses' },
     { name: 'a client error', status: 404, level: 40, failure: undefined, url: '/nope' },

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test, type TestContext } from 'node:test'
 import Database from 'better-sqlite3'
+import { StoreUnavailableError } from '../../src/domain/errors.js'
 import { SQLITE_MIGRATIONS } from '../../src/storage/sqlite/migrations.js'
 import { SqliteStore, type SqliteStoreOptions } from '../../src/storage/sqlite/sqlite-store.js'
 import type { Clock } from '../../src/storage/store.js'
@@ -97,14 +98,18 @@ describe('SqliteStore', () => {
       })
     })
 
-    test('when another connection holds the write lock past busyTimeoutMs, then create rejects and stores nothing', async (t) => {
+    test('when another connection holds the write lock past busyTimeoutMs, then create rejects as unavailable (to retry) and stores nothing', async (t) => {
       const folder = aTempFolder(t)
       const store = folder.open({ busyTimeoutMs: 50 })
       const other = folder.connect()
       other.exec('BEGIN IMMEDIATE')
       const started = Date.now()
 
-      await assert.rejects(store.create(OWNER, 'entry-1', anEntry()), { code: 'SQLITE_BUSY' })
+      await assert.rejects(store.create(OWNER, 'entry-1', anEntry()), (error: unknown) => {
+        assert.ok(error instanceof StoreUnavailableError)
+        assert.equal((error.cause as { code?: unknown }).code, 'SQLITE_BUSY')
+        return true
+      })
 
       assert.ok(Date.now() - started >= 45, 'create gave up before the busy timeout')
       other.exec('ROLLBACK')

@@ -2,6 +2,7 @@ import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebo
 import Type from 'typebox'
 import { AddressEntry } from '../../domain/address-entry.js'
 import type { AddressBook } from '../../service/address-book-service.js'
+import { principalOf } from '../authentication.js'
 import { HttpProblem, Problems } from '../problems.js'
 
 /** The original's id route pattern; anything else is an unknown endpoint, as it was there. */
@@ -29,25 +30,26 @@ function requireBody(request: { body: unknown }, _reply: unknown, done: (error?:
   )
 }
 
+/** The address routes; every one acts on the caller's own book, as the authentication hooks of their scope decided. */
 export const addressRoutes: FastifyPluginCallbackTypebox<{ service: AddressBook }> = (app, { service }, done) => {
-  app.get(COLLECTION, { schema: { response: { 200: AddressBook } } }, async () => service.list())
+  app.get(COLLECTION, { schema: { response: { 200: AddressBook } } }, async (request) => service.list(principalOf(request)))
 
   app.get(ITEM, { schema: { params: IdParams, response: { 200: AddressEntry } } }, async (request) =>
-    service.get(request.params.id),
+    service.get(principalOf(request), request.params.id),
   )
 
   app.post(COLLECTION, { preValidation: requireBody, schema: { body: AddressEntry } }, async (request, reply) => {
-    const id = await service.create(request.body)
+    const id = await service.create(principalOf(request), request.body)
     return reply.code(201).header('location', `${COLLECTION}/${id}`).send()
   })
 
   app.put(ITEM, { preValidation: requireBody, schema: { params: IdParams, body: AddressEntry } }, async (request, reply) => {
-    await service.update(request.params.id, request.body)
+    await service.update(principalOf(request), request.params.id, request.body)
     return reply.code(204).send()
   })
 
   app.delete(ITEM, { schema: { params: IdParams } }, async (request, reply) => {
-    await service.delete(request.params.id)
+    await service.delete(principalOf(request), request.params.id)
     return reply.code(204).send()
   })
 

@@ -1,12 +1,16 @@
 import { EntryExistsError } from '../../domain/errors.js'
 import type { AddressEntry } from '../../domain/address-entry.js'
-import { systemClock, type AddressBookStore, type Clock, type StoredEntry } from '../store.js'
+import { systemClock, type ApiKeyRecord, type Clock, type NewApiKey, type Store, type StoredEntry } from '../store.js'
 
-/** Keeps entries in process memory: for tests and throwaway runs. Nothing survives a restart. */
-export class MemoryStore implements AddressBookStore {
+/**
+ * Keeps entries (and API keys) in process memory: for tests and throwaway runs. Nothing survives
+ * a restart, which is why the service refuses API-key authentication on it.
+ */
+export class MemoryStore implements Store {
   readonly description = 'memory'
   /** Ids are unique across owners, as they are in the SQL stores. */
   readonly #entries = new Map<string, StoredEntry>()
+  readonly #keys = new Map<string, ApiKeyRecord>()
   #closed = false
 
   constructor(private readonly clock: Clock = systemClock) {}
@@ -47,13 +51,46 @@ export class MemoryStore implements AddressBookStore {
 
   list(owner: string): Promise<StoredEntry[]> {
     const entries = [...this.#entries.values()].filter((stored) => stored.owner === owner)
-    entries.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    entries.sort((a, b) => compare(a.id, b.id))
     return Promise.resolve(entries.map(copy))
   }
 
   close(): Promise<void> {
     this.#closed = true
     this.#entries.clear()
+    this.#keys.clear()
+    return Promise.resolve()
+  }
+
+  createApiKey(key: NewApiKey): Promise<ApiKeyRecord> {
+    if (this.#keys.has(key.id)) return Promise.reject(new Error('an API key with this id exists'))
+    const record = { ...key, lastUsedAt: null, revokedAt: null }
+    this.#keys.set(key.id, record)
+    return Promise.resolve({ ...record })
+  }
+
+  findApiKey(id: string): Promise<ApiKeyRecord | undefined> {
+    const record = this.#keys.get(id)
+    return Promise.resolve(record && { ...record })
+  }
+
+  listApiKeys(owner?: string): Promise<ApiKeyRecord[]> {
+    const keys = [...this.#keys.values()].filter((key) => owner === undefined || key.owner === owner)
+    keys.sort((a, b) => compare(a.createdAt, b.createdAt) || compare(a.id, b.id))
+    return Promise.resolve(keys.map((key) => ({ ...key })))
+  }
+
+  revokeApiKey(id: string, at: string): Promise<ApiKeyRecord | undefined> {
+    const record = this.#keys.get(id)
+    if (!record) return Promise.resolve(undefined)
+    const revoked = record.revokedAt === null ? { ...record, revokedAt: at } : record
+    this.#keys.set(id, revoked)
+    return Promise.resolve({ ...revoked })
+  }
+
+  touchApiKey(id: string, at: string): Promise<void> {
+    const record = this.#keys.get(id)
+    if (record) this.#keys.set(id, { ...record, lastUsedAt: at })
     return Promise.resolve()
   }
 
@@ -65,4 +102,8 @@ export class MemoryStore implements AddressBookStore {
 
 function copy(stored: StoredEntry): StoredEntry {
   return { ...stored, entry: structuredClone(stored.entry) }
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0
 }

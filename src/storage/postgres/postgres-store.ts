@@ -1,7 +1,9 @@
 import pg from 'pg'
 import type { AddressEntry } from '../../domain/address-entry.js'
 import { EntryExistsError, StoreUnavailableError } from '../../domain/errors.js'
-import { systemClock, type AddressBookStore, type Clock, type StoredEntry } from '../store.js'
+import type { Scope } from '../../domain/principal.js'
+import { systemClock, type ApiKeyRecord, type Clock, type NewApiKey, type Store, type StoredEntry } from '../store.js'
+import { redactPassword } from '../store-config.js'
 import { MIGRATION_LOCK_KEY, POSTGRES_MIGRATIONS } from './migrations.js'
 
 interface EntryRow {
@@ -11,6 +13,17 @@ interface EntryRow {
   created_at: Date
   updated_at: Date
   entry: AddressEntry
+}
+
+interface ApiKeyRow {
+  id: string
+  owner: string
+  scope: Scope
+  label: string | null
+  secret_hash: string
+  created_at: Date
+  last_used_at: Date | null
+  revoked_at: Date | null
 }
 
 export interface PostgresStoreOptions {
@@ -26,6 +39,7 @@ export interface PostgresStoreOptions {
 }
 
 const COLUMNS = 'id, owner, version, created_at, updated_at, entry'
+const KEY_COLUMNS = 'id, owner, scope, label, secret_hash, created_at, last_used_at, revoked_at'
 
 /**
  * Keeps entries in PostgreSQL through a node-postgres pool, as jsonb beside the metadata
@@ -34,7 +48,7 @@ const COLUMNS = 'id, owner, version, created_at, updated_at, entry'
  * is migrated on first use, under an advisory lock; an unreachable server makes each call
  * reject with StoreUnavailableError until it is back, without restarting anything.
  */
-export class PostgresStore implements AddressBookStore {
+export class PostgresStore implements Store {
   readonly description: string
   readonly #pool: pg.Pool
   readonly #clock: Clock
@@ -121,6 +135,39 @@ export class PostgresStore implements AddressBookStore {
     return rows.map(toStoredEntry)
   }
 
+  async createApiKey(key: NewApiKey): Promise<ApiKeyRecord> {
+    await this.#query(
+      'INSERT INTO api_keys (id, owner, scope, label, secret_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)',
+      [key.id, key.owner, key.scope, key.label, key.secretHash, key.createdAt],
+    )
+    return { ...key, lastUsedAt: null, revokedAt: null }
+  }
+
+  async findApiKey(id: string): Promise<ApiKeyRecord | undefined> {
+    const rows = await this.#query<ApiKeyRow>(`SELECT ${KEY_COLUMNS} FROM api_keys WHERE id = $1`, [id])
+    return rows[0] && toApiKeyRecord(rows[0])
+  }
+
+  async listApiKeys(owner?: string): Promise<ApiKeyRecord[]> {
+    const rows =
+      owner === undefined
+        ? await this.#query<ApiKeyRow>(`SELECT ${KEY_COLUMNS} FROM api_keys ORDER BY created_at, id`, [])
+        : await this.#query<ApiKeyRow>(`SELECT ${KEY_COLUMNS} FROM api_keys WHERE owner = $1 ORDER BY created_at, id`, [owner])
+    return rows.map(toApiKeyRecord)
+  }
+
+  async revokeApiKey(id: string, at: string): Promise<ApiKeyRecord | undefined> {
+    const rows = await this.#query<ApiKeyRow>(
+      `UPDATE api_keys SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1 RETURNING ${KEY_COLUMNS}`,
+      [id, at],
+    )
+    return rows[0] && toApiKeyRecord(rows[0])
+  }
+
+  async touchApiKey(id: string, at: string): Promise<void> {
+    await this.#query('UPDATE api_keys SET last_used_at = $2 WHERE id = $1', [id, at])
+  }
+
   /** Connections in the pool: open, idle, and callers waiting for one. */
   poolStats(): { total: number; idle: number; waiting: number } {
     return { total: this.#pool.totalCount, idle: this.#pool.idleCount, waiting: this.#pool.waitingCount }
@@ -199,6 +246,19 @@ async function migrate(pool: pg.Pool): Promise<void> {
   }
 }
 
+function toApiKeyRecord(row: ApiKeyRow): ApiKeyRecord {
+  return {
+    id: row.id,
+    owner: row.owner,
+    scope: row.scope,
+    label: row.label,
+    secretHash: row.secret_hash,
+    createdAt: row.created_at.toISOString(),
+    lastUsedAt: row.last_used_at?.toISOString() ?? null,
+    revokedAt: row.revoked_at?.toISOString() ?? null,
+  }
+}
+
 function toStoredEntry(row: EntryRow): StoredEntry {
   return {
     id: row.id,
@@ -207,16 +267,5 @@ function toStoredEntry(row: EntryRow): StoredEntry {
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),
     entry: row.entry,
-  }
-}
-
-/** The URL with its password, if any, replaced by ***. */
-export function redactPassword(url: string): string {
-  try {
-    const parsed = new URL(url)
-    if (parsed.password) parsed.password = '***'
-    return parsed.toString()
-  } catch {
-    return 'postgres://(unparseable URL)'
   }
 }

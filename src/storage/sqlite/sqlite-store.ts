@@ -2,8 +2,9 @@ import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import type { AddressEntry } from '../../domain/address-entry.js'
-import { EntryExistsError } from '../../domain/errors.js'
-import { systemClock, type AddressBookStore, type Clock, type StoredEntry } from '../store.js'
+import { EntryExistsError, StoreUnavailableError } from '../../domain/errors.js'
+import type { Scope } from '../../domain/principal.js'
+import { systemClock, type ApiKeyRecord, type Clock, type NewApiKey, type Store, type StoredEntry } from '../store.js'
 import { SQLITE_MIGRATIONS } from './migrations.js'
 
 interface EntryRow {
@@ -15,19 +16,31 @@ interface EntryRow {
   entry: string
 }
 
+interface ApiKeyRow {
+  id: string
+  owner: string
+  scope: Scope
+  label: string | null
+  secret_hash: string
+  created_at: string
+  last_used_at: string | null
+  revoked_at: string | null
+}
+
 export interface SqliteStoreOptions {
   clock?: Clock
   busyTimeoutMs?: number
 }
 
 const COLUMNS = 'id, owner, version, created_at, updated_at, entry'
+const KEY_COLUMNS = 'id, owner, scope, label, secret_hash, created_at, last_used_at, revoked_at'
 
 /**
  * Keeps entries in one SQLite file through better-sqlite3. Write-ahead log with
  * `synchronous=FULL`: once a write method resolves, the entry is on disk and survives a crash
  * of the process or the machine.
  */
-export class SqliteStore implements AddressBookStore {
+export class SqliteStore implements Store {
   readonly description: string
   readonly #db: Database.Database
   readonly #clock: Clock
@@ -36,6 +49,14 @@ export class SqliteStore implements AddressBookStore {
   readonly #update: Database.Statement<[string, string, string, string], Pick<EntryRow, 'version' | 'created_at' | 'updated_at'>>
   readonly #delete: Database.Statement<[string, string]>
   readonly #selectAll: Database.Statement<[string], EntryRow>
+  readonly #keys: {
+    insert: Database.Statement<[string, string, string, string | null, string, string]>
+    select: Database.Statement<[string], ApiKeyRow>
+    selectAll: Database.Statement<[], ApiKeyRow>
+    selectByOwner: Database.Statement<[string], ApiKeyRow>
+    revoke: Database.Statement<[string, string], ApiKeyRow>
+    touch: Database.Statement<[string, string]>
+  }
 
   /** Opens (creating if needed) the database file, checks durability settings and migrates. */
   constructor(readonly path: string, options: SqliteStoreOptions = {}) {
@@ -64,6 +85,16 @@ export class SqliteStore implements AddressBookStore {
     )
     this.#delete = db.prepare('DELETE FROM address_entries WHERE owner = ? AND id = ?')
     this.#selectAll = db.prepare(`SELECT ${COLUMNS} FROM address_entries WHERE owner = ? ORDER BY id`)
+    this.#keys = {
+      insert: db.prepare(`INSERT INTO api_keys (id, owner, scope, label, secret_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)`),
+      select: db.prepare(`SELECT ${KEY_COLUMNS} FROM api_keys WHERE id = ?`),
+      selectAll: db.prepare(`SELECT ${KEY_COLUMNS} FROM api_keys ORDER BY created_at, id`),
+      selectByOwner: db.prepare(`SELECT ${KEY_COLUMNS} FROM api_keys WHERE owner = ? ORDER BY created_at, id`),
+      revoke: db.prepare(
+        `UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) WHERE id = ? RETURNING ${KEY_COLUMNS}`,
+      ),
+      touch: db.prepare('UPDATE api_keys SET last_used_at = ? WHERE id = ?'),
+    }
   }
 
   /** The file was opened and migrated by the constructor; only a closed store is not ready. */
@@ -116,10 +147,54 @@ export class SqliteStore implements AddressBookStore {
     return attempt(() => this.#selectAll.all(owner).map(toStoredEntry))
   }
 
+  createApiKey(key: NewApiKey): Promise<ApiKeyRecord> {
+    return attempt(() => {
+      this.#keys.insert.run(key.id, key.owner, key.scope, key.label, key.secretHash, key.createdAt)
+      return { ...key, lastUsedAt: null, revokedAt: null }
+    })
+  }
+
+  findApiKey(id: string): Promise<ApiKeyRecord | undefined> {
+    return attempt(() => {
+      const row = this.#keys.select.get(id)
+      return row && toApiKeyRecord(row)
+    })
+  }
+
+  listApiKeys(owner?: string): Promise<ApiKeyRecord[]> {
+    return attempt(() => (owner === undefined ? this.#keys.selectAll.all() : this.#keys.selectByOwner.all(owner)).map(toApiKeyRecord))
+  }
+
+  revokeApiKey(id: string, at: string): Promise<ApiKeyRecord | undefined> {
+    return attempt(() => {
+      const row = this.#keys.revoke.get(at, id)
+      return row && toApiKeyRecord(row)
+    })
+  }
+
+  touchApiKey(id: string, at: string): Promise<void> {
+    return attempt(() => {
+      this.#keys.touch.run(at, id)
+    })
+  }
+
   close(): Promise<void> {
     return attempt(() => {
       if (this.#db.open) this.#db.close()
     })
+  }
+}
+
+function toApiKeyRecord(row: ApiKeyRow): ApiKeyRecord {
+  return {
+    id: row.id,
+    owner: row.owner,
+    scope: row.scope,
+    label: row.label,
+    secretHash: row.secret_hash,
+    createdAt: row.created_at,
+    lastUsedAt: row.last_used_at,
+    revokedAt: row.revoked_at,
   }
 }
 
@@ -171,10 +246,20 @@ function isPrimaryKeyViolation(error: unknown): boolean {
   return error instanceof Database.SqliteError && error.code === 'SQLITE_CONSTRAINT_PRIMARYKEY'
 }
 
+/**
+ * Runs a synchronous better-sqlite3 call as a promise. A database still locked by another
+ * process after busy_timeout is a passing condition: StoreUnavailableError, so the client
+ * gets 503 and retries.
+ */
 function attempt<T>(operation: () => T): Promise<T> {
   try {
     return Promise.resolve(operation())
   } catch (error) {
+    if (isBusy(error)) return Promise.reject(new StoreUnavailableError({ cause: error }))
     return Promise.reject(error instanceof Error ? error : new Error(String(error)))
   }
+}
+
+function isBusy(error: unknown): boolean {
+  return error instanceof Database.SqliteError && /^SQLITE_(BUSY|LOCKED)/.test(error.code)
 }

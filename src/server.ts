@@ -1,0 +1,176 @@
+import cluster from 'node:cluster'
+import { isIP } from 'node:net'
+import type { FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
+import { AggregatorRegistry, collectDefaultMetrics, Registry, type PrometheusContentType } from 'prom-client'
+import type { Config } from './config/settings.js'
+import { buildApp, type App } from './http/app.js'
+import { buildMetricsApp } from './http/metrics.js'
+import { AddressBookService } from './service/address-book-service.js'
+import { createStore } from './storage/factory.js'
+import { InstrumentedStore } from './storage/instrumented-store.js'
+import { ApiKeys } from './auth/api-keys.js'
+import { apiKeyAuthenticator, jwtAuthenticator, type Authenticator } from './auth/authenticator.js'
+import { JwtVerifier } from './auth/jwt.js'
+import type { Store } from './storage/store.js'
+import { describeStoreConfig } from './storage/store-config.js'
+
+/** The service could not start: `exitCode` 2 for a configuration it refuses, 1 for anything else. */
+export class StartupError extends Error {
+  constructor(readonly exitCode: 1 | 2, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'StartupError'
+  }
+}
+
+/** The service, listening; `close` stops it and releases everything it opened. */
+export interface RunningServer {
+  readonly app: App
+  /** Where the API listens, e.g. http://127.0.0.1:8080. */
+  readonly url: string
+  /** Where /metrics listens when it has a port of its own. */
+  readonly metricsUrl: string | undefined
+  /** Readiness turns 503 ahead of closing, so that load balancers stop sending traffic. */
+  beginShutdown(): void
+  close(): Promise<void>
+}
+
+export function isLoopback(host: string): boolean {
+  if (host === 'localhost' || host === '::1' || host === '[::1]') return true
+  return isIP(host) === 4 && host.startsWith('127.')
+}
+
+/**
+ * Refuses what the service will not run with, before anything is opened: listening beyond
+ * this machine without having chosen who may call.
+ */
+export function checkServeConfig(config: Config): void {
+  if (config.auth.mode === null && !isLoopback(config.server.host)) {
+    throw new StartupError(
+      2,
+      `refusing to listen on ${config.server.host} without authentication chosen: set auth.mode: api-key, jwt, or an explicit none (--auth, ADDRSERVICE_AUTH_MODE)`,
+    )
+  }
+}
+
+/**
+ * Opens the store, builds the app and listens: the whole service in this process (alone, or as
+ * one worker of a cluster). Throws StartupError when it cannot; whatever it opened is closed.
+ */
+export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
+  checkServeConfig(config)
+  if (config.debug && !isLoopback(config.server.host)) {
+    logger.warn({ host: config.server.host }, 'debug mode puts stack traces in error responses, and this service listens beyond this machine')
+  }
+  const registry = metricsRegistry(config)
+  let opened: Store
+  try {
+    opened = createStore(config.store, {
+      ...config.postgres,
+      onBackgroundError: (error) => {
+        logger.warn({ err: error }, 'store connection failed; it will be replaced')
+      },
+    })
+  } catch (error) {
+    logger.fatal({ err: error }, 'cannot open the store')
+    const reason = error instanceof Error ? error.message : String(error)
+    throw new StartupError(1, `cannot open the store ${describeStoreConfig(config.store)}: ${reason}`, { cause: error })
+  }
+  const store = registry ? new InstrumentedStore(opened, registry) : opened
+  store.ready().catch((error: unknown) => {
+    logger.warn({ err: error }, 'the store is not ready yet; requests get 503 until it is')
+  })
+
+  let authenticator
+  try {
+    authenticator = createAuthenticator(config, store, logger)
+  } catch (error) {
+    await store.close()
+    throw error
+  }
+  // With authentication on, /metrics is not for every caller of the API: only its own port serves it.
+  const serveMetrics = config.metrics.port === null && authenticator === undefined
+  if (registry && config.metrics.port === null && !serveMetrics) {
+    logger.warn('metrics are not served on the API port while authentication is on; set metrics.port to serve them')
+  }
+  const app = buildApp(config, { addressBook: new AddressBookService(store), authenticator }, {
+    logger,
+    ...(registry ? { metrics: registry, serveMetrics } : {}),
+  })
+  // In a cluster the primary serves the sum of every worker's metrics on the metrics port.
+  const metricsApp = registry && config.metrics.port !== null && cluster.isPrimary ? buildMetricsApp(registry) : undefined
+  app.addHook('onClose', async () => {
+    await metricsApp?.close()
+    await store.close()
+  })
+
+  const { host, port } = config.server
+  let url: string
+  let metricsUrl: string | undefined
+  try {
+    url = await app.listen({ host, port })
+    if (metricsApp) metricsUrl = await listenMetrics(metricsApp, config, logger)
+  } catch (error) {
+    // The API listens first: if it is up, it was the metrics port that failed.
+    const failed = app.server.listening ? `${config.metrics.host}:${String(config.metrics.port)}` : `${host}:${String(port)}`
+    await app.close()
+    logger.fatal({ err: error }, 'cannot listen')
+    throw cannotListen(error, failed)
+  }
+  return {
+    app,
+    url,
+    metricsUrl,
+    beginShutdown: () => {
+      app.beginShutdown()
+    },
+    close: () => app.close(),
+  }
+}
+
+/** Who may call, as auth.mode says; none when authentication is off. */
+function createAuthenticator(config: Config, store: Store, logger: Logger): Authenticator | undefined {
+  const { auth } = config
+  switch (auth.mode) {
+    case 'api-key': {
+      const keys = new ApiKeys(store, {
+        cacheMs: auth.keyCacheMs,
+        onBackgroundError: (error) => {
+          logger.warn({ err: error }, 'cannot record when an API key was last used')
+        },
+      })
+      return apiKeyAuthenticator(keys)
+    }
+    case 'jwt':
+      try {
+        return jwtAuthenticator(new JwtVerifier(auth.jwt))
+      } catch (error) {
+        const key = auth.jwt.publicKeyFile === null ? 'auth.jwt' : 'auth.jwt.public-key-file'
+        const reason = (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.message : String(error))
+        throw new StartupError(2, `invalid configuration: ${key}: cannot be used (${reason})`, { cause: error })
+      }
+    case 'none':
+    case null:
+      return undefined
+  }
+}
+
+/** A worker's registry answers the primary, which sums all workers' on the metrics port. */
+function metricsRegistry(config: Config): Registry | undefined {
+  if (!config.metrics.enabled) return undefined
+  const registry = cluster.isWorker ? new AggregatorRegistry<PrometheusContentType>() : new Registry()
+  collectDefaultMetrics({ register: registry })
+  if (cluster.isWorker) AggregatorRegistry.setRegistries([registry])
+  return registry
+}
+
+export async function listenMetrics(app: FastifyInstance, config: Config, logger: Logger): Promise<string> {
+  const url = await app.listen({ host: config.metrics.host, port: config.metrics.port ?? 0 })
+  logger.info({ url: `${url}/metrics` }, 'metrics listening')
+  return url
+}
+
+export function cannotListen(error: unknown, where: string): StartupError {
+  const code = (error as NodeJS.ErrnoException).code ?? 'error'
+  return new StartupError(1, `cannot listen on ${where} (${code})`, { cause: error })
+}

@@ -1,0 +1,44 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { TestContext } from 'node:test'
+import { PostgresStore } from '../../src/storage/postgres/postgres-store.js'
+import { SqliteStore, type SqliteStoreOptions } from '../../src/storage/sqlite/sqlite-store.js'
+import type { Store } from '../../src/storage/store.js'
+import { POSTGRES_SKIP, useTestPostgres, type TestPostgres } from './postgres.js'
+
+/** A SQLite store on a file in a fresh temporary directory, both removed when the test ends. */
+export function aSqliteStore(t: TestContext, options: SqliteStoreOptions = {}): SqliteStore {
+  const dir = mkdtempSync(join(tmpdir(), 'addrservice-test-'))
+  const store = new SqliteStore(join(dir, 'addressbook.db'), options)
+  t.after(async () => {
+    await store.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+  return store
+}
+
+/** Builds an empty store of one kind for one test; closed (and removed) when the test ends. */
+export type MakeStore = (t: TestContext) => Promise<Store>
+
+/**
+ * The stores that keep data: SQLite always, PostgreSQL when a server is configured (a schema
+ * of its own per test). Call at the top level of a test file: it sets up the file's database.
+ */
+export function durableStores(): { name: string; make: MakeStore; skip: string | false }[] {
+  let postgres: TestPostgres | undefined
+  if (!POSTGRES_SKIP) postgres = useTestPostgres()
+  return [
+    { name: 'SQLite', make: (t) => Promise.resolve(aSqliteStore(t)), skip: false },
+    {
+      name: 'PostgreSQL',
+      skip: POSTGRES_SKIP,
+      make: async (t) => {
+        if (!postgres) throw new Error(String(POSTGRES_SKIP))
+        const store = new PostgresStore(await postgres.freshSchemaUrl(t))
+        t.after(() => store.close())
+        return store
+      },
+    },
+  ]
+}
