@@ -13,11 +13,16 @@ const MAX_ITEMS = 20
 
 /**
  * Text as people write it: no NUL characters and no unpaired UTF-16 surrogates. Neither means
- * anything in an address book, and PostgreSQL cannot store either in jsonb.
+ * anything in an address book, and PostgreSQL cannot store either in jsonb. Every string of the
+ * entry follows this rule: as a format, or, where the format says something else (the email),
+ * as a pattern.
  */
 const PLAIN_TEXT = 'plain-text'
-const UNPAIRED_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
-Format.Set(PLAIN_TEXT, (value) => !value.includes('\u0000') && !UNPAIRED_SURROGATE.test(value))
+/** Patterns are matched with the `u` flag, where a surrogate pair is one character: the class catches only unpaired halves. */
+const PLAIN_TEXT_PATTERN = '^[^\\u0000\\uD800-\\uDFFF]*$'
+const PLAIN_TEXT_MESSAGE = 'must not contain NUL characters or unpaired surrogates'
+const plainText = new RegExp(PLAIN_TEXT_PATTERN, 'u')
+Format.Set(PLAIN_TEXT, (value) => plainText.test(value))
 /** At least one character that is not white space. */
 const NOT_BLANK = '\\S'
 const text = (maxLength: number) => Type.String({ minLength: 1, maxLength, format: PLAIN_TEXT })
@@ -54,7 +59,7 @@ export const PhoneNumber = Type.Object(
 export const EmailAddress = Type.Object(
   {
     kind: Kind,
-    email: Type.String({ format: 'email', maxLength: 254 }),
+    email: Type.String({ format: 'email', maxLength: 254, pattern: PLAIN_TEXT_PATTERN }),
   },
   { additionalProperties: false },
 )
@@ -132,16 +137,22 @@ export function describeSchemaErrors(errors: Iterable<SchemaError>): FieldError[
         add(instancePath, `must be one of: ${enumValues(params).join(', ')}`)
         break
       case 'format':
-        add(instancePath, params.format === PLAIN_TEXT ? 'must not contain NUL characters or unpaired surrogates' : `must be ${String(params.format)}`)
+        add(instancePath, params.format === PLAIN_TEXT ? PLAIN_TEXT_MESSAGE : `must be ${String(params.format)}`)
         break
       case 'pattern':
-        add(instancePath, params.pattern === NOT_BLANK ? 'must not be blank' : `must match the pattern ${String(params.pattern)}`)
+        add(instancePath, patternMessage(params.pattern))
         break
       default:
         add(instancePath, error.message ?? `fails ${keyword}`)
     }
   }
   return [...described.values()]
+}
+
+function patternMessage(pattern: unknown): string {
+  if (pattern === NOT_BLANK) return 'must not be blank'
+  if (pattern === PLAIN_TEXT_PATTERN) return PLAIN_TEXT_MESSAGE
+  return `must match the pattern ${String(pattern)}`
 }
 
 function propertyNames(params: Record<string, unknown>, listKey: string, singleKey: string): string[] {

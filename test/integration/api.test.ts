@@ -126,6 +126,8 @@ describe('over a real socket', () => {
       { method: 'PUT', path: "/addresses/1'%3B%20DROP%20TABLE%20address_entries%3B--", body: JSON.stringify(anEntry()) },
       { method: 'PUT', path: `/addresses/${'a'.repeat(5000)}`, body: JSON.stringify(anEntry()) },
       { method: 'DELETE', path: '/addresses/%00' },
+      { method: 'POST', path: '/addresses', body: '{"full_name":"y","emails":[{"kind":"home","email":"\\"\\u0000\\"@example.com"}]}' },
+      { method: 'POST', path: '/addresses', body: '{"full_name":"y","emails":[{"kind":"home","email":"\\"\\udc00\\"@example.com"}]}' },
     ]
 
     for (const request of hostile) {

@@ -251,6 +251,11 @@ describe('AddressBookService', () => {
         errors: [{ path: '/emails/0/kind', message: 'must be one of: home, work' }],
       },
       { when: 'it is not an object', value: null, errors: [{ path: '', message: 'must be object' }] },
+      {
+        when: "an email's quoted local part holds a NUL",
+        value: anEntry({ emails: [{ kind: 'home', email: '"\u0000"@example.com' }] }),
+        errors: [{ path: '/emails/0/email', message: 'must not contain NUL characters or unpaired surrogates' }],
+      },
     ]
 
     for (const { when, value, errors } of cases) {

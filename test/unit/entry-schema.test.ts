@@ -268,7 +268,28 @@ describe('plain text', () => {
       assert.deepEqual(errorsOf({ full_name: value }), [{ path: '/full_name', message }])
       assert.deepEqual(errorsOf({ full_name: 'X', addresses: [anAddress({ city: value })] }), [{ path: '/addresses/0/city', message }])
     })
+
+    test(`when an email's quoted local part holds ${name}, then it is refused though it is a well-formed address`, () => {
+      const email = `"${value}"@example.com`
+
+      assert.deepEqual(errorsOf({ full_name: 'X', emails: [{ kind: 'home', email }] }), [
+        { path: '/emails/0/email', message: 'must not contain NUL characters or unpaired surrogates' },
+      ])
+    })
   }
+
+  test('when an email is both malformed and holds a NUL, then both reasons are named', () => {
+    const errors = errorsOf({ full_name: 'X', emails: [{ kind: 'home', email: 'a\u0000b' }] })
+
+    assert.deepEqual(errors, [
+      { path: '/emails/0/email', message: 'must be email' },
+      { path: '/emails/0/email', message: 'must not contain NUL characters or unpaired surrogates' },
+    ])
+  })
+
+  test("when an email's quoted local part holds emoji (surrogate pairs), then it is valid", () => {
+    assert.deepEqual(errorsOf({ full_name: 'X', emails: [{ kind: 'home', email: '"👩🏽‍🚀 crew"@example.com' }] }), [])
+  })
 
   test('when a string holds emoji, other scripts and control characters, then it is valid', () => {
     assert.deepEqual(errorsOf({ full_name: '👩🏽‍🚀 山田 محمد e\u0301 \u0007\t\n\u2028' }), [])

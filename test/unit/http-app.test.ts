@@ -170,6 +170,24 @@ describe('request bodies', () => {
     assert.deepEqual(service.calls, [])
   })
 
+  for (const [name, email] of [
+    ['a NUL', '\\u0000'],
+    ['an unpaired surrogate', '\\ud800'],
+  ] as const) {
+    test(`when an email's quoted local part holds ${name}, then 400 names /emails/0/email and the service is not called`, async (t) => {
+      const { app, service } = appWith(t)
+      const payload = `{"full_name":"y","emails":[{"kind":"home","email":"\\"${email}\\"@example.com"}]}`
+
+      const response = await app.inject({ method: 'POST', url: '/addresses', payload, headers: { 'content-type': 'application/json' } })
+
+      assert.equal(response.statusCode, 400)
+      const problem = problemOf(response)
+      assert.equal(problem.type, 'urn:addrservice:problem:schema-validation-failed')
+      assert.deepEqual(problem.errors, [{ path: '/emails/0/email', message: 'must not contain NUL characters or unpaired surrogates' }])
+      assert.deepEqual(service.calls, [])
+    })
+  }
+
   for (const [name, payload] of [
     ['an array', '[{"full_name":"X"}]'],
     ['a string', '"Bill Gates"'],
