@@ -81,6 +81,8 @@ export function buildApp(config: AppConfig, { addressBook, authenticator }: AppS
     trustProxy: config.server.trustProxy,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 100 },
     frameworkErrors: (error, request, reply) => {
+      // A bad URL or an over-long id is answered before any onRequest hook runs.
+      identify(request, reply)
       sendProblem(request, reply, error, config)
     },
     clientErrorHandler: (error, socket) => {
@@ -98,8 +100,7 @@ export function buildApp(config: AppConfig, { addressBook, authenticator }: AppS
   app.decorateRequest('principal', null)
   app.decorateRequest('authFailure', null)
   app.addHook('onRequest', (request, reply, done) => {
-    // Vary on every response, compressed or not, so that caches never mix representations.
-    reply.header('x-request-id', request.id).header('vary', 'accept-encoding')
+    identify(request, reply)
     done()
   })
   // Once shutdown starts, readiness answers 503 and responses close their connection, so that
@@ -212,6 +213,11 @@ function acceptJsonWhateverTheContentType(app: App): void {
       done(new HttpProblem(Problems.invalidJsonBody), undefined)
     }
   })
+}
+
+/** Headers every response carries: its request id, and Vary, so that caches never mix compressed and plain representations. */
+function identify(request: FastifyRequest, reply: FastifyReply): void {
+  reply.header('x-request-id', request.id).header('vary', 'accept-encoding')
 }
 
 function sendProblem(request: FastifyRequest, reply: FastifyReply, error: unknown, config: AppConfig): void {

@@ -437,6 +437,22 @@ describe('error responses', () => {
     assert.equal(problemOf(response).status, 400)
   })
 
+  for (const [name, url, status] of [
+    ['an id longer than 100 characters', `/addresses/${'a'.repeat(101)}`, 414],
+    ['a path that is not valid percent-encoding', '/addresses/%zz', 400],
+  ] as const) {
+    test(`when ${name} is requested, then the ${String(status)} carries Vary and X-Request-ID like every response`, async (t) => {
+      const { app } = appWith(t)
+
+      const response = await app.inject({ method: 'GET', url, headers: { 'x-request-id': 'odd-url' } })
+
+      assert.equal(response.statusCode, status)
+      assert.equal(response.headers.vary, 'accept-encoding')
+      assert.equal(response.headers['x-request-id'], 'odd-url')
+      assert.equal(problemOf(response).request_id, 'odd-url')
+    })
+  }
+
   for (const [url, method, allow] of [
     ['/addresses', 'PATCH', 'GET, HEAD, POST, OPTIONS'],
     ['/addresses', 'DELETE', 'GET, HEAD, POST, OPTIONS'],
