@@ -1,6 +1,4 @@
-import { randomUUID } from 'node:crypto'
 import { METHODS, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { Socket } from 'node:net'
 import compress from '@fastify/compress'
 import cors from '@fastify/cors'
 import helmet from '@fastify/helmet'
@@ -11,12 +9,16 @@ import type { Authenticator } from '../auth/authenticator.js'
 import type { Config } from '../config/settings.js'
 import type { AddressBook } from '../service/address-book-service.js'
 import { addAuthentication } from './authentication.js'
+import { addConnectionErrors, answerClientError } from './connection-errors.js'
 import { addEntityTags } from './etag.js'
 import { addHealthRoutes, PROBE_PATHS } from './health.js'
 import { addHttpMetrics, addMetricsRoute } from './metrics.js'
 import { addressRoutes } from './routes/addresses.js'
-import { HttpProblem, problemTypeUri, Problems, resolveProblem, type ProblemBody } from './problems.js'
+import { HttpProblem, pathOf, problemBody, Problems, resolveProblem } from './problems.js'
 import { addRateLimit } from './rate-limit.js'
+import { requestIdFrom } from './request-id.js'
+
+export { requestIdFrom }
 
 /** What the HTTP layer needs to know of the configuration. */
 export type AppConfig = Pick<Config, 'debug' | 'server' | 'rateLimit' | 'cors'>
@@ -56,13 +58,6 @@ declare module 'fastify' {
   }
 }
 
-const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:+=@/-]{1,128}$/
-
-/** A client's X-Request-ID when it is sane, otherwise a fresh UUID. */
-export function requestIdFrom(header: string | string[] | undefined): string {
-  return typeof header === 'string' && REQUEST_ID_PATTERN.test(header) ? header : randomUUID()
-}
-
 /**
  * Builds the address book's HTTP application around a service: routes with schemas, one error
  * handler, one not-found handler, hooks. It does not listen; the caller owns the server's life.
@@ -86,10 +81,11 @@ export function buildApp(config: AppConfig, { addressBook, authenticator }: AppS
       sendProblem(request, reply, error, config)
     },
     clientErrorHandler: (error, socket) => {
-      answerClientError(error, socket)
+      answerClientError(error, socket, app.log)
     },
   }).withTypeProvider<TypeBoxTypeProvider>()
   app.server.headersTimeout = config.server.headersTimeoutMs
+  addConnectionErrors(app)
   // Every method Node can parse is routed, so that a known path answers 405 rather than 404.
   for (const method of METHODS) {
     if (method !== 'CONNECT' && !app.supportedMethods.includes(method)) app.addHttpMethod(method)
@@ -223,34 +219,13 @@ function identify(request: FastifyRequest, reply: FastifyReply): void {
 function sendProblem(request: FastifyRequest, reply: FastifyReply, error: unknown, config: AppConfig): void {
   request.failure = error
   const { problem, detail, errors, headers } = resolveProblem(error, config.server.bodyLimit)
-  const uri = truncate(pathOf(request.url), 1024)
-  const body: ProblemBody = {
-    type: problemTypeUri(problem),
-    title: problem.title,
-    status: problem.status,
-    detail,
-    instance: uri,
-    method: request.method,
-    uri,
-    code: problem.status,
-    message: problem.title,
-    request_id: request.id,
-  }
+  const body = problemBody(problem, detail, { method: request.method, target: request.url, requestId: request.id })
   if (errors) body.errors = [...errors]
   if (config.debug) body.trace = error instanceof Error ? (error.stack ?? String(error)) : String(error)
   reply.raw.statusMessage = problem.title
   reply.code(problem.status).header('x-request-id', request.id)
   for (const [name, value] of Object.entries(headers ?? {})) reply.header(name, value)
   void reply.type('application/problem+json; charset=utf-8').send(body)
-}
-
-function truncate(text: string, length: number): string {
-  return text.length > length ? `${text.slice(0, length)}…` : text
-}
-
-function pathOf(url: string): string {
-  const query = url.indexOf('?')
-  return query === -1 ? url : url.slice(0, query)
 }
 
 /**
@@ -273,24 +248,4 @@ function logRequest(request: FastifyRequest, reply: FastifyReply): void {
   else if (status >= 500) request.log.error({ ...line, err: request.failure }, 'request failed')
   else if (status >= 400) request.log.warn(line, 'request rejected')
   else request.log.info(line, 'request completed')
-}
-
-/** Malformed HTTP never reaches Fastify's routing; it still gets a problem+json answer. */
-function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
-  if (!socket.writable) return
-  const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400
-  const title = status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'
-  const body = JSON.stringify({
-    type: `urn:addrservice:problem:http-${String(status)}`,
-    title,
-    status,
-    detail: 'The request could not be read as HTTP.',
-    code: status,
-    message: title,
-    request_id: randomUUID(),
-  })
-  socket.end(
-    `HTTP/1.1 ${String(status)} ${title}\r\nConnection: close\r\nContent-Type: application/problem+json; charset=utf-8\r\n` +
-      `Content-Length: ${String(Buffer.byteLength(body))}\r\n\r\n${body}`,
-  )
 }

@@ -33,6 +33,7 @@ export const Problems = {
     'The request body could not be decompressed with its Content-Encoding.',
   ),
   badRequest: problemType('bad-request', 400, 'Bad Request', 'The request could not be understood.'),
+  malformedRequest: problemType('http-400', 400, 'Bad Request', 'The request could not be read as HTTP.'),
   unauthorized: problemType('unauthorized', 401, 'Unauthorized', 'This request needs valid credentials.'),
   insufficientScope: problemType(
     'insufficient-scope',
@@ -49,12 +50,19 @@ export const Problems = {
     'This endpoint does not support the request method; the Allow header lists those it does.',
   ),
   entryExists: problemType('entry-exists', 409, 'Conflict', 'An address entry with this id already exists.'),
+  requestTimeout: problemType('http-408', 408, 'Request Timeout', 'The request did not arrive within the time limit.'),
   payloadTooLarge: problemType('payload-too-large', 413, 'Payload Too Large', 'The request body is larger than the limit.'),
   unsupportedContentEncoding: problemType(
     'unsupported-content-encoding',
     415,
     'Unsupported Media Type',
     'The request body has a Content-Encoding this API does not accept (use gzip or deflate).',
+  ),
+  headerFieldsTooLarge: problemType(
+    'http-431',
+    431,
+    'Request Header Fields Too Large',
+    'The request headers are over the limit.',
   ),
   tooManyRequests: problemType(
     'too-many-requests',
@@ -102,9 +110,10 @@ export interface ProblemBody {
   title: string
   status: number
   detail: string
-  instance: string
-  method: string
-  uri: string
+  /** The path; null only when a request was refused before its request line could be read. */
+  instance: string | null
+  method: string | null
+  uri: string | null
   code: number
   message: string
   request_id: string
@@ -191,4 +200,38 @@ export function resolveProblem(error: unknown, bodyLimit: number): ResolvedProbl
 
 export function problemTypeUri(problem: ProblemType): string {
   return `urn:addrservice:problem:${problem.slug}`
+}
+
+/** Which request a problem answers: its method and request target, null when they could not be read. */
+export interface ProblemRequest {
+  readonly method: string | null
+  readonly target: string | null
+  readonly requestId: string
+}
+
+/** The members every error body has, whichever layer answers. */
+export function problemBody(problem: ProblemType, detail: string, { method, target, requestId }: ProblemRequest): ProblemBody {
+  const uri = target === null ? null : truncate(pathOf(target), 1024)
+  return {
+    type: problemTypeUri(problem),
+    title: problem.title,
+    status: problem.status,
+    detail,
+    instance: uri,
+    method,
+    uri,
+    code: problem.status,
+    message: problem.title,
+    request_id: requestId,
+  }
+}
+
+/** A request target without its query. */
+export function pathOf(url: string): string {
+  const query = url.indexOf('?')
+  return query === -1 ? url : url.slice(0, query)
+}
+
+function truncate(text: string, length: number): string {
+  return text.length > length ? `${text.slice(0, length)}…` : text
 }

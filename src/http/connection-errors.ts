@@ -1,0 +1,163 @@
+import { maxHeaderSize, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { Duplex } from 'node:stream'
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
+import { problemBody, Problems, type ProblemRequest, type ProblemType } from './problems.js'
+import { requestIdFrom } from './request-id.js'
+
+/**
+ * What Node refuses below Fastify (HTTP it cannot parse, a timeout) gets a problem+json answer
+ * with an X-Request-ID like every other error, and that answer waits for the responses to the
+ * requests before it on the same connection.
+ */
+
+/** The parser's errors (and Node's timeout) that are not answered with a plain 400. */
+const PARSER_PROBLEMS: Record<string, { problem: ProblemType; detail: string }> = {
+  HPE_HEADER_OVERFLOW: {
+    problem: Problems.headerFieldsTooLarge,
+    detail: `The request headers are larger than ${String(maxHeaderSize)} bytes.`,
+  },
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: {
+    problem: Problems.payloadTooLarge,
+    detail: 'The chunk extensions of the request body are larger than the limit.',
+  },
+  ERR_HTTP_REQUEST_TIMEOUT: { problem: Problems.requestTimeout, detail: Problems.requestTimeout.detail },
+}
+
+/** Connections that already have their connection-level answer; further parser errors on them change nothing. */
+const answered = new WeakSet<Duplex>()
+
+/** What is followed of each connection: its responses not yet finished, in request order, and the latest one. */
+interface ConnectionState {
+  readonly unfinished: Set<ServerResponse>
+  latest: ServerResponse
+}
+
+const connections = new WeakMap<Duplex, ConnectionState>()
+
+function track(request: IncomingMessage, response: ServerResponse): void {
+  let state = connections.get(request.socket)
+  if (!state) {
+    state = { unfinished: new Set(), latest: response }
+    connections.set(request.socket, state)
+  }
+  const { unfinished } = state
+  unfinished.add(response)
+  state.latest = response
+  response.once('close', () => unfinished.delete(response))
+}
+
+/** Follows the responses of every connection, so that a connection-level answer can wait for them. */
+export function addConnectionErrors(app: FastifyInstance): void {
+  app.server.on('request', track)
+}
+
+interface ParserError extends NodeJS.ErrnoException {
+  rawPacket?: unknown
+  bytesParsed?: unknown
+}
+
+/**
+ * Answers what Node could not parse as HTTP, or what timed out, once the responses to the requests
+ * before it on this connection have been sent (answering at once would put this answer ahead of
+ * theirs), and closes the connection.
+ */
+export function answerClientError(error: ParserError, socket: Duplex, log: FastifyBaseLogger): void {
+  if (error.code === 'ECONNRESET' || !socket.writable || answered.has(socket)) return
+  answered.add(socket)
+  const { problem, detail } = PARSER_PROBLEMS[error.code ?? ''] ?? { problem: Problems.malformedRequest, detail: Problems.malformedRequest.detail }
+  // Bytes that break a body belong to the request whose head came before them.
+  const latest = connections.get(socket)?.latest
+  const arriving = latest && !latest.req.complete ? latest : undefined
+  if (arriving?.headersSent) {
+    // A route may answer before it reads the body (GET ignores one). That request has its answer; a
+    // second one would read as the answer to a next request, so the connection just closes after it.
+    afterResponsesInFlight(socket, () => socket.end())
+    log.warn({ method: arriving.req.method, uri: arriving.req.url, reason: error.code }, 'connection closed: the body of an answered request could not be read')
+    return
+  }
+  const head = arriving ? headOf(arriving.req) : Buffer.isBuffer(error.rawPacket) ? readRequestHead(error.rawPacket, Number(error.bytesParsed)) : UNREAD
+  afterResponsesInFlight(socket, () => {
+    sendRaw(socket, problem, detail, { method: head.method, target: head.target, requestId: requestIdFrom(head.requestIdHeader) }, log, error.code)
+  })
+}
+
+/**
+ * Runs `then` once every response this connection owes for a completely received request has
+ * been sent. A request still arriving when the error came is the one the error is about: its
+ * response will never come, unless it has begun, in which case it is waited for too.
+ */
+function afterResponsesInFlight(socket: Duplex, then: () => void): void {
+  const owed = [...(connections.get(socket)?.unfinished ?? [])].filter((response) => response.req.complete || response.headersSent)
+  let left = owed.length
+  if (left === 0) {
+    then()
+    return
+  }
+  for (const response of owed) {
+    response.once('close', () => {
+      left -= 1
+      if (left === 0) then()
+    })
+  }
+}
+
+function sendRaw(socket: Duplex, problem: ProblemType, detail: string, request: ProblemRequest, log: FastifyBaseLogger, reason: string | undefined): void {
+  if (!socket.writable) return
+  const body = JSON.stringify(problemBody(problem, detail, request))
+  socket.end(
+    `HTTP/1.1 ${String(problem.status)} ${problem.title}\r\n` +
+      `Date: ${new Date().toUTCString()}\r\n` +
+      'Connection: close\r\n' +
+      'Content-Type: application/problem+json; charset=utf-8\r\n' +
+      `Content-Length: ${String(Buffer.byteLength(body))}\r\n` +
+      `X-Request-ID: ${request.requestId}\r\n` +
+      'Vary: Accept-Encoding\r\n' +
+      `\r\n${body}`,
+  )
+  log.warn(
+    { req_id: request.requestId, method: request.method, uri: request.target, status: problem.status, reason },
+    'request rejected at the connection level',
+  )
+}
+
+/** What could be read of a request's head: null (or undefined for the header) for what could not. */
+export interface RequestHead {
+  method: string | null
+  target: string | null
+  requestIdHeader: string | string[] | undefined
+}
+
+const UNREAD: RequestHead = { method: null, target: null, requestIdHeader: undefined }
+
+/** The head of a request Node parsed; a server's requests always have a method and a URL. */
+function headOf(request: IncomingMessage): RequestHead {
+  return { method: String(request.method), target: String(request.url), requestIdHeader: request.headers['x-request-id'] }
+}
+
+/** A request line as RFC 9112 section 3 has it: method (a token), target, version. */
+const REQUEST_LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}) (.*) HTTP\/\d\.\d$/
+/** A request target worth repeating: visible ASCII only. */
+const TARGET = /^[\x21-\x7e]{1,8192}$/
+const REQUEST_ID_FIELD = /^x-request-id:[ \t]*(.*?)[ \t]*$/im
+
+/**
+ * Reads the method, target and X-Request-ID of a request whose head failed to parse, from the
+ * packet Node was parsing and the offset where it failed. That request starts after the last end
+ * of a header section before that offset, or at the start of the packet. When the packet began in
+ * the middle of a request (headers that came in several packets), no request line is found there
+ * and nothing is claimed.
+ */
+export function readRequestHead(packet: Buffer, failedAt: number): RequestHead {
+  if (!Number.isInteger(failedAt)) return UNREAD
+  const text = packet.toString('latin1')
+  const headEnd = failedAt >= 4 ? text.lastIndexOf('\r\n\r\n', failedAt - 4) : -1
+  const message = text.slice(headEnd === -1 ? 0 : headEnd + 4)
+  const lines = message.split(/\r?\n/)
+  const blank = lines.indexOf('')
+  // split always gives at least one line.
+  const line = REQUEST_LINE.exec(String(lines[0]))
+  if (!line) return UNREAD
+  const [, method = null, target = ''] = line
+  const field = REQUEST_ID_FIELD.exec(lines.slice(1, blank === -1 ? undefined : blank).join('\n'))
+  return { method, target: TARGET.test(target) ? target : null, requestIdHeader: field?.[1] }
+}

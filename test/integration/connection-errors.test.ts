@@ -1,0 +1,102 @@
+import assert from 'node:assert/strict'
+import { describe, test, type TestContext } from 'node:test'
+import { setTimeout as delay } from 'node:timers/promises'
+import type { Principal } from '../../src/domain/principal.js'
+import type { ProblemBody } from '../../src/http/problems.js'
+import { buildTestApp, type TestAppOptions } from '../helpers/app.js'
+import { exchange, listenOnLoopback, parseResponses, type ParsedResponse } from '../helpers/raw-socket.js'
+import { StubAddressBook } from '../helpers/stub-address-book.js'
+
+const PROBLEM_MEMBERS = ['code', 'detail', 'instance', 'message', 'method', 'request_id', 'status', 'title', 'type', 'uri']
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
+
+/** An address book that takes a while to list, so that a response is still in flight when the next bytes arrive. */
+class SlowAddressBook extends StubAddressBook {
+  override async list(principal: Principal) {
+    await delay(100)
+    return super.list(principal)
+  }
+}
+
+async function serve(t: TestContext, { service = new StubAddressBook(), config }: { service?: StubAddressBook; config?: TestAppOptions['config'] } = {}) {
+  const app = buildTestApp(t, { service, ...(config ? { config } : {}) })
+  return { port: await listenOnLoopback(app), service }
+}
+
+/** The one problem a response carries, checked for the members and headers every error has. */
+function problemOf(response: ParsedResponse | undefined): ProblemBody {
+  assert.ok(response, 'no response')
+  assert.match(response.headers['content-type'] ?? '', /^application\/problem\+json/)
+  const problem = JSON.parse(response.body) as ProblemBody
+  assert.deepEqual(Object.keys(problem).sort(), PROBLEM_MEMBERS)
+  assert.equal(problem.status, response.status)
+  assert.equal(response.headers['x-request-id'], problem.request_id)
+  assert.match(response.headers.vary ?? '', /accept-encoding/i)
+  return problem
+}
+
+const GET = 'GET /addresses HTTP/1.1\r\nHost: test\r\n\r\n'
+
+describe('connection-level errors', () => {
+  test('when a valid request is pipelined before a malformed one, then its full response comes first, then 400, then the connection closes', async (t) => {
+    const { port } = await serve(t, { service: new SlowAddressBook() })
+
+    const { text, closed } = await exchange(port, [`${GET}${GET}GARBAGE / HTTP/9.9\r\nX-Request-ID: bad-3\r\n\r\n`])
+
+    const responses = parseResponses(text)
+    assert.deepEqual(responses.map((response) => response.status), [200, 200, 400])
+    assert.deepEqual([responses[0]?.body, responses[1]?.body], ['{}', '{}'])
+    const problem = problemOf(responses[2])
+    assert.deepEqual(
+      { type: problem.type, method: problem.method, instance: problem.instance, uri: problem.uri, request_id: problem.request_id },
+      { type: 'urn:addrservice:problem:http-400', method: 'GARBAGE', instance: '/', uri: '/', request_id: 'bad-3' },
+    )
+    assert.equal(responses[2]?.headers.connection, 'close')
+    assert.ok(closed)
+  })
+
+  test('when the request line cannot be read, then instance, method and uri are null and a fresh request id is given', async (t) => {
+    const { port } = await serve(t)
+
+    const { text, closed } = await exchange(port, ['GET /addresses HTTP/1.1\r\nHost: test\r\n', 'X-Request-ID: lost\r\nBad Header\r\n\r\n'], { gapMs: 50 })
+
+    const problem = problemOf(parseResponses(text)[0])
+    assert.deepEqual([problem.status, problem.instance, problem.method, problem.uri], [400, null, null, null])
+    assert.match(problem.request_id, UUID)
+    assert.ok(closed)
+  })
+
+  test('when a chunked body is malformed, then 400 at once and the service is not called', async (t) => {
+    const { port, service } = await serve(t)
+
+    const { text, closed } = await exchange(port, ['POST /addresses HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n'], { waitMs: 2000 })
+
+    const problem = problemOf(parseResponses(text)[0])
+    assert.deepEqual([problem.status, problem.method, problem.uri], [400, 'POST', '/addresses'])
+    assert.ok(closed)
+    assert.deepEqual(service.calls, [])
+  })
+
+  test('when a GET is answered before its chunked body turns out malformed, then it keeps its one answer and the connection closes', async (t) => {
+    const { port } = await serve(t)
+
+    const { text, closed } = await exchange(
+      port,
+      ['GET /addresses HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n', 'zz\r\n'],
+      { gapMs: 200, waitMs: 2000 },
+    )
+
+    assert.deepEqual(parseResponses(text).map((response) => response.status), [200])
+    assert.ok(closed)
+  })
+
+  test('when chunk extensions are over the limit, then 413 in problem form', async (t) => {
+    const { port } = await serve(t)
+
+    const { text } = await exchange(port, [
+      `POST /addresses HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n1;${'a'.repeat(20_000)}\r\nx\r\n0\r\n\r\n`,
+    ])
+
+    assert.equal(problemOf(parseResponses(text)[0]).status, 413)
+  })
+})
