@@ -9,7 +9,12 @@ import type { Authenticator } from '../auth/authenticator.js'
 import type { Config } from '../config/settings.js'
 import type { AddressBook } from '../service/address-book-service.js'
 import { addAuthentication } from './authentication.js'
-import { addConnectionErrors, answerClientError } from './connection-errors.js'
+import {
+  addConnectionErrors,
+  answerClientError,
+  nodeServerOptions,
+  protocolProblem,
+} from './connection-errors.js'
 import { addEntityTags } from './etag.js'
 import { addHealthRoutes, PROBE_PATHS } from './health.js'
 import { addHttpMetrics, addMetricsRoute } from './metrics.js'
@@ -83,6 +88,7 @@ export function buildApp(config: AppConfig, { addressBook, authenticator }: AppS
     clientErrorHandler: (error, socket) => {
       answerClientError(error, socket, app.log)
     },
+    http: nodeServerOptions(),
   }).withTypeProvider<TypeBoxTypeProvider>()
   app.server.headersTimeout = config.server.headersTimeoutMs
   addConnectionErrors(app)
@@ -98,6 +104,9 @@ export function buildApp(config: AppConfig, { addressBook, authenticator }: AppS
   app.addHook('onRequest', (request, reply, done) => {
     identify(request, reply)
     done()
+  })
+  app.addHook('onRequest', (request, _reply, done) => {
+    done(protocolProblem(request.raw))
   })
   // Once shutdown starts, readiness answers 503 and responses close their connection, so that
   // closing need not wait for idle keep-alive sockets to time out.

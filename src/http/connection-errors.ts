@@ -1,14 +1,23 @@
-import { maxHeaderSize, type IncomingMessage, type ServerResponse } from 'node:http'
+import { maxHeaderSize, type IncomingMessage, type ServerOptions, type ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
-import { problemBody, Problems, type ProblemRequest, type ProblemType } from './problems.js'
+import { HttpProblem, problemBody, Problems, type ProblemRequest, type ProblemType } from './problems.js'
 import { requestIdFrom } from './request-id.js'
 
 /**
- * What Node refuses below Fastify (HTTP it cannot parse, a timeout) gets a problem+json answer
- * with an X-Request-ID like every other error, and that answer waits for the responses to the
- * requests before it on the same connection.
+ * Requests Node answers itself, below Fastify: bare (a missing Host, an unmet Expect, HTTP it
+ * cannot parse, a timeout) or not at all (CONNECT). Here each gets a problem+json answer with an
+ * X-Request-ID like every other error, and a connection-level answer waits for the responses to
+ * the requests before it on the same connection.
  */
+
+/**
+ * Header fields a request may have. Past Node's limit the extra fields are dropped silently, which
+ * changes what the request means (a Host or Authorization after them is lost); such a request is
+ * refused instead. Node keeps the dropped fields in rawHeaders (it reads them in groups of 32), so
+ * a request over a limit that is not a multiple of 32 always shows more fields there than the limit.
+ */
+export const MAX_HEADER_FIELDS = 1000
 
 /** The parser's errors (and Node's timeout) that are not answered with a plain 400. */
 const PARSER_PROBLEMS: Record<string, { problem: ProblemType; detail: string }> = {
@@ -22,6 +31,16 @@ const PARSER_PROBLEMS: Record<string, { problem: ProblemType; detail: string }> 
   },
   ERR_HTTP_REQUEST_TIMEOUT: { problem: Problems.requestTimeout, detail: Problems.requestTimeout.detail },
 }
+
+const CLOSE = { connection: 'close' } as const
+
+/** Options for http.createServer. Node's own Host check answers a bare 400, so it is ours instead. */
+export function nodeServerOptions(): ServerOptions {
+  return { requireHostHeader: false }
+}
+
+/** Requests whose Expect header Node found unmet (anything but 100-continue on HTTP/1.1). */
+const unmetExpectations = new WeakSet<IncomingMessage>()
 
 /** Connections that already have their connection-level answer; further parser errors on them change nothing. */
 const answered = new WeakSet<Duplex>()
@@ -46,9 +65,40 @@ function track(request: IncomingMessage, response: ServerResponse): void {
   response.once('close', () => unfinished.delete(response))
 }
 
-/** Follows the responses of every connection, so that a connection-level answer can wait for them. */
+/**
+ * Hands every request that Node would answer bare to the app, which refuses it in its own format
+ * (see protocolProblem), and answers CONNECT, which Node would drop without a word.
+ */
 export function addConnectionErrors(app: FastifyInstance): void {
-  app.server.on('request', track)
+  const server = app.server
+  server.maxHeadersCount = MAX_HEADER_FIELDS
+  server.on('request', track)
+  server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
+    unmetExpectations.add(request)
+    server.emit('request', request, response)
+  })
+  server.on('connect', (request: IncomingMessage, socket: Duplex) => {
+    answerConnect(request, socket, app.log)
+  })
+}
+
+/**
+ * Why a request that Node parsed must be refused before routing, if it must: more header fields
+ * than the limit, an HTTP/1.1 request without Host (RFC 9112 section 3.2), or an expectation this
+ * server does not meet (RFC 9110 section 10.1.1).
+ */
+export function protocolProblem(request: IncomingMessage): HttpProblem | undefined {
+  if (request.rawHeaders.length / 2 > MAX_HEADER_FIELDS) {
+    return new HttpProblem(Problems.headerFieldsTooLarge, {
+      detail: `The request has more than ${String(MAX_HEADER_FIELDS)} header fields.`,
+      headers: CLOSE,
+    })
+  }
+  if (request.httpVersionMajor === 1 && request.httpVersionMinor === 1 && request.headers.host === undefined) {
+    return new HttpProblem(Problems.malformedRequest, { detail: 'An HTTP/1.1 request must have a Host header.', headers: CLOSE })
+  }
+  if (unmetExpectations.has(request)) return new HttpProblem(Problems.expectationFailed)
+  return undefined
 }
 
 interface ParserError extends NodeJS.ErrnoException {
@@ -78,6 +128,21 @@ export function answerClientError(error: ParserError, socket: Duplex, log: Fasti
   const head = arriving ? headOf(arriving.req) : Buffer.isBuffer(error.rawPacket) ? readRequestHead(error.rawPacket, Number(error.bytesParsed)) : UNREAD
   afterResponsesInFlight(socket, () => {
     sendRaw(socket, problem, detail, { method: head.method, target: head.target, requestId: requestIdFrom(head.requestIdHeader) }, log, error.code)
+  })
+}
+
+/**
+ * CONNECT asks for a tunnel, which only a proxy gives. 501 rather than 405: RFC 9110 section 9.1
+ * asks for 501 for a method the server does not implement, and 405 would have to list in Allow the
+ * methods of the target resource, while a CONNECT target (host:port) names no resource of this API.
+ */
+function answerConnect(request: IncomingMessage, socket: Duplex, log: FastifyBaseLogger): void {
+  // Node hands the socket over without its own error and timeout handling.
+  socket.on('error', () => undefined)
+  socket.once('timeout', () => socket.destroy())
+  const { method, target, requestIdHeader } = headOf(request)
+  afterResponsesInFlight(socket, () => {
+    sendRaw(socket, Problems.methodNotImplemented, Problems.methodNotImplemented.detail, { method, target, requestId: requestIdFrom(requestIdHeader) }, log, 'CONNECT')
   })
 }
 

@@ -58,6 +58,12 @@ export const Problems = {
     'Unsupported Media Type',
     'The request body has a Content-Encoding this API does not accept (use gzip or deflate).',
   ),
+  expectationFailed: problemType(
+    'http-417',
+    417,
+    'Expectation Failed',
+    'This server meets no expectation but 100-continue; send the request without the Expect header.',
+  ),
   headerFieldsTooLarge: problemType(
     'http-431',
     431,
@@ -83,6 +89,12 @@ export const Problems = {
     "The identity provider's keys cannot be fetched right now; retry after the Retry-After delay.",
   ),
   notReady: problemType('not-ready', 503, 'Service Unavailable', 'The service is not ready to serve requests.'),
+  methodNotImplemented: problemType(
+    'http-501',
+    501,
+    'Not Implemented',
+    'This API is not a proxy: it implements no CONNECT tunnel, to any destination.',
+  ),
   internalError: problemType(
     'internal-error',
     500,

@@ -37,6 +37,143 @@ function problemOf(response: ParsedResponse | undefined): ProblemBody {
 
 const GET = 'GET /addresses HTTP/1.1\r\nHost: test\r\n\r\n'
 
+describe('requests Node would answer bare', () => {
+  test('when an HTTP/1.1 request has no Host, then 400 in problem form and the connection closes', async (t) => {
+    const { port, service } = await serve(t)
+
+    const { text, closed } = await exchange(port, ['GET /addresses HTTP/1.1\r\nX-Request-ID: no-host\r\n\r\n'])
+
+    const [response, ...more] = parseResponses(text)
+    const problem = problemOf(response)
+    assert.deepEqual(
+      { status: problem.status, type: problem.type, method: problem.method, uri: problem.uri, request_id: problem.request_id },
+      { status: 400, type: 'urn:addrservice:problem:http-400', method: 'GET', uri: '/addresses', request_id: 'no-host' },
+    )
+    assert.match(problem.detail, /Host/)
+    assert.equal(response?.headers.connection, 'close')
+    assert.deepEqual(more, [])
+    assert.ok(closed)
+    assert.deepEqual(service.calls, [])
+  })
+
+  test('when an HTTP/1.0 request has no Host, then it is served (only HTTP/1.1 requires one)', async (t) => {
+    const { port } = await serve(t)
+
+    const { text } = await exchange(port, ['GET /addresses HTTP/1.0\r\n\r\n'])
+
+    assert.equal(parseResponses(text)[0]?.status, 200)
+  })
+
+  /** Short fields, so that many stay under the 16 KiB header size limit. */
+  const fields = (count: number) => Array.from({ length: count }, (_, i) => `f${String(i)}:1\r\n`).join('')
+
+  test('when a request has more header fields than the limit, then 431 in problem form, wherever its Host is', async (t) => {
+    const { port, service } = await serve(t)
+
+    for (const request of [
+      `GET /addresses HTTP/1.1\r\n${fields(1000)}Host: test\r\n\r\n`,
+      `GET /addresses HTTP/1.1\r\nHost: test\r\n${fields(1000)}\r\n`,
+    ]) {
+      const { text, closed } = await exchange(port, [request])
+
+      const problem = problemOf(parseResponses(text)[0])
+      assert.equal(problem.status, 431)
+      assert.match(problem.detail, /more than 1000 header fields/)
+      assert.ok(closed)
+    }
+    assert.deepEqual(service.calls, [])
+  })
+
+  test('when a request has exactly as many header fields as the limit, then it is served', async (t) => {
+    const { port } = await serve(t)
+
+    const { text } = await exchange(port, [`GET /addresses HTTP/1.1\r\n${fields(998)}Host: test\r\nConnection: close\r\n\r\n`])
+
+    assert.equal(parseResponses(text)[0]?.status, 200)
+  })
+
+  test('when the header section is larger than Node allows, then 431 naming the request it read', async (t) => {
+    const { port } = await serve(t)
+
+    const { text, closed } = await exchange(port, [`GET /addresses?q=1 HTTP/1.1\r\nHost: test\r\nX-Request-ID: big-1\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`])
+
+    const [response] = parseResponses(text)
+    const problem = problemOf(response)
+    assert.deepEqual(
+      { status: problem.status, method: problem.method, instance: problem.instance, uri: problem.uri, request_id: problem.request_id },
+      { status: 431, method: 'GET', instance: '/addresses', uri: '/addresses', request_id: 'big-1' },
+    )
+    assert.match(problem.detail, /larger than 16384 bytes/)
+    assert.equal(response?.headers.connection, 'close')
+    assert.ok(closed)
+  })
+
+  test('when a request expects something other than 100-continue, then 417 in problem form and the service is not called', async (t) => {
+    const { port, service } = await serve(t)
+    const body = '{"full_name":"X"}'
+
+    const { text } = await exchange(
+      port,
+      [`POST /addresses HTTP/1.1\r\nHost: test\r\nExpect: foo\r\nContent-Length: ${String(body.length)}\r\nConnection: close\r\n\r\n${body}`],
+    )
+
+    const problem = problemOf(parseResponses(text)[0])
+    assert.deepEqual([problem.status, problem.type, problem.method, problem.uri], [417, 'urn:addrservice:problem:http-417', 'POST', '/addresses'])
+    assert.deepEqual(service.calls, [])
+  })
+
+  test('when a request expects 100-continue, then it is served as before', async (t) => {
+    const { port, service } = await serve(t)
+    const body = '{"full_name":"X"}'
+
+    const { text } = await exchange(
+      port,
+      [`POST /addresses HTTP/1.1\r\nHost: test\r\nExpect: 100-continue\r\nContent-Length: ${String(body.length)}\r\nConnection: close\r\n\r\n`, body],
+      { gapMs: 50 },
+    )
+
+    assert.deepEqual(parseResponses(text).map((response) => response.status), [100, 201])
+    assert.deepEqual(service.calls.map((call) => call.method), ['create'])
+  })
+
+  test('when CONNECT is requested, then 501 in problem form and the connection closes', async (t) => {
+    const { port } = await serve(t)
+
+    const { text, closed } = await exchange(port, ['CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\nX-Request-ID: tunnel-1\r\n\r\n'])
+
+    const [response, ...more] = parseResponses(text)
+    const problem = problemOf(response)
+    assert.deepEqual(
+      { status: problem.status, type: problem.type, method: problem.method, uri: problem.uri, request_id: problem.request_id },
+      { status: 501, type: 'urn:addrservice:problem:http-501', method: 'CONNECT', uri: 'example.com:443', request_id: 'tunnel-1' },
+    )
+    assert.equal(response?.headers.connection, 'close')
+    assert.match(response.headers.date ?? '', /GMT$/)
+    assert.deepEqual(more, [])
+    assert.ok(closed)
+  })
+
+  test('when CONNECT follows a request still being answered, then that answer comes first', async (t) => {
+    const { port } = await serve(t, { service: new SlowAddressBook() })
+
+    const { text, closed } = await exchange(port, [`${GET}CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n`])
+
+    const [first, second] = parseResponses(text)
+    assert.equal(first?.status, 200)
+    assert.equal(first.body, '{}')
+    assert.equal(problemOf(second).status, 501)
+    assert.ok(closed)
+  })
+
+  test('when a CONNECT client never closes its side, then the server closes the connection after the connection timeout', async (t) => {
+    const { port } = await serve(t, { config: { server: { requestTimeoutMs: 300, headersTimeoutMs: 300 } } })
+
+    const { closed } = await exchange(port, ['CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n'], { waitMs: 3000 })
+
+    assert.ok(closed)
+  })
+})
+
 describe('connection-level errors', () => {
   test('when a valid request is pipelined before a malformed one, then its full response comes first, then 400, then the connection closes', async (t) => {
     const { port } = await serve(t, { service: new SlowAddressBook() })
