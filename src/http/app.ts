@@ -12,6 +12,7 @@ import { addAuthentication } from './authentication.js'
 import {
   addConnectionErrors,
   answerClientError,
+  closesConnection,
   nodeServerOptions,
   protocolProblem,
 } from './connection-errors.js'
@@ -118,8 +119,8 @@ export function buildApp(config: AppConfig, { addressBook, authenticator }: AppS
     draining = true
     done()
   })
-  app.addHook('onSend', (_request, reply, payload, done) => {
-    if (draining) reply.header('connection', 'close')
+  app.addHook('onSend', (request, reply, payload, done) => {
+    if (draining || closesConnection(request.raw)) reply.header('connection', 'close')
     done(null, payload)
   })
   app.addHook('onResponse', (request, reply, done) => {

@@ -101,6 +101,21 @@ export function protocolProblem(request: IncomingMessage): HttpProblem | undefin
   return undefined
 }
 
+/**
+ * Whether the connection must close after this request's response. Node 20 serves a request that
+ * asks to upgrade (Upgrade with Connection: upgrade) like any other when no one listens for
+ * upgrades, but its parser stops at the end of that request: what follows in the same packet is
+ * lost, and malformed bytes after it are never reported, so the client would wait on a silent
+ * connection until the keep-alive timeout. Answering what follows would mean feeding those bytes
+ * to a parser of our own; closing right after the response (with Connection: close) tells the
+ * client promptly that nothing else it sent on this connection was read. Any Upgrade header
+ * counts: a sender of Upgrade must also send Connection: upgrade (RFC 9110 section 7.8), and
+ * copying the parser's rules to tell the cases apart would gain nothing.
+ */
+export function closesConnection(request: IncomingMessage): boolean {
+  return request.headers.upgrade !== undefined
+}
+
 interface ParserError extends NodeJS.ErrnoException {
   rawPacket?: unknown
   bytesParsed?: unknown

@@ -236,4 +236,21 @@ describe('connection-level errors', () => {
 
     assert.equal(problemOf(parseResponses(text)[0]).status, 413)
   })
+
+  for (const [name, upgrade] of [
+    ['Upgrade: h2c with Connection: upgrade', 'Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n'],
+    ['a bare Upgrade header', 'Upgrade: websocket\r\n'],
+  ] as const) {
+    test(`when a request with ${name} is followed by a malformed one, then it is answered with Connection: close and the connection closes at once`, async (t) => {
+      const { port } = await serve(t)
+
+      const { text, closed } = await exchange(port, [`GET /addresses HTTP/1.1\r\nHost: test\r\n${upgrade}\r\nGARBAGE / HTTP/9.9\r\n\r\n`], { waitMs: 2000 })
+
+      const [response, ...more] = parseResponses(text)
+      assert.equal(response?.status, 200)
+      assert.equal(response.headers.connection, 'close')
+      assert.deepEqual(more, [])
+      assert.ok(closed, 'the connection stayed open')
+    })
+  }
 })
