@@ -13,6 +13,7 @@ import {
   addConnectionErrors,
   answerClientError,
   closesConnection,
+  idleConnectionTimeout,
   nodeServerOptions,
   protocolProblem,
 } from './connection-errors.js'
@@ -77,7 +78,7 @@ export function buildApp(config: AppConfig, { addressBook, authenticator }: AppS
     bodyLimit,
     requestTimeout: config.server.requestTimeoutMs,
     keepAliveTimeout: config.server.keepAliveTimeoutMs,
-    connectionTimeout: config.server.requestTimeoutMs,
+    connectionTimeout: idleConnectionTimeout(config.server),
     return503OnClosing: false,
     trustProxy: config.server.trustProxy,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 100 },
@@ -89,7 +90,7 @@ export function buildApp(config: AppConfig, { addressBook, authenticator }: AppS
     clientErrorHandler: (error, socket) => {
       answerClientError(error, socket, app.log)
     },
-    http: nodeServerOptions(),
+    http: nodeServerOptions(config.server),
   }).withTypeProvider<TypeBoxTypeProvider>()
   app.server.headersTimeout = config.server.headersTimeoutMs
   addConnectionErrors(app)

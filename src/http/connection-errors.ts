@@ -34,9 +34,28 @@ const PARSER_PROBLEMS: Record<string, { problem: ProblemType; detail: string }> 
 
 const CLOSE = { connection: 'close' } as const
 
-/** Options for http.createServer. Node's own Host check answers a bare 400, so it is ours instead. */
-export function nodeServerOptions(): ServerOptions {
-  return { requireHostHeader: false }
+/**
+ * Options for http.createServer. Node's own Host check answers a bare 400, so it is ours instead.
+ * Node looks for connections past the headers and request timeouts only every
+ * connectionsCheckingInterval (30 s by default), so a 10 s headers timeout held for up to 40 s; a
+ * quarter of the shorter timeout, between 25 ms and 1 s, keeps them within a quarter of their value
+ * for the cost of one pass over the open connections per interval.
+ */
+export function nodeServerOptions(timeouts: { headersTimeoutMs: number; requestTimeoutMs: number }): ServerOptions {
+  return { requireHostHeader: false, connectionsCheckingInterval: connectionsCheckingInterval(timeouts) }
+}
+
+export function connectionsCheckingInterval({ headersTimeoutMs, requestTimeoutMs }: { headersTimeoutMs: number; requestTimeoutMs: number }): number {
+  return Math.min(1000, Math.max(25, Math.floor(Math.min(headersTimeoutMs, requestTimeoutMs) / 4)))
+}
+
+/**
+ * How long a connection may stay silent before Node destroys it (Fastify's connectionTimeout).
+ * Were it the request timeout itself, a client that stalls mid-body would usually meet this silent
+ * close before the check that answers 408; two checking intervals more let the 408 come first.
+ */
+export function idleConnectionTimeout(timeouts: { headersTimeoutMs: number; requestTimeoutMs: number }): number {
+  return timeouts.requestTimeoutMs + 2 * connectionsCheckingInterval(timeouts)
 }
 
 /** Requests whose Expect header Node found unmet (anything but 100-continue on HTTP/1.1). */

@@ -253,4 +253,26 @@ describe('connection-level errors', () => {
       assert.ok(closed, 'the connection stayed open')
     })
   }
+
+  test('when a body stalls past the request timeout, then 408 naming the request rather than a silent close', async (t) => {
+    const { port, service } = await serve(t, { config: { server: { headersTimeoutMs: 300, requestTimeoutMs: 300 } } })
+
+    const { text, closed } = await exchange(port, ['POST /addresses HTTP/1.1\r\nHost: test\r\nX-Request-ID: stalled\r\nContent-Length: 100\r\n\r\n{"full'], { waitMs: 2000 })
+
+    assert.ok(closed)
+    const problem = problemOf(parseResponses(text)[0])
+    assert.deepEqual([problem.status, problem.method, problem.uri, problem.request_id], [408, 'POST', '/addresses', 'stalled'])
+    assert.deepEqual(service.calls, [])
+  })
+
+  test('when headers trickle in past a short headers timeout, then 408 in problem form well before 2 s', async (t) => {
+    const { port } = await serve(t, { config: { server: { headersTimeoutMs: 300 } } })
+    const trickle = `GET /addresses HTTP/1.1\r\nHost: test\r\nX-Slow: ${'a'.repeat(200)}`.split('')
+
+    const { text, closed } = await exchange(port, trickle, { gapMs: 20, waitMs: 2000 })
+
+    assert.ok(closed, 'the connection stayed open for 2 s')
+    const problem = problemOf(parseResponses(text)[0])
+    assert.deepEqual([problem.status, problem.instance, problem.method, problem.uri], [408, null, null, null])
+  })
 })

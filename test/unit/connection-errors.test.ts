@@ -2,7 +2,26 @@ import assert from 'node:assert/strict'
 import { PassThrough } from 'node:stream'
 import { describe, test } from 'node:test'
 import { pino } from 'pino'
-import { answerClientError, readRequestHead } from '../../src/http/connection-errors.js'
+import { answerClientError, connectionsCheckingInterval, idleConnectionTimeout, readRequestHead } from '../../src/http/connection-errors.js'
+
+describe('connectionsCheckingInterval', () => {
+  for (const [headersTimeoutMs, requestTimeoutMs, expected] of [
+    [10_000, 30_000, 1000],
+    [300, 30_000, 75],
+    [30_000, 2_000, 500],
+    [40, 40, 25],
+  ] as const) {
+    test(`when the timeouts are ${String(headersTimeoutMs)} and ${String(requestTimeoutMs)} ms, then Node checks every ${String(expected)} ms`, () => {
+      assert.equal(connectionsCheckingInterval({ headersTimeoutMs, requestTimeoutMs }), expected)
+    })
+  }
+})
+
+describe('idleConnectionTimeout', () => {
+  test('when the request timeout is 30 s, then a silent connection lasts two checks longer, so that the 408 comes first', () => {
+    assert.equal(idleConnectionTimeout({ headersTimeoutMs: 10_000, requestTimeoutMs: 30_000 }), 32_000)
+  })
+})
 
 describe('readRequestHead', () => {
   const head = (text: string, failedAt = text.length) => readRequestHead(Buffer.from(text, 'latin1'), failedAt)
