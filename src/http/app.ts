@@ -155,6 +155,8 @@ export function buildApp(config: AppConfig, { addressBook, authenticator }: AppS
   return app
 }
 
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+
 /**
  * Security headers for a JSON API: nothing may be framed, sniffed, or load anything, and no
  * Referer leaks a URL. The headers that only matter to HTML pages are left out.
@@ -209,13 +211,15 @@ function corsOptions(origins: readonly string[]) {
  */
 function acceptJsonWhateverTheContentType(app: App): void {
   app.removeAllContentTypeParsers()
-  app.addContentTypeParser('*', { parseAs: 'string' }, (request, body, done) => {
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body, done) => {
     if (request.method !== 'POST' && request.method !== 'PUT') {
       done(null, undefined)
       return
     }
     try {
-      done(null, JSON.parse(body as string) as unknown)
+      // Strict UTF-8: bytes that are not text would otherwise become U+FFFD and could turn a
+      // blank name into a stored one. JSON text is UTF-8 (RFC 8259).
+      done(null, JSON.parse(UTF8.decode(body as Buffer)) as unknown)
     } catch {
       done(new HttpProblem(Problems.invalidJsonBody), undefined)
     }

@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test, type TestContext } from 'node:test'
 import { brotliDecompressSync, deflateSync, gunzipSync, gzipSync, inflateSync } from 'node:zlib'
+import { ApiKeys } from '../../src/auth/api-keys.js'
+import { apiKeyAuthenticator } from '../../src/auth/authenticator.js'
 import type { ProblemBody } from '../../src/http/problems.js'
 import { SqliteStore } from '../../src/storage/sqlite/sqlite-store.js'
 import { buildTestApp } from '../helpers/app.js'
@@ -297,59 +299,70 @@ function assertProblem(body: string, status: number, requestId: string | undefin
 }
 
 describe('fuzzing the HTTP edge', () => {
-  test(`when ${String(INJECTED + RAW)} hostile requests arrive, then none fails the server, every 4xx is a problem, and nothing is stored`, async (t) => {
-    t.diagnostic(`seed ${String(SEED)} (replay with ADDRSERVICE_FUZZ_SEED=${String(SEED)})`)
-    const random = new Random(SEED)
-    const store = sqliteStore(t)
-    const app = buildTestApp(t, { store, config: { server: { headersTimeoutMs: 500, requestTimeoutMs: 1_000, keepAliveTimeoutMs: 200 } } })
-    const port = await listenOnLoopback(app)
-    const statuses = new Map<number, number>()
-    const count = (status: number) => statuses.set(status, (statuses.get(status) ?? 0) + 1)
+  for (const mode of ['none', 'api-key'] as const) {
+    test(`when ${String(INJECTED + RAW)} hostile requests arrive with authentication ${mode}, then none fails the server, every 4xx is a problem, and nothing is stored`, async (t) => {
+      t.diagnostic(`seed ${String(SEED)} (replay with ADDRSERVICE_FUZZ_SEED=${String(SEED)})`)
+      const random = new Random(SEED)
+      const store = sqliteStore(t)
+      // With keys, half the requests carry a valid one, so that the hostile part reaches past authentication.
+      const keys = new ApiKeys(store)
+      const key = mode === 'api-key' ? (await keys.create('alice', 'write', null)).key : undefined
+      const app = buildTestApp(t, {
+        store,
+        ...(mode === 'api-key' ? { authenticator: apiKeyAuthenticator(keys) } : {}),
+        config: { server: { headersTimeoutMs: 500, requestTimeoutMs: 1_000, keepAliveTimeoutMs: 200 } },
+      })
+      const port = await listenOnLoopback(app)
+      const statuses = new Map<number, number>()
+      const count = (status: number) => statuses.set(status, (statuses.get(status) ?? 0) + 1)
 
-    for (let index = 0; index < INJECTED; index += 1) {
-      const request = injectedRequest(random)
-      const context = `seed ${String(SEED)}, injected #${String(index)}: ${request.method} ${request.url.slice(0, 80)} (${request.what})`
+      for (let index = 0; index < INJECTED; index += 1) {
+        const request = injectedRequest(random)
+        if (key !== undefined && random.chance(0.5)) request.headers.authorization = `Bearer ${key}`
+        const context = `seed ${String(SEED)}, injected #${String(index)}: ${request.method} ${request.url.slice(0, 80)} (${request.what})`
 
-      const response = await app.inject({ method: request.method as 'GET', url: request.url, headers: request.headers, ...(request.payload ? { payload: request.payload } : {}) })
+        const response = await app.inject({ method: request.method as 'GET', url: request.url, headers: request.headers, ...(request.payload ? { payload: request.payload } : {}) })
 
-      count(response.statusCode)
-      assert.ok(response.statusCode < 500, `${context}: ${String(response.statusCode)} ${response.body.slice(0, 300)}`)
-      if (request.method === 'POST' || request.method === 'PUT' || request.method === 'DELETE') assert.ok(response.statusCode >= 400, `${context}: ${String(response.statusCode)}`)
-      if (response.statusCode >= 400) {
-        assert.match(String(response.headers['content-type']), /^application\/problem\+json/, context)
-        if (request.method !== 'HEAD') {
-          const body = decoded(response.rawPayload, response.headers['content-encoding'])
-          assertProblem(body, response.statusCode, String(response.headers['x-request-id']), context)
+        count(response.statusCode)
+        assert.ok(response.statusCode < 500, `${context}: ${String(response.statusCode)} ${response.body.slice(0, 300)}`)
+        if (request.method === 'POST' || request.method === 'PUT' || request.method === 'DELETE') assert.ok(response.statusCode >= 400, `${context}: ${String(response.statusCode)}`)
+        if (response.statusCode >= 400) {
+          assert.match(String(response.headers['content-type']), /^application\/problem\+json/, context)
+          if (request.method !== 'HEAD') {
+            const body = decoded(response.rawPayload, response.headers['content-encoding'])
+            assertProblem(body, response.statusCode, String(response.headers['x-request-id']), context)
+          }
         }
       }
-    }
 
-    const raw = Array.from({ length: RAW }, () => rawRequest(random))
-    // Some exchanges end only at a timeout (a stalled body, a keep-alive connection): many at once keep the run short.
-    const exchanges = await inPool(raw, RAW_AT_ONCE, (request) => exchange(port, [request.bytes], { waitMs: 4_000 }))
-    exchanges.forEach(({ text, closed }, index) => {
-      const request = raw[index]
-      assert.ok(request)
-      const context = `seed ${String(SEED)}, raw #${String(index)}: ${JSON.stringify(request.what)}`
-      assert.ok(closed, `${context}: the connection was left open`)
-      const responses = parseResponses(text)
-      assert.ok(responses.length > 0, `${context}: closed without an answer`)
-      for (const response of responses) {
-        count(response.status)
-        const notImplementedConnect = request.method === 'CONNECT' && response.status === 501
-        assert.ok(response.status < 500 || notImplementedConnect, `${context}: ${String(response.status)} ${response.body.slice(0, 300)}`)
-        if (response.status >= 400) {
-          assert.match(response.headers['content-type'] ?? '', /^application\/problem\+json/, context)
-          assertProblem(response.body, response.status, response.headers['x-request-id'], context)
+      const raw = Array.from({ length: RAW }, () => rawRequest(random))
+      // Some exchanges end only at a timeout (a stalled body, a keep-alive connection): many at once keep the run short.
+      const exchanges = await inPool(raw, RAW_AT_ONCE, (request) => exchange(port, [request.bytes], { waitMs: 4_000 }))
+      exchanges.forEach(({ text, closed }, index) => {
+        const request = raw[index]
+        assert.ok(request)
+        const context = `seed ${String(SEED)}, raw #${String(index)}: ${JSON.stringify(request.what)}`
+        assert.ok(closed, `${context}: the connection was left open`)
+        const responses = parseResponses(text)
+        assert.ok(responses.length > 0, `${context}: closed without an answer`)
+        for (const response of responses) {
+          count(response.status)
+          const notImplementedConnect = request.method === 'CONNECT' && response.status === 501
+          assert.ok(response.status < 500 || notImplementedConnect, `${context}: ${String(response.status)} ${response.body.slice(0, 300)}`)
+          if (response.status >= 400) {
+            assert.match(response.headers['content-type'] ?? '', /^application\/problem\+json/, context)
+            assertProblem(response.body, response.status, response.headers['x-request-id'], context)
+          }
         }
-      }
+      })
+
+      t.diagnostic(`statuses: ${JSON.stringify(Object.fromEntries([...statuses].sort(([a], [b]) => a - b)))}`)
+      assert.deepEqual(await store.list('default'), [])
+      assert.deepEqual(await store.list('alice'), [])
+      assert.equal(({} as Record<string, unknown>).isAdmin, undefined)
+      assert.equal(({} as Record<string, unknown>).polluted, undefined)
     })
-
-    t.diagnostic(`statuses: ${JSON.stringify(Object.fromEntries([...statuses].sort(([a], [b]) => a - b)))}`)
-    assert.deepEqual(await store.list('default'), [])
-    assert.equal(({} as Record<string, unknown>).isAdmin, undefined)
-    assert.equal(({} as Record<string, unknown>).polluted, undefined)
-  })
+  }
 })
 
 /** Runs `work` on every item, at most `size` at a time, and returns the results in order. */

@@ -130,6 +130,8 @@ describe('request bodies', () => {
     ['unparseable JSON', '{"full_name": "Bill Gates"'],
     ['an empty body', ''],
     ['a UTF-8 byte order mark before JSON', '\uFEFF{"full_name":"X"}'],
+    ['JSON whose name is bytes that are not UTF-8', Buffer.concat([Buffer.from('{"full_name":"'), Buffer.from([0xff, 0xfe, 0x20]), Buffer.from('"}')])],
+    ['JSON with a lone UTF-8 continuation byte', Buffer.concat([Buffer.from('{"full_name":"A'), Buffer.from([0x80]), Buffer.from('"}')])],
   ] as const) {
     test(`when a POST body is ${name}, then 400 Invalid JSON body and the service is not called`, async (t) => {
       const { app, service } = appWith(t)
