@@ -61,8 +61,12 @@ async function serveHere(config: Config, logger: Logger, fail: (code: number, me
     server = await startServer(config, logger)
   } catch (error) {
     if (!(error instanceof StartupError)) throw error
-    // The primary stops the other workers and exits with this reason.
-    if (cluster.isWorker) await tellPrimary({ addrservice: WORKER_MESSAGES.startFailed, reason: error.message, exitCode: error.exitCode })
+    if (cluster.isWorker) {
+      // The primary stops the other workers and prints this reason, once for the whole cluster:
+      // workers share its stderr.
+      await tellPrimary({ addrservice: WORKER_MESSAGES.startFailed, reason: error.message, exitCode: error.exitCode })
+      return error.exitCode
+    }
     return fail(error.exitCode, error.message)
   }
   const running = server

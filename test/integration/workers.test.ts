@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test, type TestContext } from 'node:test'
 import { anEntry } from '../helpers/factories.js'
 import { httpRequest } from '../helpers/http-client.js'
 import { POSTGRES_SKIP, useTestPostgres } from '../helpers/postgres.js'
-import { startServer, until, type ServerProcess } from '../helpers/server-process.js'
+import { runCli, startServer, until, type ServerProcess } from '../helpers/server-process.js'
 
 const pidsListening = (server: ServerProcess) =>
   new Set(
@@ -48,6 +49,43 @@ async function exerciseWorkers(t: TestContext, db: string): Promise<void> {
   }
 }
 
+function tempDir(t: TestContext): string {
+  const dir = mkdtempSync(join(tmpdir(), 'addrservice-workers-'))
+  t.after(() => {
+    rmSync(dir, { recursive: true, force: true })
+  })
+  return dir
+}
+
+/** A port held by a plain TCP server until the test ends. */
+async function takenPort(t: TestContext): Promise<number> {
+  const blocker = createServer()
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve))
+  t.after(() => blocker.close())
+  return (blocker.address() as AddressInfo).port
+}
+
+const jsonLines = (stdout: string) =>
+  stdout
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>)
+
+/** Every process that wrote a log line, or that the primary logged as a worker: all but the primary are workers. */
+function workerPids(lines: Record<string, unknown>[], primary: unknown): Set<number> {
+  const pids = lines.flatMap((line) => [line.pid, line.worker_pid]).filter((pid) => typeof pid === 'number' && pid !== primary)
+  return new Set(pids as number[])
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
 describe('--workers', () => {
   test('when two workers serve SQLite, then both serve, a killed one is replaced, and SIGTERM stops all with 0', async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'addrservice-workers-'))
@@ -79,6 +117,40 @@ describe('--workers', () => {
     assert.match(metrics.body, /http_request_duration_seconds_count\{method="POST",route="\/addresses",status_code="201"\} 6/)
     assert.equal(new Set(server.logLines().filter((line) => line.method === 'POST').map((line) => line.pid)).size, 2)
     assert.equal(await server.exited, 0)
+  })
+
+  describe('a worker that cannot start', () => {
+    test('when the port is taken, then the primary stops every worker and exits 1 with one line naming the port', async (t) => {
+      const port = await takenPort(t)
+
+      const result = await runCli(['--workers', '2', '--port', String(port), '--db', 'memory:'])
+
+      assert.equal(result.code, 1)
+      assert.equal(result.stderr, `addrservice: cannot listen on 127.0.0.1:${String(port)} (EADDRINUSE)\n`)
+      const lines = jsonLines(result.stdout)
+      const primary = lines.find((line) => line.msg === 'STARTING')?.pid
+      assert.ok(lines.some((line) => line.msg === 'a worker could not start; stopping the others' && line.pid === primary))
+      assert.ok(!lines.some((line) => line.msg === 'worker died; starting a replacement'), 'no worker was replaced')
+      const workers = workerPids(lines, primary)
+      assert.equal(workers.size, 2)
+      for (const pid of workers) assert.equal(isRunning(pid), false, `worker ${String(pid)} has exited`)
+    })
+
+    test('when the SQLite file cannot be opened, then the primary exits 1 with one line giving the reason', async (t) => {
+      const notAFolder = join(tempDir(t), 'a-file')
+      writeFileSync(notAFolder, '')
+      const db = `sqlite:${join(notAFolder, 'addressbook.db')}`
+
+      const result = await runCli(['--workers', '2', '--port', '0', '--db', db])
+
+      assert.equal(result.code, 1)
+      assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr)
+      assert.match(result.stderr, new RegExp(`^addrservice: cannot open the store ${db}: E[A-Z]+`))
+      const lines = jsonLines(result.stdout)
+      const workers = workerPids(lines, lines.find((line) => line.msg === 'STARTING')?.pid)
+      assert.equal(workers.size, 2)
+      for (const pid of workers) assert.equal(isRunning(pid), false, `worker ${String(pid)} has exited`)
+    })
   })
 
   describe('on PostgreSQL', { skip: POSTGRES_SKIP }, () => {
