@@ -23,11 +23,18 @@ export interface ServerProcess {
 
 /**
  * Starts the built CLI and waits until it listens; the caller stops it. Log lines are read from
- * stdout, or from `logFile` when the configuration sends them there.
+ * stdout, or from `logFile` when the configuration sends them there. `detached` gives it a
+ * process group of its own, as a shell does, so that `process.kill(-pid, signal)` reaches it and
+ * every worker it forks, like Ctrl-C in a terminal.
  */
-export async function startServer(args: string[], env: NodeJS.ProcessEnv = cleanEnv(), logFile?: string): Promise<ServerProcess> {
+export async function startServer(
+  args: string[],
+  env: NodeJS.ProcessEnv = cleanEnv(),
+  logFile?: string,
+  { detached = false }: { detached?: boolean } = {},
+): Promise<ServerProcess> {
   assert.ok(existsSync(MAIN), `${MAIN} is missing: run npm run build (npm test does it first)`)
-  const child = spawn(process.execPath, [MAIN, '--port', '0', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [MAIN, '--port', '0', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'], detached })
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { request } from 'node:http'
 import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { setTimeout } from 'node:timers/promises'
 import { describe, test, type TestContext } from 'node:test'
 import { anEntry } from '../helpers/factories.js'
 import { httpRequest } from '../helpers/http-client.js'
@@ -75,6 +77,35 @@ const jsonLines = (stdout: string) =>
 function workerPids(lines: Record<string, unknown>[], primary: unknown): Set<number> {
   const pids = lines.flatMap((line) => [line.pid, line.worker_pid]).filter((pid) => typeof pid === 'number' && pid !== primary)
   return new Set(pids as number[])
+}
+
+/**
+ * A POST whose body is held back until `finish`. A server answers "100 Continue" once it has
+ * the headers: when `inFlight` resolves, the request is in a worker's hands, waiting for the rest.
+ */
+function slowPost(baseUrl: string, body: string) {
+  const req = request(new URL('/addresses', baseUrl), {
+    method: 'POST',
+    agent: false,
+    headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), expect: '100-continue' },
+  })
+  const inFlight = new Promise<void>((resolve) => {
+    req.once('continue', () => {
+      req.write(body.slice(0, 10))
+      resolve()
+    })
+  })
+  const status = new Promise<number>((resolve, reject) => {
+    req.on('response', (res) => {
+      res.resume()
+      res.on('end', () => {
+        resolve(res.statusCode ?? 0)
+      })
+    })
+    req.on('error', reject)
+  })
+  req.flushHeaders()
+  return { inFlight, status, finish: () => req.end(body.slice(10)) }
 }
 
 function isRunning(pid: number): boolean {
@@ -151,6 +182,42 @@ describe('--workers', () => {
       assert.equal(workers.size, 2)
       for (const pid of workers) assert.equal(isRunning(pid), false, `worker ${String(pid)} has exited`)
     })
+  })
+
+  test('when Ctrl-C reaches the whole process group, then a request in flight completes, every worker stops cleanly and the exit is 0', async (t) => {
+    const server = await startServer(['--workers', '2', '--db', 'memory:'], undefined, undefined, { detached: true })
+    const primary = Number(server.child.pid)
+    t.after(() => {
+      if (isRunning(primary)) process.kill(-primary, 'SIGKILL')
+    })
+    await until('two workers listening', () => (pidsListening(server).size >= 2 ? true : undefined))
+    const workers = [...pidsListening(server)]
+    const shuttingDown = () => server.logLines().filter((line) => line.msg === 'SHUTTING DOWN')
+    const post = slowPost(server.baseUrl, JSON.stringify(anEntry()))
+    await post.inFlight
+
+    // The workers get the SIGINT before the primary reacts to it, as under load: the primary is
+    // stopped until they have had time to act on it. Then it asks each to drain, and the request
+    // is still in flight a while after that.
+    process.kill(primary, 'SIGSTOP')
+    process.kill(-primary, 'SIGINT')
+    await setTimeout(300)
+    const beforeThePrimary = shuttingDown().length
+    process.kill(primary, 'SIGCONT')
+    await until('every worker shutting down', () => (workers.every((pid) => shuttingDown().some((line) => line.pid === pid)) ? true : undefined))
+    await setTimeout(300)
+    post.finish()
+
+    assert.equal(beforeThePrimary, 0, 'no worker acted on the SIGINT itself')
+    assert.equal(await post.status, 201)
+    assert.equal(await server.exited, 0)
+    const lines = server.logLines()
+    for (const pid of workers) {
+      assert.ok(lines.some((line) => line.msg === 'STOPPED' && line.pid === pid), `worker ${String(pid)} logged STOPPED`)
+      const stopped = lines.find((line) => line.msg === 'worker stopped' && line.worker_pid === pid)
+      assert.deepEqual([stopped?.code, stopped?.signal], [0, null], `worker ${String(pid)} exited 0`)
+    }
+    assert.ok(lines.some((line) => line.msg === 'STOPPED' && line.pid === primary))
   })
 
   describe('on PostgreSQL', { skip: POSTGRES_SKIP }, () => {
