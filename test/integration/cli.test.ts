@@ -157,6 +157,17 @@ describe('the addrservice command', () => {
     assert.match(result.stderr, /server\.port/)
   })
 
+  test('when the shutdown delay is not below the shutdown timeout, then it exits 2 with one line naming the key', async (t) => {
+    const config = join(tempDir(t), 'config.yaml')
+    writeFileSync(config, 'server: {shutdown-timeout-ms: 1000, shutdown-delay-ms: 1000}\naddr-db: {memory: null}\n')
+
+    const result = await runCli(['--config', config])
+
+    assert.equal(result.code, 2)
+    assert.equal(result.stderr.trim().split('\n').length, 1)
+    assert.match(result.stderr, /^addrservice: invalid configuration: server\.shutdown-delay-ms.*below server\.shutdown-timeout-ms/)
+  })
+
   test('when the config file is missing, then it exits 2 with one line', async () => {
     const result = await runCli(['--config', '/nonexistent/addrservice.yaml'])
 
