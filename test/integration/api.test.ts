@@ -4,18 +4,20 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test, type TestContext } from 'node:test'
 import { gunzipSync, gzipSync } from 'node:zlib'
+import Database from 'better-sqlite3'
 import type { App } from '../../src/http/app.js'
+import type { ProblemBody } from '../../src/http/problems.js'
 import { MemoryStore } from '../../src/storage/memory/memory-store.js'
-import { SqliteStore } from '../../src/storage/sqlite/sqlite-store.js'
+import { SqliteStore, type SqliteStoreOptions } from '../../src/storage/sqlite/sqlite-store.js'
 import type { AddressBookStore } from '../../src/storage/store.js'
 import { buildTestApp } from '../helpers/app.js'
 import { aFullEntry, anEntry } from '../helpers/factories.js'
 import { httpRequest } from '../helpers/http-client.js'
 import { runOriginalSequence, type Send, type SimpleResponse } from '../helpers/original-sequence.js'
 
-function sqliteStore(t: TestContext): AddressBookStore {
+function sqliteStore(t: TestContext, options: SqliteStoreOptions = {}): SqliteStore {
   const dir = mkdtempSync(join(tmpdir(), 'addrservice-api-'))
-  const store = new SqliteStore(join(dir, 'addressbook.db'))
+  const store = new SqliteStore(join(dir, 'addressbook.db'), options)
   t.after(async () => {
     await store.close()
     rmSync(dir, { recursive: true, force: true })
@@ -23,9 +25,20 @@ function sqliteStore(t: TestContext): AddressBookStore {
   return store
 }
 
+/** A second connection to the store's file that holds the write lock until released. */
+function holdWriteLock(t: TestContext, store: SqliteStore): { release: () => void } {
+  const other = new Database(store.path)
+  other.exec('BEGIN IMMEDIATE')
+  const release = () => {
+    if (other.open) other.close()
+  }
+  t.after(release)
+  return { release }
+}
+
 const stores = [
   ['memory', () => new MemoryStore()],
-  ['sqlite', sqliteStore],
+  ['sqlite', (t: TestContext): AddressBookStore => sqliteStore(t)],
 ] as const
 
 function injectSender(app: App): Send {
@@ -68,6 +81,25 @@ for (const [name, makeStore] of stores) {
     })
   })
 }
+
+describe('a SQLite file another process keeps locked', () => {
+  test('when a POST waits past the busy timeout, then 503 store-unavailable with Retry-After, and nothing is stored', async (t) => {
+    const store = sqliteStore(t, { busyTimeoutMs: 50 })
+    const app = buildTestApp(t, { store })
+    const lock = holdWriteLock(t, store)
+
+    const response = await app.inject({ method: 'POST', url: '/addresses', payload: anEntry() })
+    lock.release()
+    const listed = await app.inject({ method: 'GET', url: '/addresses' })
+
+    assert.equal(response.statusCode, 503)
+    assert.equal(response.headers['retry-after'], '2')
+    assert.match(String(response.headers['content-type']), /^application\/problem\+json/)
+    assert.equal((JSON.parse(response.body) as ProblemBody).type, 'urn:addrservice:problem:store-unavailable')
+    assert.equal(response.headers.location, undefined)
+    assert.deepEqual(JSON.parse(listed.body), {})
+  })
+})
 
 describe('over a real socket', () => {
   test('when a gzip body is posted and the entry read back with Accept-Encoding: gzip, then both directions are compressed', async (t) => {
