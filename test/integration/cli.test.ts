@@ -192,6 +192,26 @@ describe('the addrservice command', () => {
     assert.equal(result.stderr.trim().split('\n').length, 1)
   })
 
+  test('when the host is not loopback and no auth mode is chosen, then it exits 2 with one line telling how to choose', async () => {
+    const result = await runCli(['--port', '0', '--host', '0.0.0.0', '--db', 'memory:'])
+
+    assert.equal(result.code, 2)
+    assert.equal(result.stderr.trim().split('\n').length, 1)
+    assert.match(result.stderr, /^addrservice: refusing to listen on 0\.0\.0\.0 .*auth\.mode: api-key, jwt, or an explicit none/)
+  })
+
+  test('when the host is not loopback and auth none is chosen, then it serves', async (t) => {
+    const server = await startServer(['--host', '0.0.0.0', '--auth', 'none', '--db', 'memory:'])
+    t.after(() => server.child.kill('SIGKILL'))
+
+    const live = await httpRequest(server.baseUrl, { method: 'GET', path: '/livez' })
+    server.child.kill('SIGTERM')
+
+    assert.equal(live.status, 200)
+    assert.equal(server.logLines().find((line) => line.msg === 'STARTING')?.host, '0.0.0.0')
+    assert.equal(await server.exited, 0)
+  })
+
   for (const workers of ['1', '2']) {
     test(`when the metrics port is taken (workers: ${workers}), then it exits 1 with one line naming it`, async (t) => {
       const blocker = createServer()

@@ -1,0 +1,121 @@
+import assert from 'node:assert/strict'
+import { createServer, type AddressInfo } from 'node:net'
+import { Writable } from 'node:stream'
+import { describe, test, type TestContext } from 'node:test'
+import { pino, type Logger } from 'pino'
+import { DEFAULT_CONFIG } from '../../src/config/load.js'
+import type { Config } from '../../src/config/settings.js'
+import { startServer, StartupError, type RunningServer } from '../../src/server.js'
+import { testConfig } from '../helpers/factories.js'
+import { httpRequest } from '../helpers/http-client.js'
+
+const silent = (): Logger => pino({ level: 'silent' })
+
+/** A logger that keeps every line it writes, parsed. */
+function capturingLogger() {
+  const lines: Record<string, unknown>[] = []
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>)
+      done()
+    },
+  })
+  return { lines, logger: pino({ level: 'info' }, stream) }
+}
+
+/** A configuration for port 0 on `host`, with any auth mode and overrides. */
+function configFor(host: string, { mode = null, ...overrides }: { mode?: Config['auth']['mode'] } & Parameters<typeof testConfig>[0] = {}): Config {
+  return testConfig({ ...overrides, server: { host, port: 0, ...overrides.server }, auth: { ...DEFAULT_CONFIG.auth, mode } })
+}
+
+/** Starts the service and closes it when the test ends (unless the test closed it first). */
+async function started(t: TestContext, config: Config, logger: Logger = silent()): Promise<RunningServer> {
+  const running = await startServer(config, logger)
+  t.after(async () => {
+    if (running.app.server.listening) await running.close()
+  })
+  return running
+}
+
+/** The StartupError the start fails with; a service that starts after all is closed and the test fails. */
+async function refusal(config: Config): Promise<StartupError> {
+  let running: RunningServer
+  try {
+    running = await startServer(config, silent())
+  } catch (error) {
+    assert.ok(error instanceof StartupError, String(error))
+    return error
+  }
+  await running.close()
+  assert.fail(`it started at ${running.url}`)
+}
+
+async function takenPort(t: TestContext): Promise<number> {
+  const blocker = createServer()
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve))
+  t.after(() => blocker.close())
+  return (blocker.address() as AddressInfo).port
+}
+
+describe('startServer', () => {
+  test('when it starts, then its url answers /livez, and close() releases the port', async (t) => {
+    const running = await started(t, configFor('127.0.0.1'))
+    const { port } = new URL(running.url)
+
+    const live = await httpRequest(running.url, { method: 'GET', path: '/livez' })
+    await running.close()
+
+    assert.equal(live.status, 200)
+    const again = createServer()
+    await new Promise<void>((resolve, reject) => {
+      again.once('error', reject)
+      again.listen(Number(port), '127.0.0.1', resolve)
+    })
+    await new Promise((resolve) => again.close(resolve))
+  })
+
+  test('when the port is taken, then StartupError with exit code 1 naming host:port', async (t) => {
+    const port = await takenPort(t)
+
+    const error = await refusal(configFor('127.0.0.1', { server: { port } }))
+
+    assert.equal(error.exitCode, 1)
+    assert.equal(error.message, `cannot listen on 127.0.0.1:${String(port)} (EADDRINUSE)`)
+  })
+
+  test('when the host is not loopback and auth.mode is unset, then StartupError with exit code 2 and one line telling how to choose', async () => {
+    const error = await refusal(configFor('0.0.0.0'))
+
+    assert.equal(error.exitCode, 2)
+    assert.doesNotMatch(error.message, /\n/)
+    assert.match(error.message, /0\.0\.0\.0/)
+    assert.match(error.message, /auth\.mode: api-key, jwt, or an explicit none/)
+  })
+
+  test('when the host is 0.0.0.0 and auth.mode is an explicit none, then it starts', async (t) => {
+    const running = await started(t, configFor('0.0.0.0', { mode: 'none' }))
+
+    const live = await httpRequest(running.url, { method: 'GET', path: '/livez' })
+
+    assert.equal(live.status, 200)
+  })
+
+  test('when debug is on and the host is not loopback, then a warning says stack traces reach beyond this machine', async (t) => {
+    const { lines, logger } = capturingLogger()
+
+    await started(t, configFor('0.0.0.0', { mode: 'none', debug: true }), logger)
+
+    const warning = lines.find((line) => line.level === 40 && String(line.msg).includes('debug mode'))
+    assert.ok(warning, JSON.stringify(lines))
+    assert.equal(warning.host, '0.0.0.0')
+  })
+
+  test('when debug is on and the host is loopback, then there is no such warning', async (t) => {
+    const { lines, logger } = capturingLogger()
+
+    await started(t, configFor('127.0.0.1', { debug: true }), logger)
+
+    assert.ok(lines.some((line) => String(line.msg).startsWith('Server listening at ')), 'the logger was used')
+    assert.ok(!lines.some((line) => String(line.msg).includes('debug mode')))
+  })
+})
