@@ -212,6 +212,26 @@ describe('the addrservice command', () => {
     assert.equal(await server.exited, 0)
   })
 
+  test('when the PostgreSQL URL carries ?password=, then no log line and nothing on stderr repeats it', async (t) => {
+    // Nothing listens on port 1: the service stays up and answers 503, logging why.
+    const server = await startServer(['--db', 'postgres://u@127.0.0.1:1/db?password=hunter2'])
+    t.after(() => server.child.kill('SIGKILL'))
+
+    const api = await httpRequest(server.baseUrl, { method: 'GET', path: '/addresses' })
+    const ready = await httpRequest(server.baseUrl, { method: 'GET', path: '/readyz' })
+    await until('the failed request logged', () => server.logLines().find((line) => line.msg === 'request failed'))
+    server.child.kill('SIGTERM')
+    assert.equal(await server.exited, 0)
+
+    assert.deepEqual([api.status, api.headers['retry-after'], ready.status], [503, '2', 503])
+    const lines = server.logLines()
+    assert.equal(lines.find((line) => line.msg === 'STARTING')?.store, 'postgres:postgres://u@127.0.0.1:1/db?password=***')
+    assert.ok(lines.some((line) => line.msg === 'the store is not ready yet; requests get 503 until it is'))
+    const leaking = lines.filter((line) => JSON.stringify(line).includes('hunter2'))
+    assert.deepEqual(leaking, [])
+    assert.doesNotMatch(server.stderr(), /hunter2/)
+  })
+
   for (const workers of ['1', '2']) {
     test(`when the metrics port is taken (workers: ${workers}), then it exits 1 with one line naming it`, async (t) => {
       const blocker = createServer()
