@@ -65,9 +65,10 @@ export function runPrimary(options: ClusterOptions, logger: Logger): void {
       return
     }
     logger.error({ worker_pid: worker.process.pid, code, signal }, 'worker died; starting a replacement')
+    // Not unref'd: when every worker has died, this timer is all that keeps the primary alive.
     setTimeout(() => {
       if (!shuttingDown) fork()
-    }, restartDelayMs).unref()
+    }, restartDelayMs)
   })
 
   const finish = () => {

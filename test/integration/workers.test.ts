@@ -59,6 +59,15 @@ function tempDir(t: TestContext): string {
   return dir
 }
 
+/** A port nothing listens on: bound, then released. */
+async function freePort(): Promise<number> {
+  const probe = createServer()
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
+  const { port } = probe.address() as AddressInfo
+  await new Promise((resolve) => probe.close(resolve))
+  return port
+}
+
 /** A port held by a plain TCP server until the test ends. */
 async function takenPort(t: TestContext): Promise<number> {
   const blocker = createServer()
@@ -147,6 +156,23 @@ describe('--workers', () => {
 
     assert.match(metrics.body, /http_request_duration_seconds_count\{method="POST",route="\/addresses",status_code="201"\} 6/)
     assert.equal(new Set(server.logLines().filter((line) => line.method === 'POST').map((line) => line.pid)).size, 2)
+    assert.equal(await server.exited, 0)
+  })
+
+  test('when every worker dies at once, then the primary replaces them instead of exiting', async (t) => {
+    // A fixed port: once no worker holds it, replacements asking for port 0 would get another.
+    const server = await startServer(['--workers', '2', '--db', 'memory:', '--port', String(await freePort())])
+    t.after(() => server.child.kill('SIGKILL'))
+    await until('two workers listening', () => (pidsListening(server).size >= 2 ? true : undefined))
+
+    for (const pid of pidsListening(server)) process.kill(Number(pid), 'SIGKILL')
+    await until('two replacements listening, or the primary gone', () =>
+      pidsListening(server).size >= 4 || server.child.exitCode !== null ? true : undefined,
+    )
+
+    assert.equal(server.child.exitCode, null, 'the primary is still running')
+    assert.equal((await httpRequest(server.baseUrl, { method: 'GET', path: '/livez' })).status, 200)
+    server.child.kill('SIGTERM')
     assert.equal(await server.exited, 0)
   })
 
