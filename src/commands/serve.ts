@@ -56,6 +56,9 @@ async function runClusterPrimary(config: Config, logger: Logger, fail: (code: nu
 }
 
 async function serveHere(config: Config, logger: Logger, fail: (code: number, message: string) => number): Promise<number | undefined> {
+  // Ctrl-C reaches the whole process group: a worker leaves it to the primary, from its first
+  // moment (a worker still starting must not die of it and pass for a failed start).
+  if (cluster.isWorker) process.on('SIGINT', () => undefined)
   let server
   try {
     server = await startServer(config, logger)
@@ -94,7 +97,6 @@ async function serveHere(config: Config, logger: Logger, fail: (code: number, me
     async ({ signal, err }) => stop(signal, err),
   )
   if (cluster.isWorker) {
-    process.on('SIGINT', () => undefined)
     process.on('message', (message: WorkerMessage | undefined) => {
       if (message?.addrservice === WORKER_MESSAGES.shutdown) graceful.close()
     })
