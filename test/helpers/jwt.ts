@@ -1,10 +1,26 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { TestContext } from 'node:test'
+import type { JwtSettings } from '../../src/auth/jwt.js'
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose'
 
 export const ISSUER = 'https://id.example.test'
 export const AUDIENCE = 'addrservice'
+
+/** The JWT settings of a service trusting ISSUER for AUDIENCE, with overrides (a key source among them). */
+export function jwtSettings(overrides: Partial<JwtSettings>): JwtSettings {
+  return {
+    jwksUrl: null,
+    publicKeyFile: null,
+    secret: null,
+    issuer: ISSUER,
+    audience: AUDIENCE,
+    ownerClaim: 'sub',
+    scopeClaim: 'scope',
+    clockToleranceS: 30,
+    ...overrides,
+  }
+}
 
 /** A key pair of an identity provider, with its public half as PEM and as a JWK (with `kid`). */
 export interface SigningKey {

@@ -1,29 +1,18 @@
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { describe, test, type TestContext } from 'node:test'
 import { gunzipSync, gzipSync } from 'node:zlib'
 import Database from 'better-sqlite3'
 import type { App } from '../../src/http/app.js'
 import type { ProblemBody } from '../../src/http/problems.js'
 import { MemoryStore } from '../../src/storage/memory/memory-store.js'
-import { SqliteStore, type SqliteStoreOptions } from '../../src/storage/sqlite/sqlite-store.js'
+import type { SqliteStore } from '../../src/storage/sqlite/sqlite-store.js'
 import type { AddressBookStore } from '../../src/storage/store.js'
 import { buildTestApp } from '../helpers/app.js'
 import { aFullEntry, anEntry } from '../helpers/factories.js'
 import { httpRequest } from '../helpers/http-client.js'
+import { aSqliteStore } from '../helpers/stores.js'
 import { runOriginalSequence, type Send, type SimpleResponse } from '../helpers/original-sequence.js'
 
-function sqliteStore(t: TestContext, options: SqliteStoreOptions = {}): SqliteStore {
-  const dir = mkdtempSync(join(tmpdir(), 'addrservice-api-'))
-  const store = new SqliteStore(join(dir, 'addressbook.db'), options)
-  t.after(async () => {
-    await store.close()
-    rmSync(dir, { recursive: true, force: true })
-  })
-  return store
-}
 
 /** A second connection to the store's file that holds the write lock until released. */
 function holdWriteLock(t: TestContext, store: SqliteStore): { release: () => void } {
@@ -38,7 +27,7 @@ function holdWriteLock(t: TestContext, store: SqliteStore): { release: () => voi
 
 const stores = [
   ['memory', () => new MemoryStore()],
-  ['sqlite', (t: TestContext): AddressBookStore => sqliteStore(t)],
+  ['sqlite', (t: TestContext): AddressBookStore => aSqliteStore(t)],
 ] as const
 
 function injectSender(app: App): Send {
@@ -84,7 +73,7 @@ for (const [name, makeStore] of stores) {
 
 describe('a SQLite file another process keeps locked', () => {
   test('when a POST waits past the busy timeout, then 503 store-unavailable with Retry-After, and nothing is stored', async (t) => {
-    const store = sqliteStore(t, { busyTimeoutMs: 50 })
+    const store = aSqliteStore(t, { busyTimeoutMs: 50 })
     const app = buildTestApp(t, { store })
     const lock = holdWriteLock(t, store)
 
@@ -103,7 +92,7 @@ describe('a SQLite file another process keeps locked', () => {
 
 describe('over a real socket', () => {
   test('when a gzip body is posted and the entry read back with Accept-Encoding: gzip, then both directions are compressed', async (t) => {
-    const app = buildTestApp(t, { store: sqliteStore(t) })
+    const app = buildTestApp(t, { store: aSqliteStore(t) })
     const base = await listen(app)
 
     const created = await httpRequest(base, {
@@ -146,7 +135,7 @@ describe('over a real socket', () => {
   })
 
   test('when hostile requests arrive, then each is refused and nothing is stored', async (t) => {
-    const store = sqliteStore(t)
+    const store = aSqliteStore(t)
     const app = buildTestApp(t, { store })
     const base = await listen(app)
     const hostile = [

@@ -1,17 +1,14 @@
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
 import { METHODS } from 'node:http'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { describe, test, type TestContext } from 'node:test'
+import { describe, test } from 'node:test'
 import { brotliDecompressSync, deflateSync, gunzipSync, gzipSync, inflateSync } from 'node:zlib'
 import { ApiKeys } from '../../src/auth/api-keys.js'
 import { apiKeyAuthenticator } from '../../src/auth/authenticator.js'
 import type { ProblemBody } from '../../src/http/problems.js'
-import { SqliteStore } from '../../src/storage/sqlite/sqlite-store.js'
 import { buildTestApp } from '../helpers/app.js'
 import { aFullEntry } from '../helpers/factories.js'
 import { exchange, listenOnLoopback, parseResponses } from '../helpers/raw-socket.js'
+import { aSqliteStore } from '../helpers/stores.js'
 
 /**
  * Hostile requests from a seeded generator: every one is refused or harmless, none fails the
@@ -276,15 +273,6 @@ function rawRequest(random: Random): { bytes: Buffer; method: string; what: stri
   return { bytes, method: method.toUpperCase(), what: `${head.slice(0, 60)} (${body.what})` }
 }
 
-function sqliteStore(t: TestContext): SqliteStore {
-  const dir = mkdtempSync(join(tmpdir(), 'addrservice-fuzz-'))
-  const store = new SqliteStore(join(dir, 'addressbook.db'))
-  t.after(async () => {
-    await store.close()
-    rmSync(dir, { recursive: true, force: true })
-  })
-  return store
-}
 
 function assertProblem(body: string, status: number, requestId: string | undefined, context: string): void {
   let problem: ProblemBody
@@ -303,7 +291,7 @@ describe('fuzzing the HTTP edge', () => {
     test(`when ${String(INJECTED + RAW)} hostile requests arrive with authentication ${mode}, then none fails the server, every 4xx is a problem, and nothing is stored`, async (t) => {
       t.diagnostic(`seed ${String(SEED)} (replay with ADDRSERVICE_FUZZ_SEED=${String(SEED)})`)
       const random = new Random(SEED)
-      const store = sqliteStore(t)
+      const store = aSqliteStore(t)
       // With keys, half the requests carry a valid one, so that the hostile part reaches past authentication.
       const keys = new ApiKeys(store)
       const key = mode === 'api-key' ? (await keys.create('alice', 'write', null)).key : undefined

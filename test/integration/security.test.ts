@@ -13,7 +13,7 @@ import type { ProblemBody } from '../../src/http/problems.js'
 import type { Store, StoredEntry } from '../../src/storage/store.js'
 import { buildTestApp } from '../helpers/app.js'
 import { aFullEntry, anEntry } from '../helpers/factories.js'
-import { aJwksServer, aSigningKey, aToken, anUnsignedToken, AUDIENCE, ISSUER } from '../helpers/jwt.js'
+import { aJwksServer, aSigningKey, aToken, anUnsignedToken, jwtSettings } from '../helpers/jwt.js'
 import { durableStores } from '../helpers/stores.js'
 
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`
@@ -67,7 +67,7 @@ async function jwtWorld(t: TestContext, store: Store) {
   const key = await aSigningKey('current')
   const jwks = await aJwksServer(t, [key.publicJwk])
   const verifier = new JwtVerifier(
-    { jwksUrl: jwks.url, publicKeyFile: null, secret: null, issuer: ISSUER, audience: AUDIENCE, ownerClaim: 'sub', scopeClaim: 'scope', clockToleranceS: 30 },
+    jwtSettings({ jwksUrl: jwks.url }),
     { jwksCooldownMs: 0 },
   )
   const app = buildTestApp(t, { store, authenticator: jwtAuthenticator(verifier) })
@@ -328,16 +328,7 @@ describe('a public key file in jwt mode', () => {
     })
     const key = await aSigningKey('k', 'ES256')
     writeFileSync(join(dir, 'key.pem'), key.publicPem)
-    const verifier = new JwtVerifier({
-      jwksUrl: null,
-      publicKeyFile: join(dir, 'key.pem'),
-      secret: null,
-      issuer: ISSUER,
-      audience: AUDIENCE,
-      ownerClaim: 'sub',
-      scopeClaim: 'scope',
-      clockToleranceS: 30,
-    })
+    const verifier = new JwtVerifier(jwtSettings({ publicKeyFile: join(dir, 'key.pem') }))
     const app = buildTestApp(t, { authenticator: jwtAuthenticator(verifier) })
 
     const response = await app.inject({ method: 'GET', url: '/addresses', headers: { authorization: bearer(await aToken(key)) } })

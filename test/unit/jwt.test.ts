@@ -5,25 +5,12 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test, type TestContext } from 'node:test'
-import { algorithmsFor, JwtVerifier, type JwtSettings } from '../../src/auth/jwt.js'
+import { algorithmsFor, JwtVerifier } from '../../src/auth/jwt.js'
 import { IdentityProviderUnavailableError, type Verdict } from '../../src/auth/verdict.js'
-import { aJwksServer, aSigningKey, aToken, anUnsignedToken, AUDIENCE, ISSUER } from '../helpers/jwt.js'
+import { aJwksServer, aSigningKey, aToken, anUnsignedToken, AUDIENCE, ISSUER, jwtSettings } from '../helpers/jwt.js'
 
 const SECRET = 'a-test-secret-that-is-long-enough-for-hs256'
 
-function settings(overrides: Partial<JwtSettings>): JwtSettings {
-  return {
-    jwksUrl: null,
-    publicKeyFile: null,
-    secret: null,
-    issuer: ISSUER,
-    audience: AUDIENCE,
-    ownerClaim: 'sub',
-    scopeClaim: 'scope',
-    clockToleranceS: 30,
-    ...overrides,
-  }
-}
 
 function pemFile(t: TestContext, pem: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'addrservice-jwt-'))
@@ -49,7 +36,7 @@ const secretKey = new TextEncoder().encode(SECRET)
 
 describe('JwtVerifier', () => {
   describe('with an HS256 secret', () => {
-    const verifier = new JwtVerifier(settings({ secret: SECRET }))
+    const verifier = new JwtVerifier(jwtSettings({ secret: SECRET }))
 
     test('when a valid token comes, then its subject with its scopes, by jwt', async () => {
       const verdict = await verifier.verify(await aToken(secretKey))
@@ -122,7 +109,7 @@ describe('JwtVerifier', () => {
     })
 
     test('when another claim names the owner, then that claim is read', async () => {
-      const byEmail = new JwtVerifier(settings({ secret: SECRET, ownerClaim: 'email', scopeClaim: 'scp' }))
+      const byEmail = new JwtVerifier(jwtSettings({ secret: SECRET, ownerClaim: 'email', scopeClaim: 'scp' }))
 
       const verdict = await byEmail.verify(await aToken(secretKey, { email: 'alice@example.org', scp: ['addresses:read'] }))
 
@@ -133,21 +120,21 @@ describe('JwtVerifier', () => {
   describe('with a public key file', () => {
     test('when a token is signed with the matching RSA key, then it is accepted', async (t) => {
       const key = await aSigningKey('k1', 'RS256')
-      const verifier = new JwtVerifier(settings({ publicKeyFile: pemFile(t, key.publicPem) }))
+      const verifier = new JwtVerifier(jwtSettings({ publicKeyFile: pemFile(t, key.publicPem) }))
 
       assert.equal(principalOf(await verifier.verify(await aToken(key))).owner, 'alice')
     })
 
     test('when a token is signed with an EC P-256 key, then ES256 is the algorithm and it is accepted', async (t) => {
       const key = await aSigningKey('k1', 'ES256')
-      const verifier = new JwtVerifier(settings({ publicKeyFile: pemFile(t, key.publicPem) }))
+      const verifier = new JwtVerifier(jwtSettings({ publicKeyFile: pemFile(t, key.publicPem) }))
 
       assert.equal(principalOf(await verifier.verify(await aToken(key))).owner, 'alice')
     })
 
     test('when an HS256 token is signed with the RSA public key as its secret, then it is refused (no algorithm confusion)', async (t) => {
       const key = await aSigningKey('k1', 'RS256')
-      const verifier = new JwtVerifier(settings({ publicKeyFile: pemFile(t, key.publicPem) }))
+      const verifier = new JwtVerifier(jwtSettings({ publicKeyFile: pemFile(t, key.publicPem) }))
 
       const forged = await aToken(new TextEncoder().encode(key.publicPem))
 
@@ -157,13 +144,13 @@ describe('JwtVerifier', () => {
     test('when a token is signed by another key of the same type, then its signature does not verify', async (t) => {
       const key = await aSigningKey('k1', 'RS256')
       const other = await aSigningKey('k1', 'RS256')
-      const verifier = new JwtVerifier(settings({ publicKeyFile: pemFile(t, key.publicPem) }))
+      const verifier = new JwtVerifier(jwtSettings({ publicKeyFile: pemFile(t, key.publicPem) }))
 
       assert.equal(reasonOf(await verifier.verify(await aToken(other))), 'jwt signature does not verify')
     })
 
     test('when the file is a certificate-less garbage file, then the verifier cannot be made', (t) => {
-      assert.throws(() => new JwtVerifier(settings({ publicKeyFile: pemFile(t, 'not a key') })))
+      assert.throws(() => new JwtVerifier(jwtSettings({ publicKeyFile: pemFile(t, 'not a key') })))
     })
   })
 
@@ -192,7 +179,7 @@ describe('JwtVerifier', () => {
     test('when a token names a key of the JWKS, then it is accepted, and the JWKS is fetched once for many tokens', async (t) => {
       const key = await aSigningKey('k1')
       const jwks = await aJwksServer(t, [key.publicJwk])
-      const verifier = new JwtVerifier(settings({ jwksUrl: jwks.url }))
+      const verifier = new JwtVerifier(jwtSettings({ jwksUrl: jwks.url }))
 
       for (let count = 0; count < 5; count++) assert.equal(principalOf(await verifier.verify(await aToken(key))).owner, 'alice')
 
@@ -203,7 +190,7 @@ describe('JwtVerifier', () => {
       const first = await aSigningKey('k1')
       const second = await aSigningKey('k2')
       const jwks = await aJwksServer(t, [first.publicJwk])
-      const verifier = new JwtVerifier(settings({ jwksUrl: jwks.url }), { jwksCooldownMs: 0 })
+      const verifier = new JwtVerifier(jwtSettings({ jwksUrl: jwks.url }), { jwksCooldownMs: 0 })
       await verifier.verify(await aToken(first))
 
       jwks.keys = [first.publicJwk, second.publicJwk]
@@ -217,7 +204,7 @@ describe('JwtVerifier', () => {
       const key = await aSigningKey('k1')
       const stranger = await aSigningKey('k9')
       const jwks = await aJwksServer(t, [key.publicJwk])
-      const verifier = new JwtVerifier(settings({ jwksUrl: jwks.url }), { jwksCooldownMs: 0 })
+      const verifier = new JwtVerifier(jwtSettings({ jwksUrl: jwks.url }), { jwksCooldownMs: 0 })
       await verifier.verify(await aToken(key))
 
       assert.equal(reasonOf(await verifier.verify(await aToken(stranger))), 'jwt key id is not in the JWKS')
@@ -227,7 +214,7 @@ describe('JwtVerifier', () => {
     test('when many tokens name unknown kids within the cooldown, then the JWKS is not fetched again for each', async (t) => {
       const key = await aSigningKey('k1')
       const jwks = await aJwksServer(t, [key.publicJwk])
-      const verifier = new JwtVerifier(settings({ jwksUrl: jwks.url }))
+      const verifier = new JwtVerifier(jwtSettings({ jwksUrl: jwks.url }))
       await verifier.verify(await aToken(key))
 
       for (let count = 0; count < 5; count++) {
@@ -241,7 +228,7 @@ describe('JwtVerifier', () => {
     test('when an HS256 token comes, then it is refused before any key is looked for', async (t) => {
       const key = await aSigningKey('k1')
       const jwks = await aJwksServer(t, [key.publicJwk])
-      const verifier = new JwtVerifier(settings({ jwksUrl: jwks.url }))
+      const verifier = new JwtVerifier(jwtSettings({ jwksUrl: jwks.url }))
 
       assert.equal(reasonOf(await verifier.verify(await aToken(secretKey))), 'jwt algorithm not allowed')
       assert.equal(jwks.fetches, 0)
@@ -251,7 +238,7 @@ describe('JwtVerifier', () => {
       const key = await aSigningKey('k1')
       const jwks = await aJwksServer(t, [key.publicJwk])
       jwks.failWith = 500
-      const verifier = new JwtVerifier(settings({ jwksUrl: jwks.url }))
+      const verifier = new JwtVerifier(jwtSettings({ jwksUrl: jwks.url }))
 
       await assert.rejects(verifier.verify(await aToken(key)), IdentityProviderUnavailableError)
     })
@@ -259,14 +246,14 @@ describe('JwtVerifier', () => {
     test('when nothing listens at the JWKS URL, then IdentityProviderUnavailableError', async () => {
       const port = await aClosedPort()
       const key = await aSigningKey('k1')
-      const verifier = new JwtVerifier(settings({ jwksUrl: `http://127.0.0.1:${String(port)}/jwks` }))
+      const verifier = new JwtVerifier(jwtSettings({ jwksUrl: `http://127.0.0.1:${String(port)}/jwks` }))
 
       await assert.rejects(verifier.verify(await aToken(key)), IdentityProviderUnavailableError)
     })
   })
 
   test('when no key source is given, then the verifier cannot be made', () => {
-    assert.throws(() => new JwtVerifier(settings({})), /needs a JWKS URL, a public key file or a secret/)
+    assert.throws(() => new JwtVerifier(jwtSettings({})), /needs a JWKS URL, a public key file or a secret/)
   })
 })
 
