@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict'
 import { createServer, type AddressInfo } from 'node:net'
-import { Writable } from 'node:stream'
 import { describe, test, type TestContext } from 'node:test'
 import { pino, type Logger } from 'pino'
 import { DEFAULT_CONFIG } from '../../src/config/load.js'
@@ -8,20 +7,11 @@ import type { Config } from '../../src/config/settings.js'
 import { startServer, StartupError, type RunningServer } from '../../src/server.js'
 import { testConfig } from '../helpers/factories.js'
 import { httpRequest } from '../helpers/http-client.js'
+import { capturingLogger } from '../helpers/logger.js'
+import { aSqliteStore } from '../helpers/stores.js'
 
 const silent = (): Logger => pino({ level: 'silent' })
 
-/** A logger that keeps every line it writes, parsed. */
-function capturingLogger() {
-  const lines: Record<string, unknown>[] = []
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>)
-      done()
-    },
-  })
-  return { lines, logger: pino({ level: 'info' }, stream) }
-}
 
 /** A configuration for port 0 on `host`, with any auth mode and overrides. */
 function configFor(host: string, { mode = null, ...overrides }: { mode?: Config['auth']['mode'] } & Parameters<typeof testConfig>[0] = {}): Config {
@@ -118,4 +108,60 @@ describe('startServer', () => {
     assert.ok(lines.some((line) => String(line.msg).startsWith('Server listening at ')), 'the logger was used')
     assert.ok(!lines.some((line) => String(line.msg).includes('debug mode')))
   })
+
+  describe('with authentication on', () => {
+    function apiKeyConfig(t: TestContext, metricsPort: number | null): Config {
+      const store = aSqliteStore(t)
+      return testConfig({
+        store: { kind: 'sqlite', path: store.path },
+        server: { ...DEFAULT_CONFIG.server, port: 0 },
+        auth: { ...DEFAULT_CONFIG.auth, mode: 'api-key' },
+        metrics: { enabled: true, port: metricsPort, host: '127.0.0.1' },
+      })
+    }
+
+    test('when metrics have no port of their own, then /metrics is not served on the API port, a warning says so, and the API needs credentials', async (t) => {
+      const { lines, logger } = capturingLogger('warn')
+      const running = await started(t, apiKeyConfig(t, null), logger)
+
+      const metrics = await httpRequest(running.url, { method: 'GET', path: '/metrics' })
+      const addresses = await httpRequest(running.url, { method: 'GET', path: '/addresses' })
+
+      assert.equal(metrics.status, 404)
+      assert.equal(addresses.status, 401)
+      assert.ok(lines.some((line) => String(line.msg).includes('metrics are not served on the API port')))
+    })
+
+    test('when metrics have a port of their own, then they are served there on metrics.host, auth failures counted', async (t) => {
+      const port = await freePort()
+      const running = await started(t, apiKeyConfig(t, port))
+      await httpRequest(running.url, { method: 'GET', path: '/addresses' })
+
+      const metrics = await httpRequest(`http://127.0.0.1:${String(port)}`, { method: 'GET', path: '/metrics' })
+
+      assert.equal(running.metricsUrl, `http://127.0.0.1:${String(port)}`)
+      assert.equal(metrics.status, 200)
+      assert.match(metrics.body, /addrservice_auth_failures_total\{reason="missing credentials"\} 1/)
+    })
+
+    test('when the JWT public key file cannot be read, then StartupError with exit code 2 naming the setting', async () => {
+      const config = testConfig({
+        server: { ...DEFAULT_CONFIG.server, port: 0 },
+        auth: { ...DEFAULT_CONFIG.auth, mode: 'jwt', jwt: { ...DEFAULT_CONFIG.auth.jwt, publicKeyFile: '/nonexistent/idp.pem', issuer: 'i', audience: 'a' } },
+      })
+
+      const error = await refusal(config)
+
+      assert.equal(error.exitCode, 2)
+      assert.equal(error.message, 'invalid configuration: auth.jwt.public-key-file: cannot be used (ENOENT)')
+    })
+  })
 })
+
+async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
