@@ -87,13 +87,25 @@ const KEYS_OPTIONS: Options = {
   help: { type: 'boolean', short: 'h' },
 }
 
-export function parseCommandLine(args: readonly string[]): CliCommand {
+export function parseCommandLine(given: readonly string[]): CliCommand {
+  const args = commandFirst(given)
   const [first, ...rest] = args
   if (first === 'keys') return parseKeys(rest)
   const { values } = parse(first === 'serve' ? rest : args, serveOptions(), false)
   if (values.help === true) return { action: 'help', usage: USAGE }
   if (values.version === true) return { action: 'version' }
   return { action: 'serve', flags: flagsOf(values, Object.keys(serveOptions())) }
+}
+
+/**
+ * The arguments with the command first: `npm start -- keys list` runs
+ * `addrservice --config FILE keys list`, and the command comes after the config option there.
+ */
+function commandFirst(args: readonly string[]): readonly string[] {
+  const leading = args[0] === '-c' || args[0] === '--config' ? 2 : args[0]?.startsWith('--config=') ? 1 : 0
+  const command = args[leading]
+  if (leading === 0 || (command !== 'keys' && command !== 'serve')) return args
+  return [command, ...args.slice(0, leading), ...args.slice(leading + 1)]
 }
 
 function parseKeys(args: readonly string[]): CliCommand {

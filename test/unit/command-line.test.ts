@@ -64,4 +64,25 @@ describe('parseCommandLine', () => {
       assert.ok(USAGE.includes(word), word)
     }
   })
+
+  test('when npm start puts its --config before the keys command, then it is the keys command with that config', () => {
+    assert.deepEqual(parseCommandLine(['--config', 'configs/addressbook-local.yaml', 'keys', 'list', '--owner', 'alice']), {
+      action: 'keys',
+      command: { verb: 'list', owner: 'alice' },
+      flags: { config: 'configs/addressbook-local.yaml', db: undefined },
+    })
+  })
+
+  test('when serve is named, then it is the same as no command', () => {
+    assert.deepEqual(parseCommandLine(['serve', '-p', '1']), parseCommandLine(['-p', '1']))
+    assert.deepEqual(parseCommandLine(['-c', 'a.yaml', 'serve']), parseCommandLine(['-c', 'a.yaml']))
+  })
+
+  test('when keys create is given an owner, scope and label, then each is passed on; the scope defaults to write', () => {
+    assert.deepEqual(parseCommandLine(['keys', 'create', '--owner', 'bob', '--label', 'laptop', '--db', 'sqlite:x.db']), {
+      action: 'keys',
+      command: { verb: 'create', owner: 'bob', scope: 'write', label: 'laptop' },
+      flags: { config: undefined, db: 'sqlite:x.db' },
+    })
+  })
 })
