@@ -93,7 +93,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   if (registry && config.metrics.port === null && !serveMetrics) {
     logger.warn('metrics are not served on the API port while authentication is on; set metrics.port to serve them')
   }
-  const app = buildApp(config, { addressBook: new AddressBookService(store), authenticator }, {
+  const app = buildApp(config, { addressBook: new AddressBookService(store, { requireIfMatch: config.requireIfMatch }), authenticator }, {
     logger,
     ...(registry ? { metrics: registry, serveMetrics } : {}),
   })

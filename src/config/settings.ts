@@ -74,6 +74,11 @@ export const SETTINGS = {
       convert: (value: number | 'auto'): number => (value === 'auto' ? availableParallelism() : value),
     },
   ),
+  'require-if-match': setting(
+    Type.Boolean(),
+    false,
+    'refuse PUT, PATCH and DELETE without If-Match (428), so that no client overwrites a change it has not seen',
+  ),
   debug: setting(Type.Boolean(), false, 'stack traces in error bodies (never in production)', {
     flag: { name: 'debug', short: 'd' },
   }),

@@ -11,6 +11,9 @@ export const DomainErrorCode = {
   entryExists: 'entry_exists',
   storeUnavailable: 'store_unavailable',
   insufficientScope: 'insufficient_scope',
+  preconditionFailed: 'precondition_failed',
+  preconditionRequired: 'precondition_required',
+  invalidCursor: 'invalid_cursor',
 } as const
 
 export type DomainErrorCode = (typeof DomainErrorCode)[keyof typeof DomainErrorCode]
@@ -58,5 +61,32 @@ export class InsufficientScopeError extends DomainError {
   constructor(readonly needed: Scope) {
     super(`This needs the ${needed} scope`)
     this.name = 'InsufficientScopeError'
+  }
+}
+
+/** The entry is not at a version the caller named (or, for a conditional create, it exists). */
+export class PreconditionFailedError extends DomainError {
+  readonly code = DomainErrorCode.preconditionFailed
+  constructor(readonly id: string) {
+    super(`The address entry ${JSON.stringify(id.slice(0, 100))} is not in the state the request is conditional on`)
+    this.name = 'PreconditionFailedError'
+  }
+}
+
+/** Writes must name the version they change, and this one did not. */
+export class PreconditionRequiredError extends DomainError {
+  readonly code = DomainErrorCode.preconditionRequired
+  constructor() {
+    super('This write must be conditional on the version it changes (If-Match)')
+    this.name = 'PreconditionRequiredError'
+  }
+}
+
+/** A listing cursor that this service did not make, or made for other filters or another order. */
+export class InvalidCursorError extends DomainError {
+  readonly code = DomainErrorCode.invalidCursor
+  constructor(readonly reason: string) {
+    super(`The cursor ${reason}`)
+    this.name = 'InvalidCursorError'
   }
 }

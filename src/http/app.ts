@@ -9,6 +9,7 @@ import type { Authenticator } from '../auth/authenticator.js'
 import type { Config } from '../config/settings.js'
 import type { AddressBook } from '../service/address-book-service.js'
 import { addAuthentication } from './authentication.js'
+import { addBodyParsers } from './body-parsers.js'
 import {
   addConnectionErrors,
   answerClientError,
@@ -130,7 +131,7 @@ export function buildApp(config: AppConfig, { addressBook, authenticator }: AppS
   })
 
   if (options.metrics) addHttpMetrics(app, options.metrics)
-  acceptJsonWhateverTheContentType(app)
+  addBodyParsers(app)
   addEntityTags(app)
   void app.register(compress, { threshold: 1, encodings: ['br', 'gzip', 'deflate'], requestEncodings: ['gzip', 'deflate'] })
   void app.register(helmet, SECURITY_HEADERS)
@@ -154,8 +155,6 @@ export function buildApp(config: AppConfig, { addressBook, authenticator }: AppS
   })
   return app
 }
-
-const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
 /**
  * Security headers for a JSON API: nothing may be framed, sniffed, or load anything, and no
@@ -203,27 +202,6 @@ function corsOptions(origins: readonly string[]) {
     strictPreflight: false,
     maxAge: 600,
   }
-}
-
-/**
- * Like the original service, a body is read as JSON whatever its Content-Type says (curl -d
- * sends application/x-www-form-urlencoded), or when it has none. Only POST and PUT carry one.
- */
-function acceptJsonWhateverTheContentType(app: App): void {
-  app.removeAllContentTypeParsers()
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body, done) => {
-    if (request.method !== 'POST' && request.method !== 'PUT') {
-      done(null, undefined)
-      return
-    }
-    try {
-      // Strict UTF-8: bytes that are not text would otherwise become U+FFFD and could turn a
-      // blank name into a stored one. JSON text is UTF-8 (RFC 8259).
-      done(null, JSON.parse(UTF8.decode(body as Buffer)) as unknown)
-    } catch {
-      done(new HttpProblem(Problems.invalidJsonBody), undefined)
-    }
-  })
 }
 
 /** Headers every response carries: its request id, and Vary, so that caches never mix compressed and plain representations. */

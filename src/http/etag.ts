@@ -2,10 +2,11 @@ import { createHash } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 
 /**
- * Weak ETags on successful GET and HEAD responses, and 304 for a matching If-None-Match
- * (a list of tags or `*`, compared weakly as RFC 9110 requires for GET). Hand-written because
+ * ETags on successful GET and HEAD responses, and 304 for a matching If-None-Match (a list of
+ * tags or `*`, compared weakly as RFC 9110 requires for GET). A route that knows its tag (an
+ * entry's version) sets it; other responses (a page of the book) get a weak tag from a hash of
+ * the body, weak because the page is sent in several content codings. Hand-written because
  * @fastify/etag tags every response, error bodies included, and compares only one tag.
- * Weak, because the same entry is sent in several content codings.
  */
 export function addEntityTags(app: FastifyInstance): void {
   app.addHook('onSend', (request, reply, payload, done) => {
@@ -17,7 +18,8 @@ export function addEntityTags(app: FastifyInstance): void {
       done(null, payload)
       return
     }
-    const tag = `W/"${createHash('sha1').update(payload).digest('base64url')}"`
+    const known = reply.getHeader('etag')
+    const tag = typeof known === 'string' ? known : `W/"${createHash('sha1').update(payload).digest('base64url')}"`
     reply.header('etag', tag)
     if (matchesAny(request.headers['if-none-match'], tag)) {
       // No body, so no Content-Type or Content-Length describing an empty one. Fastify's own

@@ -1,7 +1,7 @@
 import { STATUS_CODES } from 'node:http'
 import { describeSchemaErrors, type FieldError, type SchemaError } from '../domain/address-entry.js'
 import { IdentityProviderUnavailableError } from '../auth/verdict.js'
-import { DomainError, DomainErrorCode, InsufficientScopeError, InvalidEntryError, StoreUnavailableError } from '../domain/errors.js'
+import { DomainError, DomainErrorCode, InsufficientScopeError, InvalidCursorError, InvalidEntryError, StoreUnavailableError } from '../domain/errors.js'
 
 /** One kind of error response. `title` is also the HTTP reason phrase and the body's `message`. */
 export interface ProblemType {
@@ -25,6 +25,12 @@ export const Problems = {
     400,
     'JSON Schema validation failed',
     'The request body is not a valid address entry; "errors" lists every failing field.',
+  ),
+  invalidQuery: problemType(
+    'invalid-query-parameter',
+    400,
+    'Invalid query parameter',
+    'A query parameter is not valid; "errors" names each one.',
   ),
   invalidCompressedBody: problemType(
     'invalid-compressed-body',
@@ -51,6 +57,12 @@ export const Problems = {
   ),
   entryExists: problemType('entry-exists', 409, 'Conflict', 'An address entry with this id already exists.'),
   requestTimeout: problemType('http-408', 408, 'Request Timeout', 'The request did not arrive within the time limit.'),
+  preconditionFailed: problemType(
+    'precondition-failed',
+    412,
+    'Precondition Failed',
+    'The entry is not at the version the request is conditional on; nothing was changed. Read it again (GET) for its current ETag.',
+  ),
   payloadTooLarge: problemType('payload-too-large', 413, 'Payload Too Large', 'The request body is larger than the limit.'),
   unsupportedContentEncoding: problemType(
     'unsupported-content-encoding',
@@ -69,6 +81,13 @@ export const Problems = {
     431,
     'Request Header Fields Too Large',
     'The request headers are over the limit.',
+  ),
+  unsupportedMediaType: problemType('unsupported-media-type', 415, 'Unsupported Media Type', 'The request body has a media type this endpoint does not take.'),
+  preconditionRequired: problemType(
+    'precondition-required',
+    428,
+    'Precondition Required',
+    'Writes must be conditional: send If-Match with the ETag of the version you change.',
   ),
   tooManyRequests: problemType(
     'too-many-requests',
@@ -147,6 +166,9 @@ const DOMAIN_PROBLEMS: Record<DomainErrorCode, ProblemType> = {
   [DomainErrorCode.entryExists]: Problems.entryExists,
   [DomainErrorCode.storeUnavailable]: Problems.storeUnavailable,
   [DomainErrorCode.insufficientScope]: Problems.insufficientScope,
+  [DomainErrorCode.preconditionFailed]: Problems.preconditionFailed,
+  [DomainErrorCode.preconditionRequired]: Problems.preconditionRequired,
+  [DomainErrorCode.invalidCursor]: Problems.invalidQuery,
 }
 
 /** Seconds a client should wait before retrying a 503. */
@@ -162,6 +184,7 @@ interface FrameworkError {
   code?: unknown
   statusCode?: unknown
   validation?: unknown
+  validationContext?: unknown
 }
 
 /**
@@ -185,10 +208,16 @@ export function resolveProblem(error: unknown, bodyLimit: number): ResolvedProbl
     const challenge = `Bearer realm="addrservice", error="insufficient_scope", scope="addresses:${error.needed}"`
     return { problem, detail: `The credentials do not allow this: it needs the ${error.needed} scope.`, headers: { 'www-authenticate': challenge } }
   }
+  if (error instanceof InvalidCursorError) {
+    return { problem: Problems.invalidQuery, detail: Problems.invalidQuery.detail, errors: [{ path: '/cursor', message: error.message.replace(/^The cursor /, '') }] }
+  }
   if (error instanceof DomainError) {
     return { problem: DOMAIN_PROBLEMS[error.code], detail: error.message }
   }
   const framework = (typeof error === 'object' && error !== null ? error : {}) as FrameworkError
+  if (Array.isArray(framework.validation) && framework.validationContext === 'querystring') {
+    return { problem: Problems.invalidQuery, detail: Problems.invalidQuery.detail, errors: describeSchemaErrors(framework.validation as SchemaError[]) }
+  }
   if (Array.isArray(framework.validation)) {
     return {
       problem: Problems.schemaValidationFailed,

@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import type { AddressEntry } from '../domain/address-entry.js'
-import type { ApiKeyRecord, NewApiKey, Store, StoredEntry } from './store.js'
+import type { EntryFilter } from '../domain/listing.js'
+import type { ApiKeyRecord, ListQuery, NewApiKey, Store, StoredEntry } from './store.js'
 
 type Operation =
   | 'ready'
@@ -9,6 +10,7 @@ type Operation =
   | 'update'
   | 'delete'
   | 'list'
+  | 'count'
   | 'create_api_key'
   | 'find_api_key'
   | 'list_api_keys'
@@ -77,16 +79,20 @@ export class InstrumentedStore implements Store {
     return this.#measure('get', () => this.#store.get(owner, id))
   }
 
-  update(owner: string, id: string, entry: AddressEntry): Promise<StoredEntry | undefined> {
-    return this.#measure('update', () => this.#store.update(owner, id, entry))
+  update(owner: string, id: string, entry: AddressEntry, ifVersion?: readonly number[]): Promise<StoredEntry | undefined> {
+    return this.#measure('update', () => this.#store.update(owner, id, entry, ifVersion))
   }
 
-  delete(owner: string, id: string): Promise<boolean> {
-    return this.#measure('delete', () => this.#store.delete(owner, id))
+  delete(owner: string, id: string, ifVersion?: readonly number[]): Promise<boolean> {
+    return this.#measure('delete', () => this.#store.delete(owner, id, ifVersion))
   }
 
-  list(owner: string): Promise<StoredEntry[]> {
-    return this.#measure('list', () => this.#store.list(owner))
+  list(owner: string, query: ListQuery): Promise<StoredEntry[]> {
+    return this.#measure('list', () => this.#store.list(owner, query))
+  }
+
+  count(owner: string, filter: EntryFilter): Promise<number> {
+    return this.#measure('count', () => this.#store.count(owner, filter))
   }
 
   createApiKey(key: NewApiKey): Promise<ApiKeyRecord> {

@@ -1,4 +1,5 @@
 import type { AddressEntry } from '../domain/address-entry.js'
+import type { EntryFilter, PagePosition, Sort } from '../domain/listing.js'
 import type { Scope } from '../domain/principal.js'
 
 /** An address entry with the metadata the store keeps beside it (never inside it). */
@@ -30,13 +31,31 @@ export interface AddressBookStore {
   /** Rejects with EntryExistsError when the id is taken. */
   create(owner: string, id: string, entry: AddressEntry): Promise<StoredEntry>
   get(owner: string, id: string): Promise<StoredEntry | undefined>
-  /** Replaces the entry; resolves undefined when there is no such entry (no upsert). */
-  update(owner: string, id: string, entry: AddressEntry): Promise<StoredEntry | undefined>
-  /** Resolves false when there was no such entry. */
-  delete(owner: string, id: string): Promise<boolean>
-  /** Every entry of the owner, ordered by id. */
-  list(owner: string): Promise<StoredEntry[]>
+  /**
+   * Replaces the entry; resolves undefined when there is no such entry (no upsert), or when
+   * `ifVersion` is given and the stored version is not one of them. The check and the write are
+   * one atomic step: no concurrent writer, through any instance, can slip between them.
+   */
+  update(owner: string, id: string, entry: AddressEntry, ifVersion?: readonly number[]): Promise<StoredEntry | undefined>
+  /** Resolves false when there was no such entry, or (with `ifVersion`) not at one of those versions. */
+  delete(owner: string, id: string, ifVersion?: readonly number[]): Promise<boolean>
+  /**
+   * The owner's entries that pass the filter, in the query's order (ties by id), starting after
+   * `after`, at most `limit`. The cost does not grow with how deep the page is.
+   */
+  list(owner: string, query: ListQuery): Promise<StoredEntry[]>
+  /** How many of the owner's entries pass the filter. */
+  count(owner: string, filter: EntryFilter): Promise<number>
   close(): Promise<void>
+}
+
+/** One page of a listing, as a store reads it. */
+export interface ListQuery {
+  readonly filter: EntryFilter
+  readonly sort: Sort
+  readonly limit: number
+  /** The position of the previous page's last entry; none for the first page. */
+  readonly after?: PagePosition | undefined
 }
 
 export type Clock = () => Date

@@ -2,8 +2,10 @@ import assert from 'node:assert/strict'
 import { describe, test, type TestContext } from 'node:test'
 import type { AddressEntry } from '../../src/domain/address-entry.js'
 import { EntryExistsError } from '../../src/domain/errors.js'
+import { DEFAULT_SORT } from '../../src/domain/listing.js'
 import type { ApiKeyRecord, Clock, NewApiKey, Store, StoredEntry } from '../../src/storage/store.js'
 import { aFullEntry, anEntry } from '../helpers/factories.js'
+import { describeListingContract } from './listing-contract.js'
 
 /**
  * Builds a fresh, empty store for one test and registers its own cleanup on `t`. The store
@@ -95,6 +97,11 @@ function aNewKey(overrides: Partial<NewApiKey> = {}): NewApiKey {
   }
 }
 
+/** Every entry of the owner, in the default order (creation, then id). */
+function listAll(store: Store, owner: string): Promise<StoredEntry[]> {
+  return store.list(owner, { filter: { terms: [] }, sort: DEFAULT_SORT, limit: 10_000 })
+}
+
 function idsOf(entries: readonly StoredEntry[]): string[] {
   return entries.map((stored) => stored.id)
 }
@@ -150,7 +157,7 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
           return true
         })
 
-        assert.deepEqual(await store.list(ALICE), [first])
+        assert.deepEqual(await listAll(store, ALICE), [first])
       })
 
       test('when the id is taken by another owner, then it rejects with EntryExistsError and neither owner sees a change', async (t) => {
@@ -159,8 +166,8 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
 
         await assert.rejects(store.create(BOB, 'entry-1', anEntry({ full_name: 'Bob' })), EntryExistsError)
 
-        assert.deepEqual(await store.list(ALICE), [alices])
-        assert.deepEqual(await store.list(BOB), [])
+        assert.deepEqual(await listAll(store, ALICE), [alices])
+        assert.deepEqual(await listAll(store, BOB), [])
         assert.equal(await store.get(BOB, 'entry-1'), undefined)
       })
     })
@@ -179,7 +186,7 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
         await store.create(ALICE, 'entry-1', aFullEntry())
 
         assert.deepEqual((await store.get(ALICE, 'entry-1'))?.entry, aFullEntry())
-        assert.deepEqual((await store.list(ALICE))[0]?.entry, aFullEntry())
+        assert.deepEqual((await listAll(store, ALICE))[0]?.entry, aFullEntry())
       })
 
       test('when an entry holds unicode and control characters, then get and list return it exactly', async (t) => {
@@ -188,7 +195,7 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
         await store.create(ALICE, 'entry-1', aUnicodeEntry())
 
         assert.deepEqual((await store.get(ALICE, 'entry-1'))?.entry, aUnicodeEntry())
-        assert.deepEqual((await store.list(ALICE))[0]?.entry, aUnicodeEntry())
+        assert.deepEqual((await listAll(store, ALICE))[0]?.entry, aUnicodeEntry())
       })
 
       test('when an entry has every field at its maximum size, then get and list return it exactly', async (t) => {
@@ -197,7 +204,7 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
         await store.create(ALICE, 'entry-1', aMaximalEntry())
 
         assert.deepEqual((await store.get(ALICE, 'entry-1'))?.entry, aMaximalEntry())
-        assert.deepEqual((await store.list(ALICE))[0]?.entry, aMaximalEntry())
+        assert.deepEqual((await listAll(store, ALICE))[0]?.entry, aMaximalEntry())
       })
     })
 
@@ -253,7 +260,7 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
 
         assert.equal(updated, undefined)
         assert.equal(await store.get(ALICE, 'entry-1'), undefined)
-        assert.deepEqual(await store.list(ALICE), [])
+        assert.deepEqual(await listAll(store, ALICE), [])
       })
 
       test('when the entry was deleted, then it resolves undefined and the entry stays deleted', async (t) => {
@@ -278,7 +285,7 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
 
         assert.equal(deleted, true)
         assert.equal(await store.get(ALICE, 'entry-1'), undefined)
-        assert.deepEqual(await store.list(ALICE), [kept])
+        assert.deepEqual(await listAll(store, ALICE), [kept])
       })
 
       test('when an entry is deleted twice, then the second delete resolves false', async (t) => {
@@ -294,7 +301,7 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
         const kept = await store.create(ALICE, 'entry-1', anEntry())
 
         assert.equal(await store.delete(ALICE, 'entry-2'), false)
-        assert.deepEqual(await store.list(ALICE), [kept])
+        assert.deepEqual(await listAll(store, ALICE), [kept])
       })
     })
 
@@ -302,21 +309,21 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
       test('when the store is empty, then it resolves an empty list', async (t) => {
         const store = await makeStore(t)
 
-        assert.deepEqual(await store.list(ALICE), [])
+        assert.deepEqual(await listAll(store, ALICE), [])
       })
 
       test('when the owner has no entries but others do, then it resolves an empty list', async (t) => {
         const store = await makeStore(t)
         await store.create(ALICE, 'entry-1', anEntry())
 
-        assert.deepEqual(await store.list('nobody'), [])
+        assert.deepEqual(await listAll(store, 'nobody'), [])
       })
 
-      test('when entries are created out of order, then they are listed by id in code point order', async (t) => {
-        const store = await makeStore(t)
+      test('when entries are created at the same time out of order, then they are listed by id in code point order', async (t) => {
+        const store = await makeStore(t, aManualClock().clock)
         for (const id of ['b', 'B', '10', '9', 'a', '-x', 'A1']) await store.create(ALICE, id, anEntry({ full_name: id }))
 
-        const listed = await store.list(ALICE)
+        const listed = await listAll(store, ALICE)
 
         assert.deepEqual(idsOf(listed), ['-x', '10', '9', 'A1', 'B', 'a', 'b'])
         assert.deepEqual(
@@ -334,7 +341,7 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
         time.advance(1000)
         const second = await store.update(ALICE, 'entry-2', aFullEntry({ full_name: 'Renamed' }))
 
-        assert.deepEqual(await store.list(ALICE), [first, second])
+        assert.deepEqual(await listAll(store, ALICE), [first, second])
       })
     })
 
@@ -344,7 +351,7 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
         await store.create(ALICE, 'entry-1', anEntry())
 
         assert.equal(await store.get(BOB, 'entry-1'), undefined)
-        assert.deepEqual(await store.list(BOB), [])
+        assert.deepEqual(await listAll(store, BOB), [])
       })
 
       test('when another owner updates an entry, then it resolves undefined and the entry is unchanged', async (t) => {
@@ -355,7 +362,7 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
 
         assert.equal(updated, undefined)
         assert.deepEqual(await store.get(ALICE, 'entry-1'), alices)
-        assert.deepEqual(await store.list(BOB), [])
+        assert.deepEqual(await listAll(store, BOB), [])
       })
 
       test('when another owner deletes an entry, then it resolves false and the entry is still there', async (t) => {
@@ -373,8 +380,8 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
         const alices = await store.create(ALICE, 'entry-1', anEntry({ full_name: 'Alice' }))
         const bobs = await store.create(BOB, 'entry-2', anEntry({ full_name: 'Bob' }))
 
-        assert.deepEqual(await store.list(ALICE), [alices])
-        assert.deepEqual(await store.list(BOB), [bobs])
+        assert.deepEqual(await listAll(store, ALICE), [alices])
+        assert.deepEqual(await listAll(store, BOB), [bobs])
       })
     })
 
@@ -434,21 +441,21 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
         const store = await makeStore(t)
         await store.create(ALICE, 'entry-1', aFullEntry())
 
-        for (const stored of await store.list(ALICE)) tamperWith(stored.entry)
+        for (const stored of await listAll(store, ALICE)) tamperWith(stored.entry)
 
-        assert.deepEqual((await store.list(ALICE))[0]?.entry, aFullEntry())
+        assert.deepEqual((await listAll(store, ALICE))[0]?.entry, aFullEntry())
       })
     })
 
     describe('many entries', () => {
-      test('when 200 entries are created in scrambled order, then all are listed in id order and each reads back', async (t) => {
-        const store = await makeStore(t)
+      test('when 200 entries are created in scrambled order, then all are listed in id order (created at one time) and each reads back', async (t) => {
+        const store = await makeStore(t, aManualClock().clock)
         const ids = Array.from({ length: 200 }, (_, index) => `entry-${String(index).padStart(3, '0')}`)
         // 7 and 200 are coprime, so stepping by 7 visits every id once, out of order.
         const scrambled = ids.map((_, index) => ids[(index * 7) % ids.length] ?? '')
         for (const id of scrambled) await store.create(ALICE, id, anEntry({ full_name: `Person ${id}` }))
 
-        const listed = await store.list(ALICE)
+        const listed = await listAll(store, ALICE)
 
         assert.deepEqual(idsOf(listed), ids)
         for (const id of ids) {
@@ -463,7 +470,7 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
 
         await store.ready()
 
-        assert.deepEqual(await store.list(ALICE), [])
+        assert.deepEqual(await listAll(store, ALICE), [])
       })
 
       test('when the store is closed, then ready rejects', async (t) => {
@@ -562,5 +569,7 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
         assert.deepEqual(await store.findApiKey(aNewKey().id), { ...aNewKey(), lastUsedAt: '2024-06-02T03:04:05.678Z', revokedAt: null })
       })
     })
+
+    describeListingContract(makeStore)
   })
 }

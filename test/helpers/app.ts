@@ -17,8 +17,9 @@ export interface TestAppOptions extends AppOptions {
 /** A fresh app over a memory store (or the given store or service), closed when the test ends. */
 export function buildTestApp(t: TestContext, options: TestAppOptions = {}): App {
   const store = options.store ?? new MemoryStore()
-  const addressBook = options.service ?? new AddressBookService(store)
-  const app = buildApp(testConfig(options.config), { addressBook, authenticator: options.authenticator }, {
+  const config = testConfig(options.config)
+  const addressBook = options.service ?? new AddressBookService(store, { requireIfMatch: config.requireIfMatch })
+  const app = buildApp(config, { addressBook, authenticator: options.authenticator }, {
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.metrics ? { metrics: options.metrics } : {}),
     ...(options.serveMetrics ? { serveMetrics: options.serveMetrics } : {}),

@@ -4,7 +4,8 @@ import { join } from 'node:path'
 import type { TestContext } from 'node:test'
 import { PostgresStore } from '../../src/storage/postgres/postgres-store.js'
 import { SqliteStore, type SqliteStoreOptions } from '../../src/storage/sqlite/sqlite-store.js'
-import type { Store } from '../../src/storage/store.js'
+import { DEFAULT_SORT } from '../../src/domain/listing.js'
+import type { AddressBookStore, Store, StoredEntry } from '../../src/storage/store.js'
 import { POSTGRES_SKIP, useTestPostgres, type TestPostgres } from './postgres.js'
 
 /** A SQLite store on a file in a fresh temporary directory, both removed when the test ends. */
@@ -41,4 +42,9 @@ export function durableStores(): { name: string; make: MakeStore; skip: string |
       },
     },
   ]
+}
+
+/** Every entry of the owner as the store keeps them, in creation order: for checking what is stored. */
+export function storedEntries(store: AddressBookStore, owner: string): Promise<StoredEntry[]> {
+  return store.list(owner, { filter: { terms: [] }, sort: DEFAULT_SORT, limit: 1_000_000 })
 }

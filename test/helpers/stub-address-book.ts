@@ -1,6 +1,6 @@
 import type { AddressEntry } from '../../src/domain/address-entry.js'
 import type { Principal } from '../../src/domain/principal.js'
-import type { AddressBook } from '../../src/service/address-book-service.js'
+import type { AddressBook, ListRequest, ListResult, Preconditions, VersionedEntry } from '../../src/service/address-book-service.js'
 
 interface Call {
   method: keyof AddressBook
@@ -17,31 +17,41 @@ export class StubAddressBook implements AddressBook {
   readonly principals: Principal[] = []
   failure: Error | undefined
   createdId = '01890a5d4b8e7bd2a0f0c3b1d2e3f405'
+  version = 1
   entry: AddressEntry = { full_name: 'Stubbed Entry' }
   entries: Record<string, AddressEntry> = {}
+  /** What list resolves beside the entries: the next cursor and the total. */
+  page: Omit<ListResult, 'entries'> = {}
 
-  constructor(overrides: Partial<Pick<StubAddressBook, 'failure' | 'createdId' | 'entry' | 'entries' | 'notReady' | 'hangs'>> = {}) {
+  constructor(
+    overrides: Partial<Pick<StubAddressBook, 'failure' | 'createdId' | 'entry' | 'entries' | 'notReady' | 'hangs' | 'version' | 'page'>> = {},
+  ) {
     Object.assign(this, overrides)
   }
 
-  create(principal: Principal, value: unknown): Promise<string> {
-    return this.#answer(principal, 'create', [value], this.createdId)
+  create(principal: Principal, value: unknown): Promise<VersionedEntry> {
+    return this.#answer(principal, 'create', [value], { id: this.createdId, version: 1, entry: value as AddressEntry })
   }
 
-  get(principal: Principal, id: string): Promise<AddressEntry> {
-    return this.#answer(principal, 'get', [id], this.entry)
+  get(principal: Principal, id: string): Promise<VersionedEntry> {
+    return this.#answer(principal, 'get', [id], { id, version: this.version, entry: this.entry })
   }
 
-  update(principal: Principal, id: string, value: unknown): Promise<void> {
-    return this.#answer(principal, 'update', [id, value], undefined)
+  update(principal: Principal, id: string, value: unknown, preconditions?: Preconditions): Promise<number> {
+    return this.#answer(principal, 'update', preconditions === undefined ? [id, value] : [id, value, preconditions], this.version + 1)
   }
 
-  delete(principal: Principal, id: string): Promise<void> {
-    return this.#answer(principal, 'delete', [id], undefined)
+  patch(principal: Principal, id: string, patch: unknown, preconditions?: Preconditions): Promise<number> {
+    return this.#answer(principal, 'patch', preconditions === undefined ? [id, patch] : [id, patch, preconditions], this.version + 1)
   }
 
-  list(principal: Principal): Promise<Record<string, AddressEntry>> {
-    return this.#answer(principal, 'list', [], this.entries)
+  delete(principal: Principal, id: string, preconditions?: Preconditions): Promise<void> {
+    return this.#answer(principal, 'delete', preconditions === undefined ? [id] : [id, preconditions], undefined)
+  }
+
+  list(principal: Principal, request: ListRequest): Promise<ListResult> {
+    const entries = Object.entries(this.entries).map(([id, entry]) => ({ id, version: 1, entry }))
+    return this.#answer(principal, 'list', [request], { entries, ...this.page })
   }
 
   /** Ready unless `notReady` says otherwise; not recorded, since probes are not address book calls. */

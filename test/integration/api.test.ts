@@ -10,7 +10,7 @@ import type { AddressBookStore } from '../../src/storage/store.js'
 import { buildTestApp } from '../helpers/app.js'
 import { aFullEntry, anEntry } from '../helpers/factories.js'
 import { httpRequest } from '../helpers/http-client.js'
-import { aSqliteStore } from '../helpers/stores.js'
+import { aSqliteStore, storedEntries } from '../helpers/stores.js'
 import { runOriginalSequence, type Send, type SimpleResponse } from '../helpers/original-sequence.js'
 
 
@@ -157,6 +157,6 @@ describe('over a real socket', () => {
       assert.ok(response.status >= 400 && response.status < 500, `${request.method} ${request.path.slice(0, 40)}: ${String(response.status)}`)
       assert.match(String(response.headers['content-type']), /^application\/problem\+json/)
     }
-    assert.deepEqual(await store.list('default'), [])
+    assert.deepEqual(await storedEntries(store, 'default'), [])
   })
 })

@@ -5,6 +5,7 @@ import type { Principal } from '../../src/domain/principal.js'
 import type { ProblemBody } from '../../src/http/problems.js'
 import { buildTestApp, type TestAppOptions } from '../helpers/app.js'
 import { exchange, listenOnLoopback, parseResponses, type ParsedResponse } from '../helpers/raw-socket.js'
+import type { ListRequest } from '../../src/service/address-book-service.js'
 import { StubAddressBook } from '../helpers/stub-address-book.js'
 
 const PROBLEM_MEMBERS = ['code', 'detail', 'instance', 'message', 'method', 'request_id', 'status', 'title', 'type', 'uri']
@@ -12,9 +13,9 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{1
 
 /** An address book that takes a while to list, so that a response is still in flight when the next bytes arrive. */
 class SlowAddressBook extends StubAddressBook {
-  override async list(principal: Principal) {
+  override async list(principal: Principal, request: ListRequest) {
     await delay(100)
-    return super.list(principal)
+    return super.list(principal, request)
   }
 }
 

@@ -14,7 +14,7 @@ import type { Store, StoredEntry } from '../../src/storage/store.js'
 import { buildTestApp } from '../helpers/app.js'
 import { aFullEntry, anEntry } from '../helpers/factories.js'
 import { aJwksServer, aSigningKey, aToken, anUnsignedToken, jwtSettings } from '../helpers/jwt.js'
-import { durableStores } from '../helpers/stores.js'
+import { durableStores, storedEntries } from '../helpers/stores.js'
 
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`
 const bearer = (token: string) => `Bearer ${token}`
@@ -35,7 +35,7 @@ function everyRoute(id: string) {
 }
 
 async function snapshot(store: Store): Promise<Record<string, StoredEntry[]>> {
-  return { alice: await store.list('alice'), bob: await store.list('bob') }
+  return { alice: await storedEntries(store, 'alice'), bob: await storedEntries(store, 'bob') }
 }
 
 function problemOf(response: LightMyRequestResponse): ProblemBody {
@@ -224,7 +224,7 @@ for (const { name, make, skip } of durableStores()) {
 
         assert.equal((await app.inject({ method: 'GET', url: `/addresses/${id}`, headers: { authorization: bob } })).statusCode, 404)
         assert.deepEqual((await app.inject({ method: 'GET', url: '/addresses', headers: { authorization: bob } })).json(), {})
-        assert.deepEqual(Object.keys(await store.list('alice').then((entries) => Object.fromEntries(entries.map((e) => [e.id, e])))), [id])
+        assert.deepEqual(Object.keys(await storedEntries(store, 'alice').then((entries) => Object.fromEntries(entries.map((e) => [e.id, e])))), [id])
       })
 
       test('when the token has no scope for the address book, then even reading is 403', async (t) => {

@@ -2,11 +2,20 @@ import assert from 'node:assert/strict'
 import { describe, test, type TestContext } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { AddressEntry, FieldError } from '../../src/domain/address-entry.js'
-import { EntryNotFoundError, InsufficientScopeError, InvalidEntryError } from '../../src/domain/errors.js'
+import {
+  EntryNotFoundError,
+  InsufficientScopeError,
+  InvalidCursorError,
+  InvalidEntryError,
+  PreconditionFailedError,
+  PreconditionRequiredError,
+  StoreUnavailableError,
+} from '../../src/domain/errors.js'
 import { ANONYMOUS_PRINCIPAL, DEFAULT_OWNER, type Principal } from '../../src/domain/principal.js'
-import { AddressBookService, type AddressBookServiceOptions } from '../../src/service/address-book-service.js'
+import { AddressBookService, type AddressBook, type AddressBookServiceOptions, type ListRequest } from '../../src/service/address-book-service.js'
 import { MemoryStore } from '../../src/storage/memory/memory-store.js'
-import type { AddressBookStore, StoredEntry } from '../../src/storage/store.js'
+import type { AddressBookStore, ListQuery, StoredEntry } from '../../src/storage/store.js'
+import { DEFAULT_SORT, type EntryFilter } from '../../src/domain/listing.js'
 import { aFullEntry, anEntry } from '../helpers/factories.js'
 
 /** UUIDv7 without dashes: version nibble 7, variant bits 10. */
@@ -29,7 +38,8 @@ interface StoreCall {
 class FakeStore implements AddressBookStore {
   readonly description = 'fake'
   readonly calls: StoreCall[] = []
-  readonly #inner = new MemoryStore()
+  /** Its clock moves a millisecond at every write, so that creation order is never a tie. */
+  readonly #inner = new MemoryStore(tickingClock())
   readonly #failure: Error | undefined
 
   constructor(options: { failure?: Error } = {}) {
@@ -48,16 +58,22 @@ class FakeStore implements AddressBookStore {
     return this.#call('get', [owner, id], () => this.#inner.get(owner, id))
   }
 
-  update(owner: string, id: string, entry: AddressEntry): Promise<StoredEntry | undefined> {
-    return this.#call('update', [owner, id, entry], () => this.#inner.update(owner, id, entry))
+  update(owner: string, id: string, entry: AddressEntry, ifVersion?: readonly number[]): Promise<StoredEntry | undefined> {
+    const args = ifVersion === undefined ? [owner, id, entry] : [owner, id, entry, ifVersion]
+    return this.#call('update', args, () => this.#inner.update(owner, id, entry, ifVersion))
   }
 
-  delete(owner: string, id: string): Promise<boolean> {
-    return this.#call('delete', [owner, id], () => this.#inner.delete(owner, id))
+  delete(owner: string, id: string, ifVersion?: readonly number[]): Promise<boolean> {
+    const args = ifVersion === undefined ? [owner, id] : [owner, id, ifVersion]
+    return this.#call('delete', args, () => this.#inner.delete(owner, id, ifVersion))
   }
 
-  list(owner: string): Promise<StoredEntry[]> {
-    return this.#call('list', [owner], () => this.#inner.list(owner))
+  list(owner: string, query: ListQuery): Promise<StoredEntry[]> {
+    return this.#call('list', [owner, query], () => this.#inner.list(owner, query))
+  }
+
+  count(owner: string, filter: EntryFilter): Promise<number> {
+    return this.#call('count', [owner, filter], () => this.#inner.count(owner, filter))
   }
 
   /** Recorded, but never fails: the service does not close stores, the test does. */
@@ -72,11 +88,25 @@ class FakeStore implements AddressBookStore {
   }
 }
 
+function tickingClock(): () => Date {
+  let now = Date.parse('2024-05-06T07:08:09.000Z')
+  return () => new Date(now++)
+}
+
 function aService(t: TestContext, options: AddressBookServiceOptions & { failure?: Error } = {}) {
   const { failure, ...serviceOptions } = options
   const store = new FakeStore(failure ? { failure } : {})
   t.after(() => store.close())
   return { store, service: new AddressBookService(store, serviceOptions) }
+}
+
+/** A listing large enough for any book these tests make, in the default order. */
+const EVERYTHING: ListRequest = { limit: 1000, sort: DEFAULT_SORT }
+
+/** The principal's whole book as the original API showed it: entries keyed by id, in order. */
+async function bookOf(service: AddressBook, principal: Principal): Promise<Record<string, AddressEntry>> {
+  const { entries } = await service.list(principal, EVERYTHING)
+  return Object.fromEntries(entries.map(({ id, entry }) => [id, entry]))
 }
 
 /** The milliseconds since the epoch that a UUIDv7 carries in its first 48 bits. */
@@ -97,7 +127,7 @@ describe('AddressBookService', () => {
     test('when an entry is created, then it resolves a UUIDv7 id as 32 lowercase hex characters', async (t) => {
       const { service } = aService(t)
 
-      const id = await service.create(CALLER, anEntry())
+      const { id: id } = await service.create(CALLER, anEntry())
 
       assert.match(id, UUID_V7_HEX)
     })
@@ -105,7 +135,7 @@ describe('AddressBookService', () => {
     test('when an entry is created, then the store receives it under the default owner and the new id', async (t) => {
       const { service, store } = aService(t)
 
-      const id = await service.create(CALLER, aFullEntry())
+      const { id: id } = await service.create(CALLER, aFullEntry())
 
       assert.deepEqual(store.calls, [{ method: 'create', args: [DEFAULT_OWNER, id, aFullEntry()] }])
     })
@@ -114,7 +144,7 @@ describe('AddressBookService', () => {
       const { service } = aService(t)
 
       const ids: string[] = []
-      for (let count = 0; count < 100; count++) ids.push(await service.create(CALLER, anEntry()))
+      for (let count = 0; count < 100; count++) ids.push((await service.create(CALLER, anEntry())).id)
 
       assert.deepEqual([...ids].sort(), ids)
       assert.equal(new Set(ids).size, ids.length)
@@ -124,9 +154,9 @@ describe('AddressBookService', () => {
       const { service } = aService(t)
       const before = Date.now()
 
-      const first = await service.create(CALLER, anEntry())
+      const { id: first } = await service.create(CALLER, anEntry())
       await sleep(5)
-      const second = await service.create(CALLER, anEntry())
+      const { id: second } = await service.create(CALLER, anEntry())
 
       const after = Date.now()
       assert.ok(second > first, `${second} is not greater than ${first}`)
@@ -136,7 +166,7 @@ describe('AddressBookService', () => {
     test('when a newId option is given, then the entry is stored under the id it makes', async (t) => {
       const { service, store } = aService(t, { newId: () => 'made-by-the-test' })
 
-      const id = await service.create(CALLER, anEntry())
+      const { id: id } = await service.create(CALLER, anEntry())
 
       assert.equal(id, 'made-by-the-test')
       assert.deepEqual(store.calls, [{ method: 'create', args: [DEFAULT_OWNER, 'made-by-the-test', anEntry()] }])
@@ -146,11 +176,11 @@ describe('AddressBookService', () => {
   describe('get', () => {
     test('when the entry exists, then it resolves the entry exactly as created', async (t) => {
       const { service } = aService(t)
-      const id = await service.create(CALLER, aFullEntry())
+      const { id: id } = await service.create(CALLER, aFullEntry())
 
-      const entry = await service.get(CALLER, id)
+      const found = await service.get(CALLER, id)
 
-      assert.deepEqual(entry, aFullEntry())
+      assert.deepEqual(found, { id, version: 1, entry: aFullEntry() })
     })
 
     test('when the id is unknown, then it rejects with EntryNotFoundError for that id', async (t) => {
@@ -163,11 +193,11 @@ describe('AddressBookService', () => {
   describe('update', () => {
     test('when an entry is updated, then it is replaced by the new entry', async (t) => {
       const { service } = aService(t)
-      const id = await service.create(CALLER, aFullEntry())
+      const { id: id } = await service.create(CALLER, aFullEntry())
 
       await service.update(CALLER, id, anEntry({ full_name: 'Replaced' }))
 
-      assert.deepEqual(await service.get(CALLER, id), anEntry({ full_name: 'Replaced' }))
+      assert.deepEqual((await service.get(CALLER, id)).entry, anEntry({ full_name: 'Replaced' }))
     })
 
     test('when the id is unknown, then it rejects with EntryNotFoundError and creates nothing', async (t) => {
@@ -176,12 +206,12 @@ describe('AddressBookService', () => {
       await assert.rejects(service.update(CALLER, ID, anEntry()), isNotFound(ID))
 
       assert.deepEqual(store.calls, [{ method: 'update', args: [DEFAULT_OWNER, ID, anEntry()] }])
-      assert.deepEqual(await service.list(CALLER), {})
+      assert.deepEqual(await bookOf(service, CALLER), {})
     })
 
     test('when the new entry is invalid, then it rejects with InvalidEntryError and the stored entry is unchanged', async (t) => {
       const { service, store } = aService(t)
-      const id = await service.create(CALLER, aFullEntry())
+      const { id: id } = await service.create(CALLER, aFullEntry())
 
       await assert.rejects(service.update(CALLER, id, { full_name: '' }), InvalidEntryError)
 
@@ -189,14 +219,14 @@ describe('AddressBookService', () => {
         store.calls.map((call) => call.method),
         ['create'],
       )
-      assert.deepEqual(await service.get(CALLER, id), aFullEntry())
+      assert.deepEqual((await service.get(CALLER, id)).entry, aFullEntry())
     })
   })
 
   describe('delete', () => {
     test('when an entry is deleted, then it can no longer be read', async (t) => {
       const { service } = aService(t)
-      const id = await service.create(CALLER, anEntry())
+      const { id: id } = await service.create(CALLER, anEntry())
 
       await service.delete(CALLER, id)
 
@@ -205,7 +235,7 @@ describe('AddressBookService', () => {
 
     test('when an entry is deleted twice, then the second delete rejects with EntryNotFoundError', async (t) => {
       const { service } = aService(t)
-      const id = await service.create(CALLER, anEntry())
+      const { id: id } = await service.create(CALLER, anEntry())
       await service.delete(CALLER, id)
 
       await assert.rejects(service.delete(CALLER, id), isNotFound(id))
@@ -216,22 +246,22 @@ describe('AddressBookService', () => {
     test('when the address book is empty, then it resolves an empty record', async (t) => {
       const { service } = aService(t)
 
-      assert.deepEqual(await service.list(CALLER), {})
+      assert.deepEqual(await bookOf(service, CALLER), {})
     })
 
-    test('when entries exist, then it resolves them keyed by id in id order', async (t) => {
+    test('when entries exist, then it resolves them keyed by id in creation order, whatever their ids', async (t) => {
       const ids = ['c-entry', 'a-entry', 'b-entry']
       const { service } = aService(t, { newId: () => ids.shift() ?? 'exhausted' })
       await service.create(CALLER, anEntry({ full_name: 'C' }))
       await service.create(CALLER, anEntry({ full_name: 'A' }))
       await service.create(CALLER, anEntry({ full_name: 'B' }))
 
-      const entries = await service.list(CALLER)
+      const entries = await bookOf(service, CALLER)
 
       assert.deepEqual(Object.entries(entries), [
+        ['c-entry', anEntry({ full_name: 'C' })],
         ['a-entry', anEntry({ full_name: 'A' })],
         ['b-entry', anEntry({ full_name: 'B' })],
-        ['c-entry', anEntry({ full_name: 'C' })],
       ])
     })
   })
@@ -269,7 +299,7 @@ describe('AddressBookService', () => {
         })
 
         assert.deepEqual(store.calls, [])
-        assert.deepEqual(await service.list(CALLER), {})
+        assert.deepEqual(await bookOf(service, CALLER), {})
       })
     }
   })
@@ -322,7 +352,7 @@ describe('AddressBookService', () => {
       { method: 'get', act: (service) => service.get(CALLER, ID) },
       { method: 'update', act: (service) => service.update(CALLER, ID, anEntry()) },
       { method: 'delete', act: (service) => service.delete(CALLER, ID) },
-      { method: 'list', act: (service) => service.list(CALLER) },
+      { method: 'list', act: (service) => service.list(CALLER, EVERYTHING) },
     ]
 
     for (const { method, act } of operations) {
@@ -358,15 +388,15 @@ describe('AddressBookService', () => {
 
     test("when another owner asks for an entry, then it is not found, the entry is unchanged, and the store was asked in that owner's name", async (t) => {
       const { service, store } = aService(t)
-      const id = await service.create(alice, aFullEntry())
+      const { id: id } = await service.create(alice, aFullEntry())
       store.calls.length = 0
 
       await assert.rejects(service.get(bob, id), isNotFound(id))
       await assert.rejects(service.update(bob, id, anEntry()), isNotFound(id))
       await assert.rejects(service.delete(bob, id), isNotFound(id))
 
-      assert.deepEqual(await service.get(alice, id), aFullEntry())
-      assert.deepEqual(await service.list(bob), {})
+      assert.deepEqual((await service.get(alice, id)).entry, aFullEntry())
+      assert.deepEqual(await bookOf(service, bob), {})
       assert.deepEqual(
         store.calls.slice(0, 3).map((call) => [call.method, call.args[0]]),
         [['get', 'bob'], ['update', 'bob'], ['delete', 'bob']],
@@ -375,11 +405,11 @@ describe('AddressBookService', () => {
 
     test('when two owners create entries, then each lists only their own', async (t) => {
       const { service } = aService(t)
-      const mine = await service.create(alice, anEntry({ full_name: 'Mine' }))
-      const theirs = await service.create(bob, anEntry({ full_name: 'Theirs' }))
+      const { id: mine } = await service.create(alice, anEntry({ full_name: 'Mine' }))
+      const { id: theirs } = await service.create(bob, anEntry({ full_name: 'Theirs' }))
 
-      assert.deepEqual(Object.keys(await service.list(alice)), [mine])
-      assert.deepEqual(Object.keys(await service.list(bob)), [theirs])
+      assert.deepEqual(Object.keys(await bookOf(service, alice)), [mine])
+      assert.deepEqual(Object.keys(await bookOf(service, bob)), [theirs])
     })
   })
 
@@ -399,19 +429,233 @@ describe('AddressBookService', () => {
 
     test('when a read-only caller reads, then it may', async (t) => {
       const { service } = aService(t)
-      const id = await service.create({ ...reader, scopes: ['write'] }, anEntry())
+      const { id: id } = await service.create({ ...reader, scopes: ['write'] }, anEntry())
 
-      assert.deepEqual(await service.get(reader, id), anEntry())
-      assert.deepEqual(Object.keys(await service.list(reader)), [id])
+      assert.deepEqual((await service.get(reader, id)).entry, anEntry())
+      assert.deepEqual(Object.keys(await bookOf(service, reader)), [id])
     })
 
     test('when a caller has no scope at all, then even reading is refused with InsufficientScopeError for read', async (t) => {
       const { service, store } = aService(t)
 
       await assert.rejects(service.get(nobody, ID), (error) => error instanceof InsufficientScopeError && error.needed === 'read')
-      await assert.rejects(service.list(nobody), InsufficientScopeError)
+      await assert.rejects(service.list(nobody, EVERYTHING), InsufficientScopeError)
 
       assert.deepEqual(store.calls, [])
     })
+  })
+
+  describe('conditional writes', () => {
+    test('when an update names the current version, then it applies and resolves the next version', async (t) => {
+      const { service } = aService(t)
+      const { id } = await service.create(CALLER, anEntry())
+
+      const version = await service.update(CALLER, id, anEntry({ full_name: 'Second' }), { ifMatch: [1] })
+
+      assert.equal(version, 2)
+      assert.deepEqual(await service.get(CALLER, id), { id, version: 2, entry: anEntry({ full_name: 'Second' }) })
+    })
+
+    test('when an update names another version, then PreconditionFailedError and nothing changes', async (t) => {
+      const { service } = aService(t)
+      const { id } = await service.create(CALLER, anEntry())
+
+      await assert.rejects(service.update(CALLER, id, anEntry({ full_name: 'Lost' }), { ifMatch: [2, 3] }), PreconditionFailedError)
+      await assert.rejects(service.delete(CALLER, id, { ifMatch: [] }), PreconditionFailedError)
+
+      assert.deepEqual(await service.get(CALLER, id), { id, version: 1, entry: anEntry() })
+    })
+
+    test('when a conditional write targets an entry that does not exist, then PreconditionFailedError, not not-found', async (t) => {
+      const { service } = aService(t)
+
+      await assert.rejects(service.update(CALLER, ID, anEntry(), { ifMatch: 'any' }), PreconditionFailedError)
+      await assert.rejects(service.delete(CALLER, ID, { ifMatch: [1] }), PreconditionFailedError)
+      await assert.rejects(service.patch(CALLER, ID, { full_name: 'X' }, { ifMatch: 'any' }), PreconditionFailedError)
+    })
+
+    test('when If-None-Match is any, then an existing entry fails the precondition and a missing one is not found', async (t) => {
+      const { service } = aService(t)
+      const { id } = await service.create(CALLER, anEntry())
+
+      await assert.rejects(service.update(CALLER, id, anEntry({ full_name: 'X' }), { ifNoneMatch: 'any' }), PreconditionFailedError)
+      await assert.rejects(service.update(CALLER, ID, anEntry(), { ifNoneMatch: 'any' }), isNotFound(ID))
+      assert.equal((await service.get(CALLER, id)).version, 1)
+    })
+
+    test('when writes must be conditional, then one without If-Match is refused before anything is read; with it, it applies', async (t) => {
+      const { service, store } = aService(t, { requireIfMatch: true })
+      const { id } = await service.create(CALLER, anEntry())
+      store.calls.length = 0
+
+      await assert.rejects(service.update(CALLER, id, anEntry()), PreconditionRequiredError)
+      await assert.rejects(service.patch(CALLER, id, {}), PreconditionRequiredError)
+      await assert.rejects(service.delete(CALLER, id), PreconditionRequiredError)
+      assert.deepEqual(store.calls, [])
+      assert.equal(await service.update(CALLER, id, anEntry(), { ifMatch: 'any' }), 2)
+    })
+  })
+
+  describe('patch', () => {
+    test('when a merge patch changes, adds and removes fields, then the merged entry is stored at the next version', async (t) => {
+      const { service } = aService(t)
+      const { id } = await service.create(CALLER, aFullEntry())
+
+      const version = await service.patch(CALLER, id, { full_name: 'Grace Brewster Hopper', fax_numbers: null, emails: [{ kind: 'home', email: 'g@example.org' }] })
+
+      const expected: Partial<AddressEntry> = { ...aFullEntry(), full_name: 'Grace Brewster Hopper', emails: [{ kind: 'home', email: 'g@example.org' }] }
+      delete expected.fax_numbers
+      assert.equal(version, 2)
+      assert.deepEqual((await service.get(CALLER, id)).entry, expected)
+    })
+
+    for (const [name, patch, path] of [
+      ['removes full_name', { full_name: null }, '/full_name'],
+      ['adds an unknown field', { nickname: 'Amazing Grace' }, '/nickname'],
+      ['adds a __proto__ member', JSON.parse('{"__proto__": {"isAdmin": true}}') as unknown, '/__proto__'],
+      ['replaces the entry with an array', [1, 2], ''],
+    ] as const) {
+      test(`when a patch ${name}, then InvalidEntryError naming ${path || 'the entry'} and nothing changes`, async (t) => {
+        const { service } = aService(t)
+        const { id } = await service.create(CALLER, aFullEntry())
+
+        await assert.rejects(service.patch(CALLER, id, patch), (error) => error instanceof InvalidEntryError && error.errors.some((e) => e.path === path))
+
+        assert.deepEqual(await service.get(CALLER, id), { id, version: 1, entry: aFullEntry() })
+        assert.equal(({} as Record<string, unknown>).isAdmin, undefined)
+      })
+    }
+
+    test('when the entry is missing, then not found', async (t) => {
+      const { service } = aService(t)
+
+      await assert.rejects(service.patch(CALLER, ID, { full_name: 'X' }), isNotFound(ID))
+      await assert.rejects(service.patch(CALLER, '../x', { full_name: 'X' }), isNotFound('../x'))
+    })
+
+    test('when the entry changes between reading and writing, then the patch is merged into the newer version', async (t) => {
+      const { service, store } = aService(t)
+      const { id } = await service.create(CALLER, anEntry({ full_name: 'Ada' }))
+      const read = store.get.bind(store)
+      let raced = false
+      store.get = async (owner, entryId) => {
+        const found = await read(owner, entryId)
+        if (!raced) {
+          raced = true
+          await store.update(owner, entryId, anEntry({ full_name: 'Ada', emails: [{ kind: 'work', email: 'ada@example.org' }] }))
+        }
+        return found
+      }
+
+      const version = await service.patch(CALLER, id, { full_name: 'Ada King' })
+
+      assert.equal(version, 3)
+      assert.deepEqual((await service.get(CALLER, id)).entry, anEntry({ full_name: 'Ada King', emails: [{ kind: 'work', email: 'ada@example.org' }] }))
+    })
+
+    test('when the entry changes between reading and writing a patch conditional on the old version, then PreconditionFailedError', async (t) => {
+      const { service, store } = aService(t)
+      const { id } = await service.create(CALLER, anEntry({ full_name: 'Ada' }))
+      const read = store.get.bind(store)
+      store.get = async (owner, entryId) => {
+        const found = await read(owner, entryId)
+        await store.update(owner, entryId, anEntry({ full_name: 'Someone else' }))
+        return found
+      }
+
+      await assert.rejects(service.patch(CALLER, id, { full_name: 'Ada King' }, { ifMatch: [1] }), PreconditionFailedError)
+    })
+
+    test('when the entry keeps changing under every attempt, then StoreUnavailableError (retry later) and the last writer stands', async (t) => {
+      const { service, store } = aService(t)
+      const { id } = await service.create(CALLER, anEntry({ full_name: 'Ada' }))
+      const read = store.get.bind(store)
+      store.get = async (owner, entryId) => {
+        const found = await read(owner, entryId)
+        await store.update(owner, entryId, anEntry({ full_name: 'Busy' }))
+        return found
+      }
+
+      await assert.rejects(service.patch(CALLER, id, { full_name: 'Ada King' }), StoreUnavailableError)
+      assert.equal((await read(DEFAULT_OWNER, id))?.entry.full_name, 'Busy')
+    })
+  })
+
+  describe('pages', () => {
+    async function aBookOf(t: TestContext, count: number) {
+      const { service, store } = aService(t)
+      const ids: string[] = []
+      for (let index = 0; index < count; index++) ids.push((await service.create(CALLER, anEntry({ full_name: `Person ${String(index)}` }))).id)
+      return { service, store, ids }
+    }
+
+    test('when a book is read a page at a time, then each page gives the cursor of the next until the last', async (t) => {
+      const { service, ids } = await aBookOf(t, 7)
+
+      const seen: string[] = []
+      let cursor: string | undefined
+      let pages = 0
+      do {
+        const page = await service.list(CALLER, { limit: 3, sort: DEFAULT_SORT, cursor })
+        seen.push(...page.entries.map((entry) => entry.id))
+        cursor = page.next
+        pages++
+      } while (cursor !== undefined)
+
+      assert.equal(pages, 3)
+      assert.deepEqual(seen, ids)
+    })
+
+    test('when a page ends exactly at the end of the book, then it has no next cursor', async (t) => {
+      const { service } = await aBookOf(t, 3)
+
+      assert.equal((await service.list(CALLER, { limit: 3, sort: DEFAULT_SORT })).next, undefined)
+    })
+
+    test('when the count is asked for, then it counts every match, not only the page', async (t) => {
+      const { service, store } = await aBookOf(t, 5)
+      store.calls.length = 0
+
+      const page = await service.list(CALLER, { limit: 2, sort: DEFAULT_SORT, count: true, q: 'person' })
+      const uncounted = await service.list(CALLER, { limit: 2, sort: DEFAULT_SORT })
+
+      assert.equal(page.total, 5)
+      assert.equal(uncounted.total, undefined)
+      assert.deepEqual(store.calls.map((call) => call.method), ['list', 'count', 'list'])
+    })
+
+    test('when a cursor is used with other filters or another order, then InvalidCursorError', async (t) => {
+      const { service } = await aBookOf(t, 5)
+      const { next } = await service.list(CALLER, { limit: 2, sort: DEFAULT_SORT, q: 'person' })
+      assert.ok(next)
+
+      await assert.rejects(service.list(CALLER, { limit: 2, sort: DEFAULT_SORT, q: 'other', cursor: next }), InvalidCursorError)
+      await assert.rejects(service.list(CALLER, { limit: 2, sort: { key: 'created', descending: true }, q: 'person', cursor: next }), InvalidCursorError)
+      assert.equal((await service.list(CALLER, { limit: 2, sort: DEFAULT_SORT, q: 'PERSON', cursor: next })).entries.length, 2, 'the same search in another case is the same listing')
+    })
+
+    for (const [name, cursor] of [
+      ['not base64url JSON', '!!!'],
+      ['JSON of another shape', Buffer.from('{"a":1}').toString('base64url')],
+      ['of another version', Buffer.from('[2,"x","y","z"]').toString('base64url')],
+      ['holding a time that does not exist', 'TIME'],
+      ['holding an id that cannot exist', 'ID'],
+    ] as const) {
+      test(`when the cursor is ${name}, then InvalidCursorError and the store is not asked`, async (t) => {
+        const { service, store } = await aBookOf(t, 3)
+        const { next } = await service.list(CALLER, { limit: 1, sort: DEFAULT_SORT })
+        const [version, fingerprint, value, id] = JSON.parse(Buffer.from(String(next), 'base64url').toString()) as [number, string, string, string]
+        const forged =
+          cursor === 'TIME'
+            ? Buffer.from(JSON.stringify([version, fingerprint, '2024-02-31T25:00:00.000Z', id])).toString('base64url')
+            : cursor === 'ID'
+              ? Buffer.from(JSON.stringify([version, fingerprint, value, '../x'])).toString('base64url')
+              : cursor
+        store.calls.length = 0
+
+        await assert.rejects(service.list(CALLER, { limit: 1, sort: DEFAULT_SORT, cursor: forged }), InvalidCursorError)
+        assert.deepEqual(store.calls, [])
+      })
+    }
   })
 })

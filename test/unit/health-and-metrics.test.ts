@@ -11,6 +11,7 @@ import { MemoryStore } from '../../src/storage/memory/memory-store.js'
 import { buildTestApp } from '../helpers/app.js'
 import { anEntry } from '../helpers/factories.js'
 import { StubAddressBook } from '../helpers/stub-address-book.js'
+import { storedEntries } from '../helpers/stores.js'
 
 describe('health probes', () => {
   test('when /livez is asked, then 200 even if the store is down', async (t) => {
@@ -136,7 +137,7 @@ describe('InstrumentedStore', () => {
     await store.create('default', 'a', anEntry())
     await store.get('default', 'a')
     await store.update('default', 'a', anEntry({ full_name: 'B' }))
-    await store.list('default')
+    await storedEntries(store, 'default')
     await store.delete('default', 'a')
     await assert.rejects(store.create('default', 'a', anEntry()).then(() => store.create('default', 'a', anEntry())))
 

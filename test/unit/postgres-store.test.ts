@@ -6,6 +6,8 @@ import { StoreUnavailableError } from '../../src/domain/errors.js'
 import { POSTGRES_MIGRATIONS } from '../../src/storage/postgres/migrations.js'
 import { PostgresStore } from '../../src/storage/postgres/postgres-store.js'
 import { redactPassword } from '../../src/storage/store-config.js'
+import { DEFAULT_SORT, normalizeFilter } from '../../src/domain/listing.js'
+import { storedEntries } from '../helpers/stores.js'
 import { aFullEntry, anEntry } from '../helpers/factories.js'
 import { POSTGRES_SKIP, useTestPostgres } from '../helpers/postgres.js'
 
@@ -25,7 +27,7 @@ describe('PostgresStore without a server', () => {
 
     await assert.rejects(store.ready(), StoreUnavailableError)
     await assert.rejects(store.create('default', 'a', anEntry()), StoreUnavailableError)
-    await assert.rejects(store.list('default'), StoreUnavailableError)
+    await assert.rejects(storedEntries(store, 'default'), StoreUnavailableError)
   })
 
   test('when a URL carries a password, then the description hides it', () => {
@@ -51,6 +53,27 @@ describe('PostgresStore on a server', { skip: POSTGRES_SKIP }, () => {
       await client.end()
     }
   }
+
+  test('when a database from before the listing index is opened, then its entries are indexed: searchable and filterable', async (t) => {
+    const url = await freshUrl(t)
+    await query(url, 'CREATE TABLE addrservice_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())')
+    for (const [index, migration] of POSTGRES_MIGRATIONS.slice(0, 2).entries()) {
+      await query(url, String(migration))
+      await query(url, 'INSERT INTO addrservice_migrations (version) VALUES ($1)', [index + 1])
+    }
+    await query(url, `INSERT INTO address_entries (id, owner, version, created_at, updated_at, entry) VALUES ('e1', 'default', 1, now(), now(), $1::jsonb)`, [
+      JSON.stringify(anEntry({ full_name: 'Ada Lovelace', emails: [{ kind: 'home', email: 'ada@example.org' }] })),
+    ])
+    const store = new PostgresStore(url)
+    t.after(() => store.close())
+
+    const found = await store.list('default', { filter: normalizeFilter({ q: 'LOVE' }), sort: DEFAULT_SORT, limit: 10 })
+
+    assert.deepEqual(found.map((stored) => stored.id), ['e1'])
+    assert.equal(await store.count('default', normalizeFilter({ email: 'ADA@example.org' })), 1)
+    const [version] = await query<{ version: number }>(url, 'SELECT max(version) AS version FROM addrservice_migrations')
+    assert.equal(version?.version, POSTGRES_MIGRATIONS.length)
+  })
 
   test('when many instances start at once on a new database, then the schema is migrated exactly once', async (t) => {
     const url = await freshUrl(t)

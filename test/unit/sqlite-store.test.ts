@@ -5,9 +5,11 @@ import { join } from 'node:path'
 import { describe, test, type TestContext } from 'node:test'
 import Database from 'better-sqlite3'
 import { StoreUnavailableError } from '../../src/domain/errors.js'
+import { DEFAULT_SORT, normalizeFilter } from '../../src/domain/listing.js'
 import { SQLITE_MIGRATIONS } from '../../src/storage/sqlite/migrations.js'
 import { SqliteStore, type SqliteStoreOptions } from '../../src/storage/sqlite/sqlite-store.js'
 import type { Clock } from '../../src/storage/store.js'
+import { storedEntries } from '../helpers/stores.js'
 import { aFullEntry, anEntry } from '../helpers/factories.js'
 
 const OWNER = 'alice'
@@ -113,11 +115,29 @@ describe('SqliteStore', () => {
 
       assert.ok(Date.now() - started >= 45, 'create gave up before the busy timeout')
       other.exec('ROLLBACK')
-      assert.deepEqual(await store.list(OWNER), [])
+      assert.deepEqual(await storedEntries(store, OWNER), [])
     })
   })
 
   describe('schema', () => {
+    test('when a file from before the listing index is opened, then its entries are indexed: searchable, filterable, sorted by name', async (t) => {
+      const folder = aTempFolder(t)
+      const old = folder.connect()
+      for (const migration of SQLITE_MIGRATIONS.slice(0, 2)) old.exec(String(migration))
+      old.pragma('user_version = 2')
+      const insert = old.prepare('INSERT INTO address_entries (id, owner, version, created_at, updated_at, entry) VALUES (?, ?, 1, ?, ?, ?)')
+      insert.run('e2', OWNER, '2024-01-01T00:00:00.000Z', '2024-01-01T00:00:00.000Z', JSON.stringify(anEntry({ full_name: 'Zed', emails: [{ kind: 'home', email: 'zed@example.org' }] })))
+      insert.run('e1', OWNER, '2024-01-01T00:00:01.000Z', '2024-01-01T00:00:01.000Z', JSON.stringify(anEntry({ full_name: 'alice' })))
+
+      const store = folder.open()
+
+      const byName = await store.list(OWNER, { filter: { terms: [] }, sort: { key: 'full_name', descending: false }, limit: 10 })
+      assert.deepEqual(byName.map((stored) => stored.id), ['e1', 'e2'])
+      assert.deepEqual((await store.list(OWNER, { filter: normalizeFilter({ q: 'ZED@' }), sort: DEFAULT_SORT, limit: 10 })).map((s) => s.id), ['e2'])
+      assert.equal(await store.count(OWNER, normalizeFilter({ email: 'zed@example.org' })), 1)
+      assert.equal(folder.connect().pragma('user_version', { simple: true }), SQLITE_MIGRATIONS.length)
+    })
+
     test('when a new file is opened, then every migration is applied and user_version counts them', (t) => {
       const folder = aTempFolder(t)
 
@@ -173,17 +193,19 @@ describe('SqliteStore', () => {
 
       assert.deepEqual(
         columns.map((column) => column.name),
-        ['id', 'owner', 'version', 'created_at', 'updated_at', 'entry'],
+        ['seq', 'id', 'owner', 'version', 'created_at', 'updated_at', 'sort_name', 'entry'],
       )
       assert.ok(row !== null && typeof row === 'object' && 'entry' in row && typeof row.entry === 'string')
       assert.deepEqual(
         { ...row, entry: JSON.parse(row.entry) as unknown },
         {
+          seq: 1,
           id: 'entry-1',
           owner: OWNER,
           version: 2,
           created_at: '2024-01-02T03:04:05.678Z',
           updated_at: '2024-01-02T03:04:06.000Z',
+          sort_name: 'grace hopper',
           entry: aFullEntry(),
         },
       )
@@ -209,12 +231,12 @@ describe('SqliteStore', () => {
       await first.create(OWNER, 'entry-3', anEntry({ full_name: 'Deleted' }))
       await first.update(OWNER, 'entry-2', anEntry({ full_name: 'Updated' }))
       await first.delete(OWNER, 'entry-3')
-      const before = await first.list(OWNER)
+      const before = await storedEntries(first, OWNER)
       await first.close()
 
       const second = folder.open()
 
-      assert.deepEqual(await second.list(OWNER), before)
+      assert.deepEqual(await storedEntries(second, OWNER), before)
       assert.deepEqual(
         before.map((stored) => [stored.id, stored.version]),
         [

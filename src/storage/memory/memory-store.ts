@@ -1,6 +1,12 @@
 import { EntryExistsError } from '../../domain/errors.js'
 import type { AddressEntry } from '../../domain/address-entry.js'
-import { systemClock, type ApiKeyRecord, type Clock, type NewApiKey, type Store, type StoredEntry } from '../store.js'
+import { compareCodePoints, indexEntry, matchesFilter, sortValueOf, type EntryFilter, type EntryIndex } from '../../domain/listing.js'
+import { systemClock, type ApiKeyRecord, type Clock, type ListQuery, type NewApiKey, type Store, type StoredEntry } from '../store.js'
+
+interface Kept {
+  readonly stored: StoredEntry
+  readonly index: EntryIndex
+}
 
 /**
  * Keeps entries (and API keys) in process memory: for tests and throwaway runs. Nothing survives
@@ -9,7 +15,7 @@ import { systemClock, type ApiKeyRecord, type Clock, type NewApiKey, type Store,
 export class MemoryStore implements Store {
   readonly description = 'memory'
   /** Ids are unique across owners, as they are in the SQL stores. */
-  readonly #entries = new Map<string, StoredEntry>()
+  readonly #entries = new Map<string, Kept>()
   readonly #keys = new Map<string, ApiKeyRecord>()
   #closed = false
 
@@ -23,17 +29,17 @@ export class MemoryStore implements Store {
     if (this.#entries.has(id)) return Promise.reject(new EntryExistsError(id))
     const now = this.clock().toISOString()
     const stored = { id, owner, version: 1, createdAt: now, updatedAt: now, entry: structuredClone(entry) }
-    this.#entries.set(id, stored)
+    this.#entries.set(id, { stored, index: indexEntry(entry) })
     return Promise.resolve(copy(stored))
   }
 
   get(owner: string, id: string): Promise<StoredEntry | undefined> {
-    const stored = this.#find(owner, id)
-    return Promise.resolve(stored && copy(stored))
+    const kept = this.#find(owner, id)
+    return Promise.resolve(kept && copy(kept.stored))
   }
 
-  update(owner: string, id: string, entry: AddressEntry): Promise<StoredEntry | undefined> {
-    const current = this.#find(owner, id)
+  update(owner: string, id: string, entry: AddressEntry, ifVersion?: readonly number[]): Promise<StoredEntry | undefined> {
+    const current = this.#find(owner, id, ifVersion)?.stored
     if (!current) return Promise.resolve(undefined)
     const updated = {
       ...current,
@@ -41,18 +47,28 @@ export class MemoryStore implements Store {
       updatedAt: this.clock().toISOString(),
       entry: structuredClone(entry),
     }
-    this.#entries.set(id, updated)
+    this.#entries.set(id, { stored: updated, index: indexEntry(entry) })
     return Promise.resolve(copy(updated))
   }
 
-  delete(owner: string, id: string): Promise<boolean> {
-    return Promise.resolve(this.#find(owner, id) !== undefined && this.#entries.delete(id))
+  delete(owner: string, id: string, ifVersion?: readonly number[]): Promise<boolean> {
+    return Promise.resolve(this.#find(owner, id, ifVersion) !== undefined && this.#entries.delete(id))
   }
 
-  list(owner: string): Promise<StoredEntry[]> {
-    const entries = [...this.#entries.values()].filter((stored) => stored.owner === owner)
-    entries.sort((a, b) => compare(a.id, b.id))
-    return Promise.resolve(entries.map(copy))
+  list(owner: string, { filter, sort, limit, after }: ListQuery): Promise<StoredEntry[]> {
+    const direction = sort.descending ? -1 : 1
+    const position = (kept: Kept) => ({ value: sortValueOf(sort.key, kept.stored), id: kept.stored.id })
+    const order = (a: { value: string; id: string }, b: { value: string; id: string }) =>
+      direction * (compareCodePoints(a.value, b.value) || compareCodePoints(a.id, b.id))
+    const page = this.#matching(owner, filter)
+      .filter((kept) => after === undefined || order(position(kept), after) > 0)
+      .sort((a, b) => order(position(a), position(b)))
+      .slice(0, limit)
+    return Promise.resolve(page.map((kept) => copy(kept.stored)))
+  }
+
+  count(owner: string, filter: EntryFilter): Promise<number> {
+    return Promise.resolve(this.#matching(owner, filter).length)
   }
 
   close(): Promise<void> {
@@ -94,9 +110,14 @@ export class MemoryStore implements Store {
     return Promise.resolve()
   }
 
-  #find(owner: string, id: string): StoredEntry | undefined {
-    const stored = this.#entries.get(id)
-    return stored?.owner === owner ? stored : undefined
+  #find(owner: string, id: string, ifVersion?: readonly number[]): Kept | undefined {
+    const kept = this.#entries.get(id)
+    if (kept?.stored.owner !== owner) return undefined
+    return ifVersion === undefined || ifVersion.includes(kept.stored.version) ? kept : undefined
+  }
+
+  #matching(owner: string, filter: EntryFilter): Kept[] {
+    return [...this.#entries.values()].filter((kept) => kept.stored.owner === owner && matchesFilter(kept.index, filter))
   }
 }
 

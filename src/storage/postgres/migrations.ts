@@ -1,8 +1,15 @@
+import type pg from 'pg'
+import type { AddressEntry } from '../../domain/address-entry.js'
+import { indexEntry } from '../../domain/listing.js'
+
+/** A migration: SQL, or a step that needs code (computing what SQL cannot, like the listing index). */
+export type PostgresMigration = string | ((client: pg.PoolClient) => Promise<void>)
+
 /**
  * The PostgreSQL schema, one migration per version, recorded in addrservice_migrations. Never
  * edit a released migration: append a new one.
  */
-export const POSTGRES_MIGRATIONS: readonly string[] = [
+export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
   `CREATE TABLE address_entries (
      id         text        NOT NULL PRIMARY KEY,
      owner      text        NOT NULL,
@@ -23,7 +30,49 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
      revoked_at   timestamptz
    );
    CREATE INDEX api_keys_by_owner ON api_keys (owner, created_at);`,
+  addListing,
 ]
+
+/**
+ * Listing: sort and search columns, exact-filter terms, and their indexes. Substring search uses
+ * pg_trgm (a trusted extension since PostgreSQL 13: the database owner may create it). Its
+ * operator class is named with the schema the extension lives in, which need not be on the
+ * search path.
+ */
+async function addListing(client: pg.PoolClient): Promise<void> {
+  await client.query('CREATE EXTENSION IF NOT EXISTS pg_trgm')
+  const { rows } = await client.query<{ schema: string }>(
+    "SELECT quote_ident(n.nspname) AS schema FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm'",
+  )
+  const schema = rows[0]?.schema ?? 'public'
+  await client.query(`
+    ALTER TABLE address_entries ADD COLUMN sort_name text, ADD COLUMN search_text text;
+    CREATE TABLE entry_terms (
+      entry_id text NOT NULL REFERENCES address_entries (id) ON DELETE CASCADE,
+      owner    text NOT NULL,
+      field    text NOT NULL,
+      value    text NOT NULL,
+      PRIMARY KEY (owner, field, value, entry_id)
+    );
+    CREATE INDEX entry_terms_by_entry ON entry_terms (entry_id);`)
+  const entries = await client.query<{ id: string; owner: string; entry: AddressEntry }>('SELECT id, owner, entry FROM address_entries')
+  for (const { id, owner, entry } of entries.rows) {
+    const index = indexEntry(entry)
+    await client.query('UPDATE address_entries SET sort_name = $2, search_text = $3 WHERE id = $1', [id, index.sortName, index.searchText])
+    await client.query(
+      `INSERT INTO entry_terms (entry_id, owner, field, value)
+       SELECT $1, $2, term.field, term.value FROM jsonb_to_recordset($3::jsonb) AS term(field text, value text) ON CONFLICT DO NOTHING`,
+      [id, owner, JSON.stringify(index.terms)],
+    )
+  }
+  await client.query(`
+    ALTER TABLE address_entries ALTER COLUMN sort_name SET NOT NULL, ALTER COLUMN search_text SET NOT NULL;
+    DROP INDEX address_entries_by_owner;
+    CREATE INDEX address_entries_by_created ON address_entries (owner, created_at, id COLLATE "C");
+    CREATE INDEX address_entries_by_updated ON address_entries (owner, updated_at, id COLLATE "C");
+    CREATE INDEX address_entries_by_name ON address_entries (owner, sort_name COLLATE "C", id COLLATE "C");
+    CREATE INDEX address_entries_search ON address_entries USING gin (search_text ${schema}.gin_trgm_ops);`)
+}
 
 /** Serializes migrations across every instance that starts at once (an arbitrary constant). */
 export const MIGRATION_LOCK_KEY = 0x61646472

@@ -2,7 +2,9 @@ import pg from 'pg'
 import type { AddressEntry } from '../../domain/address-entry.js'
 import { EntryExistsError, StoreUnavailableError } from '../../domain/errors.js'
 import type { Scope } from '../../domain/principal.js'
-import { systemClock, type ApiKeyRecord, type Clock, type NewApiKey, type Store, type StoredEntry } from '../store.js'
+import { indexEntry, type EntryFilter, type SortKey } from '../../domain/listing.js'
+import { likePattern } from '../like-pattern.js'
+import { systemClock, type ApiKeyRecord, type Clock, type ListQuery, type NewApiKey, type Store, type StoredEntry } from '../store.js'
 import { redactPassword } from '../store-config.js'
 import { MIGRATION_LOCK_KEY, POSTGRES_MIGRATIONS } from './migrations.js'
 
@@ -85,12 +87,19 @@ export class PostgresStore implements Store {
     return this.#migrated
   }
 
+  /** The entry, its listing columns and its filter terms, in one statement. */
   async create(owner: string, id: string, entry: AddressEntry): Promise<StoredEntry> {
     const now = this.#clock().toISOString()
+    const index = indexEntry(entry)
     try {
       await this.#query(
-        `INSERT INTO address_entries (${COLUMNS}) VALUES ($1, $2, 1, $3, $3, $4::jsonb)`,
-        [id, owner, now, JSON.stringify(entry)],
+        `WITH created AS (
+           INSERT INTO address_entries (${COLUMNS}, sort_name, search_text) VALUES ($1, $2, 1, $3, $3, $4::jsonb, $5, $6)
+           RETURNING id, owner
+         )
+         INSERT INTO entry_terms (entry_id, owner, field, value)
+         SELECT created.id, created.owner, term.field, term.value FROM created, jsonb_to_recordset($7::jsonb) AS term(field text, value text)`,
+        [id, owner, now, JSON.stringify(entry), index.sortName, index.searchText, JSON.stringify(index.terms)],
       )
     } catch (error) {
       if ((error as { code?: unknown }).code === '23505') throw new EntryExistsError(id)
@@ -104,11 +113,30 @@ export class PostgresStore implements Store {
     return rows[0] && toStoredEntry(rows[0])
   }
 
-  async update(owner: string, id: string, entry: AddressEntry): Promise<StoredEntry | undefined> {
+  /**
+   * One statement: the conditional update (so that no concurrent writer can slip between the
+   * version check and the write), then the terms that changed.
+   */
+  async update(owner: string, id: string, entry: AddressEntry, ifVersion?: readonly number[]): Promise<StoredEntry | undefined> {
+    const index = indexEntry(entry)
     const rows = await this.#query<Pick<EntryRow, 'version' | 'created_at' | 'updated_at'>>(
-      `UPDATE address_entries SET entry = $3::jsonb, version = version + 1, updated_at = $4
-       WHERE owner = $1 AND id = $2 RETURNING version, created_at, updated_at`,
-      [owner, id, JSON.stringify(entry), this.#clock().toISOString()],
+      `WITH updated AS (
+         UPDATE address_entries SET entry = $3::jsonb, version = version + 1, updated_at = $4, sort_name = $5, search_text = $6
+         WHERE owner = $1 AND id = $2 AND ($8::integer[] IS NULL OR version = ANY($8::integer[]))
+         RETURNING id, owner, version, created_at, updated_at
+       ),
+       terms AS (SELECT field, value FROM jsonb_to_recordset($7::jsonb) AS term(field text, value text)),
+       stale AS (
+         DELETE FROM entry_terms WHERE entry_id IN (SELECT id FROM updated)
+         AND (field, value) NOT IN (SELECT field, value FROM terms)
+       ),
+       added AS (
+         INSERT INTO entry_terms (entry_id, owner, field, value)
+         SELECT updated.id, updated.owner, terms.field, terms.value FROM updated, terms
+         ON CONFLICT DO NOTHING
+       )
+       SELECT version, created_at, updated_at FROM updated`,
+      [owner, id, JSON.stringify(entry), this.#clock().toISOString(), index.sortName, index.searchText, JSON.stringify(index.terms), ifVersion ?? null],
     )
     const [row] = rows
     if (!row) return undefined
@@ -122,17 +150,37 @@ export class PostgresStore implements Store {
     }
   }
 
-  async delete(owner: string, id: string): Promise<boolean> {
-    const rows = await this.#query('DELETE FROM address_entries WHERE owner = $1 AND id = $2 RETURNING id', [owner, id])
+  /** Its terms go with it (ON DELETE CASCADE). */
+  async delete(owner: string, id: string, ifVersion?: readonly number[]): Promise<boolean> {
+    const rows = await this.#query(
+      'DELETE FROM address_entries WHERE owner = $1 AND id = $2 AND ($3::integer[] IS NULL OR version = ANY($3::integer[])) RETURNING id',
+      [owner, id, ifVersion ?? null],
+    )
     return rows.length > 0
   }
 
-  async list(owner: string): Promise<StoredEntry[]> {
+  async list(owner: string, { filter, sort, limit, after }: ListQuery): Promise<StoredEntry[]> {
+    const { where, values } = filterSql(owner, filter)
+    const { column, cast } = SORT_COLUMNS[sort.key]
+    const direction = sort.descending ? 'DESC' : 'ASC'
+    let position = ''
+    if (after) {
+      values.push(after.value, after.id)
+      position = ` AND (${column}, id COLLATE "C") ${sort.descending ? '<' : '>'} ($${String(values.length - 1)}${cast}, $${String(values.length)})`
+    }
+    values.push(limit)
     const rows = await this.#query<EntryRow>(
-      `SELECT ${COLUMNS} FROM address_entries WHERE owner = $1 ORDER BY id COLLATE "C"`,
-      [owner],
+      `SELECT ${COLUMNS} FROM address_entries WHERE ${where}${position}
+       ORDER BY ${column} ${direction}, id COLLATE "C" ${direction} LIMIT $${String(values.length)}`,
+      values,
     )
     return rows.map(toStoredEntry)
+  }
+
+  async count(owner: string, filter: EntryFilter): Promise<number> {
+    const { where, values } = filterSql(owner, filter)
+    const rows = await this.#query<{ total: number }>(`SELECT count(*)::integer AS total FROM address_entries WHERE ${where}`, values)
+    return rows[0]?.total ?? 0
   }
 
   async createApiKey(key: NewApiKey): Promise<ApiKeyRecord> {
@@ -229,9 +277,10 @@ async function migrate(pool: pg.Pool): Promise<void> {
         `database schema version ${String(applied)} is newer than this addrservice knows (${String(POSTGRES_MIGRATIONS.length)})`,
       )
     }
-    for (const [index, sql] of POSTGRES_MIGRATIONS.entries()) {
+    for (const [index, migration] of POSTGRES_MIGRATIONS.entries()) {
       if (index < applied) continue
-      await client.query(sql)
+      if (typeof migration === 'string') await client.query(migration)
+      else await migration(client)
       await client.query('INSERT INTO addrservice_migrations (version) VALUES ($1)', [index + 1])
     }
     await client.query('COMMIT')
@@ -244,6 +293,28 @@ async function migrate(pool: pg.Pool): Promise<void> {
     // A client that failed is destroyed rather than returned to the pool.
     client.release(failure)
   }
+}
+
+/** Sorting columns, with the cast a position's text needs to compare with them. Text sorts by code point ("C"), as in SQLite. */
+const SORT_COLUMNS: Record<SortKey, { column: string; cast: string }> = {
+  full_name: { column: 'sort_name COLLATE "C"', cast: '' },
+  created: { column: 'created_at', cast: '::timestamptz' },
+  updated: { column: 'updated_at', cast: '::timestamptz' },
+}
+
+/** The WHERE clause of a listing: the owner, each exact term (indexed), and the search (trigram index). */
+function filterSql(owner: string, filter: EntryFilter): { where: string; values: unknown[] } {
+  const values: unknown[] = [owner]
+  const clauses = ['owner = $1']
+  for (const term of filter.terms) {
+    values.push(term.field, term.value)
+    clauses.push(`id IN (SELECT entry_id FROM entry_terms WHERE owner = $1 AND field = $${String(values.length - 1)} AND value = $${String(values.length)})`)
+  }
+  if (filter.q !== undefined) {
+    values.push(likePattern(filter.q))
+    clauses.push(`search_text LIKE $${String(values.length)} ESCAPE '\\'`)
+  }
+  return { where: clauses.join(' AND '), values }
 }
 
 function toApiKeyRecord(row: ApiKeyRow): ApiKeyRecord {

@@ -1,8 +1,15 @@
+import type Database from 'better-sqlite3'
+import type { AddressEntry } from '../../domain/address-entry.js'
+import { indexEntry } from '../../domain/listing.js'
+
+/** A migration: SQL, or a step that needs code (computing what SQL cannot, like the listing index). */
+export type SqliteMigration = string | ((db: Database.Database) => void)
+
 /**
  * The SQLite schema, one migration per version; `PRAGMA user_version` records how many have
  * been applied. Never edit a released migration: append a new one.
  */
-export const SQLITE_MIGRATIONS: readonly string[] = [
+export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   `CREATE TABLE address_entries (
      id         TEXT    NOT NULL PRIMARY KEY,
      owner      TEXT    NOT NULL,
@@ -23,4 +30,47 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
      revoked_at   TEXT
    ) STRICT;
    CREATE INDEX api_keys_by_owner ON api_keys (owner, created_at);`,
+  // Listing: a stable integer key (seq) that the search index refers to, a sort column for names,
+  // exact-filter terms, and a trigram full-text index for substring search.
+  `CREATE TABLE address_entries_v3 (
+     seq        INTEGER PRIMARY KEY,
+     id         TEXT    NOT NULL UNIQUE,
+     owner      TEXT    NOT NULL,
+     version    INTEGER NOT NULL,
+     created_at TEXT    NOT NULL,
+     updated_at TEXT    NOT NULL,
+     sort_name  TEXT    NOT NULL,
+     entry      TEXT    NOT NULL CHECK (json_valid(entry))
+   ) STRICT;
+   INSERT INTO address_entries_v3 (id, owner, version, created_at, updated_at, sort_name, entry)
+     SELECT id, owner, version, created_at, updated_at, '', entry FROM address_entries ORDER BY id;
+   DROP TABLE address_entries;
+   ALTER TABLE address_entries_v3 RENAME TO address_entries;
+   CREATE INDEX address_entries_by_created ON address_entries (owner, created_at, id);
+   CREATE INDEX address_entries_by_updated ON address_entries (owner, updated_at, id);
+   CREATE INDEX address_entries_by_name ON address_entries (owner, sort_name, id);
+   CREATE TABLE entry_terms (
+     seq   INTEGER NOT NULL,
+     owner TEXT    NOT NULL,
+     field TEXT    NOT NULL,
+     value TEXT    NOT NULL,
+     PRIMARY KEY (owner, field, value, seq)
+   ) STRICT, WITHOUT ROWID;
+   CREATE INDEX entry_terms_by_entry ON entry_terms (seq);
+   CREATE VIRTUAL TABLE entry_search USING fts5(search_text, tokenize = 'trigram');`,
+  indexExistingEntries,
 ]
+
+/** Fills the listing index of entries stored before it existed. */
+function indexExistingEntries(db: Database.Database): void {
+  const rows = db.prepare<[], { seq: number; owner: string; entry: string }>('SELECT seq, owner, entry FROM address_entries').all()
+  const setName = db.prepare('UPDATE address_entries SET sort_name = ? WHERE seq = ?')
+  const addTerm = db.prepare('INSERT OR IGNORE INTO entry_terms (seq, owner, field, value) VALUES (?, ?, ?, ?)')
+  const addSearch = db.prepare('INSERT INTO entry_search (rowid, search_text) VALUES (?, ?)')
+  for (const { seq, owner, entry } of rows) {
+    const index = indexEntry(JSON.parse(entry) as AddressEntry)
+    setName.run(index.sortName, seq)
+    for (const term of index.terms) addTerm.run(seq, owner, term.field, term.value)
+    addSearch.run(seq, index.searchText)
+  }
+}

@@ -4,7 +4,9 @@ import Database from 'better-sqlite3'
 import type { AddressEntry } from '../../domain/address-entry.js'
 import { EntryExistsError, StoreUnavailableError } from '../../domain/errors.js'
 import type { Scope } from '../../domain/principal.js'
-import { systemClock, type ApiKeyRecord, type Clock, type NewApiKey, type Store, type StoredEntry } from '../store.js'
+import { indexEntry, type EntryFilter, type EntryIndex, type SortKey } from '../../domain/listing.js'
+import { systemClock, type ApiKeyRecord, type Clock, type ListQuery, type NewApiKey, type Store, type StoredEntry } from '../store.js'
+import { likePattern } from '../like-pattern.js'
 import { SQLITE_MIGRATIONS } from './migrations.js'
 
 interface EntryRow {
@@ -44,11 +46,21 @@ export class SqliteStore implements Store {
   readonly description: string
   readonly #db: Database.Database
   readonly #clock: Clock
-  readonly #insert: Database.Statement<[string, string, string, string, string]>
+  readonly #insert: Database.Statement<[string, string, string, string, string, string], { seq: number }>
   readonly #select: Database.Statement<[string, string], EntryRow>
-  readonly #update: Database.Statement<[string, string, string, string], Pick<EntryRow, 'version' | 'created_at' | 'updated_at'>>
-  readonly #delete: Database.Statement<[string, string]>
-  readonly #selectAll: Database.Statement<[string], EntryRow>
+  readonly #update: Database.Statement<
+    [{ entry: string; updatedAt: string; sortName: string; owner: string; id: string; versions: string | null }],
+    Pick<EntryRow, 'version' | 'created_at' | 'updated_at'> & { seq: number }
+  >
+  readonly #delete: Database.Statement<[{ owner: string; id: string; versions: string | null }], { seq: number }>
+  readonly #index: {
+    insertTerm: Database.Statement<[number, string, string, string]>
+    deleteTerms: Database.Statement<[number]>
+    insertSearch: Database.Statement<[number, string]>
+    deleteSearch: Database.Statement<[number]>
+  }
+  /** Listing statements by their SQL: a handful of shapes, each prepared once. */
+  readonly #listings = new Map<string, Database.Statement<unknown[], EntryRow & { total?: number }>>()
   readonly #keys: {
     insert: Database.Statement<[string, string, string, string | null, string, string]>
     select: Database.Statement<[string], ApiKeyRow>
@@ -76,15 +88,26 @@ export class SqliteStore implements Store {
     }
     this.#db = db
     this.#insert = db.prepare(
-      `INSERT INTO address_entries (${COLUMNS}) VALUES (?, ?, 1, ?, ?, ?)`,
+      `INSERT INTO address_entries (id, owner, version, created_at, updated_at, sort_name, entry) VALUES (?, ?, 1, ?, ?, ?, ?) RETURNING seq`,
     )
     this.#select = db.prepare(`SELECT ${COLUMNS} FROM address_entries WHERE owner = ? AND id = ?`)
+    // @versions is a JSON list of the versions the write is conditional on, or null for none.
     this.#update = db.prepare(
-      `UPDATE address_entries SET entry = ?, version = version + 1, updated_at = ?
-       WHERE owner = ? AND id = ? RETURNING version, created_at, updated_at`,
+      `UPDATE address_entries SET entry = @entry, version = version + 1, updated_at = @updatedAt, sort_name = @sortName
+       WHERE owner = @owner AND id = @id AND (@versions IS NULL OR version IN (SELECT value FROM json_each(@versions)))
+       RETURNING seq, version, created_at, updated_at`,
     )
-    this.#delete = db.prepare('DELETE FROM address_entries WHERE owner = ? AND id = ?')
-    this.#selectAll = db.prepare(`SELECT ${COLUMNS} FROM address_entries WHERE owner = ? ORDER BY id`)
+    this.#delete = db.prepare(
+      `DELETE FROM address_entries
+       WHERE owner = @owner AND id = @id AND (@versions IS NULL OR version IN (SELECT value FROM json_each(@versions)))
+       RETURNING seq`,
+    )
+    this.#index = {
+      insertTerm: db.prepare('INSERT OR IGNORE INTO entry_terms (seq, owner, field, value) VALUES (?, ?, ?, ?)'),
+      deleteTerms: db.prepare('DELETE FROM entry_terms WHERE seq = ?'),
+      insertSearch: db.prepare('INSERT INTO entry_search (rowid, search_text) VALUES (?, ?)'),
+      deleteSearch: db.prepare('DELETE FROM entry_search WHERE rowid = ?'),
+    }
     this.#keys = {
       insert: db.prepare(`INSERT INTO api_keys (id, owner, scope, label, secret_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)`),
       select: db.prepare(`SELECT ${KEY_COLUMNS} FROM api_keys WHERE id = ?`),
@@ -107,10 +130,14 @@ export class SqliteStore implements Store {
   create(owner: string, id: string, entry: AddressEntry): Promise<StoredEntry> {
     return attempt(() => {
       const now = this.#clock().toISOString()
+      const index = indexEntry(entry)
       try {
-        this.#insert.run(id, owner, now, now, JSON.stringify(entry))
+        this.#db.transaction(() => {
+          const row = this.#insert.get(id, owner, now, now, index.sortName, JSON.stringify(entry))
+          if (row) this.#writeIndex(row.seq, owner, index)
+        })()
       } catch (error) {
-        if (isPrimaryKeyViolation(error)) throw new EntryExistsError(id)
+        if (isIdTaken(error)) throw new EntryExistsError(id)
         throw error
       }
       return { id, owner, version: 1, createdAt: now, updatedAt: now, entry: structuredClone(entry) }
@@ -124,9 +151,24 @@ export class SqliteStore implements Store {
     })
   }
 
-  update(owner: string, id: string, entry: AddressEntry): Promise<StoredEntry | undefined> {
+  update(owner: string, id: string, entry: AddressEntry, ifVersion?: readonly number[]): Promise<StoredEntry | undefined> {
     return attempt(() => {
-      const row = this.#update.get(JSON.stringify(entry), this.#clock().toISOString(), owner, id)
+      const index = indexEntry(entry)
+      const row = this.#db.transaction(() => {
+        const updated = this.#update.get({
+          entry: JSON.stringify(entry),
+          updatedAt: this.#clock().toISOString(),
+          sortName: index.sortName,
+          owner,
+          id,
+          versions: versions(ifVersion),
+        })
+        if (updated) {
+          this.#clearIndex(updated.seq)
+          this.#writeIndex(updated.seq, owner, index)
+        }
+        return updated
+      })()
       if (!row) return undefined
       return {
         id,
@@ -139,12 +181,50 @@ export class SqliteStore implements Store {
     })
   }
 
-  delete(owner: string, id: string): Promise<boolean> {
-    return attempt(() => this.#delete.run(owner, id).changes > 0)
+  delete(owner: string, id: string, ifVersion?: readonly number[]): Promise<boolean> {
+    return attempt(() =>
+      this.#db.transaction(() => {
+        const row = this.#delete.get({ owner, id, versions: versions(ifVersion) })
+        if (row) this.#clearIndex(row.seq)
+        return row !== undefined
+      })(),
+    )
   }
 
-  list(owner: string): Promise<StoredEntry[]> {
-    return attempt(() => this.#selectAll.all(owner).map(toStoredEntry))
+  list(owner: string, query: ListQuery): Promise<StoredEntry[]> {
+    return attempt(() => {
+      const { sql, values } = listingSql(owner, query)
+      return this.#listing(sql)
+        .all(...values)
+        .map(toStoredEntry)
+    })
+  }
+
+  count(owner: string, filter: EntryFilter): Promise<number> {
+    return attempt(() => {
+      const { where, values } = filterSql(owner, filter)
+      const row = this.#listing(`SELECT count(*) AS total FROM address_entries WHERE ${where}`).get(...values)
+      return row?.total ?? 0
+    })
+  }
+
+  #listing(sql: string): Database.Statement<unknown[], EntryRow & { total?: number }> {
+    let statement = this.#listings.get(sql)
+    if (!statement) {
+      statement = this.#db.prepare<unknown[], EntryRow & { total?: number }>(sql)
+      this.#listings.set(sql, statement)
+    }
+    return statement
+  }
+
+  #writeIndex(seq: number, owner: string, index: EntryIndex): void {
+    for (const term of index.terms) this.#index.insertTerm.run(seq, owner, term.field, term.value)
+    this.#index.insertSearch.run(seq, index.searchText)
+  }
+
+  #clearIndex(seq: number): void {
+    this.#index.deleteTerms.run(seq)
+    this.#index.deleteSearch.run(seq)
   }
 
   createApiKey(key: NewApiKey): Promise<ApiKeyRecord> {
@@ -226,7 +306,10 @@ function migrate(db: Database.Database, applied: number): void {
   db.transaction(() => {
     // Read again under the write lock: another process may have migrated since the first read.
     const current = checkedSchemaVersion(db)
-    for (const sql of SQLITE_MIGRATIONS.slice(current)) db.exec(sql)
+    for (const migration of SQLITE_MIGRATIONS.slice(current)) {
+      if (typeof migration === 'string') db.exec(migration)
+      else migration(db)
+    }
     db.pragma(`user_version = ${String(SQLITE_MIGRATIONS.length)}`)
   }).immediate()
 }
@@ -242,8 +325,47 @@ function toStoredEntry(row: EntryRow): StoredEntry {
   }
 }
 
-function isPrimaryKeyViolation(error: unknown): boolean {
-  return error instanceof Database.SqliteError && error.code === 'SQLITE_CONSTRAINT_PRIMARYKEY'
+function isIdTaken(error: unknown): boolean {
+  return error instanceof Database.SqliteError && (error.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || error.code === 'SQLITE_CONSTRAINT_UNIQUE')
+}
+
+function versions(ifVersion: readonly number[] | undefined): string | null {
+  return ifVersion === undefined ? null : JSON.stringify(ifVersion)
+}
+
+const SORT_COLUMNS: Record<SortKey, string> = { full_name: 'sort_name', created: 'created_at', updated: 'updated_at' }
+
+/** The WHERE clause of a listing: the owner, each exact term, and the search. */
+function filterSql(owner: string, filter: EntryFilter): { where: string; values: unknown[] } {
+  const clauses = ['owner = ?']
+  const values: unknown[] = [owner]
+  for (const term of filter.terms) {
+    clauses.push('seq IN (SELECT seq FROM entry_terms WHERE owner = ? AND field = ? AND value = ?)')
+    values.push(owner, term.field, term.value)
+  }
+  if (filter.q !== undefined) {
+    // The trigram index answers LIKE for three characters or more; shorter searches scan it.
+    clauses.push("seq IN (SELECT rowid FROM entry_search WHERE search_text LIKE ? ESCAPE '\\')")
+    values.push(likePattern(filter.q))
+  }
+  return { where: clauses.join(' AND '), values }
+}
+
+/** One page: keyset pagination on (sort column, id), so that deep pages cost what the first does. */
+function listingSql(owner: string, { filter, sort, limit, after }: ListQuery): { sql: string; values: unknown[] } {
+  const { where, values } = filterSql(owner, filter)
+  const column = SORT_COLUMNS[sort.key]
+  const direction = sort.descending ? 'DESC' : 'ASC'
+  let position = ''
+  if (after) {
+    position = ` AND (${column}, id) ${sort.descending ? '<' : '>'} (?, ?)`
+    values.push(after.value, after.id)
+  }
+  values.push(limit)
+  return {
+    sql: `SELECT ${COLUMNS} FROM address_entries WHERE ${where}${position} ORDER BY ${column} ${direction}, id ${direction} LIMIT ?`,
+    values,
+  }
 }
 
 /**
