@@ -17,7 +17,7 @@ const MAX_ITEMS = 20
  * entry follows this rule: as a format, or, where the format says something else (the email),
  * as a pattern.
  */
-const PLAIN_TEXT = 'plain-text'
+export const PLAIN_TEXT = 'plain-text'
 /** Patterns are matched with the `u` flag, where a surrogate pair is one character: the class catches only unpaired halves. */
 const PLAIN_TEXT_PATTERN = '^[^\\u0000\\uD800-\\uDFFF]*$'
 const PLAIN_TEXT_MESSAGE = 'must not contain NUL characters or unpaired surrogates'

@@ -6,6 +6,7 @@ import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/typ
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Registry } from 'prom-client'
 import type { Authenticator } from '../auth/authenticator.js'
+import { PLAIN_TEXT } from '../domain/address-entry.js'
 import type { Config } from '../config/settings.js'
 import type { AddressBook } from '../service/address-book-service.js'
 import { addAuthentication } from './authentication.js'
@@ -83,6 +84,9 @@ export function buildApp(config: AppConfig, { addressBook, authenticator }: AppS
     return503OnClosing: false,
     trustProxy: config.server.trustProxy,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 100 },
+    // The serializer asks Ajv which branch of a union a value takes; it must know our format
+    // (the value was validated on the way in, so any string of it will do here).
+    serializerOpts: { ajv: { formats: { [PLAIN_TEXT]: true } } },
     frameworkErrors: (error, request, reply) => {
       // A bad URL or an over-long id is answered before any onRequest hook runs.
       identify(request, reply)

@@ -6,6 +6,7 @@ import type { ApiKeyRecord, ListQuery, NewApiKey, Store, StoredEntry } from './s
 type Operation =
   | 'ready'
   | 'create'
+  | 'create_many'
   | 'get'
   | 'update'
   | 'delete'
@@ -73,6 +74,10 @@ export class InstrumentedStore implements Store {
 
   create(owner: string, id: string, entry: AddressEntry): Promise<StoredEntry> {
     return this.#measure('create', () => this.#store.create(owner, id, entry))
+  }
+
+  createMany(owner: string, entries: readonly { readonly id: string; readonly entry: AddressEntry }[]): Promise<StoredEntry[]> {
+    return this.#measure('create_many', () => this.#store.createMany(owner, entries))
   }
 
   get(owner: string, id: string): Promise<StoredEntry | undefined> {

@@ -30,6 +30,11 @@ export interface AddressBookStore {
   ready(): Promise<void>
   /** Rejects with EntryExistsError when the id is taken. */
   create(owner: string, id: string, entry: AddressEntry): Promise<StoredEntry>
+  /**
+   * Stores several new entries as one: all or none. Rejects with EntryExistsError (and stores
+   * nothing) when any id is taken or given twice.
+   */
+  createMany(owner: string, entries: readonly { readonly id: string; readonly entry: AddressEntry }[]): Promise<StoredEntry[]>
   get(owner: string, id: string): Promise<StoredEntry | undefined>
   /**
    * Replaces the entry; resolves undefined when there is no such entry (no upsert), or when

@@ -44,6 +44,41 @@ async function namesOf(store: Store, filter: FilterRequest, sort: Sort = { key: 
  * every other on what matches and in which order.
  */
 export function describeListingContract(makeStore: MakeStore): void {
+  describe('createMany', () => {
+    test('when several entries are created at once, then all are stored at version 1 and searchable', async (t) => {
+      const store = await makeStore(t, () => new Date('2024-01-01T00:00:00.000Z'))
+
+      const created = await store.createMany(ALICE, [
+        { id: 'b', entry: person('Bea', { emails: [{ kind: 'home', email: 'bea@example.org' }] }) },
+        { id: 'a', entry: person('Abe') },
+      ])
+
+      assert.deepEqual(created.map((stored) => [stored.id, stored.version, stored.createdAt]), [
+        ['b', 1, '2024-01-01T00:00:00.000Z'],
+        ['a', 1, '2024-01-01T00:00:00.000Z'],
+      ])
+      assert.deepEqual(await namesOf(store, {}), ['Abe', 'Bea'])
+      assert.deepEqual(await namesOf(store, { email: 'bea@example.org' }), ['Bea'])
+    })
+
+    test('when one of the ids is taken, or given twice, then EntryExistsError names it and nothing is stored', async (t) => {
+      const store = await makeStore(t)
+      await store.create(BOB, 'taken', person('Bob'))
+
+      await assert.rejects(store.createMany(ALICE, [{ id: 'new', entry: person('New') }, { id: 'taken', entry: person('Clash') }]), { id: 'taken' })
+      await assert.rejects(store.createMany(ALICE, [{ id: 'twice', entry: person('One') }, { id: 'twice', entry: person('Two') }]), { id: 'twice' })
+
+      assert.equal(await store.count(ALICE, normalizeFilter({})), 0)
+      assert.equal((await store.get(BOB, 'taken'))?.entry.full_name, 'Bob')
+    })
+
+    test('when nothing is given, then nothing is stored', async (t) => {
+      const store = await makeStore(t)
+
+      assert.deepEqual(await store.createMany(ALICE, []), [])
+    })
+  })
+
   describe('conditional writes', () => {
     test('when an update names the stored version, then it applies and the version goes up', async (t) => {
       const store = await makeStore(t)

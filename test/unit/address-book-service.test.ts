@@ -54,6 +54,10 @@ class FakeStore implements AddressBookStore {
     return this.#call('create', [owner, id, entry], () => this.#inner.create(owner, id, entry))
   }
 
+  createMany(owner: string, entries: readonly { id: string; entry: AddressEntry }[]): Promise<StoredEntry[]> {
+    return this.#call('createMany', [owner, entries], () => this.#inner.createMany(owner, entries))
+  }
+
   get(owner: string, id: string): Promise<StoredEntry | undefined> {
     return this.#call('get', [owner, id], () => this.#inner.get(owner, id))
   }

@@ -534,6 +534,19 @@ describe('request ids', () => {
   })
 })
 
+describe('serialization', () => {
+  test('when entries with every field are listed, then the serializer knows every format and warns of none', async (t) => {
+    const warn = t.mock.method(console, 'warn', () => undefined)
+    const log = t.mock.method(console, 'log', () => undefined)
+    const { app } = appWith(t, new StubAddressBook({ entries: { [ID]: aFullEntry() } }))
+
+    const response = await app.inject({ method: 'GET', url: '/addresses' })
+
+    assert.deepEqual(response.json(), { [ID]: aFullEntry() })
+    assert.equal(warn.mock.callCount() + log.mock.callCount(), 0)
+  })
+})
+
 describe('conditional requests', () => {
   test('when an entry is read, then its ETag is strong and names its version', async (t) => {
     const { app } = appWith(t, new StubAddressBook({ entry: aFullEntry(), version: 7 }))

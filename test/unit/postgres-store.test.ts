@@ -75,6 +75,25 @@ describe('PostgresStore on a server', { skip: POSTGRES_SKIP }, () => {
     assert.equal(version?.version, POSTGRES_MIGRATIONS.length)
   })
 
+  test('when the planner may not scan, then a search and an exact filter are answered from their indexes', async (t) => {
+    const url = await freshUrl(t)
+    const store = new PostgresStore(url)
+    t.after(() => store.close())
+    await store.create('default', 'e1', anEntry({ full_name: 'Ada Lovelace' }))
+    const client = new pg.Client({ connectionString: url })
+    await client.connect()
+    t.after(() => client.end())
+    await client.query('SET enable_seqscan = off')
+
+    const plan = async (sql: string) => (await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${sql}`)).rows.map((row) => row['QUERY PLAN']).join('\n')
+    // The planner weighs the owner's index against this one by their statistics; the point here is that this one serves LIKE.
+    const search = await plan("SELECT id FROM address_entries WHERE search_text LIKE '%lovelace%'")
+    const term = await plan("SELECT entry_id FROM entry_terms WHERE owner = 'default' AND field = 'email' AND value = 'ada@example.org'")
+
+    assert.match(search, /address_entries_search/, search)
+    assert.match(term, /entry_terms_pkey/, term)
+  })
+
   test('when many instances start at once on a new database, then the schema is migrated exactly once', async (t) => {
     const url = await freshUrl(t)
     const stores = Array.from({ length: 6 }, () => new PostgresStore(url, { poolSize: 2 }))

@@ -7,7 +7,7 @@ import Database from 'better-sqlite3'
 import { StoreUnavailableError } from '../../src/domain/errors.js'
 import { DEFAULT_SORT, normalizeFilter } from '../../src/domain/listing.js'
 import { SQLITE_MIGRATIONS } from '../../src/storage/sqlite/migrations.js'
-import { SqliteStore, type SqliteStoreOptions } from '../../src/storage/sqlite/sqlite-store.js'
+import { listingSql, SqliteStore, type SqliteStoreOptions } from '../../src/storage/sqlite/sqlite-store.js'
 import type { Clock } from '../../src/storage/store.js'
 import { storedEntries } from '../helpers/stores.js'
 import { aFullEntry, anEntry } from '../helpers/factories.js'
@@ -116,6 +116,37 @@ describe('SqliteStore', () => {
       assert.ok(Date.now() - started >= 45, 'create gave up before the busy timeout')
       other.exec('ROLLBACK')
       assert.deepEqual(await storedEntries(store, OWNER), [])
+    })
+  })
+
+  describe('query plans', () => {
+    function planOf(folder: ReturnType<typeof aTempFolder>, filter: Parameters<typeof normalizeFilter>[0], sort = DEFAULT_SORT): string {
+      folder.open()
+      const { sql, values } = listingSql(OWNER, { filter: normalizeFilter(filter), sort, limit: 100, after: { value: '2024-01-01T00:00:00.000Z', id: 'x' } })
+      const rows = folder.connect().prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...values) as { detail: string }[]
+      return rows.map((row) => row.detail).join('\n')
+    }
+
+    test('when a page is listed in an order, then the matching index walks it, with no sort of the whole book', (t) => {
+      for (const [key, index] of [['created', 'address_entries_by_created'], ['updated', 'address_entries_by_updated'], ['full_name', 'address_entries_by_name']] as const) {
+        const plan = planOf(aTempFolder(t), {}, { key, descending: false })
+        assert.match(plan, new RegExp(`SEARCH address_entries USING INDEX ${index}`), plan)
+        assert.doesNotMatch(plan, /TEMP B-TREE/, plan)
+      }
+    })
+
+    test('when a search of three characters or more is listed, then the trigram index finds the matches and the book is not scanned', (t) => {
+      const plan = planOf(aTempFolder(t), { q: 'lovelace' })
+
+      assert.match(plan, /entry_search VIRTUAL TABLE INDEX 0:M/, plan)
+      assert.doesNotMatch(plan, /SCAN address_entries/, plan)
+    })
+
+    test('when an exact filter is listed, then the terms index finds the matches and the book is not scanned', (t) => {
+      const plan = planOf(aTempFolder(t), { email: 'ada@example.org', country: 'freedonia' })
+
+      assert.match(plan, /SEARCH entry_terms USING PRIMARY KEY/, plan)
+      assert.doesNotMatch(plan, /SCAN address_entries/, plan)
     })
   })
 

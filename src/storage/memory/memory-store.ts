@@ -33,6 +33,22 @@ export class MemoryStore implements Store {
     return Promise.resolve(copy(stored))
   }
 
+  createMany(owner: string, entries: readonly { readonly id: string; readonly entry: AddressEntry }[]): Promise<StoredEntry[]> {
+    const ids = new Set<string>()
+    for (const { id } of entries) {
+      if (this.#entries.has(id) || ids.has(id)) return Promise.reject(new EntryExistsError(id))
+      ids.add(id)
+    }
+    const now = this.clock().toISOString()
+    return Promise.resolve(
+      entries.map(({ id, entry }) => {
+        const stored = { id, owner, version: 1, createdAt: now, updatedAt: now, entry: structuredClone(entry) }
+        this.#entries.set(id, { stored, index: indexEntry(entry) })
+        return copy(stored)
+      }),
+    )
+  }
+
   get(owner: string, id: string): Promise<StoredEntry | undefined> {
     const kept = this.#find(owner, id)
     return Promise.resolve(kept && copy(kept.stored))

@@ -108,6 +108,38 @@ export class PostgresStore implements Store {
     return { id, owner, version: 1, createdAt: now, updatedAt: now, entry: structuredClone(entry) }
   }
 
+  /** One statement, so all or none: the entries, then every one's terms. */
+  async createMany(owner: string, entries: readonly { readonly id: string; readonly entry: AddressEntry }[]): Promise<StoredEntry[]> {
+    const now = this.#clock().toISOString()
+    const rows = entries.map(({ id, entry }) => {
+      const index = indexEntry(entry)
+      return { id, entry, sort_name: index.sortName, search_text: index.searchText, terms: index.terms }
+    })
+    try {
+      await this.#query(
+        `WITH input AS (
+           SELECT * FROM jsonb_to_recordset($2::jsonb) AS input(id text, entry jsonb, sort_name text, search_text text, terms jsonb)
+         ),
+         created AS (
+           INSERT INTO address_entries (${COLUMNS}, sort_name, search_text)
+           SELECT id, $1, 1, $3, $3, entry, sort_name, search_text FROM input
+           RETURNING id
+         )
+         INSERT INTO entry_terms (entry_id, owner, field, value)
+         SELECT created.id, $1, term.field, term.value
+         FROM created JOIN input USING (id), jsonb_to_recordset(input.terms) AS term(field text, value text)`,
+        [owner, JSON.stringify(rows), now],
+      )
+    } catch (error) {
+      if ((error as { code?: unknown }).code === '23505') {
+        const taken = /\(id\)=\(([^)]*)\)/.exec(String((error as { detail?: unknown }).detail))?.[1]
+        throw new EntryExistsError(taken ?? entries[0]?.id ?? '')
+      }
+      throw error
+    }
+    return entries.map(({ id, entry }) => ({ id, owner, version: 1, createdAt: now, updatedAt: now, entry: structuredClone(entry) }))
+  }
+
   async get(owner: string, id: string): Promise<StoredEntry | undefined> {
     const rows = await this.#query<EntryRow>(`SELECT ${COLUMNS} FROM address_entries WHERE owner = $1 AND id = $2`, [owner, id])
     return rows[0] && toStoredEntry(rows[0])

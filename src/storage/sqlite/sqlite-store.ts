@@ -144,6 +144,28 @@ export class SqliteStore implements Store {
     })
   }
 
+  /** One transaction: one write to disk for the lot. */
+  createMany(owner: string, entries: readonly { readonly id: string; readonly entry: AddressEntry }[]): Promise<StoredEntry[]> {
+    return attempt(() => {
+      const now = this.#clock().toISOString()
+      let current = ''
+      try {
+        this.#db.transaction(() => {
+          for (const { id, entry } of entries) {
+            current = id
+            const index = indexEntry(entry)
+            const row = this.#insert.get(id, owner, now, now, index.sortName, JSON.stringify(entry))
+            if (row) this.#writeIndex(row.seq, owner, index)
+          }
+        })()
+      } catch (error) {
+        if (isIdTaken(error)) throw new EntryExistsError(current)
+        throw error
+      }
+      return entries.map(({ id, entry }) => ({ id, owner, version: 1, createdAt: now, updatedAt: now, entry: structuredClone(entry) }))
+    })
+  }
+
   get(owner: string, id: string): Promise<StoredEntry | undefined> {
     return attempt(() => {
       const row = this.#select.get(owner, id)
@@ -202,9 +224,8 @@ export class SqliteStore implements Store {
 
   count(owner: string, filter: EntryFilter): Promise<number> {
     return attempt(() => {
-      const { where, values } = filterSql(owner, filter)
-      const row = this.#listing(`SELECT count(*) AS total FROM address_entries WHERE ${where}`).get(...values)
-      return row?.total ?? 0
+      const { sql, values } = countSql(owner, filter)
+      return this.#listing(sql).get(...values)?.total ?? 0
     })
   }
 
@@ -335,25 +356,51 @@ function versions(ifVersion: readonly number[] | undefined): string | null {
 
 const SORT_COLUMNS: Record<SortKey, string> = { full_name: 'sort_name', created: 'created_at', updated: 'updated_at' }
 
-/** The WHERE clause of a listing: the owner, each exact term, and the search. */
-function filterSql(owner: string, filter: EntryFilter): { where: string; values: unknown[] } {
-  const clauses = ['owner = ?']
-  const values: unknown[] = [owner]
+/**
+ * The entries a filter selects, as a set of seqs: the intersection of each exact term (from the
+ * terms index) and the search (from the trigram index), or undefined when nothing is filtered.
+ * Listings start from this set rather than walk the book in order testing each entry, so that a
+ * selective filter costs what it finds, not what the book holds.
+ */
+function matchesSql(owner: string, filter: EntryFilter): { sql: string; values: unknown[] } | undefined {
+  const parts: string[] = []
+  const values: unknown[] = []
   for (const term of filter.terms) {
-    clauses.push('seq IN (SELECT seq FROM entry_terms WHERE owner = ? AND field = ? AND value = ?)')
+    parts.push('SELECT seq FROM entry_terms WHERE owner = ? AND field = ? AND value = ?')
     values.push(owner, term.field, term.value)
   }
   if (filter.q !== undefined) {
-    // The trigram index answers LIKE for three characters or more; shorter searches scan it.
-    clauses.push("seq IN (SELECT rowid FROM entry_search WHERE search_text LIKE ? ESCAPE '\\')")
-    values.push(likePattern(filter.q))
+    // Trigrams are of characters (code points), not UTF-16 units.
+    if (Array.from(filter.q).length >= 3) {
+      // A phrase of the trigram tokenizer matches a substring, through the index. (LIKE would too,
+      // but not with an ESCAPE clause, and without one % and _ in a search would be wildcards.)
+      parts.push('SELECT rowid AS seq FROM entry_search WHERE entry_search MATCH ?')
+      values.push(`"${filter.q.replaceAll('"', '""')}"`)
+    } else {
+      // Shorter than a trigram: the index cannot help, so this scans the search text.
+      parts.push("SELECT rowid AS seq FROM entry_search WHERE search_text LIKE ? ESCAPE '\\'")
+      values.push(likePattern(filter.q))
+    }
   }
-  return { where: clauses.join(' AND '), values }
+  return parts.length === 0 ? undefined : { sql: parts.join(' INTERSECT '), values }
+}
+
+/** FROM and WHERE of a listing: the owner's entries, driven by the filter's matches when there is one. */
+function sourceSql(owner: string, filter: EntryFilter): { from: string; where: string; values: unknown[] } {
+  const matches = matchesSql(owner, filter)
+  if (!matches) return { from: 'address_entries', where: 'owner = ?', values: [owner] }
+  // CROSS JOIN keeps SQLite from walking the whole book in sort order and testing each entry.
+  return { from: `(${matches.sql}) AS matches CROSS JOIN address_entries USING (seq)`, where: 'owner = ?', values: [...matches.values, owner] }
+}
+
+function countSql(owner: string, filter: EntryFilter): { sql: string; values: unknown[] } {
+  const { from, where, values } = sourceSql(owner, filter)
+  return { sql: `SELECT count(*) AS total FROM ${from} WHERE ${where}`, values }
 }
 
 /** One page: keyset pagination on (sort column, id), so that deep pages cost what the first does. */
-function listingSql(owner: string, { filter, sort, limit, after }: ListQuery): { sql: string; values: unknown[] } {
-  const { where, values } = filterSql(owner, filter)
+export function listingSql(owner: string, { filter, sort, limit, after }: ListQuery): { sql: string; values: unknown[] } {
+  const { from, where, values } = sourceSql(owner, filter)
   const column = SORT_COLUMNS[sort.key]
   const direction = sort.descending ? 'DESC' : 'ASC'
   let position = ''
@@ -363,7 +410,7 @@ function listingSql(owner: string, { filter, sort, limit, after }: ListQuery): {
   }
   values.push(limit)
   return {
-    sql: `SELECT ${COLUMNS} FROM address_entries WHERE ${where}${position} ORDER BY ${column} ${direction}, id ${direction} LIMIT ?`,
+    sql: `SELECT ${COLUMNS} FROM ${from} WHERE ${where}${position} ORDER BY ${column} ${direction}, id ${direction} LIMIT ?`,
     values,
   }
 }

@@ -1,0 +1,136 @@
+/**
+ * npm run bench:paging: how paging and search cost on a 100,000-entry SQLite book.
+ *
+ * Seeds a fresh book in a temporary directory, walks it page by page (100 per page) through the
+ * HTTP layer (app.inject: routing, validation, service, store, serialization; no sockets), then
+ * times the first and the 1,000th page and a few searches, each many times, and prints medians.
+ * Writes the figures to bench/results/paging-<time>.json. Not a test: it asserts nothing.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { DEFAULT_CONFIG } from '../src/config/load.js'
+import type { AddressEntry } from '../src/domain/address-entry.js'
+import { newEntryId } from '../src/domain/ids.js'
+import { buildApp } from '../src/http/app.js'
+import { AddressBookService } from '../src/service/address-book-service.js'
+import { SqliteStore } from '../src/storage/sqlite/sqlite-store.js'
+
+const ENTRIES = Number(process.env.BENCH_ENTRIES ?? 100_000)
+const PAGE = 100
+const REPEAT = 31
+
+const FIRST = ['Ada', 'Grace', 'Alan', 'Edsger', 'Barbara', 'Donald', 'Frances', 'John', 'Margaret', 'Ken', 'Radia', 'Tim', 'Hedy', 'Linus', 'Niklaus']
+const LAST = ['Lovelace', 'Hopper', 'Turing', 'Dijkstra', 'Liskov', 'Knuth', 'Allen', 'McCarthy', 'Hamilton', 'Thompson', 'Perlman', 'Lee', 'Lamarr', 'Torvalds', 'Wirth']
+const PLACES = [['London', 'United Kingdom'], ['Zürich', 'Switzerland'], ['Bengaluru', 'India'], ['Lagos', 'Nigeria'], ['Austin', 'United States'], ['Kyoto', 'Japan']] as const
+
+function entryNumber(index: number): AddressEntry {
+  const first = FIRST[index % FIRST.length] ?? 'Ada'
+  const last = LAST[Math.floor(index / FIRST.length) % LAST.length] ?? 'Lovelace'
+  const [city, country] = PLACES[index % PLACES.length] ?? PLACES[0]
+  return {
+    full_name: `${first} ${last} ${String(index)}`,
+    emails: [{ kind: 'work', email: `${first}.${last}.${String(index)}@example.org`.toLowerCase() }],
+    phone_numbers: [{ kind: 'home', country_code: 44, area_code: 20, local_number: 70_000_000 + index }],
+    addresses: [{ kind: 'home', street_number: index % 200, street_name: 'High Street', pincode: `P${String(index % 9999)}`, city, country }],
+  }
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'addrservice-bench-'))
+const store = new SqliteStore(join(dir, 'book.db'))
+try {
+  const seeding = performance.now()
+  for (let start = 0; start < ENTRIES; start += 10_000) {
+    const batch = Array.from({ length: Math.min(10_000, ENTRIES - start) }, (_, offset) => ({ id: newEntryId(), entry: entryNumber(start + offset) }))
+    await store.createMany('default', batch)
+  }
+  const seededMs = performance.now() - seeding
+  const app = buildApp(DEFAULT_CONFIG, { addressBook: new AddressBookService(store) })
+  await app.ready()
+
+  const get = async (url: string) => {
+    const started = performance.now()
+    const response = await app.inject({ method: 'GET', url })
+    const ms = performance.now() - started
+    if (response.statusCode !== 200) throw new Error(`${url}: ${String(response.statusCode)} ${response.body.slice(0, 200)}`)
+    const next = /^<([^>]+)>; rel="next"$/.exec(String(response.headers.link ?? ''))?.[1]
+    return { ms, next, count: Object.keys(response.json<Record<string, unknown>>()).length }
+  }
+
+  // Walk the whole book, keeping each page's URL.
+  const urls: string[] = []
+  let url: string | undefined = `/addresses?limit=${String(PAGE)}`
+  let seen = 0
+  const walking = performance.now()
+  while (url !== undefined) {
+    urls.push(url)
+    const page = await get(url)
+    seen += page.count
+    url = page.next
+  }
+  const walkMs = performance.now() - walking
+
+  const timeOf = async (target: string) => {
+    const times: number[] = []
+    for (let round = 0; round < REPEAT; round++) times.push((await get(target)).ms)
+    return median(times)
+  }
+  const firstUrl = urls[0] ?? ''
+  const thousandthUrl = urls[Math.min(999, urls.length - 1)] ?? ''
+  // Alternate the two so that neither profits from a warmer cache.
+  await timeOf(firstUrl)
+  await timeOf(thousandthUrl)
+  const firstMs = await timeOf(firstUrl)
+  const thousandthMs = await timeOf(thousandthUrl)
+  const searches = {
+    'q=lovelace.4242 (one entry)': '/addresses?q=lovelace.4242',
+    'q=hopper (1 in 15, first page)': '/addresses?q=hopper',
+    'q=70004242 (a phone number)': '/addresses?q=70004242',
+    'q=zu (two letters: no trigram, scans)': '/addresses?q=zu',
+    'email=ada.lovelace.0@example.org (exact)': '/addresses?email=ada.lovelace.0@example.org',
+    'sort=full_name, page 1': '/addresses?sort=full_name',
+    'count=true (every entry counted)': '/addresses?count=true&limit=1',
+  }
+  const searchMs: Record<string, number> = {}
+  for (const [name, target] of Object.entries(searches)) searchMs[name] = await timeOf(target)
+
+  const results = {
+    date: new Date().toISOString(),
+    node: process.version,
+    entries: ENTRIES,
+    pages: urls.length,
+    seen,
+    seededMs: Math.round(seededMs),
+    walkMs: Math.round(walkMs),
+    firstPageMs: firstMs,
+    thousandthPageMs: thousandthMs,
+    ratio: thousandthMs / firstMs,
+    searchMs,
+  }
+  const line = (label: string, ms: number) => `${label.padEnd(44)} ${ms.toFixed(2).padStart(8)} ms`
+  process.stdout.write(
+    [
+      `addrservice paging on SQLite: ${String(ENTRIES)} entries (seeded in ${(seededMs / 1000).toFixed(1)} s), ${String(urls.length)} pages of ${String(PAGE)}, ${String(seen)} entries seen once each`,
+      `median of ${String(REPEAT)} requests through the HTTP layer (app.inject), ${process.version}`,
+      line('page 1', firstMs),
+      line(`page ${String(Math.min(1000, urls.length))}`, thousandthMs),
+      `${'ratio (page 1000 / page 1)'.padEnd(44)} ${results.ratio.toFixed(2).padStart(8)}`,
+      ...Object.entries(searchMs).map(([name, ms]) => line(name, ms)),
+      `whole walk: ${(walkMs / 1000).toFixed(1)} s`,
+      '',
+    ].join('\n'),
+  )
+  const out = join('bench', 'results')
+  mkdirSync(out, { recursive: true })
+  writeFileSync(join(out, `paging-${results.date.replaceAll(':', '-')}.json`), `${JSON.stringify(results, null, 2)}\n`)
+  await app.close()
+} finally {
+  await store.close()
+  rmSync(dir, { recursive: true, force: true })
+}
