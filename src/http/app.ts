@@ -187,6 +187,7 @@ const EXPOSED_HEADERS = [
   'RateLimit-Remaining',
   'RateLimit-Reset',
   'WWW-Authenticate',
+  'X-Total-Count',
 ]
 
 /**

@@ -231,7 +231,7 @@ describe('CORS', () => {
 
     assert.equal(response.headers['access-control-allow-origin'], 'https://app.example.com')
     const exposed = String(response.headers['access-control-expose-headers']).toLowerCase().split(', ')
-    for (const header of ['etag', 'location', 'link', 'x-request-id', 'retry-after', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset']) {
+    for (const header of ['etag', 'location', 'link', 'x-request-id', 'retry-after', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset', 'x-total-count']) {
       assert.ok(exposed.includes(header), header)
     }
   })
