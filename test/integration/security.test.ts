@@ -30,6 +30,7 @@ function everyRoute(id: string) {
     { method: 'HEAD', url: `/addresses/${id}` },
     { method: 'POST', url: '/addresses', payload: anEntry({ full_name: 'Mallory' }) },
     { method: 'PUT', url: `/addresses/${id}`, payload: anEntry({ full_name: 'Mallory' }) },
+    { method: 'PATCH', url: `/addresses/${id}`, payload: { full_name: 'Mallory' } },
     { method: 'DELETE', url: `/addresses/${id}` },
   ] as const
 }
