@@ -57,7 +57,7 @@ export function checkServeConfig(config: Config): void {
  * Opens the store, builds the app and listens: the whole service in this process (alone, or as
  * one worker of a cluster). Throws StartupError when it cannot; whatever it opened is closed.
  */
-export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
+export async function startServer(config: Config, logger: Logger, version?: string): Promise<RunningServer> {
   checkServeConfig(config)
   if (config.debug && !isLoopback(config.server.host)) {
     logger.warn({ host: config.server.host }, 'debug mode puts stack traces in error responses, and this service listens beyond this machine')
@@ -95,6 +95,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   }
   const app = buildApp(config, { addressBook: new AddressBookService(store, { requireIfMatch: config.requireIfMatch }), authenticator }, {
     logger,
+    ...(version === undefined ? {} : { version }),
     ...(registry ? { metrics: registry, serveMetrics } : {}),
   })
   // In a cluster the primary serves the sum of every worker's metrics on the metrics port.

@@ -28,7 +28,7 @@ export async function runServe(config: Config, logger: Logger, version: string, 
     logger.info({ service: config.service.name, version, host, port, store, auth, ...(clustered ? { workers: config.workers } : {}) }, 'STARTING')
   }
   if (clustered && cluster.isPrimary) return runClusterPrimary(config, logger, fail)
-  return serveHere(config, logger, fail)
+  return serveHere(config, logger, version, fail)
 }
 
 async function runClusterPrimary(config: Config, logger: Logger, fail: (code: number, message: string) => number): Promise<number | undefined> {
@@ -55,13 +55,13 @@ async function runClusterPrimary(config: Config, logger: Logger, fail: (code: nu
   return undefined
 }
 
-async function serveHere(config: Config, logger: Logger, fail: (code: number, message: string) => number): Promise<number | undefined> {
+async function serveHere(config: Config, logger: Logger, version: string, fail: (code: number, message: string) => number): Promise<number | undefined> {
   // Ctrl-C reaches the whole process group: a worker leaves it to the primary, from its first
   // moment (a worker still starting must not die of it and pass for a failed start).
   if (cluster.isWorker) process.on('SIGINT', () => undefined)
   let server
   try {
-    server = await startServer(config, logger)
+    server = await startServer(config, logger, version)
   } catch (error) {
     if (!(error instanceof StartupError)) throw error
     if (cluster.isWorker) {

@@ -170,6 +170,9 @@ export const SETTINGS = {
       'origins that browsers may call the API from (https://app.example.com, or * for any); empty turns CORS off',
     ),
   },
+  docs: {
+    enabled: setting(Type.Boolean(), true, 'serve interactive API docs at /docs (the OpenAPI document at /openapi.json is always served)'),
+  },
   metrics: {
     enabled: setting(Type.Boolean(), true, 'record and serve Prometheus metrics'),
     port: setting(nullable(port()), null, "serve /metrics on this port of its own instead of the API's (required when authentication is on)"),

@@ -75,6 +75,26 @@ export const AddressEntry = Type.Object(
   { additionalProperties: false, title: 'An address book entry' },
 )
 
+/** A list of the entry, or null: what a merge patch may set it to. */
+const listOrNull = <T extends Type.TSchema>(items: T) =>
+  Type.Optional(Type.Unsafe<Type.Static<T>[] | null>({ type: ['array', 'null'], items, maxItems: MAX_ITEMS }))
+
+/**
+ * What a JSON Merge Patch (RFC 7396) of an entry may be: members replace the entry's (lists
+ * whole), null removes one (full_name cannot be removed), and a member the entry does not have
+ * may only be null. An entry patched with a valid patch is a valid entry.
+ */
+export const AddressEntryPatch = Type.Object(
+  {
+    full_name: Type.Optional(AddressEntry.properties.full_name),
+    addresses: listOrNull(PostalAddress),
+    phone_numbers: listOrNull(PhoneNumber),
+    fax_numbers: listOrNull(PhoneNumber),
+    emails: listOrNull(EmailAddress),
+  },
+  { additionalProperties: Type.Null(), title: 'A merge patch of an address book entry' },
+)
+
 export type AddressEntry = Type.Static<typeof AddressEntry>
 export type PostalAddress = Type.Static<typeof PostalAddress>
 export type PhoneNumber = Type.Static<typeof PhoneNumber>

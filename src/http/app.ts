@@ -9,7 +9,7 @@ import type { Authenticator } from '../auth/authenticator.js'
 import { PLAIN_TEXT } from '../domain/address-entry.js'
 import type { Config } from '../config/settings.js'
 import type { AddressBook } from '../service/address-book-service.js'
-import { addAuthentication } from './authentication.js'
+import { addAuthentication, authenticationGuard } from './authentication.js'
 import { addBodyParsers } from './body-parsers.js'
 import {
   addConnectionErrors,
@@ -22,15 +22,17 @@ import {
 import { addEntityTags } from './etag.js'
 import { addHealthRoutes, PROBE_PATHS } from './health.js'
 import { addHttpMetrics, addMetricsRoute } from './metrics.js'
+import { addApiDocsRoutes, addOpenApi } from './openapi.js'
 import { addressRoutes } from './routes/addresses.js'
 import { HttpProblem, pathOf, problemBody, Problems, resolveProblem } from './problems.js'
-import { addRateLimit } from './rate-limit.js'
+import { addRateLimit, RATE_LIMIT_GUARD } from './rate-limit.js'
+import { NO_GUARD, type Guard } from './responses.js'
 import { requestIdFrom } from './request-id.js'
 
 export { requestIdFrom }
 
 /** What the HTTP layer needs to know of the configuration. */
-export type AppConfig = Pick<Config, 'debug' | 'server' | 'rateLimit' | 'cors'>
+export type AppConfig = Pick<Config, 'debug' | 'server' | 'rateLimit' | 'cors' | 'docs'>
 
 /** What the HTTP layer serves and asks: the address book, and who is calling. */
 export interface AppServices {
@@ -46,6 +48,8 @@ export interface AppOptions {
   metrics?: Registry
   /** Also serve the metrics at GET /metrics on this app. */
   serveMetrics?: boolean
+  /** The service's version, for the OpenAPI document. */
+  version?: string
 }
 
 export type App = FastifyInstance<
@@ -135,6 +139,7 @@ export function buildApp(config: AppConfig, { addressBook, authenticator }: AppS
   })
 
   if (options.metrics) addHttpMetrics(app, options.metrics)
+  addOpenApi(app, { version: options.version ?? '0.0.0', authenticator })
   addBodyParsers(app)
   addEntityTags(app)
   void app.register(compress, { threshold: 1, encodings: ['br', 'gzip', 'deflate'], requestEncodings: ['gzip', 'deflate'] })
@@ -142,14 +147,19 @@ export function buildApp(config: AppConfig, { addressBook, authenticator }: AppS
   if (config.cors.origins.length > 0) void app.register(cors, corsOptions(config.cors.origins))
   const limitRate = config.rateLimit.enabled ?? authenticator !== undefined
   const logger = options.logger ?? app.log
+  const guard: Guard = { ...NO_GUARD, ...(authenticator ? authenticationGuard(authenticator) : {}), ...(limitRate ? RATE_LIMIT_GUARD : {}) }
   // Address routes live in a scope of their own: authentication guards them, not the probes.
   void app.register(async (scope) => {
     addAuthentication(scope, { authenticator, metrics: options.metrics })
     if (limitRate) await addRateLimit(scope, { settings: config.rateLimit, logger, metrics: options.metrics })
-    await scope.register(addressRoutes, { service: addressBook })
+    await scope.register(addressRoutes, { service: addressBook, guard })
   })
-  addHealthRoutes(app, addressBook, () => draining)
-  if (options.metrics && options.serveMetrics) addMetricsRoute(app, options.metrics)
+  // Registered as plugins, so that they load after the OpenAPI collector and appear in its document.
+  void app.register(async (scope) => {
+    addHealthRoutes(scope, addressBook, () => draining)
+    if (options.metrics && options.serveMetrics) addMetricsRoute(scope, options.metrics)
+    await addApiDocsRoutes(scope, { ui: config.docs.enabled })
+  })
 
   app.setNotFoundHandler(() => {
     throw new HttpProblem(Problems.unknownEndpoint)

@@ -4,6 +4,7 @@ import type { Authenticator, Credential } from '../auth/authenticator.js'
 import { InsufficientScopeError } from '../domain/errors.js'
 import { ANONYMOUS_PRINCIPAL, hasScope, type Principal } from '../domain/principal.js'
 import { HttpProblem, Problems } from './problems.js'
+import { problemResponses, type Guard } from './responses.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -58,6 +59,37 @@ export function challenges(authenticator: Authenticator, presented: boolean): st
       ? `Bearer realm="${REALM}"${presented ? ', error="invalid_token"' : ''}`
       : `Basic realm="${REALM}", charset="UTF-8"`,
   )
+}
+
+/** An OpenAPI security scheme object. */
+export interface SecurityScheme {
+  readonly type: 'http'
+  readonly scheme: 'bearer' | 'basic'
+  readonly bearerFormat?: string
+  readonly description: string
+}
+
+/** The OpenAPI security schemes a mode accepts, by the names its operations refer to them. */
+export function securitySchemes(authenticator: Authenticator): Record<string, SecurityScheme> {
+  const schemes: Record<string, SecurityScheme> = {}
+  for (const scheme of authenticator.schemes) {
+    if (scheme === 'Basic') {
+      schemes.basic = { type: 'http', scheme: 'basic', description: "the key's owner as the user name and the API key as the password" }
+    } else if (authenticator.mode === 'jwt') {
+      schemes.bearer = { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'a JSON Web Token from the configured issuer' }
+    } else {
+      schemes.bearer = { type: 'http', scheme: 'bearer', description: 'an API key, as `addrservice keys create` prints it' }
+    }
+  }
+  return schemes
+}
+
+/** What authentication adds to the description of each route it guards: its schemes (any one will do), 401 and 403. */
+export function authenticationGuard(authenticator: Authenticator): Pick<Guard, 'security' | 'authentication'> {
+  return {
+    security: Object.keys(securitySchemes(authenticator)).map((name) => ({ [name]: [] })),
+    authentication: problemResponses({ 401: [Problems.unauthorized], 403: [Problems.insufficientScope] }),
+  }
 }
 
 export interface AuthenticationOptions {

@@ -1,7 +1,9 @@
 import { setTimeout as delay } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
+import Type from 'typebox'
 import type { AddressBook } from '../service/address-book-service.js'
 import { HttpProblem, Problems, RETRY_AFTER_SECONDS } from './problems.js'
+import { Headers, jsonResponse, problemResponses } from './responses.js'
 
 /**
  * A readiness check that takes longer than this answers 503: probes have short timeouts of their
@@ -19,9 +21,24 @@ export const PROBE_PATHS: ReadonlySet<string> = new Set(['/livez', '/readyz'])
  * balancer sends traffic elsewhere.
  */
 export function addHealthRoutes(app: FastifyInstance, addressBook: AddressBook, isShuttingDown: () => boolean): void {
-  app.get('/livez', () => Promise.resolve({ status: 'ok' }))
+  const livez = {
+    operationId: 'livez',
+    summary: 'Whether the process serves HTTP',
+    tags: ['health'],
+    response: { 200: jsonResponse('The process is up', Type.Object({ status: Type.Literal('ok') }), { ETag: Headers.bodyEtag }) },
+  }
+  app.get('/livez', { schema: livez }, () => Promise.resolve({ status: 'ok' }))
 
-  app.get('/readyz', async () => {
+  const readyz = {
+    operationId: 'readyz',
+    summary: 'Whether the address book can serve',
+    tags: ['health'],
+    response: {
+      200: jsonResponse('The store is reachable and migrated', Type.Object({ status: Type.Literal('ready') }), { ETag: Headers.bodyEtag }),
+      ...problemResponses({ 500: [Problems.internalError], 503: [Problems.notReady] }),
+    },
+  }
+  app.get('/readyz', { schema: readyz }, async () => {
     if (isShuttingDown()) {
       throw new HttpProblem(Problems.notReady, {
         detail: 'The service is shutting down.',

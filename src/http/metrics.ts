@@ -1,4 +1,5 @@
 import Fastify, { type FastifyInstance } from 'fastify'
+import { Headers } from './responses.js'
 import { AggregatorRegistry, Gauge, Histogram, type Registry } from 'prom-client'
 
 declare module 'fastify' {
@@ -53,7 +54,13 @@ export interface MetricsSource {
 
 /** Serves the metrics in the Prometheus text format at GET /metrics. */
 export function addMetricsRoute(app: FastifyInstance, source: MetricsSource): void {
-  app.get('/metrics', async (_request, reply) => {
+  const schema = {
+    operationId: 'metrics',
+    summary: 'Prometheus metrics',
+    tags: ['health'],
+    response: { 200: { description: 'The Prometheus text format', headers: { ETag: Headers.bodyEtag }, content: { 'text/plain': { schema: { type: 'string' } } } } },
+  }
+  app.get('/metrics', { schema }, async (_request, reply) => {
     const text = await source.metrics()
     return reply.type(source.contentType).send(text)
   })

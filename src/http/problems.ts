@@ -1,3 +1,4 @@
+import Type from 'typebox'
 import { STATUS_CODES } from 'node:http'
 import { describeSchemaErrors, type FieldError, type SchemaError } from '../domain/address-entry.js'
 import { IdentityProviderUnavailableError } from '../auth/verdict.js'
@@ -40,6 +41,8 @@ export const Problems = {
   ),
   badRequest: problemType('bad-request', 400, 'Bad Request', 'The request could not be understood.'),
   malformedRequest: problemType('http-400', 400, 'Bad Request', 'The request could not be read as HTTP.'),
+  malformedPath: problemType('http-400', 400, 'Bad Request', 'The request path is not valid percent-encoding.'),
+  idTooLong: problemType('http-414', 414, 'URI Too Long', 'An id is at most 100 characters long.'),
   unauthorized: problemType('unauthorized', 401, 'Unauthorized', 'This request needs valid credentials.'),
   insufficientScope: problemType(
     'insufficient-scope',
@@ -136,21 +139,37 @@ export class HttpProblem extends Error {
   }
 }
 
-export interface ProblemBody {
-  type: string
-  title: string
-  status: number
-  detail: string
-  /** The path; null only when a request was refused before its request line could be read. */
-  instance: string | null
-  method: string | null
-  uri: string | null
-  code: number
-  message: string
-  request_id: string
-  errors?: FieldError[]
-  trace?: string
-}
+const FieldErrorSchema = Type.Object(
+  {
+    path: Type.String({ description: 'where, as a JSON Pointer into the request body (or /<name> of a query parameter)' }),
+    message: Type.String({ description: 'why' }),
+  },
+  { additionalProperties: false },
+)
+
+const nullableString = (description: string) => Type.Union([Type.String(), Type.Null()], { description })
+
+/** The body of every error response: RFC 9457 problem details plus the original's members. */
+export const ProblemDetails = Type.Object(
+  {
+    type: Type.String({ description: 'the problem type, urn:addrservice:problem:<slug>; slugs are stable', examples: ['urn:addrservice:problem:entry-not-found'] }),
+    title: Type.String({ description: 'short summary of the problem type; also the HTTP reason phrase' }),
+    status: Type.Integer({ description: 'the HTTP status code' }),
+    detail: Type.String({ description: 'what went wrong with this request' }),
+    instance: nullableString('the request path (without its query); null only when the request line could not be read'),
+    method: nullableString('the request method; null only when the request line could not be read'),
+    uri: nullableString('the request path, as the original API named it'),
+    code: Type.Integer({ description: 'the HTTP status code, as the original API named it' }),
+    message: Type.String({ description: 'the title, as the original API named it' }),
+    request_id: Type.String({ description: 'the X-Request-ID of the request, for the logs' }),
+    errors: Type.Optional(Type.Array(FieldErrorSchema, { description: 'each failing field or query parameter' })),
+    trace: Type.Optional(Type.String({ description: 'the stack trace; only in debug mode' })),
+  },
+  { additionalProperties: false, title: 'Problem details' },
+)
+
+
+export type ProblemBody = Type.Static<typeof ProblemDetails>
 
 /** What an error becomes on the wire: its problem type, detail and extra members. */
 export interface ResolvedProblem {
@@ -175,6 +194,8 @@ const DOMAIN_PROBLEMS: Record<DomainErrorCode, ProblemType> = {
 export const RETRY_AFTER_SECONDS = 2
 
 const FRAMEWORK_PROBLEMS: Record<string, ProblemType> = {
+  FST_ERR_BAD_URL: Problems.malformedPath,
+  FST_ERR_MAX_PARAM_LENGTH: Problems.idTooLong,
   FST_ERR_CTP_BODY_TOO_LARGE: Problems.payloadTooLarge,
   FST_CP_ERR_INVALID_CONTENT: Problems.invalidCompressedBody,
   FST_CP_ERR_INVALID_CONTENT_ENCODING: Problems.unsupportedContentEncoding,

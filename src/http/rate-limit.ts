@@ -6,11 +6,24 @@ import { Redis } from 'ioredis'
 import { Counter, type Registry } from 'prom-client'
 import type { Config } from '../config/settings.js'
 import { HttpProblem, Problems } from './problems.js'
+import { Headers, problemResponses, type Guard } from './responses.js'
 
 export interface RateLimitOptions {
   readonly settings: Config['rateLimit']
   readonly logger: FastifyBaseLogger
   readonly metrics?: Registry | undefined
+}
+
+const RATE_LIMIT_HEADERS = {
+  'RateLimit-Limit': Headers.rateLimitLimit,
+  'RateLimit-Remaining': Headers.rateLimitRemaining,
+  'RateLimit-Reset': Headers.rateLimitReset,
+}
+
+/** What the rate limit adds to the description of each route it guards: 429, and its headers on every response. */
+export const RATE_LIMIT_GUARD: Pick<Guard, 'rateLimit' | 'rateLimitHeaders'> = {
+  rateLimit: problemResponses({ 429: [Problems.tooManyRequests] }),
+  rateLimitHeaders: RATE_LIMIT_HEADERS,
 }
 
 /** How long starting waits for Redis before it serves without it. */

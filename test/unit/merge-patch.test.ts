@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
+import { Compile } from 'typebox/compile'
+import { AddressEntryPatch, isAddressEntry } from '../../src/domain/address-entry.js'
 import { mergePatch } from '../../src/domain/merge-patch.js'
+import { aFullEntry } from '../helpers/factories.js'
 
 describe('mergePatch', () => {
   // The examples of RFC 7396, Appendix A.
@@ -57,4 +60,32 @@ describe('mergePatch', () => {
     assert.deepEqual(Object.keys(without), [])
     assert.equal(Object.getPrototypeOf(without), Object.prototype)
   })
+})
+
+describe('the merge patch schema', () => {
+  const patchIsValid = Compile(AddressEntryPatch)
+  const entry = aFullEntry()
+  const phone = { kind: 'work', country_code: 1, local_number: 5550100 }
+  const patches: [string, unknown][] = [
+    ['a new name', { full_name: 'Grace Hopper' }],
+    ['a blank name', { full_name: '   ' }],
+    ['no name', { full_name: null }],
+    ['the phones replaced', { phone_numbers: [phone] }],
+    ['the phones removed', { phone_numbers: null }],
+    ['a phone without its number', { phone_numbers: [{ kind: 'work', country_code: 1 }] }],
+    ['a phone of an unknown kind', { phone_numbers: [{ ...phone, kind: 'mobile' }] }],
+    ['a list that is not one', { emails: 'ada@example.com' }],
+    ['an unknown member removed', { nickname: null }],
+    ['an unknown member set', { nickname: 'Ada' }],
+    ['a __proto__ member', JSON.parse('{"__proto__": {"full_name": "x"}}')],
+    ['an empty patch', {}],
+    ['a list for a patch', []],
+    ['a string for a patch', 'Ada'],
+  ]
+
+  for (const [what, patch] of patches) {
+    test(`when the patch is ${what}, then the schema accepts it exactly when the patched entry is valid`, () => {
+      assert.equal(patchIsValid.Check(patch), isAddressEntry(mergePatch(entry, patch)))
+    })
+  }
 })
