@@ -11,31 +11,15 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { DEFAULT_CONFIG } from '../src/config/load.js'
-import type { AddressEntry } from '../src/domain/address-entry.js'
 import { newEntryId } from '../src/domain/ids.js'
 import { buildApp } from '../src/http/app.js'
 import { AddressBookService } from '../src/service/address-book-service.js'
 import { SqliteStore } from '../src/storage/sqlite/sqlite-store.js'
+import { entryNumber } from './entries.js'
 
 const ENTRIES = Number(process.env.BENCH_ENTRIES ?? 100_000)
 const PAGE = 100
 const REPEAT = 31
-
-const FIRST = ['Ada', 'Grace', 'Alan', 'Edsger', 'Barbara', 'Donald', 'Frances', 'John', 'Margaret', 'Ken', 'Radia', 'Tim', 'Hedy', 'Linus', 'Niklaus']
-const LAST = ['Lovelace', 'Hopper', 'Turing', 'Dijkstra', 'Liskov', 'Knuth', 'Allen', 'McCarthy', 'Hamilton', 'Thompson', 'Perlman', 'Lee', 'Lamarr', 'Torvalds', 'Wirth']
-const PLACES = [['London', 'United Kingdom'], ['Zürich', 'Switzerland'], ['Bengaluru', 'India'], ['Lagos', 'Nigeria'], ['Austin', 'United States'], ['Kyoto', 'Japan']] as const
-
-function entryNumber(index: number): AddressEntry {
-  const first = FIRST[index % FIRST.length] ?? 'Ada'
-  const last = LAST[Math.floor(index / FIRST.length) % LAST.length] ?? 'Lovelace'
-  const [city, country] = PLACES[index % PLACES.length] ?? PLACES[0]
-  return {
-    full_name: `${first} ${last} ${String(index)}`,
-    emails: [{ kind: 'work', email: `${first}.${last}.${String(index)}@example.org`.toLowerCase() }],
-    phone_numbers: [{ kind: 'home', country_code: 44, area_code: 20, local_number: 70_000_000 + index }],
-    addresses: [{ kind: 'home', street_number: index % 200, street_name: 'High Street', pincode: `P${String(index % 9999)}`, city, country }],
-  }
-}
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b)
