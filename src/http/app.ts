@@ -1,8 +1,7 @@
 import { METHODS, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import compress from '@fastify/compress'
 import cors from '@fastify/cors'
-import helmet from '@fastify/helmet'
-import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Registry } from 'prom-client'
 import type { Authenticator } from '../auth/authenticator.js'
@@ -28,6 +27,8 @@ import { HttpProblem, pathOf, problemBody, Problems, resolveProblem } from './pr
 import { addRateLimit, RATE_LIMIT_GUARD } from './rate-limit.js'
 import { NO_GUARD, type Guard } from './responses.js'
 import { requestIdFrom } from './request-id.js'
+import { securityHeaders } from './security-headers.js'
+import { validatorCompiler } from './validation.js'
 
 export { requestIdFrom }
 
@@ -107,16 +108,13 @@ export function buildApp(config: AppConfig, { addressBook, authenticator }: AppS
   for (const method of METHODS) {
     if (method !== 'CONNECT' && !app.supportedMethods.includes(method)) app.addHttpMethod(method)
   }
-  app.setValidatorCompiler(TypeBoxValidatorCompiler)
+  app.setValidatorCompiler(validatorCompiler)
 
   app.decorateRequest('failure', undefined)
   app.decorateRequest('principal', null)
   app.decorateRequest('authFailure', null)
   app.addHook('onRequest', (request, reply, done) => {
     identify(request, reply)
-    done()
-  })
-  app.addHook('onRequest', (request, _reply, done) => {
     done(protocolProblem(request.raw))
   })
   // Once shutdown starts, readiness answers 503 and responses close their connection, so that
@@ -143,7 +141,6 @@ export function buildApp(config: AppConfig, { addressBook, authenticator }: AppS
   addBodyParsers(app)
   addEntityTags(app)
   void app.register(compress, { threshold: 1, encodings: ['br', 'gzip', 'deflate'], requestEncodings: ['gzip', 'deflate'] })
-  void app.register(helmet, SECURITY_HEADERS)
   if (config.cors.origins.length > 0) void app.register(cors, corsOptions(config.cors.origins))
   const limitRate = config.rateLimit.enabled ?? authenticator !== undefined
   const logger = options.logger ?? app.log
@@ -171,10 +168,11 @@ export function buildApp(config: AppConfig, { addressBook, authenticator }: AppS
 }
 
 /**
- * Security headers for a JSON API: nothing may be framed, sniffed, or load anything, and no
- * Referer leaks a URL. The headers that only matter to HTML pages are left out.
+ * Security headers for a JSON API (Helmet's, for these options): nothing may be framed, sniffed,
+ * or load anything, and no Referer leaks a URL. The headers that only matter to HTML pages are
+ * left out.
  */
-const SECURITY_HEADERS = {
+const SECURITY_HEADERS = securityHeaders({
   contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
   crossOriginOpenerPolicy: false,
   originAgentCluster: false,
@@ -184,7 +182,7 @@ const SECURITY_HEADERS = {
   xFrameOptions: { action: 'deny' as const },
   xPermittedCrossDomainPolicies: false,
   xXssProtection: false,
-}
+})
 
 /** Headers a browser client needs to read from responses. */
 const EXPOSED_HEADERS = [
@@ -219,9 +217,12 @@ function corsOptions(origins: readonly string[]) {
   }
 }
 
-/** Headers every response carries: its request id, and Vary, so that caches never mix compressed and plain representations. */
+/**
+ * Headers every response carries, even those refused before routing: the security headers, its
+ * request id, and Vary, so that caches never mix compressed and plain representations.
+ */
 function identify(request: FastifyRequest, reply: FastifyReply): void {
-  reply.header('x-request-id', request.id).header('vary', 'accept-encoding')
+  reply.headers(SECURITY_HEADERS).header('x-request-id', request.id).header('vary', 'accept-encoding')
 }
 
 function sendProblem(request: FastifyRequest, reply: FastifyReply, error: unknown, config: AppConfig): void {

@@ -443,7 +443,7 @@ describe('error responses', () => {
     ['an id longer than 100 characters', `/addresses/${'a'.repeat(101)}`, 414],
     ['a path that is not valid percent-encoding', '/addresses/%zz', 400],
   ] as const) {
-    test(`when ${name} is requested, then the ${String(status)} carries Vary and X-Request-ID like every response`, async (t) => {
+    test(`when ${name} is requested, then the ${String(status)} carries Vary, X-Request-ID and the security headers like every response`, async (t) => {
       const { app } = appWith(t)
 
       const response = await app.inject({ method: 'GET', url, headers: { 'x-request-id': 'odd-url' } })
@@ -451,6 +451,8 @@ describe('error responses', () => {
       assert.equal(response.statusCode, status)
       assert.equal(response.headers.vary, 'accept-encoding')
       assert.equal(response.headers['x-request-id'], 'odd-url')
+      assert.equal(response.headers['content-security-policy'], "default-src 'none';frame-ancestors 'none'")
+      assert.equal(response.headers['x-content-type-options'], 'nosniff')
       assert.equal(problemOf(response).request_id, 'odd-url')
     })
   }
