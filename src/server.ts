@@ -2,7 +2,7 @@ import cluster from 'node:cluster'
 import { isIP } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
-import { AggregatorRegistry, collectDefaultMetrics, Registry, type PrometheusContentType } from 'prom-client'
+import { AggregatorRegistry, collectDefaultMetrics, Histogram, Registry, type PrometheusContentType } from 'prom-client'
 import type { Config } from './config/settings.js'
 import { buildApp, type App } from './http/app.js'
 import { buildMetricsApp } from './http/metrics.js'
@@ -65,12 +65,16 @@ export async function startServer(config: Config, logger: Logger, version?: stri
   const registry = metricsRegistry(config)
   let opened: Store
   try {
-    opened = createStore(config.store, {
-      ...config.postgres,
-      onBackgroundError: (error) => {
-        logger.warn({ err: error }, 'store connection failed; it will be replaced')
+    opened = createStore(
+      config.store,
+      {
+        ...config.postgres,
+        onBackgroundError: (error) => {
+          logger.warn({ err: error }, 'store connection failed; it will be replaced')
+        },
       },
-    })
+      registry ? { onBatch: commitBatchSizes(registry) } : {},
+    )
   } catch (error) {
     logger.fatal({ err: error }, 'cannot open the store')
     const reason = error instanceof Error ? error.message : String(error)
@@ -174,4 +178,17 @@ export async function listenMetrics(app: FastifyInstance, config: Config, logger
 export function cannotListen(error: unknown, where: string): StartupError {
   const code = (error as NodeJS.ErrnoException).code ?? 'error'
   return new StartupError(1, `cannot listen on ${where} (${code})`, { cause: error })
+}
+
+/** How many writes each SQLite commit made durable together (group commit). */
+function commitBatchSizes(registry: Registry): (size: number) => void {
+  const sizes = new Histogram({
+    name: 'addrservice_store_commit_batch_size',
+    help: 'Writes committed together in one transaction (SQLite group commit)',
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128],
+    registers: [registry],
+  })
+  return (size) => {
+    sizes.observe(size)
+  }
 }

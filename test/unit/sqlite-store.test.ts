@@ -4,12 +4,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test, type TestContext } from 'node:test'
 import Database from 'better-sqlite3'
-import { StoreUnavailableError } from '../../src/domain/errors.js'
+import { EntryExistsError, StoreUnavailableError } from '../../src/domain/errors.js'
 import { DEFAULT_SORT, normalizeFilter } from '../../src/domain/listing.js'
 import { SQLITE_MIGRATIONS } from '../../src/storage/sqlite/migrations.js'
 import { listingSql, SqliteStore, type SqliteStoreOptions } from '../../src/storage/sqlite/sqlite-store.js'
 import type { Clock } from '../../src/storage/store.js'
-import { storedEntries } from '../helpers/stores.js'
+import { aSqliteStore, storedEntries } from '../helpers/stores.js'
 import { aFullEntry, anEntry } from '../helpers/factories.js'
 
 const OWNER = 'alice'
@@ -298,5 +298,49 @@ describe('SqliteStore', () => {
 
       await assert.rejects(store.get(OWNER, 'entry-1'), /not open/)
     })
+  })
+})
+
+describe('group commit', () => {
+  test('when many writes arrive at once, then they are committed in fewer transactions than writes, and every one is stored', async (t) => {
+    const batches: number[] = []
+    const store = aSqliteStore(t, { onBatch: (size) => batches.push(size) })
+
+    const created = await Promise.all(Array.from({ length: 50 }, (_, i) => store.create(OWNER, `id-${String(i)}`, anEntry({ full_name: `Entry ${String(i)}` }))))
+
+    assert.equal(created.length, 50)
+    assert.equal(batches.reduce((sum, size) => sum + size, 0), 50)
+    assert.ok(batches.length < 50, `batches: ${batches.join(', ')}`)
+    assert.equal((await storedEntries(store, OWNER)).length, 50)
+  })
+
+  test('when one write of a batch fails, then the others of that batch are stored and it alone rejects', async (t) => {
+    const store = aSqliteStore(t)
+    await store.create(OWNER, 'taken', anEntry({ full_name: 'First' }))
+
+    const outcomes = await Promise.allSettled([
+      store.create(OWNER, 'before', anEntry()),
+      store.create(OWNER, 'taken', anEntry({ full_name: 'Second' })),
+      store.update(OWNER, 'taken', anEntry({ full_name: 'Updated' })),
+      store.create(OWNER, 'after', anEntry()),
+    ])
+
+    assert.deepEqual(
+      outcomes.map((outcome) => outcome.status),
+      ['fulfilled', 'rejected', 'fulfilled', 'fulfilled'],
+    )
+    assert.equal((outcomes[1] as PromiseRejectedResult).reason instanceof EntryExistsError, true)
+    assert.deepEqual((await storedEntries(store, OWNER)).map((stored) => stored.id).sort(), ['after', 'before', 'taken'])
+    assert.equal((await store.get(OWNER, 'taken'))?.entry.full_name, 'Updated')
+  })
+
+  test('when the store is closed while writes are in flight, then they finish first', async (t) => {
+    const store = aSqliteStore(t)
+
+    const writes = Array.from({ length: 20 }, (_, i) => store.create(OWNER, `id-${String(i)}`, anEntry()))
+    const closed = store.close()
+
+    assert.equal((await Promise.all(writes)).length, 20)
+    await closed
   })
 })

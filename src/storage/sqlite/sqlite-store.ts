@@ -4,10 +4,13 @@ import Database from 'better-sqlite3'
 import type { AddressEntry } from '../../domain/address-entry.js'
 import { EntryExistsError, StoreUnavailableError } from '../../domain/errors.js'
 import type { Scope } from '../../domain/principal.js'
-import { indexEntry, type EntryFilter, type EntryIndex, type SortKey } from '../../domain/listing.js'
+import { indexEntry, type EntryFilter, type SortKey } from '../../domain/listing.js'
 import { systemClock, type ApiKeyRecord, type Clock, type ListQuery, type NewApiKey, type Store, type StoredEntry } from '../store.js'
 import { likePattern } from '../like-pattern.js'
+import { configureDurability } from './durability.js'
+import { GroupCommit, WriteError } from './group-commit.js'
 import { SQLITE_MIGRATIONS } from './migrations.js'
+import { KEY_COLUMNS, type WriteOp } from './writes.js'
 
 interface EntryRow {
   id: string
@@ -32,42 +35,31 @@ interface ApiKeyRow {
 export interface SqliteStoreOptions {
   clock?: Clock
   busyTimeoutMs?: number
+  /** Told the size of each batch of writes committed together. */
+  onBatch?: (size: number) => void
 }
 
 const COLUMNS = 'id, owner, version, created_at, updated_at, entry'
-const KEY_COLUMNS = 'id, owner, scope, label, secret_hash, created_at, last_used_at, revoked_at'
 
 /**
  * Keeps entries in one SQLite file through better-sqlite3. Write-ahead log with
  * `synchronous=FULL`: once a write method resolves, the entry is on disk and survives a crash
- * of the process or the machine.
+ * of the process or the machine. Reads run on this thread's connection; writes go to a writer
+ * thread with a connection of its own, which commits those that arrive together in one
+ * transaction (group commit), so the event loop never waits for the disk.
  */
 export class SqliteStore implements Store {
   readonly description: string
   readonly #db: Database.Database
   readonly #clock: Clock
-  readonly #insert: Database.Statement<[string, string, string, string, string, string], { seq: number }>
+  readonly #writer: GroupCommit
   readonly #select: Database.Statement<[string, string], EntryRow>
-  readonly #update: Database.Statement<
-    [{ entry: string; updatedAt: string; sortName: string; owner: string; id: string; versions: string | null }],
-    Pick<EntryRow, 'version' | 'created_at' | 'updated_at'> & { seq: number }
-  >
-  readonly #delete: Database.Statement<[{ owner: string; id: string; versions: string | null }], { seq: number }>
-  readonly #index: {
-    insertTerm: Database.Statement<[number, string, string, string]>
-    deleteTerms: Database.Statement<[number]>
-    insertSearch: Database.Statement<[number, string]>
-    deleteSearch: Database.Statement<[number]>
-  }
   /** Listing statements by their SQL: a handful of shapes, each prepared once. */
   readonly #listings = new Map<string, Database.Statement<unknown[], EntryRow & { total?: number }>>()
   readonly #keys: {
-    insert: Database.Statement<[string, string, string, string | null, string, string]>
     select: Database.Statement<[string], ApiKeyRow>
     selectAll: Database.Statement<[], ApiKeyRow>
     selectByOwner: Database.Statement<[string], ApiKeyRow>
-    revoke: Database.Statement<[string, string], ApiKeyRow>
-    touch: Database.Statement<[string, string]>
   }
 
   /** Opens (creating if needed) the database file, checks durability settings and migrates. */
@@ -87,37 +79,13 @@ export class SqliteStore implements Store {
       throw error
     }
     this.#db = db
-    this.#insert = db.prepare(
-      `INSERT INTO address_entries (id, owner, version, created_at, updated_at, sort_name, entry) VALUES (?, ?, 1, ?, ?, ?, ?) RETURNING seq`,
-    )
     this.#select = db.prepare(`SELECT ${COLUMNS} FROM address_entries WHERE owner = ? AND id = ?`)
-    // @versions is a JSON list of the versions the write is conditional on, or null for none.
-    this.#update = db.prepare(
-      `UPDATE address_entries SET entry = @entry, version = version + 1, updated_at = @updatedAt, sort_name = @sortName
-       WHERE owner = @owner AND id = @id AND (@versions IS NULL OR version IN (SELECT value FROM json_each(@versions)))
-       RETURNING seq, version, created_at, updated_at`,
-    )
-    this.#delete = db.prepare(
-      `DELETE FROM address_entries
-       WHERE owner = @owner AND id = @id AND (@versions IS NULL OR version IN (SELECT value FROM json_each(@versions)))
-       RETURNING seq`,
-    )
-    this.#index = {
-      insertTerm: db.prepare('INSERT OR IGNORE INTO entry_terms (seq, owner, field, value) VALUES (?, ?, ?, ?)'),
-      deleteTerms: db.prepare('DELETE FROM entry_terms WHERE seq = ?'),
-      insertSearch: db.prepare('INSERT INTO entry_search (rowid, search_text) VALUES (?, ?)'),
-      deleteSearch: db.prepare('DELETE FROM entry_search WHERE rowid = ?'),
-    }
     this.#keys = {
-      insert: db.prepare(`INSERT INTO api_keys (id, owner, scope, label, secret_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)`),
       select: db.prepare(`SELECT ${KEY_COLUMNS} FROM api_keys WHERE id = ?`),
       selectAll: db.prepare(`SELECT ${KEY_COLUMNS} FROM api_keys ORDER BY created_at, id`),
       selectByOwner: db.prepare(`SELECT ${KEY_COLUMNS} FROM api_keys WHERE owner = ? ORDER BY created_at, id`),
-      revoke: db.prepare(
-        `UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) WHERE id = ? RETURNING ${KEY_COLUMNS}`,
-      ),
-      touch: db.prepare('UPDATE api_keys SET last_used_at = ? WHERE id = ?'),
     }
+    this.#writer = new GroupCommit(path, { busyTimeoutMs: options.busyTimeoutMs ?? 5000, onBatch: options.onBatch })
   }
 
   /** The file was opened and migrated by the constructor; only a closed store is not ready. */
@@ -127,43 +95,18 @@ export class SqliteStore implements Store {
     })
   }
 
-  create(owner: string, id: string, entry: AddressEntry): Promise<StoredEntry> {
-    return attempt(() => {
-      const now = this.#clock().toISOString()
-      const index = indexEntry(entry)
-      try {
-        this.#db.transaction(() => {
-          const row = this.#insert.get(id, owner, now, now, index.sortName, JSON.stringify(entry))
-          if (row) this.#writeIndex(row.seq, owner, index)
-        })()
-      } catch (error) {
-        if (isIdTaken(error)) throw new EntryExistsError(id)
-        throw error
-      }
-      return { id, owner, version: 1, createdAt: now, updatedAt: now, entry: structuredClone(entry) }
-    })
+  async create(owner: string, id: string, entry: AddressEntry): Promise<StoredEntry> {
+    const now = this.#clock().toISOString()
+    await this.#write({ kind: 'create', owner, now, items: [{ id, entry: JSON.stringify(entry), index: indexEntry(entry) }] })
+    return { id, owner, version: 1, createdAt: now, updatedAt: now, entry: structuredClone(entry) }
   }
 
-  /** One transaction: one write to disk for the lot. */
-  createMany(owner: string, entries: readonly { readonly id: string; readonly entry: AddressEntry }[]): Promise<StoredEntry[]> {
-    return attempt(() => {
-      const now = this.#clock().toISOString()
-      let current = ''
-      try {
-        this.#db.transaction(() => {
-          for (const { id, entry } of entries) {
-            current = id
-            const index = indexEntry(entry)
-            const row = this.#insert.get(id, owner, now, now, index.sortName, JSON.stringify(entry))
-            if (row) this.#writeIndex(row.seq, owner, index)
-          }
-        })()
-      } catch (error) {
-        if (isIdTaken(error)) throw new EntryExistsError(current)
-        throw error
-      }
-      return entries.map(({ id, entry }) => ({ id, owner, version: 1, createdAt: now, updatedAt: now, entry: structuredClone(entry) }))
-    })
+  /** One write: all of them or none, durable together. */
+  async createMany(owner: string, entries: readonly { readonly id: string; readonly entry: AddressEntry }[]): Promise<StoredEntry[]> {
+    const now = this.#clock().toISOString()
+    const items = entries.map(({ id, entry }) => ({ id, entry: JSON.stringify(entry), index: indexEntry(entry) }))
+    await this.#write({ kind: 'create', owner, now, items })
+    return entries.map(({ id, entry }) => ({ id, owner, version: 1, createdAt: now, updatedAt: now, entry: structuredClone(entry) }))
   }
 
   get(owner: string, id: string): Promise<StoredEntry | undefined> {
@@ -173,44 +116,16 @@ export class SqliteStore implements Store {
     })
   }
 
-  update(owner: string, id: string, entry: AddressEntry, ifVersion?: readonly number[]): Promise<StoredEntry | undefined> {
-    return attempt(() => {
-      const index = indexEntry(entry)
-      const row = this.#db.transaction(() => {
-        const updated = this.#update.get({
-          entry: JSON.stringify(entry),
-          updatedAt: this.#clock().toISOString(),
-          sortName: index.sortName,
-          owner,
-          id,
-          versions: versions(ifVersion),
-        })
-        if (updated) {
-          this.#clearIndex(updated.seq)
-          this.#writeIndex(updated.seq, owner, index)
-        }
-        return updated
-      })()
-      if (!row) return undefined
-      return {
-        id,
-        owner,
-        version: row.version,
-        createdAt: row.created_at,
-        updatedAt: row.updated_at,
-        entry: structuredClone(entry),
-      }
-    })
+  async update(owner: string, id: string, entry: AddressEntry, ifVersion?: readonly number[]): Promise<StoredEntry | undefined> {
+    const now = this.#clock().toISOString()
+    const row = (await this.#write({ kind: 'update', owner, id, now, entry: JSON.stringify(entry), index: indexEntry(entry), versions: versions(ifVersion) })) as
+      | { version: number; createdAt: string; updatedAt: string }
+      | undefined
+    return row && { id, owner, ...row, entry: structuredClone(entry) }
   }
 
-  delete(owner: string, id: string, ifVersion?: readonly number[]): Promise<boolean> {
-    return attempt(() =>
-      this.#db.transaction(() => {
-        const row = this.#delete.get({ owner, id, versions: versions(ifVersion) })
-        if (row) this.#clearIndex(row.seq)
-        return row !== undefined
-      })(),
-    )
+  async delete(owner: string, id: string, ifVersion?: readonly number[]): Promise<boolean> {
+    return (await this.#write({ kind: 'delete', owner, id, versions: versions(ifVersion) })) === true
   }
 
   list(owner: string, query: ListQuery): Promise<StoredEntry[]> {
@@ -238,21 +153,22 @@ export class SqliteStore implements Store {
     return statement
   }
 
-  #writeIndex(seq: number, owner: string, index: EntryIndex): void {
-    for (const term of index.terms) this.#index.insertTerm.run(seq, owner, term.field, term.value)
-    this.#index.insertSearch.run(seq, index.searchText)
+  /** A write through the writer thread, its failure as the store reports it. */
+  async #write(op: WriteOp): Promise<unknown> {
+    try {
+      return await this.#writer.write(op)
+    } catch (error) {
+      if (!(error instanceof WriteError)) throw error
+      if (error.takenId !== undefined) throw new EntryExistsError(error.takenId)
+      // No SQLite code: the writer itself is gone; busy or locked: another writer holds the file too long.
+      if (error.code === undefined || /^SQLITE_(BUSY|LOCKED)/.test(error.code)) throw new StoreUnavailableError({ cause: error })
+      throw error
+    }
   }
 
-  #clearIndex(seq: number): void {
-    this.#index.deleteTerms.run(seq)
-    this.#index.deleteSearch.run(seq)
-  }
-
-  createApiKey(key: NewApiKey): Promise<ApiKeyRecord> {
-    return attempt(() => {
-      this.#keys.insert.run(key.id, key.owner, key.scope, key.label, key.secretHash, key.createdAt)
-      return { ...key, lastUsedAt: null, revokedAt: null }
-    })
+  async createApiKey(key: NewApiKey): Promise<ApiKeyRecord> {
+    await this.#write({ kind: 'createApiKey', key })
+    return { ...key, lastUsedAt: null, revokedAt: null }
   }
 
   findApiKey(id: string): Promise<ApiKeyRecord | undefined> {
@@ -266,23 +182,18 @@ export class SqliteStore implements Store {
     return attempt(() => (owner === undefined ? this.#keys.selectAll.all() : this.#keys.selectByOwner.all(owner)).map(toApiKeyRecord))
   }
 
-  revokeApiKey(id: string, at: string): Promise<ApiKeyRecord | undefined> {
-    return attempt(() => {
-      const row = this.#keys.revoke.get(at, id)
-      return row && toApiKeyRecord(row)
-    })
+  async revokeApiKey(id: string, at: string): Promise<ApiKeyRecord | undefined> {
+    const row = (await this.#write({ kind: 'revokeApiKey', id, at })) as ApiKeyRow | undefined
+    return row && toApiKeyRecord(row)
   }
 
-  touchApiKey(id: string, at: string): Promise<void> {
-    return attempt(() => {
-      this.#keys.touch.run(at, id)
-    })
+  async touchApiKey(id: string, at: string): Promise<void> {
+    await this.#write({ kind: 'touchApiKey', id, at })
   }
 
-  close(): Promise<void> {
-    return attempt(() => {
-      if (this.#db.open) this.#db.close()
-    })
+  async close(): Promise<void> {
+    await this.#writer.close()
+    if (this.#db.open) this.#db.close()
   }
 }
 
@@ -296,18 +207,6 @@ function toApiKeyRecord(row: ApiKeyRow): ApiKeyRecord {
     createdAt: row.created_at,
     lastUsedAt: row.last_used_at,
     revokedAt: row.revoked_at,
-  }
-}
-
-function configureDurability(db: Database.Database): void {
-  const journalMode: unknown = db.pragma('journal_mode = WAL', { simple: true })
-  if (journalMode !== 'wal') {
-    throw new Error(`SQLite refused write-ahead logging (journal_mode is ${String(journalMode)})`)
-  }
-  db.pragma('synchronous = FULL')
-  const synchronous: unknown = db.pragma('synchronous', { simple: true })
-  if (synchronous !== 2) {
-    throw new Error(`SQLite refused synchronous=FULL (synchronous is ${String(synchronous)})`)
   }
 }
 
@@ -344,10 +243,6 @@ function toStoredEntry(row: EntryRow): StoredEntry {
     updatedAt: row.updated_at,
     entry: JSON.parse(row.entry) as AddressEntry,
   }
-}
-
-function isIdTaken(error: unknown): boolean {
-  return error instanceof Database.SqliteError && (error.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || error.code === 'SQLITE_CONSTRAINT_UNIQUE')
 }
 
 function versions(ifVersion: readonly number[] | undefined): string | null {

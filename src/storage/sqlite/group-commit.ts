@@ -1,0 +1,119 @@
+import { once } from 'node:events'
+import { Worker } from 'node:worker_threads'
+import type { WriteFailure, WriteOp, WriteOutcome } from './writes.js'
+
+interface Pending {
+  readonly op: WriteOp
+  readonly resolve: (value: unknown) => void
+  readonly reject: (failure: WriteFailure) => void
+}
+
+/**
+ * The writer thread's module beside this one. Built, it is JavaScript; run from source (the
+ * tests, through tsx), it is TypeScript, which a worker can load only once tsx is registered in
+ * it: workers do not inherit the --import that registered it here.
+ */
+function writerThread(workerData: unknown): Worker {
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./writer-thread.js', import.meta.url), { workerData })
+  const source = new URL('./writer-thread.ts', import.meta.url).href
+  const bootstrap = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(source)}) })`
+  return new Worker(bootstrap, { eval: true, workerData })
+}
+
+/**
+ * Group commit: writes are queued and sent to the writer thread in batches. While the writer
+ * commits one batch, the writes that arrive meanwhile wait and form the next, so under load one
+ * sync to disk makes many writes durable, and a lone write is sent at once. Each write resolves
+ * only when the batch it joined is committed.
+ */
+export class GroupCommit {
+  readonly #worker: Worker
+  readonly #onBatch: ((size: number) => void) | undefined
+  #queue: Pending[] = []
+  #inFlight: Pending[] | undefined
+  #broken: WriteFailure | undefined
+  #closing: Promise<void> | undefined
+
+  constructor(path: string, { busyTimeoutMs, onBatch }: { busyTimeoutMs: number; onBatch?: ((size: number) => void) | undefined }) {
+    this.#onBatch = onBatch
+    this.#worker = writerThread({ path, busyTimeoutMs })
+    // Idle, the writer does not keep the process alive; a write in flight does.
+    this.#worker.unref()
+    this.#worker.on('message', (outcomes: WriteOutcome[]) => {
+      this.#settle(outcomes)
+    })
+    this.#worker.on('error', (error) => {
+      this.#fail({ message: `the SQLite writer failed: ${error.message}` })
+    })
+    this.#worker.on('exit', () => {
+      this.#fail({ message: 'the SQLite writer has stopped' })
+    })
+  }
+
+  /** Resolves with the write's result once it is on disk; rejects with why it failed. */
+  write(op: WriteOp): Promise<unknown> {
+    if (this.#broken) return Promise.reject(toError(this.#broken))
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ op, resolve, reject: (failure) => { reject(toError(failure)); } })
+      if (!this.#inFlight) this.#send()
+    })
+  }
+
+  /** Lets the writes already asked for finish, then stops the writer. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      while (this.#inFlight || this.#queue.length > 0) await once(this.#worker, 'message')
+      if (this.#broken) return
+      const exited = once(this.#worker, 'exit')
+      this.#worker.ref()
+      this.#worker.postMessage({ close: true })
+      await exited
+    })()
+    return this.#closing
+  }
+
+  #send(): void {
+    const batch = this.#queue
+    this.#queue = []
+    this.#inFlight = batch
+    this.#worker.ref()
+    this.#onBatch?.(batch.length)
+    this.#worker.postMessage({ batch: batch.map((pending) => pending.op) })
+  }
+
+  #settle(outcomes: readonly WriteOutcome[]): void {
+    const batch = this.#inFlight ?? []
+    this.#inFlight = undefined
+    batch.forEach((pending, index) => {
+      const outcome = outcomes[index]
+      if (outcome?.ok) pending.resolve(outcome.value)
+      else pending.reject(outcome?.failure ?? { message: 'the SQLite writer gave no outcome' })
+    })
+    if (this.#queue.length > 0) this.#send()
+    else this.#worker.unref()
+  }
+
+  #fail(failure: WriteFailure): void {
+    this.#broken ??= failure
+    const waiting = [...(this.#inFlight ?? []), ...this.#queue]
+    this.#inFlight = undefined
+    this.#queue = []
+    for (const pending of waiting) pending.reject(failure)
+  }
+}
+
+/** A write's failure as the error the store reports: SQLite's code kept, as better-sqlite3 gives it. */
+export class WriteError extends Error {
+  constructor(
+    message: string,
+    readonly code: string | undefined,
+    readonly takenId: string | undefined,
+  ) {
+    super(message)
+    this.name = 'SqliteWriteError'
+  }
+}
+
+function toError(failure: WriteFailure): WriteError {
+  return new WriteError(failure.message, failure.code, failure.takenId)
+}
