@@ -32,6 +32,9 @@ import { validatorCompiler } from './validation.js'
 
 export { requestIdFrom }
 
+/** The smallest response body that is compressed, in bytes. */
+export const COMPRESSION_THRESHOLD = 1024
+
 /** What the HTTP layer needs to know of the configuration. */
 export type AppConfig = Pick<Config, 'debug' | 'server' | 'rateLimit' | 'cors' | 'docs'>
 
@@ -140,7 +143,8 @@ export function buildApp(config: AppConfig, { addressBook, authenticator }: AppS
   addOpenApi(app, { version: options.version ?? '0.0.0', authenticator })
   addBodyParsers(app)
   addEntityTags(app)
-  void app.register(compress, { threshold: 1, encodings: ['br', 'gzip', 'deflate'], requestEncodings: ['gzip', 'deflate'] })
+  // Bodies under 1 KiB (an entry, a problem) gain too little from compression to pay for it.
+  void app.register(compress, { threshold: COMPRESSION_THRESHOLD, encodings: ['br', 'gzip', 'deflate'], requestEncodings: ['gzip', 'deflate'] })
   if (config.cors.origins.length > 0) void app.register(cors, corsOptions(config.cors.origins))
   const limitRate = config.rateLimit.enabled ?? authenticator !== undefined
   const logger = options.logger ?? app.log

@@ -43,3 +43,9 @@ export function testConfig(overrides: Partial<Omit<Config, 'server'>> & { server
     server: { ...DEFAULT_CONFIG.server, ...overrides.server },
   }
 }
+
+/** An entry whose JSON is over the 1 KiB from which responses are compressed. */
+export function aLargeEntry(): AddressEntry {
+  const entry = aFullEntry()
+  return { ...entry, addresses: [...(entry.addresses ?? []), ...(entry.addresses ?? []), ...(entry.addresses ?? [])] }
+}

@@ -8,7 +8,7 @@ import { MemoryStore } from '../../src/storage/memory/memory-store.js'
 import type { SqliteStore } from '../../src/storage/sqlite/sqlite-store.js'
 import type { AddressBookStore } from '../../src/storage/store.js'
 import { buildTestApp } from '../helpers/app.js'
-import { aFullEntry, anEntry } from '../helpers/factories.js'
+import { aLargeEntry, anEntry } from '../helpers/factories.js'
 import { httpRequest } from '../helpers/http-client.js'
 import { aSqliteStore, storedEntries } from '../helpers/stores.js'
 import { runOriginalSequence, type Send, type SimpleResponse } from '../helpers/original-sequence.js'
@@ -99,7 +99,7 @@ describe('over a real socket', () => {
       method: 'POST',
       path: '/addresses',
       headers: { 'content-encoding': 'gzip' },
-      body: gzipSync(JSON.stringify(aFullEntry())),
+      body: gzipSync(JSON.stringify(aLargeEntry())),
     })
     const read = await httpRequest(base, {
       method: 'GET',
@@ -110,7 +110,7 @@ describe('over a real socket', () => {
     assert.equal(created.status, 201)
     assert.equal(read.headers['content-encoding'], 'gzip')
     assert.match(String(read.headers.vary), /accept-encoding/i)
-    assert.deepEqual(JSON.parse(gunzipSync(read.raw).toString()), aFullEntry())
+    assert.deepEqual(JSON.parse(gunzipSync(read.raw).toString()), aLargeEntry())
   })
 
   test('when a request is not valid HTTP, then 400 in problem form and the connection closes', async (t) => {

@@ -2,10 +2,10 @@ import assert from 'node:assert/strict'
 import { describe, test, type TestContext } from 'node:test'
 import { brotliDecompressSync, gunzipSync, gzipSync, deflateSync } from 'node:zlib'
 import { EntryExistsError, EntryNotFoundError, InvalidEntryError, StoreUnavailableError } from '../../src/domain/errors.js'
-import { requestIdFrom } from '../../src/http/app.js'
+import { COMPRESSION_THRESHOLD, requestIdFrom } from '../../src/http/app.js'
 import type { ProblemBody } from '../../src/http/problems.js'
 import { buildTestApp, type TestAppOptions } from '../helpers/app.js'
-import { aFullEntry, anEntry } from '../helpers/factories.js'
+import { aFullEntry, aLargeEntry, anEntry } from '../helpers/factories.js'
 import { capturingLogger } from '../helpers/logger.js'
 import { StubAddressBook } from '../helpers/stub-address-book.js'
 
@@ -596,23 +596,33 @@ describe('conditional requests', () => {
 })
 
 describe('response compression', () => {
-  test('when the client accepts gzip, then the body is gzipped with Vary: Accept-Encoding', async (t) => {
+  test('when a body is under 1 KiB, then it is sent plain even to a client that accepts gzip', async (t) => {
     const { app } = appWith(t, new StubAddressBook({ entry: aFullEntry() }))
+
+    const response = await app.inject({ method: 'GET', url: `/addresses/${ID}`, headers: { 'accept-encoding': 'gzip' } })
+
+    assert.ok(response.body.length < COMPRESSION_THRESHOLD)
+    assert.equal(response.headers['content-encoding'], undefined)
+    assert.deepEqual(JSON.parse(response.body), aFullEntry())
+  })
+
+  test('when the client accepts gzip, then the body is gzipped with Vary: Accept-Encoding', async (t) => {
+    const { app } = appWith(t, new StubAddressBook({ entry: aLargeEntry() }))
 
     const response = await app.inject({ method: 'GET', url: `/addresses/${ID}`, headers: { 'accept-encoding': 'gzip' } })
 
     assert.equal(response.headers['content-encoding'], 'gzip')
     assert.match(String(response.headers.vary), /accept-encoding/i)
-    assert.deepEqual(JSON.parse(gunzipSync(response.rawPayload).toString()), aFullEntry())
+    assert.deepEqual(JSON.parse(gunzipSync(response.rawPayload).toString()), aLargeEntry())
   })
 
   test('when the client prefers br, then the body is brotli-compressed', async (t) => {
-    const { app } = appWith(t, new StubAddressBook({ entry: aFullEntry() }))
+    const { app } = appWith(t, new StubAddressBook({ entry: aLargeEntry() }))
 
     const response = await app.inject({ method: 'GET', url: `/addresses/${ID}`, headers: { 'accept-encoding': 'br;q=1, gzip;q=0.5' } })
 
     assert.equal(response.headers['content-encoding'], 'br')
-    assert.deepEqual(JSON.parse(brotliDecompressSync(response.rawPayload).toString()), aFullEntry())
+    assert.deepEqual(JSON.parse(brotliDecompressSync(response.rawPayload).toString()), aLargeEntry())
   })
 
   test('when the client accepts no encoding, then the body is plain and still varies on Accept-Encoding', async (t) => {
