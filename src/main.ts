@@ -1,7 +1,5 @@
 #!/usr/bin/env node
 import { createRequire } from 'node:module'
-import { parseCommandLine, UsageError } from './cli.js'
-import { ConfigError, loadConfig } from './config/load.js'
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string }
 
@@ -11,6 +9,16 @@ const { version } = createRequire(import.meta.url)('../package.json') as { versi
  * Exit codes: 0 done, 1 failed while running, 2 bad command line or configuration.
  */
 async function main(args: readonly string[], env: NodeJS.ProcessEnv): Promise<number | undefined> {
+  // The two questions asked alone are answered before anything else is loaded.
+  if (args.length === 1 && (args[0] === '--version' || args[0] === '-v')) {
+    process.stdout.write(`addrservice ${version}\n`)
+    return 0
+  }
+  if (args.length === 1 && (args[0] === '--help' || args[0] === '-h')) {
+    process.stdout.write((await import('./usage.js')).USAGE)
+    return 0
+  }
+  const [{ parseCommandLine, UsageError }, { ConfigError, loadConfig }] = await Promise.all([import('./cli.js'), import('./config/load.js')])
   let command
   let config
   try {
@@ -35,7 +43,7 @@ async function main(args: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
     return runKeys(command.command, config, { stdout: process.stdout, fail })
   }
   const [{ runServe }, { createLogger }] = await Promise.all([import('./commands/serve.js'), import('./logging.js')])
-  return runServe(config, createLogger(config.logging, config.service.name), version, fail)
+  return runServe(config, await createLogger(config.logging, config.service.name), version, fail)
 }
 
 function fail(code: number, message: string): number {

@@ -11,7 +11,6 @@ import { createStore } from './storage/factory.js'
 import { InstrumentedStore } from './storage/instrumented-store.js'
 import { ApiKeys } from './auth/api-keys.js'
 import { apiKeyAuthenticator, jwtAuthenticator, type Authenticator } from './auth/authenticator.js'
-import { JwtVerifier } from './auth/jwt.js'
 import type { Store } from './storage/store.js'
 import { describeStoreConfig } from './storage/store-config.js'
 
@@ -65,7 +64,7 @@ export async function startServer(config: Config, logger: Logger, version?: stri
   const registry = metricsRegistry(config)
   let opened: Store
   try {
-    opened = createStore(
+    opened = await createStore(
       config.store,
       {
         ...config.postgres,
@@ -87,7 +86,7 @@ export async function startServer(config: Config, logger: Logger, version?: stri
 
   let authenticator
   try {
-    authenticator = createAuthenticator(config, store, logger)
+    authenticator = await createAuthenticator(config, store, logger)
   } catch (error) {
     await store.close()
     throw error
@@ -134,7 +133,7 @@ export async function startServer(config: Config, logger: Logger, version?: stri
 }
 
 /** Who may call, as auth.mode says; none when authentication is off. */
-function createAuthenticator(config: Config, store: Store, logger: Logger): Authenticator | undefined {
+async function createAuthenticator(config: Config, store: Store, logger: Logger): Promise<Authenticator | undefined> {
   const { auth } = config
   switch (auth.mode) {
     case 'api-key': {
@@ -148,6 +147,8 @@ function createAuthenticator(config: Config, store: Store, logger: Logger): Auth
     }
     case 'jwt':
       try {
+        // jose is loaded only when tokens are to be verified.
+        const { JwtVerifier } = await import('./auth/jwt.js')
         return jwtAuthenticator(new JwtVerifier(auth.jwt))
       } catch (error) {
         const key = auth.jwt.publicKeyFile === null ? 'auth.jwt' : 'auth.jwt.public-key-file'

@@ -31,7 +31,7 @@ export async function runKeys(command: KeysCommand, config: Config, io: KeysIo):
   }
   let store: Store
   try {
-    store = createStore(config.store, { ...config.postgres })
+    store = await createStore(config.store, { ...config.postgres })
   } catch (error) {
     return io.fail(1, `cannot open the store ${describeStoreConfig(config.store)}: ${error instanceof Error ? error.message : String(error)}`)
   }

@@ -2,7 +2,7 @@ import { once } from 'node:events'
 import { setTimeout as delay } from 'node:timers/promises'
 import rateLimit from '@fastify/rate-limit'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
-import { Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
 import { Counter, type Registry } from 'prom-client'
 import type { Config } from '../config/settings.js'
 import { HttpProblem, Problems } from './problems.js'
@@ -43,7 +43,7 @@ export async function addRateLimit(app: FastifyInstance, { settings, logger, met
   const limited = metrics
     ? new Counter({ name: 'addrservice_rate_limited_total', help: 'Requests refused by the rate limit', registers: [metrics] })
     : undefined
-  const redis = settings.redis === null ? undefined : connectRedis(settings.redis, logger)
+  const redis = settings.redis === null ? undefined : await connectRedis(settings.redis, logger)
   if (redis) {
     // Starting waits a moment for the connection, so that the first requests are counted too;
     // a Redis that does not answer by then does not hold the start up.
@@ -86,7 +86,9 @@ export async function addRateLimit(app: FastifyInstance, { settings, logger, met
  * A Redis connection that fails fast: no queue of commands while it is down (they fail at once
  * and the request passes), a short timeout for each command, and reconnection in the background.
  */
-function connectRedis(url: string, logger: FastifyBaseLogger): Redis {
+async function connectRedis(url: string, logger: FastifyBaseLogger): Promise<Redis> {
+  // ioredis is loaded only when counters are shared, to keep start-up short.
+  const { Redis } = await import('ioredis')
   const redis = new Redis(url, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,

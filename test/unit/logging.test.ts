@@ -27,7 +27,7 @@ async function linesOf(file: string, lines: number): Promise<string[]> {
 describe('createLogger', () => {
   test('when the format is json, then each line is JSON with the name, level and ISO time', async (t) => {
     const file = logFile(t)
-    const logger = createLogger({ level: 'info', format: 'json', file }, 'contacts')
+    const logger = await createLogger({ level: 'info', format: 'json', file }, 'contacts')
 
     logger.debug('below the level')
     logger.info({ req_id: 'r1' }, 'hello')
@@ -41,7 +41,7 @@ describe('createLogger', () => {
 
   test('when the format is pretty, then lines are for humans, not JSON', async (t) => {
     const file = logFile(t)
-    const logger = createLogger({ level: 'info', format: 'pretty', file }, 'contacts')
+    const logger = await createLogger({ level: 'info', format: 'pretty', file }, 'contacts')
 
     logger.warn({ status: 404 }, 'request rejected')
 
