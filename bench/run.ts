@@ -247,16 +247,17 @@ async function seedBook(server: Server): Promise<void> {
 
 // ---------------------------------------------------------------- load
 
+// In this order: the page of 100 runs before POST grows the book, on the same 1,000 entries everywhere.
 const SCENARIOS: readonly Scenario[] = [
   { name: 'GET /addresses/{id}', lua: 'return wrk.format("GET", "/addresses/" .. ids[math.random(#ids)])' },
-  { name: 'POST /addresses', lua: 'return wrk.format("POST", "/addresses", nil, body)' },
+  { name: 'GET /addresses (a page of 100)', lua: 'return wrk.format("GET", "/addresses?limit=100")' },
   {
     name: '90% GET / 10% PUT',
     lua: `local id = ids[math.random(#ids)]
   if math.random(10) == 1 then return wrk.format("PUT", "/addresses/" .. id, nil, body) end
   return wrk.format("GET", "/addresses/" .. id)`,
   },
-  { name: 'GET /addresses (a page of 100)', lua: 'return wrk.format("GET", "/addresses?limit=100")' },
+  { name: 'POST /addresses', lua: 'return wrk.format("POST", "/addresses", nil, body)' },
   { name: 'GET /addresses?q=hopper (100,000 entries)', lua: 'return wrk.format("GET", "/addresses?q=hopper")', big: true },
 ]
 
@@ -299,6 +300,7 @@ async function measure(target: Target, server: Server, scenario: Scenario, dir: 
   const result = runWrk(script, server.url, SECONDS)
   const cpu = cpuSeconds(pid) - cpuBefore
   const seconds = result.durationUs / 1e6
+  console.log(`  ${target.name}, ${scenario.name}: ${num(result.requests / seconds)} req/s`)
   await delay(0)
   return {
     target: target.name,
@@ -397,7 +399,7 @@ async function main(): Promise<void> {
   if (!smoke && !quick && (await postgresReachable())) targets.push({ name: 'addrservice PostgreSQL', store: 'postgres', auth: 'none' })
   else if (!smoke && !quick) console.log(`PostgreSQL at ${PG_URL} does not answer: its rows are left out`)
   const chosenTargets = smoke ? targets.slice(0, 2) : quick ? targets.filter((target) => target.store === 'baseline' || target.name === 'addrservice SQLite') : targets
-  const chosenScenarios = smoke ? SCENARIOS.slice(0, 1) : quick ? SCENARIOS.slice(0, 2) : SCENARIOS
+  const chosenScenarios = smoke ? SCENARIOS.slice(0, 1) : quick ? SCENARIOS.filter((scenario) => scenario.name.startsWith('GET /addresses/') || scenario.name.startsWith('POST')) : SCENARIOS
 
   const results: Measurement[] = []
   try {
