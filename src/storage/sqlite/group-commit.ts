@@ -33,6 +33,7 @@ export class GroupCommit {
   #inFlight: Pending[] | undefined
   #broken: WriteFailure | undefined
   #closing: Promise<void> | undefined
+  #scheduled = false
 
   constructor(path: string, { busyTimeoutMs, onBatch }: { busyTimeoutMs: number; onBatch?: ((size: number) => void) | undefined }) {
     this.#onBatch = onBatch
@@ -55,7 +56,7 @@ export class GroupCommit {
     if (this.#broken) return Promise.reject(toError(this.#broken))
     return new Promise((resolve, reject) => {
       this.#queue.push({ op, resolve, reject: (failure) => { reject(toError(failure)); } })
-      if (!this.#inFlight) this.#send()
+      this.#schedule()
     })
   }
 
@@ -70,6 +71,19 @@ export class GroupCommit {
       await exited
     })()
     return this.#closing
+  }
+
+  /**
+   * Sends the queue once this turn of the event loop has read what arrived with it: writes from
+   * requests that came in together go in one batch, and a lone write waits for nothing else.
+   */
+  #schedule(): void {
+    if (this.#inFlight || this.#scheduled) return
+    this.#scheduled = true
+    setImmediate(() => {
+      this.#scheduled = false
+      if (!this.#inFlight && this.#queue.length > 0) this.#send()
+    })
   }
 
   #send(): void {
