@@ -46,7 +46,7 @@ const PROBLEM_HEADERS: Readonly<Record<number, ResponseHeaders>> = {
 }
 
 /** An error response; its description names each problem type a route may answer it with. */
-export function problemResponse(problems: readonly ProblemType[], headers?: ResponseHeaders) {
+function problemResponse(problems: readonly ProblemType[], headers?: ResponseHeaders) {
   const description = problems.map((problem) => `${problemTypeUri(problem)}: ${problem.detail}`).join('\n\n')
   return { description, ...(headers ? { headers } : {}), content: { 'application/problem+json': { schema: ProblemDetails } } }
 }

@@ -67,9 +67,10 @@ export class SqliteStore implements Store {
     this.description = `sqlite:${path}`
     this.#clock = options.clock ?? systemClock
     mkdirSync(dirname(path), { recursive: true })
+    const busyTimeoutMs = options.busyTimeoutMs ?? 5000
     const db = new Database(path)
     try {
-      db.pragma(`busy_timeout = ${String(Math.trunc(options.busyTimeoutMs ?? 5000))}`)
+      db.pragma(`busy_timeout = ${String(Math.trunc(busyTimeoutMs))}`)
       // Before anything writes: switching to WAL alone would rewrite a newer schema's file.
       const applied = checkedSchemaVersion(db)
       configureDurability(db)
@@ -85,7 +86,7 @@ export class SqliteStore implements Store {
       selectAll: db.prepare(`SELECT ${KEY_COLUMNS} FROM api_keys ORDER BY created_at, id`),
       selectByOwner: db.prepare(`SELECT ${KEY_COLUMNS} FROM api_keys WHERE owner = ? ORDER BY created_at, id`),
     }
-    this.#writer = new GroupCommit(path, { busyTimeoutMs: options.busyTimeoutMs ?? 5000, onBatch: options.onBatch })
+    this.#writer = new GroupCommit(path, { busyTimeoutMs, onBatch: options.onBatch })
   }
 
   /** The file was opened and migrated by the constructor; only a closed store is not ready. */
