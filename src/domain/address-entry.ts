@@ -3,10 +3,11 @@ import { Compile } from 'typebox/compile'
 import Format from 'typebox/format'
 
 /**
- * The address entry schema, v1.0 of the original service, with bounds added so that no
- * single request can make the service store or validate an unbounded amount of data.
- * Everything else (TypeScript types, request validation, response serialization,
- * OpenAPI) is derived from these definitions.
+ * The address entry schema: v1.0 of the original service, with bounds added so that no single
+ * request can make the service store or validate an unbounded amount of data, and extended
+ * (additively: every v1.0 entry is still valid) with what contacts apps carry most. Everything
+ * else (TypeScript types, request validation, response serialization, OpenAPI) is derived from
+ * these definitions.
  */
 
 const MAX_ITEMS = 20
@@ -28,7 +29,12 @@ const NOT_BLANK = '\\S'
 const text = (maxLength: number) => Type.String({ minLength: 1, maxLength, format: PLAIN_TEXT })
 const count = (maximum: number) => Type.Integer({ minimum: 0, maximum })
 
-export const Kind = Type.Enum(['home', 'work'], { description: 'home or work' })
+export const Kind = Type.Enum(['home', 'work', 'other'], { description: 'home, work or other' })
+export const PhoneKind = Type.Enum(['home', 'work', 'mobile', 'other'], { description: 'home, work, mobile or other' })
+
+/** A calendar date (`1815-12-10`), or a day of the year without one (`--12-10`), as vCard writes birthdays. */
+const BIRTHDAY_PATTERN = '^(?:\\d{4}|-)-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\\d|3[01])$'
+const BIRTHDAY_MESSAGE = 'must be a date: YYYY-MM-DD, or --MM-DD without the year'
 
 export const PostalAddress = Type.Object(
   {
@@ -48,7 +54,7 @@ export const PostalAddress = Type.Object(
 
 export const PhoneNumber = Type.Object(
   {
-    kind: Kind,
+    kind: PhoneKind,
     country_code: Type.Integer({ minimum: 1, maximum: 999 }),
     area_code: Type.Optional(count(99_999)),
     local_number: count(99_999_999_999_999),
@@ -71,6 +77,14 @@ export const AddressEntry = Type.Object(
     phone_numbers: Type.Optional(Type.Array(PhoneNumber, { maxItems: MAX_ITEMS })),
     fax_numbers: Type.Optional(Type.Array(PhoneNumber, { maxItems: MAX_ITEMS })),
     emails: Type.Optional(Type.Array(EmailAddress, { maxItems: MAX_ITEMS })),
+    nickname: Type.Optional(text(100)),
+    organization: Type.Optional(text(200)),
+    job_title: Type.Optional(text(200)),
+    birthday: Type.Optional(
+      Type.String({ pattern: BIRTHDAY_PATTERN, description: 'YYYY-MM-DD, or --MM-DD when the year is not known', examples: ['1815-12-10', '--12-10'] }),
+    ),
+    notes: Type.Optional(text(10_000)),
+    urls: Type.Optional(Type.Array(Type.String({ format: 'uri', maxLength: 2000 }), { maxItems: MAX_ITEMS })),
   },
   { additionalProperties: false, title: 'An address book entry' },
 )
@@ -78,6 +92,9 @@ export const AddressEntry = Type.Object(
 /** A list of the entry, or null: what a merge patch may set it to. */
 const listOrNull = <T extends Type.TSchema>(items: T) =>
   Type.Optional(Type.Unsafe<Type.Static<T>[] | null>({ type: ['array', 'null'], items, maxItems: MAX_ITEMS }))
+
+/** A text member of the entry, or null. */
+const textOrNull = (member: Type.TSchema) => Type.Optional(Type.Unsafe<string | null>({ ...member, type: ['string', 'null'] }))
 
 /**
  * What a JSON Merge Patch (RFC 7396) of an entry may be: members replace the entry's (lists
@@ -91,6 +108,12 @@ export const AddressEntryPatch = Type.Object(
     phone_numbers: listOrNull(PhoneNumber),
     fax_numbers: listOrNull(PhoneNumber),
     emails: listOrNull(EmailAddress),
+    nickname: textOrNull(AddressEntry.properties.nickname),
+    organization: textOrNull(AddressEntry.properties.organization),
+    job_title: textOrNull(AddressEntry.properties.job_title),
+    birthday: textOrNull(AddressEntry.properties.birthday),
+    notes: textOrNull(AddressEntry.properties.notes),
+    urls: listOrNull(AddressEntry.properties.urls.items),
   },
   { additionalProperties: Type.Null(), title: 'A merge patch of an address book entry' },
 )
@@ -172,6 +195,7 @@ export function describeSchemaErrors(errors: Iterable<SchemaError>): FieldError[
 function patternMessage(pattern: unknown): string {
   if (pattern === NOT_BLANK) return 'must not be blank'
   if (pattern === PLAIN_TEXT_PATTERN) return PLAIN_TEXT_MESSAGE
+  if (pattern === BIRTHDAY_PATTERN) return BIRTHDAY_MESSAGE
   return `must match the pattern ${String(pattern)}`
 }
 
@@ -195,10 +219,23 @@ const entryValidator = Compile(AddressEntry)
 
 /** Every way `value` breaks the address entry schema; empty when it is a valid entry. */
 export function validateAddressEntry(value: unknown): FieldError[] {
-  if (entryValidator.Check(value)) return []
-  return describeSchemaErrors(entryValidator.Errors(value) as SchemaError[])
+  if (!entryValidator.Check(value)) return describeSchemaErrors(entryValidator.Errors(value) as SchemaError[])
+  const { birthday } = value
+  return birthday === undefined || isCalendarDay(birthday) ? [] : [{ path: '/birthday', message: 'must be a day that exists' }]
 }
 
 export function isAddressEntry(value: unknown): value is AddressEntry {
-  return entryValidator.Check(value)
+  return validateAddressEntry(value).length === 0
+}
+
+/**
+ * Whether a birthday the pattern accepts names a real day: no 31 April, and 29 February only in
+ * a leap year (or with no year at all: some year has one). A schema pattern cannot say this.
+ */
+function isCalendarDay(birthday: string): boolean {
+  const full = birthday.startsWith('--') ? `2000${birthday.slice(1)}` : birthday
+  const [year = 0, month = 0, day = 0] = full.split('-').map(Number)
+  const date = new Date(0)
+  date.setUTCFullYear(year, month - 1, day)
+  return date.getUTCMonth() === month - 1 && date.getUTCDate() === day
 }

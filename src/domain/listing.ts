@@ -37,7 +37,7 @@ export interface EntryFilter {
 export interface EntryIndex {
   /** The name as it sorts: lower case. */
   readonly sortName: string
-  /** Name, emails, phone numbers, cities and countries, lower case, one per line. */
+  /** Name, nickname, organization, emails, phone numbers, cities and countries, lower case, one per line. */
   readonly searchText: string
   /** The values exact filters match, normalized. */
   readonly terms: readonly Term[]
@@ -72,6 +72,8 @@ export function indexEntry(entry: AddressEntry): EntryIndex {
     if (!terms.some((term) => term.field === field && term.value === value)) terms.push({ field, value })
   }
   add('full_name', foldCase(entry.full_name))
+  if (entry.nickname !== undefined) lines.push(foldCase(entry.nickname))
+  if (entry.organization !== undefined) lines.push(foldCase(entry.organization))
   for (const { email } of entry.emails ?? []) {
     add('email', foldCase(email))
     lines.push(foldCase(email))

@@ -26,9 +26,21 @@ export function aFullEntry(overrides: Partial<AddressEntry> = {}): AddressEntry 
       },
       { kind: 'home', street_number: 7, street_name: 'Elm Row', pincode: 560001, country: 'Freedonia' },
     ],
-    phone_numbers: [{ kind: 'home', country_code: 44, area_code: 20, local_number: 79460000 }],
+    phone_numbers: [
+      { kind: 'home', country_code: 44, area_code: 20, local_number: 79460000 },
+      { kind: 'mobile', country_code: 44, area_code: 7700, local_number: 900123 },
+    ],
     fax_numbers: [{ kind: 'work', country_code: 1, local_number: 5550100 }],
-    emails: [{ kind: 'work', email: 'grace@example.org' }],
+    emails: [
+      { kind: 'work', email: 'grace@example.org' },
+      { kind: 'other', email: 'amazing.grace@example.net' },
+    ],
+    nickname: 'Amazing Grace',
+    organization: 'Freedonia Navy',
+    job_title: 'Rear Admiral',
+    birthday: '1906-12-09',
+    notes: 'Met at the harbor.\nPrefers email.',
+    urls: ['https://example.org/grace'],
     ...overrides,
   }
 }

@@ -49,7 +49,7 @@ describe('the address entry schema', () => {
     })
   }
 
-  for (const key of ['nickname', '__proto__', 'constructor', 'id']) {
+  for (const key of ['middle_name', '__proto__', 'constructor', 'id']) {
     test(`when the entry has an unknown key ${key}, then it is not allowed`, () => {
       const entry = JSON.parse(`{"full_name":"X","${key}":1}`) as unknown
 
@@ -105,8 +105,9 @@ describe('an address', () => {
   }
 
   const bad: [string, unknown, string][] = [
-    ['kind', 'office', 'must be one of: home, work'],
-    ['kind', 'HOME', 'must be one of: home, work'],
+    ['kind', 'office', 'must be one of: home, work, other'],
+    ['kind', 'HOME', 'must be one of: home, work, other'],
+    ['kind', 'mobile', 'must be one of: home, work, other'],
     ['building_name', '', 'must not have fewer than 1 characters'],
     ['building_name', 'x'.repeat(201), 'must not have more than 200 characters'],
     ['unit_number', -1, 'must be >= 0'],
@@ -134,7 +135,7 @@ describe('an address', () => {
   test('when the second address is wrong, then the path points at index 1', () => {
     const errors = errorsOf({ full_name: 'X', addresses: [anAddress(), anAddress({ kind: 'x' })] })
 
-    assert.deepEqual(errors, [{ path: '/addresses/1/kind', message: 'must be one of: home, work' }])
+    assert.deepEqual(errors, [{ path: '/addresses/1/kind', message: 'must be one of: home, work, other' }])
   })
 })
 
@@ -145,6 +146,12 @@ describe('a phone or fax number', () => {
         const phone = Object.fromEntries(Object.entries(aPhone()).filter(([key]) => key !== field))
 
         assert.deepEqual(errorsOf({ full_name: 'X', [list]: [phone] }), [{ path: `/${list}/0/${field}`, message: 'is required' }])
+      })
+    }
+
+    for (const kind of ['home', 'work', 'mobile', 'other']) {
+      test(`when ${list} has kind ${kind}, then it is valid`, () => {
+        assert.deepEqual(errorsOf({ full_name: 'X', [list]: [aPhone({ kind })] }), [])
       })
     }
 
@@ -161,7 +168,7 @@ describe('a phone or fax number', () => {
     ['local_number', 1.25, 'must be integer'],
     ['local_number', '555-1234', 'must be integer'],
     ['local_number', 10 ** 15, 'must be <= 99999999999999'],
-    ['kind', 'mobile', 'must be one of: home, work'],
+    ['kind', 'cell', 'must be one of: home, work, mobile, other'],
     ['extension', 12, 'is not allowed'],
   ]
   for (const [field, value, message] of bad) {
@@ -236,6 +243,55 @@ describe('describeSchemaErrors', () => {
       { path: '/m', message: 'fails custom' },
       { path: '/p', message: 'must match the pattern ^a$' },
     ])
+  })
+})
+
+describe('the fields contacts apps carry (added to v1.0)', () => {
+  const good: [string, unknown][] = [
+    ['nickname', 'Amazing Grace'],
+    ['organization', 'Freedonia Navy'],
+    ['job_title', 'Rear Admiral'],
+    ['birthday', '1906-12-09'],
+    ['birthday', '--12-09'],
+    ['birthday', '2000-02-29'],
+    ['birthday', '--02-29'],
+    ['notes', 'two\nlines'],
+    ['notes', 'x'.repeat(10_000)],
+    ['urls', ['https://example.org/grace', 'mailto:grace@example.org']],
+    ['urls', []],
+  ]
+  for (const [field, value] of good) {
+    test(`when ${field} is ${JSON.stringify(value).slice(0, 40)}, then it is valid`, () => {
+      assert.deepEqual(errorsOf({ full_name: 'Ada Lovelace', [field]: value }), [])
+    })
+  }
+
+  const birthday = 'must be a date: YYYY-MM-DD, or --MM-DD without the year'
+  const bad: [string, unknown, string, string?][] = [
+    ['nickname', '', 'must not have fewer than 1 characters'],
+    ['organization', 'x'.repeat(201), 'must not have more than 200 characters'],
+    ['job_title', 7, 'must be string'],
+    ['notes', 'x'.repeat(10_001), 'must not have more than 10000 characters'],
+    ['notes', 'a\u0000b', 'must not contain NUL characters or unpaired surrogates'],
+    ['birthday', '1906-13-01', birthday],
+    ['birthday', '9 December 1906', birthday],
+    ['birthday', '1906-12-9', birthday],
+    ['birthday', '12-09', birthday],
+    ['birthday', '1906-04-31', 'must be a day that exists'],
+    ['birthday', '1900-02-29', 'must be a day that exists'],
+    ['birthday', '--02-30', 'must be a day that exists'],
+    ['urls', 'https://example.org', 'must be array'],
+    ['urls', ['example.org/grace'], 'must be uri', '/urls/0'],
+    ['urls', Array.from({ length: 21 }, (_, i) => `https://example.org/${String(i)}`), 'must not have more than 20 items'],
+  ]
+  for (const [field, value, message, path = `/${field}`] of bad) {
+    test(`when ${field} is ${JSON.stringify(value).slice(0, 40)}, then ${path} ${message}`, () => {
+      assert.deepEqual(errorsOf({ full_name: 'Ada Lovelace', [field]: value }), [{ path, message }])
+    })
+  }
+
+  test('when an email or an address has kind other, then it is valid', () => {
+    assert.deepEqual(errorsOf({ full_name: 'X', emails: [{ kind: 'other', email: 'a@example.com' }], addresses: [anAddress({ kind: 'other' })] }), [])
   })
 })
 
