@@ -96,7 +96,13 @@ export async function startServer(config: Config, logger: Logger, version?: stri
   if (registry && config.metrics.port === null && !serveMetrics) {
     logger.warn('metrics are not served on the API port while authentication is on; set metrics.port to serve them')
   }
-  const app = buildApp(config, { addressBook: new AddressBookService(store, { requireIfMatch: config.requireIfMatch }), authenticator }, {
+  const addressBook = new AddressBookService(store, {
+    requireIfMatch: config.requireIfMatch,
+    syncRetentionMs: config.sync.retention,
+    idempotencyExpiryMs: config.idempotency.expiry,
+  })
+  const forgetting = forgetExpiredNowAndThen(addressBook, logger)
+  const app = buildApp(config, { addressBook, authenticator }, {
     logger,
     ...(version === undefined ? {} : { version }),
     ...(registry ? { metrics: registry, serveMetrics } : {}),
@@ -104,6 +110,7 @@ export async function startServer(config: Config, logger: Logger, version?: stri
   // In a cluster the primary serves the sum of every worker's metrics on the metrics port.
   const metricsApp = registry && config.metrics.port !== null && cluster.isPrimary ? buildMetricsApp(registry) : undefined
   app.addHook('onClose', async () => {
+    clearInterval(forgetting)
     await metricsApp?.close()
     await store.close()
   })
@@ -130,6 +137,28 @@ export async function startServer(config: Config, logger: Logger, version?: stri
     },
     close: () => app.close(),
   }
+}
+
+/** How often expired tombstones and idempotency keys are forgotten. */
+const FORGET_EVERY_MS = 3_600_000
+
+/**
+ * Forgets what has expired once the store is up, then every hour. Every instance does it: the
+ * work is idempotent and cheap, and no instance has to be the one.
+ */
+function forgetExpiredNowAndThen(addressBook: AddressBookService, logger: Logger): NodeJS.Timeout {
+  const forget = () => {
+    addressBook.forgetExpired().then(
+      (forgotten) => {
+        if (forgotten.deletions > 0 || forgotten.idempotencyKeys > 0) logger.info(forgotten, 'forgot expired deletions and idempotency keys')
+      },
+      (error: unknown) => {
+        logger.warn({ err: error }, 'could not forget expired deletions and idempotency keys; trying again later')
+      },
+    )
+  }
+  setImmediate(forget).unref()
+  return setInterval(forget, FORGET_EVERY_MS).unref()
 }
 
 /** Who may call, as auth.mode says; none when authentication is off. */

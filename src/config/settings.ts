@@ -55,6 +55,10 @@ const milliseconds = (minimum = 1, maximum = 3_600_000) => Type.Integer({ minimu
 const port = () => Type.Integer({ minimum: 0, maximum: 65535 })
 const nullable = <T extends Type.TSchema>(schema: T) => Type.Union([schema, Type.Null()])
 const httpUrl = () => Type.String({ minLength: 1, maxLength: 2000, pattern: '^https?://' })
+/** A span of time as people write it: 45s, 90m, 24h, 30d. */
+const duration = () => Type.String({ pattern: '^[1-9][0-9]{0,5}[smhd]$' })
+const UNIT_MS: Readonly<Record<string, number>> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
+const durationMs = (value: string): number => Number(value.slice(0, -1)) * (UNIT_MS[value.slice(-1)] ?? Number.NaN)
 const origin = Type.String({ minLength: 1, maxLength: 200, pattern: '^(\\*|https?://[^/?#\\s]+)$' })
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
@@ -169,6 +173,21 @@ export const SETTINGS = {
       [],
       'origins that browsers may call the API from (https://app.example.com, or * for any); empty turns CORS off',
     ),
+  },
+  import: {
+    'body-limit': setting(
+      Type.Integer({ minimum: 1024, maximum: 1024 * 1024 * 1024 }),
+      16 * 1024 * 1024,
+      'largest NDJSON or vCard import (POST /addresses) in bytes, after decompression',
+    ),
+  },
+  sync: {
+    retention: setting(duration(), '30d', 'deletions are kept this long for GET /addresses/changes; an older sync token gets 410 (s, m, h or d)', {
+      convert: durationMs,
+    }),
+  },
+  idempotency: {
+    expiry: setting(duration(), '24h', 'an Idempotency-Key answers retries this long (s, m, h or d)', { convert: durationMs }),
   },
   docs: {
     enabled: setting(Type.Boolean(), true, 'serve interactive API docs at /docs (the OpenAPI document at /openapi.json is always served)'),

@@ -14,6 +14,11 @@ export const DomainErrorCode = {
   preconditionFailed: 'precondition_failed',
   preconditionRequired: 'precondition_required',
   invalidCursor: 'invalid_cursor',
+  invalidImport: 'invalid_import',
+  idempotencyKeyInUse: 'idempotency_key_in_use',
+  idempotencyKeyReused: 'idempotency_key_reused',
+  invalidSyncToken: 'invalid_sync_token',
+  syncTokenExpired: 'sync_token_expired',
 } as const
 
 export type DomainErrorCode = (typeof DomainErrorCode)[keyof typeof DomainErrorCode]
@@ -88,5 +93,58 @@ export class InvalidCursorError extends DomainError {
   constructor(readonly reason: string) {
     super(`The cursor ${reason}`)
     this.name = 'InvalidCursorError'
+  }
+}
+
+/** What is wrong with one item of an import: its position (0-based, and in its source) and each failing field. */
+export interface ImportItemErrors {
+  readonly index: number
+  readonly line?: number | undefined
+  readonly card?: number | undefined
+  readonly errors: readonly FieldError[]
+}
+
+/** An import of several entries of which at least one cannot be stored; none is. */
+export class InvalidImportError extends DomainError {
+  readonly code = DomainErrorCode.invalidImport
+  constructor(readonly items: readonly ImportItemErrors[]) {
+    super(`${String(items.length)} item(s) of the import are not valid entries; nothing was stored`)
+    this.name = 'InvalidImportError'
+  }
+}
+
+/** A request with an idempotency key whose first request has not finished yet. */
+export class IdempotencyKeyInUseError extends DomainError {
+  readonly code = DomainErrorCode.idempotencyKeyInUse
+  constructor() {
+    super('A request with this idempotency key is still being processed')
+    this.name = 'IdempotencyKeyInUseError'
+  }
+}
+
+/** An idempotency key sent again with a different request. */
+export class IdempotencyKeyReusedError extends DomainError {
+  readonly code = DomainErrorCode.idempotencyKeyReused
+  constructor() {
+    super('This idempotency key was used for a different request')
+    this.name = 'IdempotencyKeyReusedError'
+  }
+}
+
+/** A sync token this service did not make, or made for another owner. */
+export class InvalidSyncTokenError extends DomainError {
+  readonly code = DomainErrorCode.invalidSyncToken
+  constructor(readonly reason: string) {
+    super(`The sync token ${reason}`)
+    this.name = 'InvalidSyncTokenError'
+  }
+}
+
+/** A sync token older than the deletions the store still remembers: the client must sync in full. */
+export class SyncTokenExpiredError extends DomainError {
+  readonly code = DomainErrorCode.syncTokenExpired
+  constructor() {
+    super('The sync token is older than the changes kept; sync in full and use the new token')
+    this.name = 'SyncTokenExpiredError'
   }
 }

@@ -4,8 +4,11 @@ import { v7 as uuidv7 } from 'uuid'
 export const ENTRY_ID_PATTERN = '^[a-zA-Z0-9-]{1,64}$'
 const entryIdRegExp = new RegExp(ENTRY_ID_PATTERN)
 
+/** Words that name a resource beside the entries (`/addresses/changes`), so that no entry may take them. */
+const RESERVED_IDS: ReadonlySet<string> = new Set(['changes'])
+
 export function isEntryId(value: string): boolean {
-  return entryIdRegExp.test(value)
+  return entryIdRegExp.test(value) && !RESERVED_IDS.has(value)
 }
 
 /** A UUIDv7 as 32 lowercase hex characters: unique and ordered by creation time. */

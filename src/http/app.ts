@@ -9,7 +9,7 @@ import { PLAIN_TEXT } from '../domain/address-entry.js'
 import type { Config } from '../config/settings.js'
 import type { AddressBook } from '../service/address-book-service.js'
 import { addAuthentication, authenticationGuard } from './authentication.js'
-import { addBodyParsers } from './body-parsers.js'
+import { addBodyParsers, isImport } from './body-parsers.js'
 import {
   addConnectionErrors,
   answerClientError,
@@ -36,7 +36,7 @@ export { requestIdFrom }
 export const COMPRESSION_THRESHOLD = 1024
 
 /** What the HTTP layer needs to know of the configuration. */
-export type AppConfig = Pick<Config, 'debug' | 'server' | 'rateLimit' | 'cors' | 'docs'>
+export type AppConfig = Pick<Config, 'debug' | 'server' | 'rateLimit' | 'cors' | 'docs' | 'import'>
 
 /** What the HTTP layer serves and asks: the address book, and who is calling. */
 export interface AppServices {
@@ -92,9 +92,9 @@ export function buildApp(config: AppConfig, { addressBook, authenticator }: AppS
     return503OnClosing: false,
     trustProxy: config.server.trustProxy,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 100 },
-    // The serializer asks Ajv which branch of a union a value takes; it must know our format
-    // (the value was validated on the way in, so any string of it will do here).
-    serializerOpts: { ajv: { formats: { [PLAIN_TEXT]: true } } },
+    // The serializer asks Ajv which branch of a union a value takes; it must know our formats
+    // (the value was validated on the way in, so any string of them will do here).
+    serializerOpts: { ajv: { formats: { [PLAIN_TEXT]: true, uri: true } } },
     frameworkErrors: (error, request, reply) => {
       // A bad URL or an over-long id is answered before any onRequest hook runs.
       identify(request, reply)
@@ -141,7 +141,7 @@ export function buildApp(config: AppConfig, { addressBook, authenticator }: AppS
 
   if (options.metrics) addHttpMetrics(app, options.metrics)
   addOpenApi(app, { version: options.version ?? '0.0.0', authenticator })
-  addBodyParsers(app)
+  addBodyParsers(app, { limit: config.server.bodyLimit, importLimit: config.import.bodyLimit })
   addEntityTags(app)
   // Bodies under 1 KiB (an entry, a problem) gain too little from compression to pay for it.
   void app.register(compress, { threshold: COMPRESSION_THRESHOLD, encodings: ['br', 'gzip', 'deflate'], requestEncodings: ['gzip', 'deflate'] })
@@ -229,9 +229,13 @@ function identify(request: FastifyRequest, reply: FastifyReply): void {
   reply.headers(SECURITY_HEADERS).header('x-request-id', request.id).header('vary', 'accept-encoding')
 }
 
+function bodyLimitOf(request: FastifyRequest, config: AppConfig): number {
+  return isImport(request) ? config.import.bodyLimit : config.server.bodyLimit
+}
+
 function sendProblem(request: FastifyRequest, reply: FastifyReply, error: unknown, config: AppConfig): void {
   request.failure = error
-  const { problem, detail, errors, headers } = resolveProblem(error, config.server.bodyLimit)
+  const { problem, detail, errors, headers } = resolveProblem(error, bodyLimitOf(request, config))
   const body = problemBody(problem, detail, { method: request.method, target: request.url, requestId: request.id })
   if (errors) body.errors = [...errors]
   if (config.debug) body.trace = error instanceof Error ? (error.stack ?? String(error)) : String(error)

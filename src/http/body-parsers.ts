@@ -1,5 +1,9 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { parseNdjson } from '../formats/ndjson.js'
+import { parseVCards, VCardSyntaxError } from '../formats/vcard.js'
+import type { ImportItem } from '../service/address-book-service.js'
 import { HttpProblem, Problems } from './problems.js'
+import { MEDIA_TYPES } from './representations.js'
 
 /** JSON text is UTF-8 (RFC 8259); bytes that are not would otherwise become U+FFFD and could pass. */
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
@@ -14,11 +18,59 @@ function parseJson(body: Buffer): unknown {
   }
 }
 
+/** A body that holds several entries to import: what its format held, item by item, not validated yet. */
+export class ImportBody {
+  constructor(
+    readonly format: 'ndjson' | 'vcard',
+    readonly items: readonly ImportItem[],
+  ) {}
+}
+
+function text(body: Buffer, format: string): string {
+  try {
+    return UTF8.decode(body)
+  } catch {
+    throw new HttpProblem(Problems.invalidImport, { detail: `The ${format} body is not UTF-8 text.` })
+  }
+}
+
+function parseNdjsonImport(body: Buffer): ImportBody {
+  return new ImportBody('ndjson', parseNdjson(text(body, 'NDJSON')))
+}
+
+/** Longest unmapped value an import answer repeats: a photo's base64 would otherwise come back whole. */
+const UNMAPPED_VALUE_LENGTH = 200
+
+function shortened<T extends { readonly value: string }>(unmapped: T): T {
+  return unmapped.value.length <= UNMAPPED_VALUE_LENGTH ? unmapped : { ...unmapped, value: `${unmapped.value.slice(0, UNMAPPED_VALUE_LENGTH)}…` }
+}
+
+/** Cards as import items: each with its place in the body and what it held that has no place in an entry. */
+function parseVCardImport(body: Buffer): ImportBody {
+  try {
+    const cards = parseVCards(text(body, 'vCard'))
+    return new ImportBody(
+      'vcard',
+      cards.map(({ index, id, entry, unmapped }) => ({ id, entry, unmapped: unmapped.map(shortened), card: index })),
+    )
+  } catch (error) {
+    if (!(error instanceof VCardSyntaxError)) throw error
+    const message = error.message.replace(/^Line \d+: /, '')
+    throw new HttpProblem(Problems.invalidImport, { detail: 'The body is not vCard.', errors: [{ line: error.line, path: '', message }] })
+  }
+}
+
+/** Media types of imports: parsed with a body limit of their own. */
+const IMPORTS: Readonly<Record<string, Parse>> = {
+  [MEDIA_TYPES.ndjson]: parseNdjsonImport,
+  [MEDIA_TYPES.vcard]: parseVCardImport,
+}
+
 /**
  * What each method accepts, by media type. POST and PUT read JSON whatever the Content-Type says,
  * as the original service did (curl -d sends application/x-www-form-urlencoded); PATCH takes a
- * JSON Merge Patch (RFC 7396) or JSON, and refuses anything else with 415. Later media types
- * (text/vcard, application/x-ndjson) are added here.
+ * JSON Merge Patch (RFC 7396) or JSON, and refuses anything else with 415. A POST of NDJSON or
+ * vCard is an import, with a body limit of its own; on other methods these are read as above.
  */
 const BODIES: Readonly<Record<string, { readonly byType: Readonly<Record<string, Parse>>; readonly otherwise?: Parse }>> = {
   POST: { byType: {}, otherwise: parseJson },
@@ -31,24 +83,53 @@ export function mediaTypeOf(request: FastifyRequest): string {
   return (request.headers['content-type'] ?? '').split(';', 1)[0]?.trim().toLowerCase() ?? ''
 }
 
-export function addBodyParsers(app: FastifyInstance): void {
+/** Whether a request's body is an import, which has a limit of its own. */
+export function isImport(request: FastifyRequest): boolean {
+  return request.method === 'POST' && mediaTypeOf(request) in IMPORTS
+}
+
+export function addBodyParsers(app: FastifyInstance, { limit, importLimit }: { limit: number; importLimit: number }): void {
   app.removeAllContentTypeParsers()
+  for (const [type, parse] of Object.entries(IMPORTS)) {
+    app.addContentTypeParser(type, { parseAs: 'buffer', bodyLimit: Math.max(limit, importLimit) }, (request, body, done) => {
+      // Read with the larger of both limits: each body is held to its own.
+      const own = isImport(request) ? importLimit : limit
+      if ((body as Buffer).length > own) {
+        done(Object.assign(new Error('body too large'), { code: 'FST_ERR_CTP_BODY_TOO_LARGE' }), undefined)
+        return
+      }
+      if (!isImport(request)) {
+        otherwise(request, body as Buffer, done)
+        return
+      }
+      try {
+        done(null, parse(body as Buffer))
+      } catch (error) {
+        done(error as Error, undefined)
+      }
+    })
+  }
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body, done) => {
-    const accepted = BODIES[request.method]
-    if (!accepted) {
-      done(null, undefined)
-      return
-    }
-    const parse = accepted.byType[mediaTypeOf(request)] ?? accepted.otherwise
-    if (!parse) {
-      const types = Object.keys(accepted.byType).join(' or ')
-      done(new HttpProblem(Problems.unsupportedMediaType, { detail: `${request.method} takes a body of type ${types}.` }), undefined)
-      return
-    }
-    try {
-      done(null, parse(body as Buffer))
-    } catch (error) {
-      done(error as Error, undefined)
-    }
+    otherwise(request, body as Buffer, done)
   })
+}
+
+/** Every body but an import: by the method's rules. */
+function otherwise(request: FastifyRequest, body: Buffer, done: (error: Error | null, body: unknown) => void): void {
+  const accepted = BODIES[request.method]
+  if (!accepted) {
+    done(null, undefined)
+    return
+  }
+  const parse = accepted.byType[mediaTypeOf(request)] ?? accepted.otherwise
+  if (!parse) {
+    const types = Object.keys(accepted.byType).join(' or ')
+    done(new HttpProblem(Problems.unsupportedMediaType, { detail: `${request.method} takes a body of type ${types}.` }), undefined)
+    return
+  }
+  try {
+    done(null, parse(body))
+  } catch (error) {
+    done(error as Error, undefined)
+  }
 }

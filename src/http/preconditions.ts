@@ -3,10 +3,12 @@ import type { Preconditions } from '../service/address-book-service.js'
 /**
  * Entity tags of address entries are strong and name the stored version: `"3"`. Strong, because
  * the version identifies the entry exactly; its content codings are the same representation
- * (RFC 9110 §8.8.3 lets a server decide that).
+ * (RFC 9110 §8.8.3 lets a server decide that). Its vCard is another representation, with tags
+ * of its own (`"3-vcard4"`), which name the same version to If-Match.
  */
-export function entityTagOf(version: number): string {
-  return `"${String(version)}"`
+export function entityTagOf(version: number, representation: 'json' | 'vcard-4.0' | 'vcard-3.0' = 'json'): string {
+  const suffix = representation === 'json' ? '' : representation === 'vcard-4.0' ? '-vcard4' : '-vcard3'
+  return `"${String(version)}${suffix}"`
 }
 
 /** One entity tag of a list: optional W/ and a quoted opaque part (RFC 9110 §8.8.3). */
@@ -22,8 +24,9 @@ export function ifMatchOf(header: string | undefined): Preconditions['ifMatch'] 
   const versions: number[] = []
   for (const candidate of header.split(',')) {
     const match = TAG.exec(candidate)
-    if (!match || match[1] !== undefined || !/^[1-9]\d{0,14}$/.test(match[2] ?? '')) continue
-    versions.push(Number(match[2]))
+    const version = /^([1-9]\d{0,14})(?:-vcard[34])?$/.exec(match?.[2] ?? '')?.[1]
+    if (!match || match[1] !== undefined || version === undefined) continue
+    versions.push(Number(version))
   }
   return versions
 }

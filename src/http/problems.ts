@@ -2,7 +2,15 @@ import Type from 'typebox'
 import { STATUS_CODES } from 'node:http'
 import { describeSchemaErrors, type FieldError, type SchemaError } from '../domain/address-entry.js'
 import { IdentityProviderUnavailableError } from '../auth/verdict.js'
-import { DomainError, DomainErrorCode, InsufficientScopeError, InvalidCursorError, InvalidEntryError, StoreUnavailableError } from '../domain/errors.js'
+import {
+  DomainError,
+  DomainErrorCode,
+  InsufficientScopeError,
+  InvalidCursorError,
+  InvalidEntryError,
+  InvalidImportError,
+  StoreUnavailableError,
+} from '../domain/errors.js'
 
 /** One kind of error response. `title` is also the HTTP reason phrase and the body's `message`. */
 export interface ProblemType {
@@ -40,6 +48,7 @@ export const Problems = {
     'The request body could not be decompressed with its Content-Encoding.',
   ),
   badRequest: problemType('bad-request', 400, 'Bad Request', 'The request could not be understood.'),
+  invalidHeader: problemType('invalid-header', 400, 'Invalid header', 'A request header is not valid; "errors" names each one.'),
   malformedRequest: problemType('http-400', 400, 'Bad Request', 'The request could not be read as HTTP.'),
   malformedPath: problemType('http-400', 400, 'Bad Request', 'The request path is not valid percent-encoding.'),
   idTooLong: problemType('http-414', 414, 'URI Too Long', 'An id is at most 100 characters long.'),
@@ -86,6 +95,32 @@ export const Problems = {
     'The request headers are over the limit.',
   ),
   unsupportedMediaType: problemType('unsupported-media-type', 415, 'Unsupported Media Type', 'The request body has a media type this endpoint does not take.'),
+  invalidImport: problemType(
+    'invalid-import',
+    400,
+    'Invalid import',
+    'Some items of the import are not valid entries; "errors" names each failing field with its line or card. Nothing was stored.',
+  ),
+  idempotencyKeyInUse: problemType(
+    'idempotency-key-in-use',
+    409,
+    'Conflict',
+    'A request with this Idempotency-Key is still being processed; retry once it has finished.',
+  ),
+  idempotencyKeyReused: problemType(
+    'idempotency-key-reused',
+    422,
+    'Unprocessable Content',
+    'This Idempotency-Key was used for a request with a different body; use a new key for a new request.',
+  ),
+  invalidSyncToken: problemType('invalid-sync-token', 400, 'Invalid sync token', 'The sync token was not made by this service for this address book.'),
+  syncTokenExpired: problemType(
+    'sync-token-expired',
+    410,
+    'Gone',
+    'The sync token is older than the changes this service keeps: sync in full (GET /addresses), then start again with a new token.',
+  ),
+  notAcceptable: problemType('not-acceptable', 406, 'Not Acceptable', 'This endpoint cannot answer in any media type the Accept header allows.'),
   preconditionRequired: problemType(
     'precondition-required',
     428,
@@ -125,6 +160,9 @@ export const Problems = {
   ),
 } as const
 
+/** A failing field, and in an import the line or card it is in. */
+export type ProblemFieldError = FieldError & { readonly line?: number; readonly card?: number }
+
 /** Headers an error response carries beside its body; a list becomes one header line per value. */
 export type ProblemHeaders = Readonly<Record<string, string | readonly string[]>>
 
@@ -132,7 +170,7 @@ export type ProblemHeaders = Readonly<Record<string, string | readonly string[]>
 export class HttpProblem extends Error {
   constructor(
     readonly problem: ProblemType,
-    readonly options: { detail?: string; errors?: readonly FieldError[]; headers?: ProblemHeaders } = {},
+    readonly options: { detail?: string; errors?: readonly ProblemFieldError[]; headers?: ProblemHeaders } = {},
   ) {
     super(options.detail ?? problem.detail)
     this.name = 'HttpProblem'
@@ -141,6 +179,8 @@ export class HttpProblem extends Error {
 
 const FieldErrorSchema = Type.Object(
   {
+    line: Type.Optional(Type.Integer({ minimum: 1, description: 'in an NDJSON import: the line (counting from 1) the path is in' })),
+    card: Type.Optional(Type.Integer({ minimum: 1, description: 'in a vCard import: the card (counting from 1) the path is in' })),
     path: Type.String({ description: 'where, as a JSON Pointer into the request body (or /<name> of a query parameter)' }),
     message: Type.String({ description: 'why' }),
   },
@@ -175,7 +215,7 @@ export type ProblemBody = Type.Static<typeof ProblemDetails>
 export interface ResolvedProblem {
   problem: ProblemType
   detail: string
-  errors?: readonly FieldError[]
+  errors?: readonly ProblemFieldError[]
   headers?: ProblemHeaders
 }
 
@@ -188,6 +228,11 @@ const DOMAIN_PROBLEMS: Record<DomainErrorCode, ProblemType> = {
   [DomainErrorCode.preconditionFailed]: Problems.preconditionFailed,
   [DomainErrorCode.preconditionRequired]: Problems.preconditionRequired,
   [DomainErrorCode.invalidCursor]: Problems.invalidQuery,
+  [DomainErrorCode.invalidImport]: Problems.invalidImport,
+  [DomainErrorCode.idempotencyKeyInUse]: Problems.idempotencyKeyInUse,
+  [DomainErrorCode.idempotencyKeyReused]: Problems.idempotencyKeyReused,
+  [DomainErrorCode.invalidSyncToken]: Problems.invalidSyncToken,
+  [DomainErrorCode.syncTokenExpired]: Problems.syncTokenExpired,
 }
 
 /** Seconds a client should wait before retrying a 503. */
@@ -229,6 +274,12 @@ export function resolveProblem(error: unknown, bodyLimit: number): ResolvedProbl
     const challenge = `Bearer realm="addrservice", error="insufficient_scope", scope="addresses:${error.needed}"`
     return { problem, detail: `The credentials do not allow this: it needs the ${error.needed} scope.`, headers: { 'www-authenticate': challenge } }
   }
+  if (error instanceof InvalidImportError) {
+    const errors = error.items.flatMap(({ line, card, errors: fields }) =>
+      fields.map((field) => ({ ...(line === undefined ? {} : { line }), ...(card === undefined ? {} : { card }), ...field })),
+    )
+    return { problem: Problems.invalidImport, detail: Problems.invalidImport.detail, errors }
+  }
   if (error instanceof InvalidCursorError) {
     return { problem: Problems.invalidQuery, detail: Problems.invalidQuery.detail, errors: [{ path: '/cursor', message: error.message.replace(/^The cursor /, '') }] }
   }
@@ -236,6 +287,10 @@ export function resolveProblem(error: unknown, bodyLimit: number): ResolvedProbl
     return { problem: DOMAIN_PROBLEMS[error.code], detail: error.message }
   }
   const framework = (typeof error === 'object' && error !== null ? error : {}) as FrameworkError
+  if (Array.isArray(framework.validation) && framework.validationContext === 'headers') {
+    const errors = describeSchemaErrors(framework.validation as SchemaError[]).map(({ path, message }) => ({ path: path.replace(/^\//, '/headers/'), message }))
+    return { problem: Problems.invalidHeader, detail: Problems.invalidHeader.detail, errors }
+  }
   if (Array.isArray(framework.validation) && framework.validationContext === 'querystring') {
     return { problem: Problems.invalidQuery, detail: Problems.invalidQuery.detail, errors: describeSchemaErrors(framework.validation as SchemaError[]) }
   }

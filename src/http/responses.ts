@@ -12,7 +12,12 @@ type HeaderSchema = ReturnType<typeof Type.String>
 const digits = (description: string): HeaderSchema => Type.String({ pattern: '^[0-9]+$', description })
 
 export const Headers = {
-  etag: Type.String({ pattern: '^"[1-9][0-9]*"$', description: 'the strong entity tag of the entry\'s stored version, e.g. "3"; send it back in If-Match' }),
+  etag: Type.String({
+    pattern: '^"[1-9][0-9]*(-vcard[34])?"$',
+    description: 'the strong entity tag of the entry\'s stored version: "3" for JSON, "3-vcard4" or "3-vcard3" for vCard; send it back in If-Match',
+  }),
+  idempotentReplayed: Type.String({ enum: ['true'], description: 'this is the recorded response to an earlier request with the same Idempotency-Key' }),
+  vary: Type.String({ description: 'the request headers the response depends on' }),
   bodyEtag: Type.String({ pattern: '^W/"[A-Za-z0-9_-]+"$', description: 'a weak entity tag of this body; send it back in If-None-Match to get 304 while it is unchanged' }),
   location: Type.String({ pattern: '^/addresses/[a-zA-Z0-9-]+$', description: 'the path of the new entry' }),
   link: Type.String({ description: 'the next page: <…?cursor=…>; rel="next" (RFC 8288); absent on the last page' }),
@@ -35,6 +40,11 @@ export function emptyResponse(description: string, headers?: ResponseHeaders) {
 /** A JSON response body. */
 export function jsonResponse<T extends Type.TSchema>(description: string, schema: T, headers?: ResponseHeaders) {
   return { description, ...(headers ? { headers } : {}), content: { 'application/json': { schema } } }
+}
+
+/** A response body in several media types, as the client's Accept chooses. */
+export function contentResponse(description: string, content: Readonly<Record<string, Type.TSchema>>, headers?: ResponseHeaders) {
+  return { description, ...(headers ? { headers } : {}), content: Object.fromEntries(Object.entries(content).map(([type, schema]) => [type, { schema }])) }
 }
 
 /** The headers an error response of each status carries. */
@@ -66,7 +76,7 @@ export function problemResponses(...lists: readonly ProblemsByStatus[]): Respons
   return Object.fromEntries([...merged].map(([status, problems]) => [status, problemResponse(problems, PROBLEM_HEADERS[status])]))
 }
 
-export type RouteResponse = ReturnType<typeof emptyResponse> | ReturnType<typeof jsonResponse> | ReturnType<typeof problemResponse>
+export type RouteResponse = ReturnType<typeof emptyResponse> | ReturnType<typeof jsonResponse> | ReturnType<typeof contentResponse> | ReturnType<typeof problemResponse>
 
 export type Responses = Record<number, RouteResponse>
 

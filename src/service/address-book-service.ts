@@ -1,18 +1,26 @@
-import { validateAddressEntry, type AddressEntry } from '../domain/address-entry.js'
+import { createHash } from 'node:crypto'
+import { validateAddressEntry, type AddressEntry, type FieldError } from '../domain/address-entry.js'
 import {
+  EntryExistsError,
   EntryNotFoundError,
+  IdempotencyKeyInUseError,
+  IdempotencyKeyReusedError,
   InsufficientScopeError,
   InvalidEntryError,
+  InvalidImportError,
   PreconditionFailedError,
   PreconditionRequiredError,
   StoreUnavailableError,
+  SyncTokenExpiredError,
+  type ImportItemErrors,
 } from '../domain/errors.js'
 import { isEntryId, newEntryId } from '../domain/ids.js'
-import { normalizeFilter, sortValueOf, type FilterRequest, type Sort } from '../domain/listing.js'
+import { normalizeFilter, sortValueOf, type FilterRequest, type PagePosition, type Sort } from '../domain/listing.js'
 import { mergePatch } from '../domain/merge-patch.js'
 import { hasScope, type Principal, type Scope } from '../domain/principal.js'
-import type { AddressBookStore } from '../storage/store.js'
+import { systemClock, type AddressBookStore, type Clock, type StoredEntry, type WriteOptions } from '../storage/store.js'
 import { decodeCursor, encodeCursor, fingerprintOf } from './cursor.js'
+import { decodeSyncToken, encodeSyncToken } from './sync-token.js'
 
 /** An entry with the version it is at: 1 when created, one more with every change. */
 export interface VersionedEntry {
@@ -47,16 +55,109 @@ export interface ListResult {
   readonly total?: number | undefined
 }
 
+/** Something a source held (a vCard property) that has no place in an entry: reported, never dropped silently. */
+export interface UnmappedProperty {
+  readonly property: string
+  readonly value: string
+  readonly reason?: string | undefined
+}
+
+/** One entry of an import, as its format was read: not yet validated. */
+export interface ImportItem {
+  /** The id the source gives it, if any; otherwise the service makes one. */
+  readonly id?: string | undefined
+  readonly entry: unknown
+  /** Why the item could not be read at all (a line that is not JSON): it fails with this. */
+  readonly unreadable?: string | undefined
+  readonly unmapped?: readonly UnmappedProperty[] | undefined
+  /** Where the item is in its source, to name it in errors: its line, or its card. */
+  readonly line?: number | undefined
+  readonly card?: number | undefined
+}
+
+export interface ImportedEntry {
+  readonly id: string
+  readonly version: number
+  readonly unmapped?: readonly UnmappedProperty[] | undefined
+}
+
+/** A new entry, and whether this is the recorded answer to an earlier request with the same idempotency key. */
+export interface CreatedEntry extends VersionedEntry {
+  readonly replayed: boolean
+}
+
+/** What a create was: made now, or the recorded answer to an earlier request with the same idempotency key. */
+export interface Replayable<T> {
+  readonly result: T
+  readonly replayed: boolean
+}
+
+export interface WriteRequest {
+  /** The client's idempotency key: a retry with it gets the first request's result and writes nothing. */
+  readonly idempotencyKey?: string | undefined
+}
+
+/** An entry with the time of its last change, as a read or an export hands it out. */
+export interface ExportedEntry extends VersionedEntry {
+  /** ISO 8601, UTC, with milliseconds. */
+  readonly updatedAt: string
+}
+
+export interface ExportRequest extends FilterRequest {
+  readonly sort: Sort
+}
+
+export interface Change {
+  readonly id: string
+  readonly change: 'created' | 'updated' | 'deleted'
+  /** The entry and its version, for a creation or an update. */
+  readonly current?: VersionedEntry | undefined
+}
+
+export interface ChangesRequest {
+  /** The token of the previous sync (its `next`); none to start at the current position. */
+  readonly since?: string | undefined
+  readonly limit: number
+}
+
+export interface ChangesResult {
+  readonly changes: readonly Change[]
+  /** The token to send next time. */
+  readonly next: string
+  /** Whether more changes follow (the page was cut at the limit). */
+  readonly more: boolean
+}
+
 /**
  * The address book as its callers see it; AddressBookService is the implementation. Every
  * operation acts on the principal's own book only, and checks its scope first (rejecting with
  * InsufficientScopeError). An entry of another owner is not found, exactly like a missing one.
  */
 export interface AddressBook {
-  /** Stores a new entry; rejects with InvalidEntryError. */
-  create(principal: Principal, value: unknown): Promise<VersionedEntry>
+  /**
+   * Stores a new entry; rejects with InvalidEntryError, and with an idempotency key that an
+   * unfinished request holds (IdempotencyKeyInUseError) or a different request used (IdempotencyKeyReusedError).
+   */
+  create(principal: Principal, value: unknown, request?: WriteRequest): Promise<CreatedEntry>
+  /**
+   * Stores every item as a new entry, all or none; rejects with InvalidImportError naming each
+   * item that is not a valid entry or whose id is not free, and as create does for idempotency keys.
+   */
+  importEntries(principal: Principal, items: readonly ImportItem[], request?: WriteRequest): Promise<Replayable<readonly ImportedEntry[]>>
+  /**
+   * Every entry that passes the filters, in the order asked for, read a batch at a time as the
+   * caller consumes them (not a snapshot: entries written meanwhile may or may not appear).
+   * The first batch is read before this resolves, so that a store that cannot answer rejects here.
+   */
+  exportEntries(principal: Principal, request: ExportRequest): Promise<AsyncIterable<ExportedEntry>>
+  /**
+   * What changed in the book since a token, oldest first, each entry once at its latest change;
+   * rejects with InvalidSyncTokenError, or SyncTokenExpiredError when the token is older than the
+   * changes kept.
+   */
+  changes(principal: Principal, request: ChangesRequest): Promise<ChangesResult>
   /** Rejects with EntryNotFoundError. */
-  get(principal: Principal, id: string): Promise<VersionedEntry>
+  get(principal: Principal, id: string): Promise<ExportedEntry>
   /**
    * Replaces an existing entry and resolves its new version; rejects with InvalidEntryError,
    * EntryNotFoundError, PreconditionFailedError or PreconditionRequiredError.
@@ -77,10 +178,23 @@ export interface AddressBookServiceOptions {
   newId?: () => string
   /** Refuse writes that are not conditional on a version (If-Match), with PreconditionRequiredError. */
   requireIfMatch?: boolean
+  /** How long deletions are remembered for sync, and sync tokens stay good (30 days by default). */
+  syncRetentionMs?: number
+  /** How long an idempotency key keeps its result (24 hours by default). */
+  idempotencyExpiryMs?: number
+  clock?: Clock
 }
 
 /** How often a patch is merged again when another writer changed the entry in between. */
 const PATCH_ATTEMPTS = 5
+/** Entries an export reads from the store at a time. */
+const EXPORT_BATCH = 500
+const DAY_MS = 86_400_000
+/**
+ * How long a request holds its idempotency key before a retry may take it over: far longer than
+ * any write takes, short enough that a key whose request died with its process comes free.
+ */
+const IDEMPOTENCY_LEASE_MS = 60_000
 
 /**
  * The address book's business rules: entries are validated before they are stored, ids are
@@ -92,25 +206,108 @@ export class AddressBookService implements AddressBook {
   readonly #store: AddressBookStore
   readonly #newId: () => string
   readonly #requireIfMatch: boolean
+  readonly #syncRetentionMs: number
+  readonly #idempotencyExpiryMs: number
+  readonly #clock: Clock
 
   constructor(store: AddressBookStore, options: AddressBookServiceOptions = {}) {
     this.#store = store
     this.#newId = options.newId ?? newEntryId
     this.#requireIfMatch = options.requireIfMatch ?? false
+    this.#syncRetentionMs = options.syncRetentionMs ?? 30 * DAY_MS
+    this.#idempotencyExpiryMs = options.idempotencyExpiryMs ?? DAY_MS
+    this.#clock = options.clock ?? systemClock
   }
 
-  async create(principal: Principal, value: unknown): Promise<VersionedEntry> {
+  async create(principal: Principal, value: unknown, request: WriteRequest = {}): Promise<CreatedEntry> {
     requireScope(principal, 'write')
     const entry = checkedEntry(value)
-    const stored = await this.#store.create(principal.owner, this.#newId(), entry)
-    return { id: stored.id, version: stored.version, entry: stored.entry }
+    const id = this.#newId()
+    const outcome = await this.#idempotent(principal.owner, request, ['create', value], { id, version: 1 }, async (options) => {
+      await this.#store.create(principal.owner, id, entry, options)
+    })
+    return { ...outcome.result, entry, replayed: outcome.replayed }
   }
 
-  async get(principal: Principal, id: string): Promise<VersionedEntry> {
+  async importEntries(principal: Principal, items: readonly ImportItem[], request: WriteRequest = {}): Promise<Replayable<readonly ImportedEntry[]>> {
+    requireScope(principal, 'write')
+    const problems = importProblems(items)
+    if (problems.length > 0) throw new InvalidImportError(problems)
+    const entries = items.map((item) => ({ id: item.id ?? this.#newId(), entry: item.entry as AddressEntry }))
+    const imported = entries.map(({ id }, index) => {
+      const unmapped = items[index]?.unmapped
+      return unmapped && unmapped.length > 0 ? { id, version: 1, unmapped } : { id, version: 1 }
+    })
+    try {
+      return await this.#idempotent(principal.owner, request, ['import', items], imported, async (options) => {
+        if (entries.length > 0) await this.#store.createMany(principal.owner, entries, options)
+      })
+    } catch (error) {
+      if (!(error instanceof EntryExistsError)) throw error
+      const index = entries.findIndex((item) => item.id === error.id)
+      const { line, card } = items[index] ?? {}
+      throw new InvalidImportError([{ index, line, card, errors: [{ path: '/id', message: 'is the id of an entry already in the book' }] }])
+    }
+  }
+
+  async exportEntries(principal: Principal, request: ExportRequest): Promise<AsyncIterable<ExportedEntry>> {
+    requireScope(principal, 'read')
+    const { owner } = principal
+    const { sort } = request
+    const filter = normalizeFilter(request)
+    const read = (after?: PagePosition) => this.#store.list(owner, { filter, sort, limit: EXPORT_BATCH, after })
+    const first = await read()
+    async function* batches(): AsyncGenerator<ExportedEntry> {
+      let batch = first
+      for (;;) {
+        for (const stored of batch) yield exported(stored)
+        const last = batch.at(-1)
+        if (batch.length < EXPORT_BATCH || !last) return
+        batch = await read({ value: sortValueOf(sort.key, last), id: last.id })
+      }
+    }
+    return batches()
+  }
+
+  async changes(principal: Principal, request: ChangesRequest): Promise<ChangesResult> {
+    requireScope(principal, 'read')
+    const { owner } = principal
+    const issuedAt = this.#clock().getTime()
+    if (request.since === undefined) {
+      const { latest } = await this.#store.changePosition(owner)
+      return { changes: [], next: encodeSyncToken(owner, { seq: latest, issuedAt }), more: false }
+    }
+    const since = decodeSyncToken(owner, request.since)
+    if (issuedAt - since.issuedAt > this.#syncRetentionMs) throw new SyncTokenExpiredError()
+    const page = await this.#store.changesSince(owner, since.seq, request.limit)
+    // Read after the page: deletions forgotten while it was read make the page incomplete, and
+    // this position shows them. A token ahead of the book comes from a store that lost its
+    // history (a memory store restarted): the client must start again too.
+    const { latest, forgottenThrough } = await this.#store.changePosition(owner)
+    if (since.seq < forgottenThrough || since.seq > latest) throw new SyncTokenExpiredError()
+    const changes = page.changes.map(({ id, kind, stored }): Change =>
+      stored ? { id, change: kind, current: { id, version: stored.version, entry: stored.entry } } : { id, change: kind },
+    )
+    const seq = page.changes.at(-1)?.seq ?? since.seq
+    return { changes, next: encodeSyncToken(owner, { seq, issuedAt }), more: page.more }
+  }
+
+  /**
+   * Forgets what has expired: deletions older than the sync retention (tokens from before them
+   * get SyncTokenExpiredError) and idempotency keys past their time. Run now and then.
+   */
+  async forgetExpired(): Promise<{ deletions: number; idempotencyKeys: number }> {
+    const now = this.#clock().getTime()
+    const deletions = await this.#store.forgetDeletionsBefore(new Date(now - this.#syncRetentionMs).toISOString())
+    const idempotencyKeys = await this.#store.forgetIdempotencyKeysBefore(new Date(now).toISOString())
+    return { deletions, idempotencyKeys }
+  }
+
+  async get(principal: Principal, id: string): Promise<ExportedEntry> {
     requireScope(principal, 'read')
     const stored = isEntryId(id) ? await this.#store.get(principal.owner, id) : undefined
     if (!stored) throw new EntryNotFoundError(id)
-    return { id, version: stored.version, entry: stored.entry }
+    return exported(stored)
   }
 
   /** Replaces an existing entry; never creates one. */
@@ -169,6 +366,38 @@ export class AddressBookService implements AddressBook {
     return { entries: page.map((stored) => ({ id: stored.id, version: stored.version, entry: stored.entry })), next, total }
   }
 
+  /**
+   * Runs a write once per idempotency key: the first request with a key claims it and records
+   * its result with the write, in the same transaction; a retry with the same request gets that
+   * result and writes nothing. The result is known before the write (ids are made here).
+   */
+  async #idempotent<T>(owner: string, { idempotencyKey: key }: WriteRequest, request: unknown, result: T, write: (options: WriteOptions) => Promise<void>): Promise<Replayable<T>> {
+    if (key === undefined) {
+      await write({})
+      return { result, replayed: false }
+    }
+    const fingerprint = createHash('sha256').update(JSON.stringify(request)).digest('base64url')
+    const now = this.#clock().getTime()
+    const times = {
+      now: new Date(now).toISOString(),
+      leaseUntil: new Date(now + IDEMPOTENCY_LEASE_MS).toISOString(),
+      expiresAt: new Date(now + this.#idempotencyExpiryMs).toISOString(),
+    }
+    const claim = await this.#store.claimIdempotencyKey(owner, key, fingerprint, times)
+    if (!claim.claimed) {
+      if (claim.record?.fingerprint !== fingerprint) throw new IdempotencyKeyReusedError()
+      if (claim.record.result === undefined) throw new IdempotencyKeyInUseError()
+      return { result: JSON.parse(claim.record.result) as T, replayed: true }
+    }
+    try {
+      await write({ idempotency: { key, result: JSON.stringify(result) } })
+    } catch (error) {
+      await this.#store.releaseIdempotencyKey(owner, key).catch(() => undefined)
+      throw error
+    }
+    return { result, replayed: false }
+  }
+
   #checkWrite(principal: Principal, preconditions: Preconditions): void {
     requireScope(principal, 'write')
     if (this.#requireIfMatch && preconditions.ifMatch === undefined) throw new PreconditionRequiredError()
@@ -194,6 +423,27 @@ function failedWrite(id: string, preconditions: Preconditions): Error {
 
 function requireScope(principal: Principal, needed: Scope): void {
   if (!hasScope(principal, needed)) throw new InsufficientScopeError(needed)
+}
+
+function exported(stored: StoredEntry): ExportedEntry {
+  return { id: stored.id, version: stored.version, entry: stored.entry, updatedAt: stored.updatedAt }
+}
+
+/** Every item that cannot be stored, with each reason: not a valid entry, an id that cannot be one, an id given twice. */
+function importProblems(items: readonly ImportItem[]): ImportItemErrors[] {
+  const problems: ImportItemErrors[] = []
+  const firstWithId = new Map<string, number>()
+  items.forEach((item, index) => {
+    const errors: FieldError[] = item.unreadable === undefined ? validateAddressEntry(item.entry) : [{ path: '', message: item.unreadable }]
+    if (item.id !== undefined) {
+      const earlier = firstWithId.get(item.id)
+      if (!isEntryId(item.id)) errors.push({ path: '/id', message: 'must be 1 to 64 letters, digits and dashes, and not "changes"' })
+      else if (earlier !== undefined) errors.push({ path: '/id', message: 'is the id of an earlier item too' })
+      else firstWithId.set(item.id, index)
+    }
+    if (errors.length > 0) problems.push({ index, line: item.line, card: item.card, errors })
+  })
+  return problems
 }
 
 function checkedEntry(value: unknown): AddressEntry {

@@ -1,7 +1,17 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import type { AddressEntry } from '../domain/address-entry.js'
 import type { EntryFilter } from '../domain/listing.js'
-import type { ApiKeyRecord, ListQuery, NewApiKey, Store, StoredEntry } from './store.js'
+import type {
+  ApiKeyRecord,
+  ChangePage,
+  ChangePosition,
+  IdempotencyClaim,
+  ListQuery,
+  NewApiKey,
+  Store,
+  StoredEntry,
+  WriteOptions,
+} from './store.js'
 
 type Operation =
   | 'ready'
@@ -12,6 +22,12 @@ type Operation =
   | 'delete'
   | 'list'
   | 'count'
+  | 'change_position'
+  | 'changes_since'
+  | 'forget_deletions'
+  | 'claim_idempotency_key'
+  | 'release_idempotency_key'
+  | 'forget_idempotency_keys'
   | 'create_api_key'
   | 'find_api_key'
   | 'list_api_keys'
@@ -72,12 +88,12 @@ export class InstrumentedStore implements Store {
     return this.#measure('ready', () => this.#store.ready())
   }
 
-  create(owner: string, id: string, entry: AddressEntry): Promise<StoredEntry> {
-    return this.#measure('create', () => this.#store.create(owner, id, entry))
+  create(owner: string, id: string, entry: AddressEntry, options?: WriteOptions): Promise<StoredEntry> {
+    return this.#measure('create', () => this.#store.create(owner, id, entry, options))
   }
 
-  createMany(owner: string, entries: readonly { readonly id: string; readonly entry: AddressEntry }[]): Promise<StoredEntry[]> {
-    return this.#measure('create_many', () => this.#store.createMany(owner, entries))
+  createMany(owner: string, entries: readonly { readonly id: string; readonly entry: AddressEntry }[], options?: WriteOptions): Promise<StoredEntry[]> {
+    return this.#measure('create_many', () => this.#store.createMany(owner, entries, options))
   }
 
   get(owner: string, id: string): Promise<StoredEntry | undefined> {
@@ -98,6 +114,35 @@ export class InstrumentedStore implements Store {
 
   count(owner: string, filter: EntryFilter): Promise<number> {
     return this.#measure('count', () => this.#store.count(owner, filter))
+  }
+
+  changePosition(owner: string): Promise<ChangePosition> {
+    return this.#measure('change_position', () => this.#store.changePosition(owner))
+  }
+
+  changesSince(owner: string, since: number, limit: number): Promise<ChangePage> {
+    return this.#measure('changes_since', () => this.#store.changesSince(owner, since, limit))
+  }
+
+  forgetDeletionsBefore(before: string): Promise<number> {
+    return this.#measure('forget_deletions', () => this.#store.forgetDeletionsBefore(before))
+  }
+
+  claimIdempotencyKey(
+    owner: string,
+    key: string,
+    fingerprint: string,
+    times: { now: string; leaseUntil: string; expiresAt: string },
+  ): Promise<IdempotencyClaim> {
+    return this.#measure('claim_idempotency_key', () => this.#store.claimIdempotencyKey(owner, key, fingerprint, times))
+  }
+
+  releaseIdempotencyKey(owner: string, key: string): Promise<void> {
+    return this.#measure('release_idempotency_key', () => this.#store.releaseIdempotencyKey(owner, key))
+  }
+
+  forgetIdempotencyKeysBefore(now: string): Promise<number> {
+    return this.#measure('forget_idempotency_keys', () => this.#store.forgetIdempotencyKeysBefore(now))
   }
 
   createApiKey(key: NewApiKey): Promise<ApiKeyRecord> {

@@ -15,10 +15,62 @@ export interface StoredEntry {
 }
 
 /**
- * What the address book needs from storage. Adapters keep entries per owner; an id belongs to
- * one owner. Every method resolves only once its effect is durable for that adapter, and a
- * method that rejects has changed nothing. Returned objects are copies: mutating them does not
- * change what is stored.
+ * What a write may carry besides its entries: the result of the request it answers, recorded
+ * under the idempotency key the request was claimed with, in the same transaction as the write,
+ * so that a retry can never repeat a write that was made.
+ */
+export interface WriteOptions {
+  readonly idempotency?: { readonly key: string; readonly result: string } | undefined
+}
+
+/** One change of an owner's book, at its place in the owner's sequence of changes. */
+export interface StoredChange {
+  /** Where the change is in its owner's sequence: 1 for the owner's first write, then 2, 3, … */
+  readonly seq: number
+  readonly id: string
+  readonly kind: 'created' | 'updated' | 'deleted'
+  /** The entry as it is now; absent for a deletion. */
+  readonly stored?: StoredEntry | undefined
+}
+
+export interface ChangePage {
+  readonly changes: readonly StoredChange[]
+  /** Whether changes remain after the last one on this page. */
+  readonly more: boolean
+}
+
+/** Where an owner's sequence of changes stands. */
+export interface ChangePosition {
+  /** The seq of the owner's latest change; 0 before the first. */
+  readonly latest: number
+  /** Deletions at or before this seq have been forgotten (their tombstones pruned); 0 when none has. */
+  readonly forgottenThrough: number
+}
+
+/** An idempotency key as the store keeps it. */
+export interface IdempotencyRecord {
+  /** What the request was (a hash of its body): a retry must be the same request. */
+  readonly fingerprint: string
+  /** The result recorded with the write; absent while the first request is still running. */
+  readonly result?: string | undefined
+}
+
+export interface IdempotencyClaim {
+  /** The key is this request's now (it was free, expired, or its first request's lease ran out). */
+  readonly claimed: boolean
+  /** When not claimed: the record that holds the key. */
+  readonly record?: IdempotencyRecord | undefined
+}
+
+/**
+ * What the address book needs from storage. Adapters keep entries per owner; an id is unique
+ * within its owner's book (two owners may use the same id, and neither can tell). Every method
+ * resolves only once its effect is durable for that adapter, and a method that rejects has
+ * changed nothing. Returned objects are copies: mutating them does not change what is stored.
+ *
+ * Every write (create, createMany, update, delete) records a change in the owner's sequence, in
+ * the same transaction: seqs are given in commit order, so that a reader who sees change n has
+ * seen every change before it, also across instances of a shared database.
  */
 export interface AddressBookStore {
   /** A short name for logs: `memory`, `sqlite:/path/to.db`, `postgres://host/db`. */
@@ -28,13 +80,13 @@ export interface AddressBookStore {
    * StoreUnavailableError when it may come back by itself) otherwise. Cheap enough to call often.
    */
   ready(): Promise<void>
-  /** Rejects with EntryExistsError when the id is taken. */
-  create(owner: string, id: string, entry: AddressEntry): Promise<StoredEntry>
+  /** Rejects with EntryExistsError when the owner has an entry with this id. */
+  create(owner: string, id: string, entry: AddressEntry, options?: WriteOptions): Promise<StoredEntry>
   /**
    * Stores several new entries as one: all or none. Rejects with EntryExistsError (and stores
    * nothing) when any id is taken or given twice.
    */
-  createMany(owner: string, entries: readonly { readonly id: string; readonly entry: AddressEntry }[]): Promise<StoredEntry[]>
+  createMany(owner: string, entries: readonly { readonly id: string; readonly entry: AddressEntry }[], options?: WriteOptions): Promise<StoredEntry[]>
   get(owner: string, id: string): Promise<StoredEntry | undefined>
   /**
    * Replaces the entry; resolves undefined when there is no such entry (no upsert), or when
@@ -51,6 +103,27 @@ export interface AddressBookStore {
   list(owner: string, query: ListQuery): Promise<StoredEntry[]>
   /** How many of the owner's entries pass the filter. */
   count(owner: string, filter: EntryFilter): Promise<number>
+  /** Where the owner's sequence of changes stands, as of one consistent moment. */
+  changePosition(owner: string): Promise<ChangePosition>
+  /**
+   * The owner's changes after seq `since`, oldest first, at most `limit`. Each entry appears once,
+   * at its latest change: `created` when it was created after `since`, else `updated`; a deleted
+   * entry appears as `deleted` (its tombstone) until the tombstone is forgotten.
+   */
+  changesSince(owner: string, since: number, limit: number): Promise<ChangePage>
+  /** Forgets the tombstones of deletions made before `before` (ISO time), for every owner; resolves how many. */
+  forgetDeletionsBefore(before: string): Promise<number>
+  /**
+   * Claims an idempotency key for a request with this fingerprint: a key nobody holds, or whose
+   * record expired (`expiresAt` is when a new record will), or whose first request left it
+   * pending past its lease, becomes this request's, pending until `leaseUntil`. Otherwise
+   * resolves the record that holds it. Atomic across instances.
+   */
+  claimIdempotencyKey(owner: string, key: string, fingerprint: string, times: { now: string; leaseUntil: string; expiresAt: string }): Promise<IdempotencyClaim>
+  /** Gives up a pending claim (its request failed and wrote nothing), so that a retry runs again. */
+  releaseIdempotencyKey(owner: string, key: string): Promise<void>
+  /** Forgets idempotency records that expired before `now`; resolves how many. */
+  forgetIdempotencyKeysBefore(now: string): Promise<number>
   close(): Promise<void>
 }
 

@@ -2,10 +2,11 @@ import assert from 'node:assert/strict'
 import { describe, test, type TestContext } from 'node:test'
 import type { AddressEntry } from '../../src/domain/address-entry.js'
 import { EntryExistsError } from '../../src/domain/errors.js'
-import { DEFAULT_SORT } from '../../src/domain/listing.js'
+import { DEFAULT_SORT, normalizeFilter } from '../../src/domain/listing.js'
 import type { ApiKeyRecord, Clock, NewApiKey, Store, StoredEntry } from '../../src/storage/store.js'
 import { aFullEntry, anEntry } from '../helpers/factories.js'
 import { describeListingContract } from './listing-contract.js'
+import { describeSyncContract } from './sync-contract.js'
 
 /**
  * Builds a fresh, empty store for one test and registers its own cleanup on `t`. The store
@@ -160,15 +161,17 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
         assert.deepEqual(await listAll(store, ALICE), [first])
       })
 
-      test('when the id is taken by another owner, then it rejects with EntryExistsError and neither owner sees a change', async (t) => {
+      test('when another owner has an entry with the same id, then the create succeeds and each owner reads only their own', async (t) => {
         const store = await makeStore(t, aManualClock().clock)
         const alices = await store.create(ALICE, 'entry-1', anEntry({ full_name: 'Alice' }))
 
-        await assert.rejects(store.create(BOB, 'entry-1', anEntry({ full_name: 'Bob' })), EntryExistsError)
+        const bobs = await store.create(BOB, 'entry-1', anEntry({ full_name: 'Bob' }))
 
+        assert.deepEqual(bobs, { ...alices, owner: BOB, entry: anEntry({ full_name: 'Bob' }) })
+        assert.deepEqual(await store.get(ALICE, 'entry-1'), alices)
+        assert.deepEqual(await store.get(BOB, 'entry-1'), bobs)
         assert.deepEqual(await listAll(store, ALICE), [alices])
-        assert.deepEqual(await listAll(store, BOB), [])
-        assert.equal(await store.get(BOB, 'entry-1'), undefined)
+        assert.deepEqual(await listAll(store, BOB), [bobs])
       })
     })
 
@@ -375,6 +378,21 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
         assert.deepEqual(await store.get(ALICE, 'entry-1'), alices)
       })
 
+      test('when two owners hold the same id, then updating and deleting one leaves the other as it was, still found by its filters', async (t) => {
+        const store = await makeStore(t, aManualClock().clock)
+        const email = (address: string) => ({ emails: [{ kind: 'home' as const, email: address }] })
+        await store.create(ALICE, 'entry-1', anEntry({ full_name: 'Alice', ...email('alice@example.org') }))
+        const bobs = await store.create(BOB, 'entry-1', anEntry({ full_name: 'Bob', ...email('bob@example.org') }))
+
+        await store.update(ALICE, 'entry-1', anEntry({ full_name: 'Alice', ...email('alice@example.net') }))
+        await store.delete(ALICE, 'entry-1')
+
+        assert.deepEqual(await store.get(BOB, 'entry-1'), bobs)
+        assert.equal(await store.count(BOB, normalizeFilter({ email: 'bob@example.org' })), 1)
+        assert.deepEqual(idsOf(await store.list(BOB, { filter: normalizeFilter({ q: 'bob@' }), sort: DEFAULT_SORT, limit: 10 })), ['entry-1'])
+        assert.equal(await store.get(ALICE, 'entry-1'), undefined)
+      })
+
       test('when two owners have entries, then each lists only their own', async (t) => {
         const store = await makeStore(t, aManualClock().clock)
         const alices = await store.create(ALICE, 'entry-1', anEntry({ full_name: 'Alice' }))
@@ -571,5 +589,6 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
     })
 
     describeListingContract(makeStore)
+    describeSyncContract(makeStore)
   })
 }

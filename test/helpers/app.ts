@@ -22,7 +22,9 @@ export interface TestAppOptions extends AppOptions {
 export function buildTestApp(t: TestContext, options: TestAppOptions = {}): App {
   const store = options.store ?? new MemoryStore()
   const config = testConfig(options.config)
-  const addressBook = options.service ?? new AddressBookService(store, { requireIfMatch: config.requireIfMatch })
+  const addressBook =
+    options.service ??
+    new AddressBookService(store, { requireIfMatch: config.requireIfMatch, syncRetentionMs: config.sync.retention, idempotencyExpiryMs: config.idempotency.expiry })
   const app = buildApp(config, { addressBook, authenticator: options.authenticator }, {
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.metrics ? { metrics: options.metrics } : {}),

@@ -66,8 +66,10 @@ export class OpenApiConformance {
   constructor(private readonly document: Document) {
     this.ajv.addFormat('plain-text', (text: string) => !text.includes('\0') && !/\p{Cs}/u.test(text))
     this.ajv.addFormat('email', /^[^\s@]+@[^\s@]+$/)
+    this.ajv.addFormat('uri', (text: string) => URL.canParse(text))
     this.ajv.addSchema(document, 'openapi.json')
-    this.templates = Object.keys(document.paths).map((template) => ({
+    // Paths without parameters first: /addresses/changes is not an entry's path.
+    this.templates = Object.keys(document.paths).sort((a, b) => Number(a.includes('{')) - Number(b.includes('{'))).map((template) => ({
       template,
       pattern: new RegExp(`^${template.split(/\{[^}]+\}/).map(escapeRegExp).join('[^/]+')}/?$`),
     }))
@@ -114,10 +116,26 @@ export class OpenApiConformance {
       problems.push(`${where}: content type ${contentType} is not documented`)
       return problems
     }
+    if (mediaType === 'application/x-ndjson') return [...problems, ...this.lineProblems(where, bodyOf(response))]
     if (!mediaType.endsWith('json')) return problems
     const validate = this.validator(pointer('paths', template, method, 'responses', status, 'content', mediaType, 'schema'))
     if (!validate(JSON.parse(bodyOf(response)))) problems.push(`${where}: body ${this.ajv.errorsText(validate.errors)}`)
     return problems
+  }
+
+  /** NDJSON is documented as text: each line must at least be JSON. */
+  private lineProblems(where: string, body: string): string[] {
+    return body
+      .split('\n')
+      .filter((line) => line !== '')
+      .flatMap((line, index) => {
+        try {
+          JSON.parse(line)
+          return []
+        } catch {
+          return [`${where}: line ${String(index + 1)} is not JSON`]
+        }
+      })
   }
 
   private validator(at: string): ValidateFunction {

@@ -1,6 +1,21 @@
+import { Readable } from 'node:stream'
 import type { AddressEntry } from '../../src/domain/address-entry.js'
 import type { Principal } from '../../src/domain/principal.js'
-import type { AddressBook, ListRequest, ListResult, Preconditions, VersionedEntry } from '../../src/service/address-book-service.js'
+import type {
+  AddressBook,
+  ChangesRequest,
+  ChangesResult,
+  CreatedEntry,
+  ExportedEntry,
+  ExportRequest,
+  ImportedEntry,
+  ImportItem,
+  ListRequest,
+  ListResult,
+  Preconditions,
+  Replayable,
+  WriteRequest,
+} from '../../src/service/address-book-service.js'
 
 interface Call {
   method: keyof AddressBook
@@ -29,12 +44,30 @@ export class StubAddressBook implements AddressBook {
     Object.assign(this, overrides)
   }
 
-  create(principal: Principal, value: unknown): Promise<VersionedEntry> {
-    return this.#answer(principal, 'create', [value], { id: this.createdId, version: 1, entry: value as AddressEntry })
+  /** When the stubbed entries were last changed. */
+  updatedAt = '2026-11-25T10:00:00.000Z'
+
+  create(principal: Principal, value: unknown, request: WriteRequest = {}): Promise<CreatedEntry> {
+    const args = request.idempotencyKey === undefined ? [value] : [value, request]
+    return this.#answer(principal, 'create', args, { id: this.createdId, version: 1, entry: value as AddressEntry, replayed: false })
   }
 
-  get(principal: Principal, id: string): Promise<VersionedEntry> {
-    return this.#answer(principal, 'get', [id], { id, version: this.version, entry: this.entry })
+  importEntries(principal: Principal, items: readonly ImportItem[], request: WriteRequest = {}): Promise<Replayable<readonly ImportedEntry[]>> {
+    const result = items.map((item, index) => ({ id: item.id ?? `${this.createdId.slice(0, -4)}${String(index).padStart(4, '0')}`, version: 1 }))
+    return this.#answer(principal, 'importEntries', [items, request], { result, replayed: false })
+  }
+
+  exportEntries(principal: Principal, request: ExportRequest): Promise<AsyncIterable<ExportedEntry>> {
+    const entries = Object.entries(this.entries).map(([id, entry]) => ({ id, version: 1, entry, updatedAt: this.updatedAt }))
+    return this.#answer(principal, 'exportEntries', [request], Readable.from(entries))
+  }
+
+  changes(principal: Principal, request: ChangesRequest): Promise<ChangesResult> {
+    return this.#answer(principal, 'changes', [request], { changes: [], next: 'stubbed-token', more: false })
+  }
+
+  get(principal: Principal, id: string): Promise<ExportedEntry> {
+    return this.#answer(principal, 'get', [id], { id, version: this.version, entry: this.entry, updatedAt: this.updatedAt })
   }
 
   update(principal: Principal, id: string, value: unknown, preconditions?: Preconditions): Promise<number> {

@@ -93,13 +93,13 @@ function invalidEntry(random: Random): string {
     (e) => delete e.full_name,
     (e) => (e.emails = [{ kind: 'home', email: '"\u0000"@example.com' }]),
     (e) => (e.emails = [{ kind: 'home', email: '"\uDC00"@example.com' }]),
-    (e) => (e.emails = [{ kind: 'other', email: 'a@example.com' }]),
+    (e) => (e.emails = [{ kind: 'cell', email: 'a@example.com' }]),
     (e) => (e.phone_numbers = [{ kind: 'home', country_code: 0, local_number: 1 }]),
     (e) => (e.phone_numbers = [{ kind: 'home', country_code: 1, local_number: 'x' }]),
     (e) => (e.fax_numbers = Array.from({ length: 21 }, () => ({ kind: 'work', country_code: 1, local_number: 1 }))),
     (e) => (e.addresses = [[]]),
     (e) => (e.addresses = [{ kind: 'home' }]),
-    (e) => (e.nickname = 'x'),
+    (e) => (e.middle_name = 'x'),
   ])
   mutate(entry)
   return random.chance(0.1) ? JSON.stringify(random.pick([[entry], 'text', null, 42, true])) : JSON.stringify(entry)

@@ -120,9 +120,9 @@ describe('the OpenAPI document', () => {
     // What is left out: the 405 answers for the methods each address path does not support, and the docs UI's own files.
     const otherMethods = undocumented.filter((route) => !/^(GET|HEAD) \/docs/.test(route))
     assert.ok(otherMethods.includes('TRACE /addresses/{id}') && otherMethods.includes('DELETE /addresses'), otherMethods.join('\n'))
-    assert.ok(otherMethods.every((route) => / \/addresses(\/\{id\})?$/.test(route)), otherMethods.join('\n'))
+    assert.ok(otherMethods.every((route) => / \/addresses(\/\{id\}|\/changes)?$/.test(route)), otherMethods.join('\n'))
     assert.ok(undocumented.some((route) => route.startsWith('GET /docs')), undocumented.join('\n'))
-    assert.deepEqual(Object.keys(document.paths).sort(), ['/addresses', '/addresses/{id}', '/livez', '/metrics', '/openapi.json', '/readyz'])
+    assert.deepEqual(Object.keys(document.paths).sort(), ['/addresses', '/addresses/changes', '/addresses/{id}', '/livez', '/metrics', '/openapi.json', '/readyz'])
   })
 
   test('when an operation changes an entry or reads one, then it documents ETag, If-Match and If-None-Match', async (t) => {
@@ -130,12 +130,13 @@ describe('the OpenAPI document', () => {
     const item = document.paths['/addresses/{id}'] ?? {}
     const parameters = (operation: Operation | undefined) => (operation?.parameters ?? []).filter((p) => p.in === 'header').map((p) => p.name)
 
-    assert.deepEqual(headerNames(item.get?.responses['200']), ['ETag'])
+    assert.deepEqual(headerNames(item.get?.responses['200']), ['ETag', 'Vary'])
     assert.deepEqual(parameters(item.get), ['If-None-Match'])
     for (const method of ['put', 'patch', 'delete']) assert.deepEqual(parameters(item[method]), ['If-Match', 'If-None-Match'], method)
     for (const method of ['put', 'patch']) assert.deepEqual(headerNames(item[method]?.responses['204']), ['ETag'], method)
-    assert.deepEqual(headerNames(document.paths['/addresses']?.post?.responses['201']), ['Location', 'ETag'])
-    assert.deepEqual(headerNames(document.paths['/addresses']?.get?.responses['200']), ['Link', 'X-Total-Count', 'ETag'])
+    assert.deepEqual(headerNames(document.paths['/addresses']?.post?.responses['201']), ['Location', 'ETag', 'Idempotent-Replayed'])
+    assert.deepEqual(parameters(document.paths['/addresses']?.post), ['idempotency-key'])
+    assert.deepEqual(headerNames(document.paths['/addresses']?.get?.responses['200']), ['Link', 'X-Total-Count', 'ETag', 'Vary'])
     assert.deepEqual(headerNames(item.get?.responses['503']), ['Retry-After'])
     assert.deepEqual(Object.keys(item.patch?.responses ?? {}).sort(), ['204', '400', '404', '412', '413', '414', '415', '428', '500', '503'])
   })

@@ -14,7 +14,15 @@ import {
 import { ANONYMOUS_PRINCIPAL, DEFAULT_OWNER, type Principal } from '../../src/domain/principal.js'
 import { AddressBookService, type AddressBook, type AddressBookServiceOptions, type ListRequest } from '../../src/service/address-book-service.js'
 import { MemoryStore } from '../../src/storage/memory/memory-store.js'
-import type { AddressBookStore, ListQuery, StoredEntry } from '../../src/storage/store.js'
+import type {
+  AddressBookStore,
+  ChangePage,
+  ChangePosition,
+  IdempotencyClaim,
+  ListQuery,
+  StoredEntry,
+  WriteOptions,
+} from '../../src/storage/store.js'
 import { DEFAULT_SORT, type EntryFilter } from '../../src/domain/listing.js'
 import { aFullEntry, anEntry } from '../helpers/factories.js'
 
@@ -50,12 +58,38 @@ class FakeStore implements AddressBookStore {
     return this.#call('ready', [], () => this.#inner.ready())
   }
 
-  create(owner: string, id: string, entry: AddressEntry): Promise<StoredEntry> {
-    return this.#call('create', [owner, id, entry], () => this.#inner.create(owner, id, entry))
+  create(owner: string, id: string, entry: AddressEntry, options: WriteOptions = {}): Promise<StoredEntry> {
+    const args = options.idempotency === undefined ? [owner, id, entry] : [owner, id, entry, options]
+    return this.#call('create', args, () => this.#inner.create(owner, id, entry, options))
   }
 
-  createMany(owner: string, entries: readonly { id: string; entry: AddressEntry }[]): Promise<StoredEntry[]> {
-    return this.#call('createMany', [owner, entries], () => this.#inner.createMany(owner, entries))
+  createMany(owner: string, entries: readonly { id: string; entry: AddressEntry }[], options: WriteOptions = {}): Promise<StoredEntry[]> {
+    const args = options.idempotency === undefined ? [owner, entries] : [owner, entries, options]
+    return this.#call('createMany', args, () => this.#inner.createMany(owner, entries, options))
+  }
+
+  changePosition(owner: string): Promise<ChangePosition> {
+    return this.#call('changePosition', [owner], () => this.#inner.changePosition(owner))
+  }
+
+  changesSince(owner: string, since: number, limit: number): Promise<ChangePage> {
+    return this.#call('changesSince', [owner, since, limit], () => this.#inner.changesSince(owner, since, limit))
+  }
+
+  forgetDeletionsBefore(before: string): Promise<number> {
+    return this.#call('forgetDeletionsBefore', [before], () => this.#inner.forgetDeletionsBefore(before))
+  }
+
+  claimIdempotencyKey(owner: string, key: string, fingerprint: string, times: { now: string; leaseUntil: string; expiresAt: string }): Promise<IdempotencyClaim> {
+    return this.#call('claimIdempotencyKey', [owner, key, fingerprint, times], () => this.#inner.claimIdempotencyKey(owner, key, fingerprint, times))
+  }
+
+  releaseIdempotencyKey(owner: string, key: string): Promise<void> {
+    return this.#call('releaseIdempotencyKey', [owner, key], () => this.#inner.releaseIdempotencyKey(owner, key))
+  }
+
+  forgetIdempotencyKeysBefore(now: string): Promise<number> {
+    return this.#call('forgetIdempotencyKeysBefore', [now], () => this.#inner.forgetIdempotencyKeysBefore(now))
   }
 
   get(owner: string, id: string): Promise<StoredEntry | undefined> {
@@ -90,6 +124,13 @@ class FakeStore implements AddressBookStore {
     this.calls.push({ method, args: structuredClone(args) })
     return this.#failure ? Promise.reject(this.#failure) : forward()
   }
+}
+
+/** An entry as read, without the time it was written (which the ticking clock decides). */
+function withoutTime<T extends { updatedAt: string }>(read: T): Omit<T, 'updatedAt'> {
+  const { updatedAt, ...rest } = read
+  assert.match(updatedAt, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/)
+  return rest
 }
 
 function tickingClock(): () => Date {
@@ -184,7 +225,7 @@ describe('AddressBookService', () => {
 
       const found = await service.get(CALLER, id)
 
-      assert.deepEqual(found, { id, version: 1, entry: aFullEntry() })
+      assert.deepEqual(withoutTime(found), { id, version: 1, entry: aFullEntry() })
     })
 
     test('when the id is unknown, then it rejects with EntryNotFoundError for that id', async (t) => {
@@ -457,7 +498,7 @@ describe('AddressBookService', () => {
       const version = await service.update(CALLER, id, anEntry({ full_name: 'Second' }), { ifMatch: [1] })
 
       assert.equal(version, 2)
-      assert.deepEqual(await service.get(CALLER, id), { id, version: 2, entry: anEntry({ full_name: 'Second' }) })
+      assert.deepEqual(withoutTime(await service.get(CALLER, id)), { id, version: 2, entry: anEntry({ full_name: 'Second' }) })
     })
 
     test('when an update names another version, then PreconditionFailedError and nothing changes', async (t) => {
@@ -467,7 +508,7 @@ describe('AddressBookService', () => {
       await assert.rejects(service.update(CALLER, id, anEntry({ full_name: 'Lost' }), { ifMatch: [2, 3] }), PreconditionFailedError)
       await assert.rejects(service.delete(CALLER, id, { ifMatch: [] }), PreconditionFailedError)
 
-      assert.deepEqual(await service.get(CALLER, id), { id, version: 1, entry: anEntry() })
+      assert.deepEqual(withoutTime(await service.get(CALLER, id)), { id, version: 1, entry: anEntry() })
     })
 
     test('when a conditional write targets an entry that does not exist, then PreconditionFailedError, not not-found', async (t) => {
@@ -525,7 +566,7 @@ describe('AddressBookService', () => {
 
         await assert.rejects(service.patch(CALLER, id, patch), (error) => error instanceof InvalidEntryError && error.errors.some((e) => e.path === path))
 
-        assert.deepEqual(await service.get(CALLER, id), { id, version: 1, entry: aFullEntry() })
+        assert.deepEqual(withoutTime(await service.get(CALLER, id)), { id, version: 1, entry: aFullEntry() })
         assert.equal(({} as Record<string, unknown>).isAdmin, undefined)
       })
     }

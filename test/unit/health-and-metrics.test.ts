@@ -152,6 +152,31 @@ describe('InstrumentedStore', () => {
     assert.deepEqual((await inner.get('default', 'a'))?.entry, anEntry())
   })
 
+  test('when the change sequence and idempotency keys are used, then each operation is measured and write options reach the store', async (t) => {
+    const registry = new Registry()
+    const store = new InstrumentedStore(new MemoryStore(), registry)
+    t.after(() => store.close())
+    const times = { now: '2024-01-01T00:00:00.000Z', leaseUntil: '2024-01-01T00:01:00.000Z', expiresAt: '2024-01-02T00:00:00.000Z' }
+
+    await store.claimIdempotencyKey('default', 'one', 'fingerprint', times)
+    await store.claimIdempotencyKey('default', 'many', 'fingerprint', times)
+    await store.create('default', 'a', anEntry(), { idempotency: { key: 'one', result: 'created a' } })
+    await store.createMany('default', [{ id: 'b', entry: anEntry() }], { idempotency: { key: 'many', result: 'created b' } })
+    await store.changePosition('default')
+    await store.changesSince('default', 0, 10)
+    await store.forgetDeletionsBefore(times.now)
+    await store.releaseIdempotencyKey('default', 'none')
+    await store.forgetIdempotencyKeysBefore(times.now)
+
+    const text = await registry.metrics()
+    for (const operation of ['create', 'create_many', 'change_position', 'changes_since', 'forget_deletions', 'release_idempotency_key', 'forget_idempotency_keys']) {
+      assert.match(text, new RegExp(`addrservice_store_operation_duration_seconds_count\\{operation="${operation}",outcome="ok"\\} 1`))
+    }
+    assert.match(text, /addrservice_store_operation_duration_seconds_count\{operation="claim_idempotency_key",outcome="ok"\} 2/)
+    const recorded = await Promise.all(['one', 'many'].map((key) => store.claimIdempotencyKey('default', key, 'fingerprint', times)))
+    assert.deepEqual(recorded.map((claim) => claim.record?.result), ['created a', 'created b'])
+  })
+
   test('when the store has a pool, then its connections are reported by state', async (t) => {
     const registry = new Registry()
     const pooled = Object.assign(new MemoryStore(), { poolStats: () => ({ total: 5, idle: 3, waiting: 1 }) })

@@ -157,7 +157,7 @@ describe('request bodies', () => {
 
   test('when a body breaks the schema, then 400 lists every failing field and the service is not called', async (t) => {
     const { app, service } = appWith(t)
-    const payload = { full_name: '', emails: [{ kind: 'other', email: 'not-an-email' }], nickname: 'x' }
+    const payload = { full_name: '', emails: [{ kind: 'mobile', email: 'not-an-email' }], middle_name: 'x' }
 
     const response = await app.inject({ method: 'PUT', url: `/addresses/${ID}`, payload })
 
@@ -167,7 +167,7 @@ describe('request bodies', () => {
     assert.equal(problem.message, 'JSON Schema validation failed')
     assert.deepEqual(
       problem.errors?.map((error) => error.path).sort(),
-      ['/emails/0/email', '/emails/0/kind', '/full_name', '/nickname'],
+      ['/emails/0/email', '/emails/0/kind', '/full_name', '/middle_name'],
     )
     assert.deepEqual(service.calls, [])
   })

@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict'
 import { createServer } from 'node:net'
 import { describe, test } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
 import pg from 'pg'
 import { StoreUnavailableError } from '../../src/domain/errors.js'
 import { POSTGRES_MIGRATIONS } from '../../src/storage/postgres/migrations.js'
 import { PostgresStore } from '../../src/storage/postgres/postgres-store.js'
 import { redactPassword } from '../../src/storage/store-config.js'
-import { DEFAULT_SORT, normalizeFilter } from '../../src/domain/listing.js'
+import type { AddressEntry } from '../../src/domain/address-entry.js'
+import { DEFAULT_SORT, indexEntry, normalizeFilter } from '../../src/domain/listing.js'
 import { storedEntries } from '../helpers/stores.js'
 import { aFullEntry, anEntry } from '../helpers/factories.js'
 import { POSTGRES_SKIP, useTestPostgres } from '../helpers/postgres.js'
@@ -37,6 +39,25 @@ describe('PostgresStore without a server', () => {
     assert.equal(redactPassword('not a url'), 'postgres://(unparseable URL)')
   })
 })
+
+/** Resolves once `count` of the store's sessions wait on a lock; rejects after two seconds. */
+async function waitForLockWaits(url: string, count: number): Promise<void> {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    for (let attempt = 0; attempt < 200; attempt++) {
+      const { rows } = await client.query<{ waiting: number }>(
+        `SELECT count(*)::integer AS waiting FROM pg_stat_activity
+         WHERE datname = current_database() AND application_name = 'addrservice' AND wait_event_type = 'Lock'`,
+      )
+      if ((rows[0]?.waiting ?? 0) >= count) return
+      await sleep(10)
+    }
+    throw new Error(`${String(count)} sessions never waited on a lock`)
+  } finally {
+    await client.end()
+  }
+}
 
 describe('PostgresStore on a server', { skip: POSTGRES_SKIP }, () => {
   const postgres = POSTGRES_SKIP ? undefined : useTestPostgres()
@@ -150,6 +171,135 @@ describe('PostgresStore on a server', { skip: POSTGRES_SKIP }, () => {
     assert.equal(final?.version, 41)
     const winner = results.find((result) => result?.version === 41)
     assert.deepEqual(final.entry, winner?.entry)
+  })
+
+  test('when many writers through two instances write to one owner while a reader follows, then the seqs run 1..n without a gap and the reader never skips one', async (t) => {
+    const url = await freshUrl(t)
+    const [one, two] = [new PostgresStore(url, { poolSize: 6 }), new PostgresStore(url, { poolSize: 6 })]
+    t.after(() => Promise.all([one.close(), two.close()]))
+    await one.create('default', 'taken', anEntry())
+    await one.create('someone-else', 'e0', anEntry())
+    let writing = true
+    const seen: number[] = []
+    // Follows the way a syncing client does: after the last seq it saw. Creates only, so that no
+    // seq is superseded: every seq that exists stays visible, and one that is skipped is a gap.
+    const follow = async () => {
+      let since = 0
+      for (let more = true; writing || more; ) {
+        const page = await two.changesSince('default', since, 7)
+        for (const change of page.changes) {
+          assert.equal(change.seq, since + 1, `after ${String(since)} came ${String(change.seq)}`)
+          since = change.seq
+          seen.push(change.seq)
+        }
+        more = page.more
+      }
+    }
+    const reader = follow()
+
+    const writes = Array.from({ length: 120 }, (_, index) => {
+      const store = index % 2 ? one : two
+      const id = `e${String(index)}`
+      if (index % 10 === 3) return store.create('default', 'taken', anEntry()).then(() => 'created', () => 'refused')
+      if (index % 10 === 7) return store.createMany('default', [{ id, entry: anEntry() }, { id: `${id}b`, entry: anEntry() }]).then(() => 'created twice')
+      return store.create('default', id, anEntry()).then(() => 'created')
+    })
+    const outcomes = await Promise.all(writes)
+    writing = false
+    await reader
+
+    const written = 1 + outcomes.filter((outcome) => outcome === 'created').length + 2 * outcomes.filter((outcome) => outcome === 'created twice').length
+    assert.equal(outcomes.filter((outcome) => outcome === 'refused').length, 12)
+    assert.deepEqual(await one.changePosition('default'), { latest: written, forgottenThrough: 0 })
+    assert.deepEqual(seen, Array.from({ length: written }, (_, index) => index + 1))
+    assert.deepEqual((await one.changePosition('someone-else')).latest, 1)
+  })
+
+  test('when a write has taken its seq but not committed, then a later write of the owner waits for it, and readers see neither before it', async (t) => {
+    const url = await freshUrl(t)
+    const [one, two] = [new PostgresStore(url), new PostgresStore(url)]
+    t.after(() => Promise.all([one.close(), two.close()]))
+    await one.ready()
+    const blocker = new pg.Client({ connectionString: url })
+    await blocker.connect()
+    t.after(() => blocker.end())
+    const settled: string[] = []
+    let whileHeld
+    let first: Promise<unknown> | undefined
+    let second: Promise<unknown> | undefined
+    try {
+      // An uncommitted row with the id the first write creates: that write takes seq 1, then waits for this transaction.
+      await blocker.query('BEGIN')
+      await blocker.query(
+        `INSERT INTO address_entries (id, owner, version, created_at, updated_at, entry, sort_name, search_text, created_seq, changed_seq)
+         VALUES ('held', 'default', 1, now(), now(), '{}', '', '', 1000, 1000)`,
+      )
+      first = one.create('default', 'held', anEntry({ full_name: 'First' })).then(() => settled.push('first'))
+      await waitForLockWaits(url, 1)
+      second = two.create('default', 'second', anEntry({ full_name: 'Second' })).then(() => settled.push('second'))
+      // Either it waits, as it should, or it commits a seq after one that nobody can see yet.
+      await Promise.race([waitForLockWaits(url, 2), second])
+
+      whileHeld = { changes: await one.changesSince('default', 0, 10), position: await two.changePosition('default'), settled: [...settled] }
+    } finally {
+      await blocker.query('ROLLBACK')
+    }
+    await Promise.all([first, second])
+
+    assert.deepEqual(whileHeld, { changes: { changes: [], more: false }, position: { latest: 0, forgottenThrough: 0 }, settled: [] })
+    assert.deepEqual(settled, ['first', 'second'])
+    assert.deepEqual((await two.changesSince('default', 0, 10)).changes.map((change) => [change.seq, change.id]), [
+      [1, 'held'],
+      [2, 'second'],
+    ])
+  })
+
+  test('when a database from before the change sequence is opened, then ids are unique per owner and existing entries are numbered in creation order', async (t) => {
+    const url = await freshUrl(t)
+    const pool = new pg.Pool({ connectionString: url, max: 1 })
+    t.after(() => pool.end())
+    const client = await pool.connect()
+    try {
+      await client.query('CREATE TABLE addrservice_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())')
+      for (const [index, migration] of POSTGRES_MIGRATIONS.slice(0, 3).entries()) {
+        if (typeof migration === 'string') await client.query(migration)
+        else await migration(client)
+        await client.query('INSERT INTO addrservice_migrations (version) VALUES ($1)', [index + 1])
+      }
+      const insert = async (id: string, owner: string, createdAt: string, entry: AddressEntry) => {
+        const index = indexEntry(entry)
+        await client.query(
+          `INSERT INTO address_entries (id, owner, version, created_at, updated_at, entry, sort_name, search_text) VALUES ($1, $2, 1, $3, $3, $4, $5, $6)`,
+          [id, owner, createdAt, JSON.stringify(entry), index.sortName, index.searchText],
+        )
+        await client.query(
+          'INSERT INTO entry_terms (entry_id, owner, field, value) SELECT $1, $2, field, value FROM jsonb_to_recordset($3::jsonb) AS term(field text, value text)',
+          [id, owner, JSON.stringify(index.terms)],
+        )
+      }
+      await insert('later', 'default', '2024-01-02T00:00:00.000Z', anEntry({ full_name: 'Later' }))
+      await insert('first', 'default', '2024-01-01T00:00:00.000Z', anEntry({ full_name: 'First', emails: [{ kind: 'home', email: 'first@example.org' }] }))
+      await insert('bobs', 'bob', '2024-01-03T00:00:00.000Z', anEntry({ full_name: 'Bob' }))
+    } finally {
+      client.release()
+    }
+    const store = new PostgresStore(url)
+    t.after(() => store.close())
+
+    const page = await store.changesSince('default', 0, 10)
+    await store.create('bob', 'first', anEntry({ full_name: 'Bob too' }))
+    await store.delete('bob', 'first')
+
+    assert.deepEqual(page.changes.map((change) => [change.seq, change.id, change.kind]), [
+      [1, 'first', 'created'],
+      [2, 'later', 'created'],
+    ])
+    assert.deepEqual(await store.changePosition('default'), { latest: 2, forgottenThrough: 0 })
+    assert.deepEqual(await store.changePosition('bob'), { latest: 3, forgottenThrough: 0 })
+    assert.equal(await store.count('default', normalizeFilter({ email: 'first@example.org' })), 1)
+    assert.equal((await store.get('default', 'first'))?.entry.full_name, 'First')
+    const [version] = await query<{ version: number }>(url, 'SELECT max(version) AS version FROM addrservice_migrations')
+    assert.equal(version?.version, POSTGRES_MIGRATIONS.length)
   })
 
   test('when a write is rejected by the database for its own reasons, then the error passes unchanged', async (t) => {

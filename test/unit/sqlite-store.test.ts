@@ -7,7 +7,7 @@ import Database from 'better-sqlite3'
 import { EntryExistsError, StoreUnavailableError } from '../../src/domain/errors.js'
 import { DEFAULT_SORT, normalizeFilter } from '../../src/domain/listing.js'
 import { SQLITE_MIGRATIONS } from '../../src/storage/sqlite/migrations.js'
-import { listingSql, SqliteStore, type SqliteStoreOptions } from '../../src/storage/sqlite/sqlite-store.js'
+import { changesSql, listingSql, SqliteStore, type SqliteStoreOptions } from '../../src/storage/sqlite/sqlite-store.js'
 import type { Clock } from '../../src/storage/store.js'
 import { aSqliteStore, storedEntries } from '../helpers/stores.js'
 import { aFullEntry, anEntry } from '../helpers/factories.js'
@@ -148,6 +148,19 @@ describe('SqliteStore', () => {
       assert.match(plan, /SEARCH entry_terms USING PRIMARY KEY/, plan)
       assert.doesNotMatch(plan, /SCAN address_entries/, plan)
     })
+
+    test('when changes are read, then entries and tombstones are each walked in seq order on an index and merged, with no sort', (t) => {
+      const folder = aTempFolder(t)
+      folder.open()
+
+      const rows = folder.connect().prepare(`EXPLAIN QUERY PLAN ${changesSql}`).all({ owner: OWNER, since: 10, limit: 100 }) as { detail: string }[]
+      const plan = rows.map((row) => row.detail).join('\n')
+
+      assert.match(plan, /MERGE \(UNION ALL\)/, plan)
+      assert.match(plan, /SEARCH address_entries USING INDEX address_entries_by_change \(owner=\? AND changed_seq>\?\)/, plan)
+      assert.match(plan, /SEARCH tombstones USING COVERING INDEX tombstones_by_seq \(owner=\? AND seq>\?\)/, plan)
+      assert.doesNotMatch(plan, /TEMP B-TREE/, plan)
+    })
   })
 
   describe('schema', () => {
@@ -166,6 +179,44 @@ describe('SqliteStore', () => {
       assert.deepEqual(byName.map((stored) => stored.id), ['e1', 'e2'])
       assert.deepEqual((await store.list(OWNER, { filter: normalizeFilter({ q: 'ZED@' }), sort: DEFAULT_SORT, limit: 10 })).map((s) => s.id), ['e2'])
       assert.equal(await store.count(OWNER, normalizeFilter({ email: 'zed@example.org' })), 1)
+      assert.equal(folder.connect().pragma('user_version', { simple: true }), SQLITE_MIGRATIONS.length)
+    })
+
+    test('when a file from before the change sequence is opened, then ids are unique per owner, existing entries are numbered in creation order and keep their index', async (t) => {
+      const folder = aTempFolder(t)
+      const old = folder.connect()
+      for (const migration of SQLITE_MIGRATIONS.slice(0, 3)) old.exec(String(migration))
+      const insert = old.prepare(`INSERT INTO address_entries (id, owner, version, created_at, updated_at, sort_name, entry) VALUES (?, ?, ?, ?, ?, '', ?)`)
+      const rows = [
+        ['b-later', OWNER, 3, '2024-01-02T00:00:00.000Z', '2024-01-05T00:00:00.000Z', anEntry({ full_name: 'Zed' })],
+        ['a-first', OWNER, 1, '2024-01-01T00:00:00.000Z', '2024-01-01T00:00:00.000Z', anEntry({ full_name: 'Ada', emails: [{ kind: 'home', email: 'ada@example.org' }] })],
+        ['c-same-time', OWNER, 1, '2024-01-02T00:00:00.000Z', '2024-01-02T00:00:00.000Z', anEntry({ full_name: 'Cy' })],
+        ['bobs', 'bob', 1, '2024-01-03T00:00:00.000Z', '2024-01-03T00:00:00.000Z', anEntry({ full_name: 'Bob' })],
+      ] as const
+      for (const [id, owner, version, createdAt, updatedAt, entry] of rows) insert.run(id, owner, version, createdAt, updatedAt, JSON.stringify(entry))
+      const indexExisting = SQLITE_MIGRATIONS[3]
+      assert.ok(typeof indexExisting === 'function')
+      indexExisting(old)
+      old.pragma('user_version = 4')
+
+      const store = folder.open({ clock: aFixedClock('2024-02-01T00:00:00.000Z') })
+
+      assert.deepEqual(await store.changePosition(OWNER), { latest: 3, forgottenThrough: 0 })
+      assert.deepEqual(await store.changePosition('bob'), { latest: 1, forgottenThrough: 0 })
+      const page = await store.changesSince(OWNER, 0, 10)
+      assert.deepEqual(page.changes.map((change) => [change.seq, change.id, change.kind, change.stored?.version]), [
+        [1, 'a-first', 'created', 1],
+        [2, 'b-later', 'created', 3],
+        [3, 'c-same-time', 'created', 1],
+      ])
+      assert.equal(page.more, false)
+      assert.equal(await store.count(OWNER, normalizeFilter({ email: 'ada@example.org' })), 1)
+      assert.deepEqual((await store.list(OWNER, { filter: normalizeFilter({ q: 'zed' }), sort: DEFAULT_SORT, limit: 10 })).map((s) => s.id), ['b-later'])
+      await store.create('bob', 'a-first', anEntry({ full_name: 'Bob too' }))
+      await store.update(OWNER, 'b-later', anEntry({ full_name: 'Zed again' }))
+      assert.equal((await store.get(OWNER, 'a-first'))?.entry.full_name, 'Ada')
+      assert.deepEqual((await store.changesSince(OWNER, 3, 10)).changes.map((change) => [change.seq, change.id, change.kind]), [[4, 'b-later', 'updated']])
+      assert.deepEqual((await store.changesSince('bob', 1, 10)).changes.map((change) => [change.seq, change.id, change.kind]), [[2, 'a-first', 'created']])
       assert.equal(folder.connect().pragma('user_version', { simple: true }), SQLITE_MIGRATIONS.length)
     })
 
@@ -224,7 +275,7 @@ describe('SqliteStore', () => {
 
       assert.deepEqual(
         columns.map((column) => column.name),
-        ['seq', 'id', 'owner', 'version', 'created_at', 'updated_at', 'sort_name', 'entry'],
+        ['seq', 'id', 'owner', 'version', 'created_at', 'updated_at', 'sort_name', 'entry', 'created_seq', 'changed_seq'],
       )
       assert.ok(row !== null && typeof row === 'object' && 'entry' in row && typeof row.entry === 'string')
       assert.deepEqual(
@@ -238,6 +289,8 @@ describe('SqliteStore', () => {
           updated_at: '2024-01-02T03:04:06.000Z',
           sort_name: 'grace hopper',
           entry: aFullEntry(),
+          created_seq: 1,
+          changed_seq: 2,
         },
       )
     })
@@ -314,7 +367,7 @@ describe('group commit', () => {
     assert.equal((await storedEntries(store, OWNER)).length, 50)
   })
 
-  test('when one write of a batch fails, then the others of that batch are stored and it alone rejects', async (t) => {
+  test('when one write of a batch fails, then the others of that batch are stored and it alone rejects, taking no seq', async (t) => {
     const store = aSqliteStore(t)
     await store.create(OWNER, 'taken', anEntry({ full_name: 'First' }))
 
@@ -332,6 +385,12 @@ describe('group commit', () => {
     assert.equal((outcomes[1] as PromiseRejectedResult).reason instanceof EntryExistsError, true)
     assert.deepEqual((await storedEntries(store, OWNER)).map((stored) => stored.id).sort(), ['after', 'before', 'taken'])
     assert.equal((await store.get(OWNER, 'taken'))?.entry.full_name, 'Updated')
+    assert.deepEqual(await store.changePosition(OWNER), { latest: 4, forgottenThrough: 0 })
+    assert.deepEqual((await store.changesSince(OWNER, 1, 10)).changes.map((change) => [change.seq, change.id, change.kind]), [
+      [2, 'before', 'created'],
+      [3, 'taken', 'updated'],
+      [4, 'after', 'created'],
+    ])
   })
 
   test('when the store is closed while writes are in flight, then they finish first', async (t) => {

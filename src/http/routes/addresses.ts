@@ -1,18 +1,35 @@
+import { Readable } from 'node:stream'
 import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyRequest } from 'fastify'
+import type { FastifyRequest, FastifySchemaCompiler } from 'fastify'
 import Type from 'typebox'
-import { AddressEntry, AddressEntryPatch } from '../../domain/address-entry.js'
+import { AddressEntry, AddressEntryPatch, validateAddressEntry } from '../../domain/address-entry.js'
+import { InvalidEntryError } from '../../domain/errors.js'
 import { SORT_KEYS, type Sort, type SortKey } from '../../domain/listing.js'
-import type { AddressBook } from '../../service/address-book-service.js'
+import { formatVCard } from '../../formats/vcard.js'
+import type { AddressBook, ExportedEntry, ImportedEntry } from '../../service/address-book-service.js'
 import { principalOf } from '../authentication.js'
+import { ImportBody } from '../body-parsers.js'
 import { entityTagOf, preconditionsOf } from '../preconditions.js'
 import { HttpProblem, Problems } from '../problems.js'
-import { emptyResponse, Headers, jsonResponse, problemResponses, withGuard, type Guard, type ProblemsByStatus, type Responses } from '../responses.js'
+import { MEDIA_TYPES, preferredRepresentation, vcardContentType, type Representation } from '../representations.js'
+import {
+  contentResponse,
+  emptyResponse,
+  Headers,
+  jsonResponse,
+  problemResponses,
+  withGuard,
+  type Guard,
+  type ProblemsByStatus,
+  type Responses,
+} from '../responses.js'
+import { validatorCompiler } from '../validation.js'
 
 /** The original's id route pattern; anything else is an unknown endpoint, as it was there. */
 const ID = ':id([a-zA-Z0-9-]+)'
 const COLLECTION = '/addresses'
 const ITEM = `/addresses/${ID}`
+const CHANGES = '/addresses/changes'
 
 export const DEFAULT_PAGE_SIZE = 100
 export const MAX_PAGE_SIZE = 1000
@@ -48,6 +65,68 @@ const ListParameters = Type.Object({
   count: Type.Optional(Type.Boolean({ description: 'also send X-Total-Count' })),
 })
 
+/** Lower case: with a validator compiler of its own, Fastify matches header schemas as they are written. */
+const IdempotentWrite = Type.Object({
+  'idempotency-key': Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 255,
+      pattern: '^[\\x21-\\x7e]+$',
+      description: 'a key of your choice (a UUID): a retry with the same key and body gets the first response and creates nothing',
+    }),
+  ),
+})
+
+const ChangesParameters = Type.Object({
+  since: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'the next token of the previous sync; none to get a token for now' })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE_SIZE, description: `changes per page (default ${String(DEFAULT_PAGE_SIZE)})` })),
+})
+const ChangeItem = Type.Object(
+  {
+    id: Type.String({ description: "the entry's id" }),
+    change: Type.Enum(['created', 'updated', 'deleted']),
+    etag: Type.Optional(Headers.etag),
+    entry: Type.Optional(AddressEntry),
+  },
+  { additionalProperties: false, description: 'a change; a created or updated entry comes as it is now, with its ETag' },
+)
+const ChangesPage = Type.Object(
+  {
+    changes: Type.Array(ChangeItem, { description: 'oldest first; each entry once, at its latest change' }),
+    next: Type.String({ description: 'the token to send as since next time' }),
+    more: Type.Optional(Type.Literal(true, { description: 'present when the page was cut at the limit: ask again with next at once' })),
+  },
+  { additionalProperties: false, title: 'Changes since a sync token' },
+)
+
+const Unmapped = Type.Object(
+  {
+    property: Type.String({ description: 'the vCard property, with its group (item1.X-ABLabel)' }),
+    value: Type.String(),
+    reason: Type.Optional(Type.String({ description: 'why it could not become part of the entry' })),
+  },
+  { additionalProperties: false },
+)
+const ImportResult = Type.Object(
+  {
+    created: Type.Array(
+      Type.Object(
+        {
+          id: Type.String(),
+          etag: Headers.etag,
+          line: Type.Optional(Type.Integer({ minimum: 1, description: 'NDJSON: the line of the entry' })),
+          card: Type.Optional(Type.Integer({ minimum: 1, description: 'vCard: the card of the entry, counting from 1' })),
+          unmapped: Type.Optional(Type.Array(Unmapped, { description: 'vCard: what the card held that has no place in an entry' })),
+        },
+        { additionalProperties: false },
+      ),
+      { description: 'the new entries, in the order of the import' },
+    ),
+  },
+  { additionalProperties: false, title: 'What an import created' },
+)
+const TEXT = Type.String()
+
 const TAGS = ['addresses']
 const patchJson = { 'application/merge-patch+json': { schema: AddressEntryPatch }, 'application/json': { schema: AddressEntryPatch } }
 
@@ -64,12 +143,34 @@ const CONDITIONAL_WRITE: ProblemsByStatus = { 412: [Problems.preconditionFailed]
 
 /** A schema that checks nothing: for a body the service validates itself (a patch, valid when its result is). */
 const acceptAnything = () => () => true
+/** Bodies checked by the route itself (an entry in any media type) or by the service (an import); other parts as every route does. */
+const serviceValidatesBody: FastifySchemaCompiler<Type.TSchema> = (route) => (route.httpPart === 'body' ? () => true : validatorCompiler(route))
+
+const LIST_REPRESENTATIONS: readonly Representation[] = ['json', 'ndjson', 'vcard-4.0', 'vcard-3.0']
+const ITEM_REPRESENTATIONS: readonly Representation[] = ['json', 'vcard-4.0', 'vcard-3.0']
+/** What an export sends at a time: lines gathered up to this many characters. */
+const EXPORT_CHUNK = 64 * 1024
 
 /** The methods each path answers; every other method gets 405 with this list in Allow. */
 const ALLOWED = {
   [COLLECTION]: ['GET', 'HEAD', 'POST', 'OPTIONS'],
   [ITEM]: ['GET', 'HEAD', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
+  [CHANGES]: ['GET', 'HEAD', 'OPTIONS'],
 } as const
+
+/**
+ * A POST body is an import, or an entry checked here whatever its media type said (the route
+ * schema can check only the media types it names, and the original read JSON from any).
+ */
+function requireEntryOrImport(request: { body: unknown }, reply: unknown, done: (error?: Error) => void): void {
+  const { body } = request
+  if (body === undefined || body instanceof ImportBody) {
+    requireBody(request, reply, done)
+    return
+  }
+  const errors = validateAddressEntry(body)
+  done(errors.length > 0 ? new InvalidEntryError(errors) : undefined)
+}
 
 /** A write without a body has no JSON to read: the same answer as unparseable JSON. */
 function requireBody(request: { body: unknown }, _reply: unknown, done: (error?: Error) => void): void {
@@ -86,6 +187,38 @@ function sortOf(parameter: string | undefined): Sort {
   return { key: (descending ? parameter.slice(1) : parameter) as SortKey, descending }
 }
 
+/** An export as text: NDJSON lines or vCards, gathered into chunks, read from the book as the client takes them. */
+async function* exportText(entries: AsyncIterable<ExportedEntry>, representation: Representation): AsyncGenerator<string> {
+  let chunk = ''
+  for await (const { id, version, entry, updatedAt } of entries) {
+    chunk +=
+      representation === 'ndjson'
+        ? `${JSON.stringify({ id, etag: entityTagOf(version), entry })}\n`
+        : formatVCard({ id, entry, updatedAt }, representation === 'vcard-3.0' ? '3.0' : '4.0')
+    if (chunk.length >= EXPORT_CHUNK) {
+      yield chunk
+      chunk = ''
+    }
+  }
+  if (chunk !== '') yield chunk
+}
+
+/** What an import answers: each new entry with its tag, and where it was in the body. */
+function importResult(body: ImportBody, imported: readonly ImportedEntry[]) {
+  return {
+    created: imported.map(({ id, version, unmapped }, index) => {
+      const { line, card } = body.items[index] ?? {}
+      return {
+        id,
+        etag: entityTagOf(version),
+        ...(line === undefined ? {} : { line }),
+        ...(card === undefined ? {} : { card }),
+        ...(unmapped === undefined ? {} : { unmapped: [...unmapped] }),
+      }
+    }),
+  }
+}
+
 /** The URL of the next page: this request's, with the next cursor in place of its own. */
 function nextPageUrl(request: FastifyRequest, cursor: string): string {
   const [path = COLLECTION, query = ''] = request.url.split('?', 2)
@@ -100,19 +233,38 @@ export const addressRoutes: FastifyPluginCallbackTypebox<{ service: AddressBook;
   const responses = (own: Responses, ...problems: ProblemsByStatus[]) => withGuard(guard, { ...own, ...problemResponses(ANY_ROUTE, STORE, ...problems) })
   const listSchema = {
     operationId: 'listAddresses',
-    summary: 'A page of the book',
-    description: 'Entries keyed by id, in the order asked for; filters combine with AND.',
+    summary: 'A page of the book, or all of it as NDJSON or vCard',
+    description:
+      'Entries keyed by id, in the order asked for; filters combine with AND. With Accept: application/x-ndjson, every entry that ' +
+      'passes the filters, streamed as {"id","etag","entry"} lines; with Accept: text/vcard (version=3.0 for vCard 3.0), as vCards. ' +
+      'An export has no pages: limit, cursor and count are for JSON pages only.',
     tags: TAGS,
     querystring: ListParameters,
     ...secured,
     response: responses({
-      200: jsonResponse('A page of entries', AddressBookPage, { Link: Headers.link, 'X-Total-Count': Headers.totalCount, ETag: Headers.bodyEtag }),
-      304: emptyResponse('The page is unchanged since the entity tag sent in If-None-Match', { ETag: Headers.bodyEtag }),
+      200: contentResponse(
+        'A page of entries (JSON), or every matching entry (NDJSON, vCard)',
+        { [MEDIA_TYPES.json]: AddressBookPage, [MEDIA_TYPES.ndjson]: TEXT, [MEDIA_TYPES.vcard]: TEXT },
+        { Link: Headers.link, 'X-Total-Count': Headers.totalCount, ETag: Headers.bodyEtag, Vary: Headers.vary },
+      ),
+      304: emptyResponse('The page is unchanged since the entity tag sent in If-None-Match', { ETag: Headers.bodyEtag, Vary: Headers.vary }),
     }, { 400: [Problems.invalidQuery] }),
   }
   app.get(COLLECTION, { schema: listSchema }, async (request, reply) => {
-    const { limit = DEFAULT_PAGE_SIZE, sort, ...filters } = request.query
-    const page = await service.list(principalOf(request), { ...filters, limit, sort: sortOf(sort) })
+    const { limit, sort, cursor, count, ...filters } = request.query
+    const representation = preferredRepresentation(request.headers.accept, LIST_REPRESENTATIONS)
+    reply.header('vary', 'accept, accept-encoding')
+    if (representation !== 'json') {
+      const paging = Object.entries({ limit, cursor, count }).filter(([, value]) => value !== undefined)
+      if (paging.length > 0) {
+        const errors = paging.map(([name]) => ({ path: `/${name}`, message: 'is for JSON pages; an export sends every matching entry' }))
+        throw new HttpProblem(Problems.invalidQuery, { errors })
+      }
+      const entries = await service.exportEntries(principalOf(request), { ...filters, sort: sortOf(sort) })
+      const type = representation === 'vcard-4.0' || representation === 'vcard-3.0' ? vcardContentType(representation) : `${MEDIA_TYPES.ndjson}; charset=utf-8`
+      return reply.type(type).send(Readable.from(exportText(entries, representation)))
+    }
+    const page = await service.list(principalOf(request), { ...filters, cursor, count, limit: limit ?? DEFAULT_PAGE_SIZE, sort: sortOf(sort) })
     if (page.next !== undefined) reply.header('link', `<${nextPageUrl(request, page.next)}>; rel="next"`)
     if (page.total !== undefined) reply.header('x-total-count', String(page.total))
     const body: Record<string, AddressEntry> = {}
@@ -128,30 +280,88 @@ export const addressRoutes: FastifyPluginCallbackTypebox<{ service: AddressBook;
     headers: ConditionalRead,
     ...secured,
     response: responses({
-      200: jsonResponse('The entry exactly as stored', AddressEntry, { ETag: Headers.etag }),
-      304: emptyResponse('The entry is still at a version sent in If-None-Match', { ETag: Headers.etag }),
+      200: contentResponse(
+        'The entry exactly as stored (JSON), or as a vCard (Accept: text/vcard, version=3.0 for vCard 3.0)',
+        { [MEDIA_TYPES.json]: AddressEntry, [MEDIA_TYPES.vcard]: TEXT },
+        { ETag: Headers.etag, Vary: Headers.vary },
+      ),
+      304: emptyResponse('The entry is still at a version sent in If-None-Match', { ETag: Headers.etag, Vary: Headers.vary }),
     }, ENTRY_PATH, ENTRY),
   }
   app.get(ITEM, { schema: getSchema }, async (request, reply) => {
-    const { version, entry } = await service.get(principalOf(request), request.params.id)
-    reply.header('etag', entityTagOf(version))
-    return entry
+    const representation = preferredRepresentation(request.headers.accept, ITEM_REPRESENTATIONS)
+    const { id, version, entry, updatedAt } = await service.get(principalOf(request), request.params.id)
+    reply.header('vary', 'accept, accept-encoding')
+    if (representation !== 'vcard-4.0' && representation !== 'vcard-3.0') return reply.header('etag', entityTagOf(version)).send(entry)
+    const vcard = formatVCard({ id, entry, updatedAt }, representation === 'vcard-3.0' ? '3.0' : '4.0')
+    return reply.header('etag', entityTagOf(version, representation)).type(vcardContentType(representation)).send(vcard)
   })
 
   const createSchema = {
     operationId: 'createAddress',
-    summary: 'Add an entry',
-    description: 'The body is read as JSON whatever its Content-Type says, as the original API did.',
+    summary: 'Add an entry, or import many',
+    description:
+      'One entry, read as JSON whatever its Content-Type says (as the original API did); or, with Content-Type application/x-ndjson ' +
+      '(an entry per line, with an optional id; export lines too) or text/vcard (one or many cards: 4.0, 3.0 or 2.1), an import: every ' +
+      'item is checked first, and either all are stored, in one transaction, or none (400 naming each bad line or card). ' +
+      'Idempotency-Key makes a retry safe: it gets the first response (Idempotent-Replayed: true) and stores nothing.',
     tags: TAGS,
-    body: AddressEntry,
+    headers: IdempotentWrite,
+    body: {
+      content: {
+        [MEDIA_TYPES.json]: { schema: AddressEntry },
+        [MEDIA_TYPES.ndjson]: { schema: Type.String({ description: 'one entry per line; {"id", "entry"} lines as an export writes them are taken too' }) },
+        [MEDIA_TYPES.vcard]: { schema: Type.String({ description: 'vCard 4.0, 3.0 or 2.1; UTF-8' }) },
+      },
+    },
     ...secured,
     response: responses({
-      201: emptyResponse('Created', { Location: Headers.location, ETag: Headers.etag }),
-    }, BODY, ENTRY_BODY, { 409: [Problems.entryExists] }),
+      201: emptyResponse('Created: one entry', { Location: Headers.location, ETag: Headers.etag, 'Idempotent-Replayed': Headers.idempotentReplayed }),
+      200: jsonResponse('An import: every entry it created', ImportResult, { 'Idempotent-Replayed': Headers.idempotentReplayed }),
+    }, BODY, ENTRY_BODY, {
+      400: [Problems.invalidImport, Problems.invalidHeader],
+      409: [Problems.entryExists, Problems.idempotencyKeyInUse],
+      422: [Problems.idempotencyKeyReused],
+    }),
   }
-  app.post(COLLECTION, { preValidation: requireBody, schema: createSchema }, async (request, reply) => {
-    const { id, version } = await service.create(principalOf(request), request.body)
+  app.post(COLLECTION, { preValidation: requireEntryOrImport, schema: createSchema, validatorCompiler: serviceValidatesBody }, async (request, reply) => {
+    const write = { idempotencyKey: request.headers['idempotency-key'] }
+    const { body } = request
+    if (body instanceof ImportBody) {
+      const { result, replayed } = await service.importEntries(principalOf(request), body.items, write)
+      if (replayed) reply.header('idempotent-replayed', 'true')
+      return importResult(body, result)
+    }
+    const { id, version, replayed } = await service.create(principalOf(request), body, write)
+    if (replayed) reply.header('idempotent-replayed', 'true')
     return reply.code(201).header('location', `${COLLECTION}/${id}`).header('etag', entityTagOf(version)).send()
+  })
+
+  const changesSchema = {
+    operationId: 'listChanges',
+    summary: 'What changed since a sync token',
+    description:
+      'Without since: no changes and a token for now. With the next of the previous answer: every entry created, updated or deleted ' +
+      'since, oldest first, each once; more: true when the page was cut at limit. A token older than the deletions kept ' +
+      '(sync.retention) gets 410: sync in full, then start again.',
+    tags: TAGS,
+    querystring: ChangesParameters,
+    ...secured,
+    response: responses({
+      200: jsonResponse('The changes, and the token to send next time', ChangesPage, { ETag: Headers.bodyEtag }),
+      304: emptyResponse('Unchanged since the entity tag sent in If-None-Match', { ETag: Headers.bodyEtag }),
+    }, { 400: [Problems.invalidQuery, Problems.invalidSyncToken], 410: [Problems.syncTokenExpired] }),
+  }
+  app.get(CHANGES, { schema: changesSchema }, async (request) => {
+    const { since, limit = DEFAULT_PAGE_SIZE } = request.query
+    const { changes, next, more } = await service.changes(principalOf(request), { since, limit })
+    return {
+      changes: changes.map(({ id, change, current }) =>
+        current ? { id, change, etag: entityTagOf(current.version), entry: current.entry } : { id, change },
+      ),
+      next,
+      ...(more ? { more: true as const } : {}),
+    }
   })
 
   const replaceSchema = {
@@ -211,7 +421,7 @@ export const addressRoutes: FastifyPluginCallbackTypebox<{ service: AddressBook;
   for (const [url, allowed] of Object.entries(ALLOWED)) {
     const allow = allowed.join(', ')
     const optionsSchema = {
-      operationId: url === COLLECTION ? 'optionsAddresses' : 'optionsAddress',
+      operationId: url === COLLECTION ? 'optionsAddresses' : url === CHANGES ? 'optionsChanges' : 'optionsAddress',
       summary: 'The methods of this path; needs no credentials',
       tags: TAGS,
       ...(url === ITEM ? { params: IdParams } : {}),

@@ -1,11 +1,47 @@
 import { EntryExistsError } from '../../domain/errors.js'
 import type { AddressEntry } from '../../domain/address-entry.js'
 import { compareCodePoints, indexEntry, matchesFilter, sortValueOf, type EntryFilter, type EntryIndex } from '../../domain/listing.js'
-import { systemClock, type ApiKeyRecord, type Clock, type ListQuery, type NewApiKey, type Store, type StoredEntry } from '../store.js'
+import {
+  systemClock,
+  type ApiKeyRecord,
+  type ChangePage,
+  type ChangePosition,
+  type Clock,
+  type IdempotencyClaim,
+  type IdempotencyRecord,
+  type ListQuery,
+  type NewApiKey,
+  type Store,
+  type StoredChange,
+  type StoredEntry,
+  type WriteOptions,
+} from '../store.js'
 
 interface Kept {
   readonly stored: StoredEntry
   readonly index: EntryIndex
+  /** The seq of the entry's creation and of its latest change. */
+  readonly createdSeq: number
+  readonly changedSeq: number
+}
+
+interface Tombstone {
+  readonly id: string
+  readonly seq: number
+  readonly deletedAt: string
+}
+
+/** One owner's book: entries by id, tombstones by id, and where its changes stand. */
+class Book {
+  readonly entries = new Map<string, Kept>()
+  readonly tombstones = new Map<string, Tombstone>()
+  latest = 0
+  forgottenThrough = 0
+}
+
+interface HeldKey extends IdempotencyRecord {
+  readonly leaseUntil: string
+  readonly expiresAt: string
 }
 
 /**
@@ -14,9 +50,10 @@ interface Kept {
  */
 export class MemoryStore implements Store {
   readonly description = 'memory'
-  /** Ids are unique across owners, as they are in the SQL stores. */
-  readonly #entries = new Map<string, Kept>()
+  readonly #books = new Map<string, Book>()
   readonly #keys = new Map<string, ApiKeyRecord>()
+  /** Idempotency records by owner and key. */
+  readonly #idempotency = new Map<string, HeldKey>()
   #closed = false
 
   constructor(private readonly clock: Clock = systemClock) {}
@@ -25,28 +62,29 @@ export class MemoryStore implements Store {
     return this.#closed ? Promise.reject(new Error('the memory store is closed')) : Promise.resolve()
   }
 
-  create(owner: string, id: string, entry: AddressEntry): Promise<StoredEntry> {
-    if (this.#entries.has(id)) return Promise.reject(new EntryExistsError(id))
-    const now = this.clock().toISOString()
-    const stored = { id, owner, version: 1, createdAt: now, updatedAt: now, entry: structuredClone(entry) }
-    this.#entries.set(id, { stored, index: indexEntry(entry) })
-    return Promise.resolve(copy(stored))
+  async create(owner: string, id: string, entry: AddressEntry, options: WriteOptions = {}): Promise<StoredEntry> {
+    const [stored] = await this.createMany(owner, [{ id, entry }], options)
+    if (!stored) throw new Error('createMany stored nothing of one entry')
+    return stored
   }
 
-  createMany(owner: string, entries: readonly { readonly id: string; readonly entry: AddressEntry }[]): Promise<StoredEntry[]> {
+  createMany(owner: string, entries: readonly { readonly id: string; readonly entry: AddressEntry }[], options: WriteOptions = {}): Promise<StoredEntry[]> {
+    const book = this.#book(owner)
     const ids = new Set<string>()
     for (const { id } of entries) {
-      if (this.#entries.has(id) || ids.has(id)) return Promise.reject(new EntryExistsError(id))
+      if (book.entries.has(id) || ids.has(id)) return Promise.reject(new EntryExistsError(id))
       ids.add(id)
     }
     const now = this.clock().toISOString()
-    return Promise.resolve(
-      entries.map(({ id, entry }) => {
-        const stored = { id, owner, version: 1, createdAt: now, updatedAt: now, entry: structuredClone(entry) }
-        this.#entries.set(id, { stored, index: indexEntry(entry) })
-        return copy(stored)
-      }),
-    )
+    const created = entries.map(({ id, entry }) => {
+      const seq = ++book.latest
+      const stored = { id, owner, version: 1, createdAt: now, updatedAt: now, entry: structuredClone(entry) }
+      book.entries.set(id, { stored, index: indexEntry(entry), createdSeq: seq, changedSeq: seq })
+      book.tombstones.delete(id)
+      return copy(stored)
+    })
+    this.#recordResult(owner, options)
+    return Promise.resolve(created)
   }
 
   get(owner: string, id: string): Promise<StoredEntry | undefined> {
@@ -55,20 +93,25 @@ export class MemoryStore implements Store {
   }
 
   update(owner: string, id: string, entry: AddressEntry, ifVersion?: readonly number[]): Promise<StoredEntry | undefined> {
-    const current = this.#find(owner, id, ifVersion)?.stored
-    if (!current) return Promise.resolve(undefined)
+    const kept = this.#find(owner, id, ifVersion)
+    if (!kept) return Promise.resolve(undefined)
+    const book = this.#book(owner)
     const updated = {
-      ...current,
-      version: current.version + 1,
+      ...kept.stored,
+      version: kept.stored.version + 1,
       updatedAt: this.clock().toISOString(),
       entry: structuredClone(entry),
     }
-    this.#entries.set(id, { stored: updated, index: indexEntry(entry) })
+    book.entries.set(id, { stored: updated, index: indexEntry(entry), createdSeq: kept.createdSeq, changedSeq: ++book.latest })
     return Promise.resolve(copy(updated))
   }
 
   delete(owner: string, id: string, ifVersion?: readonly number[]): Promise<boolean> {
-    return Promise.resolve(this.#find(owner, id, ifVersion) !== undefined && this.#entries.delete(id))
+    if (!this.#find(owner, id, ifVersion)) return Promise.resolve(false)
+    const book = this.#book(owner)
+    book.entries.delete(id)
+    book.tombstones.set(id, { id, seq: ++book.latest, deletedAt: this.clock().toISOString() })
+    return Promise.resolve(true)
   }
 
   list(owner: string, { filter, sort, limit, after }: ListQuery): Promise<StoredEntry[]> {
@@ -87,10 +130,75 @@ export class MemoryStore implements Store {
     return Promise.resolve(this.#matching(owner, filter).length)
   }
 
+  changePosition(owner: string): Promise<ChangePosition> {
+    const book = this.#books.get(owner)
+    return Promise.resolve({ latest: book?.latest ?? 0, forgottenThrough: book?.forgottenThrough ?? 0 })
+  }
+
+  changesSince(owner: string, since: number, limit: number): Promise<ChangePage> {
+    const book = this.#books.get(owner)
+    if (!book) return Promise.resolve({ changes: [], more: false })
+    const changes: StoredChange[] = []
+    for (const kept of book.entries.values()) {
+      if (kept.changedSeq > since) {
+        changes.push({ seq: kept.changedSeq, id: kept.stored.id, kind: kept.createdSeq > since ? 'created' : 'updated', stored: copy(kept.stored) })
+      }
+    }
+    for (const tombstone of book.tombstones.values()) {
+      if (tombstone.seq > since) changes.push({ seq: tombstone.seq, id: tombstone.id, kind: 'deleted' })
+    }
+    changes.sort((a, b) => a.seq - b.seq)
+    return Promise.resolve({ changes: changes.slice(0, limit), more: changes.length > limit })
+  }
+
+  forgetDeletionsBefore(before: string): Promise<number> {
+    let forgotten = 0
+    for (const book of this.#books.values()) {
+      for (const tombstone of book.tombstones.values()) {
+        if (tombstone.deletedAt >= before) continue
+        book.tombstones.delete(tombstone.id)
+        book.forgottenThrough = Math.max(book.forgottenThrough, tombstone.seq)
+        forgotten++
+      }
+    }
+    return Promise.resolve(forgotten)
+  }
+
+  claimIdempotencyKey(
+    owner: string,
+    key: string,
+    fingerprint: string,
+    { now, leaseUntil, expiresAt }: { now: string; leaseUntil: string; expiresAt: string },
+  ): Promise<IdempotencyClaim> {
+    const name = idempotencyName(owner, key)
+    const held = this.#idempotency.get(name)
+    const free = !held || held.expiresAt <= now || (held.result === undefined && held.leaseUntil <= now)
+    if (!free) return Promise.resolve({ claimed: false, record: { fingerprint: held.fingerprint, result: held.result } })
+    this.#idempotency.set(name, { fingerprint, leaseUntil, expiresAt })
+    return Promise.resolve({ claimed: true })
+  }
+
+  releaseIdempotencyKey(owner: string, key: string): Promise<void> {
+    const name = idempotencyName(owner, key)
+    if (this.#idempotency.get(name)?.result === undefined) this.#idempotency.delete(name)
+    return Promise.resolve()
+  }
+
+  forgetIdempotencyKeysBefore(now: string): Promise<number> {
+    let forgotten = 0
+    for (const [name, held] of this.#idempotency) {
+      if (held.expiresAt > now) continue
+      this.#idempotency.delete(name)
+      forgotten++
+    }
+    return Promise.resolve(forgotten)
+  }
+
   close(): Promise<void> {
     this.#closed = true
-    this.#entries.clear()
+    this.#books.clear()
     this.#keys.clear()
+    this.#idempotency.clear()
     return Promise.resolve()
   }
 
@@ -126,15 +234,36 @@ export class MemoryStore implements Store {
     return Promise.resolve()
   }
 
+  #book(owner: string): Book {
+    let book = this.#books.get(owner)
+    if (!book) {
+      book = new Book()
+      this.#books.set(owner, book)
+    }
+    return book
+  }
+
+  /** Completes the claim of the request a write answers, as part of that write. */
+  #recordResult(owner: string, { idempotency }: WriteOptions): void {
+    if (!idempotency) return
+    const name = idempotencyName(owner, idempotency.key)
+    const held = this.#idempotency.get(name)
+    if (held) this.#idempotency.set(name, { ...held, result: idempotency.result })
+  }
+
   #find(owner: string, id: string, ifVersion?: readonly number[]): Kept | undefined {
-    const kept = this.#entries.get(id)
-    if (kept?.stored.owner !== owner) return undefined
+    const kept = this.#books.get(owner)?.entries.get(id)
+    if (!kept) return undefined
     return ifVersion === undefined || ifVersion.includes(kept.stored.version) ? kept : undefined
   }
 
   #matching(owner: string, filter: EntryFilter): Kept[] {
-    return [...this.#entries.values()].filter((kept) => kept.stored.owner === owner && matchesFilter(kept.index, filter))
+    return [...(this.#books.get(owner)?.entries.values() ?? [])].filter((kept) => matchesFilter(kept.index, filter))
   }
+}
+
+function idempotencyName(owner: string, key: string): string {
+  return `${owner}\u0000${key}`
 }
 
 function copy(stored: StoredEntry): StoredEntry {

@@ -31,6 +31,47 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
    );
    CREATE INDEX api_keys_by_owner ON api_keys (owner, created_at);`,
   addListing,
+  // Sync: ids unique per owner rather than across owners (the terms follow the entry by owner
+  // and id), each entry's place in its owner's sequence of changes, the counter that hands out
+  // those places, and tombstones of deletions. Existing entries are numbered in creation order,
+  // so that a client syncing from 0 receives every one.
+  `ALTER TABLE entry_terms DROP CONSTRAINT entry_terms_entry_id_fkey;
+   ALTER TABLE address_entries DROP CONSTRAINT address_entries_pkey, ADD PRIMARY KEY (owner, id);
+   ALTER TABLE entry_terms ADD FOREIGN KEY (owner, entry_id) REFERENCES address_entries (owner, id) ON DELETE CASCADE;
+   DROP INDEX entry_terms_by_entry;
+   CREATE INDEX entry_terms_by_entry ON entry_terms (owner, entry_id);
+   ALTER TABLE address_entries ADD COLUMN created_seq bigint, ADD COLUMN changed_seq bigint;
+   UPDATE address_entries SET created_seq = numbered.place, changed_seq = numbered.place
+     FROM (SELECT owner, id, row_number() OVER (PARTITION BY owner ORDER BY created_at, id COLLATE "C") AS place FROM address_entries) AS numbered
+     WHERE address_entries.owner = numbered.owner AND address_entries.id = numbered.id;
+   ALTER TABLE address_entries ALTER COLUMN created_seq SET NOT NULL, ALTER COLUMN changed_seq SET NOT NULL;
+   CREATE UNIQUE INDEX address_entries_by_change ON address_entries (owner, changed_seq);
+   CREATE TABLE change_counters (
+     owner             text   NOT NULL PRIMARY KEY,
+     latest            bigint NOT NULL,
+     forgotten_through bigint NOT NULL DEFAULT 0
+   );
+   INSERT INTO change_counters (owner, latest) SELECT owner, count(*) FROM address_entries GROUP BY owner;
+   CREATE TABLE tombstones (
+     owner      text        NOT NULL,
+     id         text        NOT NULL,
+     seq        bigint      NOT NULL,
+     deleted_at timestamptz NOT NULL,
+     PRIMARY KEY (owner, id)
+   );
+   CREATE UNIQUE INDEX tombstones_by_seq ON tombstones (owner, seq);
+   CREATE INDEX tombstones_by_time ON tombstones (deleted_at);`,
+  // Idempotency keys: the result is null while the first request runs, until lease_until.
+  `CREATE TABLE idempotency_keys (
+     owner       text        NOT NULL,
+     key         text        NOT NULL,
+     fingerprint text        NOT NULL,
+     result      text,
+     lease_until timestamptz NOT NULL,
+     expires_at  timestamptz NOT NULL,
+     PRIMARY KEY (owner, key)
+   );
+   CREATE INDEX idempotency_keys_by_expiry ON idempotency_keys (expires_at);`,
 ]
 
 /**

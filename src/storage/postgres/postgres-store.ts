@@ -4,7 +4,20 @@ import { EntryExistsError, StoreUnavailableError } from '../../domain/errors.js'
 import type { Scope } from '../../domain/principal.js'
 import { indexEntry, type EntryFilter, type SortKey } from '../../domain/listing.js'
 import { likePattern } from '../like-pattern.js'
-import { systemClock, type ApiKeyRecord, type Clock, type ListQuery, type NewApiKey, type Store, type StoredEntry } from '../store.js'
+import {
+  systemClock,
+  type ApiKeyRecord,
+  type ChangePage,
+  type ChangePosition,
+  type Clock,
+  type IdempotencyClaim,
+  type ListQuery,
+  type NewApiKey,
+  type Store,
+  type StoredChange,
+  type StoredEntry,
+  type WriteOptions,
+} from '../store.js'
 import { redactPassword } from '../store-config.js'
 import { MIGRATION_LOCK_KEY, POSTGRES_MIGRATIONS } from './migrations.js'
 
@@ -15,6 +28,17 @@ interface EntryRow {
   created_at: Date
   updated_at: Date
   entry: AddressEntry
+}
+
+/** A change as changesSince reads it: an entry's columns, or only seq and id for a tombstone. Seqs are bigint: text. */
+interface ChangeRow {
+  seq: string
+  id: string
+  created: boolean | null
+  version: number | null
+  created_at: Date | null
+  updated_at: Date | null
+  entry: AddressEntry | null
 }
 
 interface ApiKeyRow {
@@ -45,10 +69,12 @@ const KEY_COLUMNS = 'id, owner, scope, label, secret_hash, created_at, last_used
 
 /**
  * Keeps entries in PostgreSQL through a node-postgres pool, as jsonb beside the metadata
- * columns. Every statement is parameterized and each write is one statement, so concurrent
- * writers through any number of instances never see or leave a half-written entry. The schema
- * is migrated on first use, under an advisory lock; an unreachable server makes each call
- * reject with StoreUnavailableError until it is back, without restarting anything.
+ * columns. Every statement is parameterized. Each write of an entry is one transaction that
+ * first advances its owner's row of change_counters: the row lock this takes makes an owner's
+ * writes, through any number of instances, commit one after the other in the order of the seqs
+ * they took, so that a reader who sees seq n has seen every seq before it. The schema is
+ * migrated on first use, under an advisory lock; an unreachable server makes each call reject
+ * with StoreUnavailableError until it is back, without restarting anything.
  */
 export class PostgresStore implements Store {
   readonly description: string
@@ -87,55 +113,56 @@ export class PostgresStore implements Store {
     return this.#migrated
   }
 
-  /** The entry, its listing columns and its filter terms, in one statement. */
-  async create(owner: string, id: string, entry: AddressEntry): Promise<StoredEntry> {
-    const now = this.#clock().toISOString()
-    const index = indexEntry(entry)
-    try {
-      await this.#query(
-        `WITH created AS (
-           INSERT INTO address_entries (${COLUMNS}, sort_name, search_text) VALUES ($1, $2, 1, $3, $3, $4::jsonb, $5, $6)
-           RETURNING id, owner
-         )
-         INSERT INTO entry_terms (entry_id, owner, field, value)
-         SELECT created.id, created.owner, term.field, term.value FROM created, jsonb_to_recordset($7::jsonb) AS term(field text, value text)`,
-        [id, owner, now, JSON.stringify(entry), index.sortName, index.searchText, JSON.stringify(index.terms)],
-      )
-    } catch (error) {
-      if ((error as { code?: unknown }).code === '23505') throw new EntryExistsError(id)
-      throw error
-    }
-    return { id, owner, version: 1, createdAt: now, updatedAt: now, entry: structuredClone(entry) }
+  async create(owner: string, id: string, entry: AddressEntry, options: WriteOptions = {}): Promise<StoredEntry> {
+    const [stored] = await this.#create(owner, [{ id, entry }], options)
+    if (!stored) throw new Error('createMany stored nothing of one entry')
+    return stored
   }
 
-  /** One statement, so all or none: the entries, then every one's terms. */
-  async createMany(owner: string, entries: readonly { readonly id: string; readonly entry: AddressEntry }[]): Promise<StoredEntry[]> {
+  createMany(owner: string, entries: readonly { readonly id: string; readonly entry: AddressEntry }[], options: WriteOptions = {}): Promise<StoredEntry[]> {
+    return this.#create(owner, entries, options)
+  }
+
+  /**
+   * The entries, their listing columns, their filter terms, the tombstones they replace and the
+   * idempotency result, in one statement of the transaction that takes their seqs. An id that is
+   * taken (or given twice) is skipped rather than raised, so that it can be named; then nothing
+   * is kept.
+   */
+  async #create(owner: string, entries: readonly { readonly id: string; readonly entry: AddressEntry }[], { idempotency }: WriteOptions): Promise<StoredEntry[]> {
     const now = this.#clock().toISOString()
-    const rows = entries.map(({ id, entry }) => {
-      const index = indexEntry(entry)
-      return { id, entry, sort_name: index.sortName, search_text: index.searchText, terms: index.terms }
-    })
-    try {
-      await this.#query(
-        `WITH input AS (
-           SELECT * FROM jsonb_to_recordset($2::jsonb) AS input(id text, entry jsonb, sort_name text, search_text text, terms jsonb)
-         ),
-         created AS (
-           INSERT INTO address_entries (${COLUMNS}, sort_name, search_text)
-           SELECT id, $1, 1, $3, $3, entry, sort_name, search_text FROM input
-           RETURNING id
-         )
-         INSERT INTO entry_terms (entry_id, owner, field, value)
-         SELECT created.id, $1, term.field, term.value
-         FROM created JOIN input USING (id), jsonb_to_recordset(input.terms) AS term(field text, value text)`,
-        [owner, JSON.stringify(rows), now],
-      )
-    } catch (error) {
-      if ((error as { code?: unknown }).code === '23505') {
-        const taken = /\(id\)=\(([^)]*)\)/.exec(String((error as { detail?: unknown }).detail))?.[1]
-        throw new EntryExistsError(taken ?? entries[0]?.id ?? '')
-      }
-      throw error
+    if (entries.length > 0) {
+      const taken = await this.#inSequence(owner, entries.length, async (client, first) => {
+        const rows = entries.map(({ id, entry }, index) => {
+          const { sortName, searchText, terms } = indexEntry(entry)
+          return { id, entry, sort_name: sortName, search_text: searchText, terms, seq: first + index }
+        })
+        const { rows: created } = await client.query<{ id: string }>(
+          `WITH input AS (
+             SELECT * FROM jsonb_to_recordset($2::jsonb) AS input(id text, entry jsonb, sort_name text, search_text text, terms jsonb, seq bigint)
+           ),
+           created AS (
+             INSERT INTO address_entries (${COLUMNS}, sort_name, search_text, created_seq, changed_seq)
+             SELECT id, $1, 1, $3, $3, entry, sort_name, search_text, seq, seq FROM input
+             ON CONFLICT (owner, id) DO NOTHING
+             RETURNING id, created_seq
+           ),
+           terms AS (
+             INSERT INTO entry_terms (entry_id, owner, field, value)
+             SELECT created.id, $1, term.field, term.value
+             FROM created JOIN input ON input.seq = created.created_seq, jsonb_to_recordset(input.terms) AS term(field text, value text)
+           ),
+           cleared AS (DELETE FROM tombstones WHERE owner = $1 AND id IN (SELECT id FROM created)),
+           recorded AS (UPDATE idempotency_keys SET result = $5 WHERE owner = $1 AND key = $4::text)
+           SELECT id FROM created`,
+          [owner, JSON.stringify(rows), now, idempotency?.key ?? null, idempotency?.result ?? null],
+        )
+        const clash = firstClash(entries.map(({ id }) => id), new Set(created.map((row) => row.id)))
+        return { keep: clash === undefined, value: clash }
+      })
+      if (taken !== undefined) throw new EntryExistsError(taken)
+    } else if (idempotency) {
+      await this.#query('UPDATE idempotency_keys SET result = $3 WHERE owner = $1 AND key = $2', [owner, idempotency.key, idempotency.result])
     }
     return entries.map(({ id, entry }) => ({ id, owner, version: 1, createdAt: now, updatedAt: now, entry: structuredClone(entry) }))
   }
@@ -146,49 +173,52 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * One statement: the conditional update (so that no concurrent writer can slip between the
-   * version check and the write), then the terms that changed.
+   * The conditional update, then the terms that changed, in one statement of the transaction
+   * that takes its seq. The owner's counter, locked first, keeps every other writer of the
+   * owner's entries out until this one commits.
    */
   async update(owner: string, id: string, entry: AddressEntry, ifVersion?: readonly number[]): Promise<StoredEntry | undefined> {
     const index = indexEntry(entry)
-    const rows = await this.#query<Pick<EntryRow, 'version' | 'created_at' | 'updated_at'>>(
-      `WITH updated AS (
-         UPDATE address_entries SET entry = $3::jsonb, version = version + 1, updated_at = $4, sort_name = $5, search_text = $6
-         WHERE owner = $1 AND id = $2 AND ($8::integer[] IS NULL OR version = ANY($8::integer[]))
-         RETURNING id, owner, version, created_at, updated_at
-       ),
-       terms AS (SELECT field, value FROM jsonb_to_recordset($7::jsonb) AS term(field text, value text)),
-       stale AS (
-         DELETE FROM entry_terms WHERE entry_id IN (SELECT id FROM updated)
-         AND (field, value) NOT IN (SELECT field, value FROM terms)
-       ),
-       added AS (
-         INSERT INTO entry_terms (entry_id, owner, field, value)
-         SELECT updated.id, updated.owner, terms.field, terms.value FROM updated, terms
-         ON CONFLICT DO NOTHING
-       )
-       SELECT version, created_at, updated_at FROM updated`,
-      [owner, id, JSON.stringify(entry), this.#clock().toISOString(), index.sortName, index.searchText, JSON.stringify(index.terms), ifVersion ?? null],
-    )
-    const [row] = rows
+    const updatedAt = this.#clock().toISOString()
+    const row = await this.#inSequence(owner, 1, async (client, seq) => {
+      const { rows } = await client.query<Pick<EntryRow, 'version' | 'created_at'>>(
+        `WITH updated AS (
+           UPDATE address_entries SET entry = $3::jsonb, version = version + 1, updated_at = $4, sort_name = $5, search_text = $6, changed_seq = $9
+           WHERE owner = $1 AND id = $2 AND ($8::integer[] IS NULL OR version = ANY($8::integer[]))
+           RETURNING id, owner, version, created_at
+         ),
+         terms AS (SELECT field, value FROM jsonb_to_recordset($7::jsonb) AS term(field text, value text)),
+         stale AS (
+           DELETE FROM entry_terms WHERE owner = $1 AND entry_id IN (SELECT id FROM updated)
+           AND (field, value) NOT IN (SELECT field, value FROM terms)
+         ),
+         added AS (
+           INSERT INTO entry_terms (entry_id, owner, field, value)
+           SELECT updated.id, updated.owner, terms.field, terms.value FROM updated, terms
+           ON CONFLICT DO NOTHING
+         )
+         SELECT version, created_at FROM updated`,
+        [owner, id, JSON.stringify(entry), updatedAt, index.sortName, index.searchText, JSON.stringify(index.terms), ifVersion ?? null, seq],
+      )
+      return { keep: rows.length > 0, value: rows[0] }
+    })
     if (!row) return undefined
-    return {
-      id,
-      owner,
-      version: row.version,
-      createdAt: row.created_at.toISOString(),
-      updatedAt: row.updated_at.toISOString(),
-      entry: structuredClone(entry),
-    }
+    return { id, owner, version: row.version, createdAt: row.created_at.toISOString(), updatedAt, entry: structuredClone(entry) }
   }
 
-  /** Its terms go with it (ON DELETE CASCADE). */
+  /** Its terms go with it (ON DELETE CASCADE); a tombstone takes its place. */
   async delete(owner: string, id: string, ifVersion?: readonly number[]): Promise<boolean> {
-    const rows = await this.#query(
-      'DELETE FROM address_entries WHERE owner = $1 AND id = $2 AND ($3::integer[] IS NULL OR version = ANY($3::integer[])) RETURNING id',
-      [owner, id, ifVersion ?? null],
-    )
-    return rows.length > 0
+    const deletedAt = this.#clock().toISOString()
+    return this.#inSequence(owner, 1, async (client, seq) => {
+      const { rows } = await client.query(
+        `WITH deleted AS (
+           DELETE FROM address_entries WHERE owner = $1 AND id = $2 AND ($3::integer[] IS NULL OR version = ANY($3::integer[])) RETURNING owner, id
+         )
+         INSERT INTO tombstones (owner, id, seq, deleted_at) SELECT owner, id, $4, $5 FROM deleted RETURNING id`,
+        [owner, id, ifVersion ?? null, seq, deletedAt],
+      )
+      return { keep: rows.length > 0, value: rows.length > 0 }
+    })
   }
 
   async list(owner: string, { filter, sort, limit, after }: ListQuery): Promise<StoredEntry[]> {
@@ -213,6 +243,96 @@ export class PostgresStore implements Store {
     const { where, values } = filterSql(owner, filter)
     const rows = await this.#query<{ total: number }>(`SELECT count(*)::integer AS total FROM address_entries WHERE ${where}`, values)
     return rows[0]?.total ?? 0
+  }
+
+  /** One statement, so both from one snapshot. */
+  async changePosition(owner: string): Promise<ChangePosition> {
+    const rows = await this.#query<{ latest: string; forgotten_through: string }>(
+      'SELECT latest, forgotten_through FROM change_counters WHERE owner = $1',
+      [owner],
+    )
+    return { latest: Number(rows[0]?.latest ?? 0), forgottenThrough: Number(rows[0]?.forgotten_through ?? 0) }
+  }
+
+  /** One statement, so entries and tombstones from one snapshot; each side walks its seq index and stops at the limit. */
+  async changesSince(owner: string, since: number, limit: number): Promise<ChangePage> {
+    const rows = await this.#query<ChangeRow>(
+      `(SELECT changed_seq AS seq, id, created_seq > $2 AS created, version, created_at, updated_at, entry
+        FROM address_entries WHERE owner = $1 AND changed_seq > $2 ORDER BY changed_seq LIMIT $3)
+       UNION ALL
+       (SELECT seq, id, NULL, NULL, NULL, NULL, NULL FROM tombstones WHERE owner = $1 AND seq > $2 ORDER BY seq LIMIT $3)
+       ORDER BY seq LIMIT $3`,
+      [owner, since, limit + 1],
+    )
+    return { changes: rows.slice(0, limit).map((row) => toStoredChange(owner, row)), more: rows.length > limit }
+  }
+
+  /**
+   * One transaction. It locks the counters of the owners concerned first, in one order, as every
+   * writer does before it touches a tombstone: no writer and no other pruning can deadlock with it.
+   */
+  async forgetDeletionsBefore(before: string): Promise<number> {
+    return this.#transaction(async (client) => {
+      const { rows: owners } = await client.query<{ owner: string }>(
+        `SELECT owner FROM change_counters WHERE owner IN (SELECT owner FROM tombstones WHERE deleted_at < $1) ORDER BY owner FOR UPDATE`,
+        [before],
+      )
+      if (owners.length === 0) return { keep: true, value: 0 }
+      const { rows } = await client.query<{ forgotten: number }>(
+        `WITH forgotten AS (
+           DELETE FROM tombstones WHERE owner = ANY($2::text[]) AND deleted_at < $1 RETURNING owner, seq
+         ),
+         raised AS (
+           UPDATE change_counters SET forgotten_through = greatest(forgotten_through, highest.seq)
+           FROM (SELECT owner, max(seq) AS seq FROM forgotten GROUP BY owner) AS highest
+           WHERE change_counters.owner = highest.owner
+         )
+         SELECT count(*)::integer AS forgotten FROM forgotten`,
+        [before, owners.map((row) => row.owner)],
+      )
+      return { keep: true, value: rows[0]?.forgotten ?? 0 }
+    })
+  }
+
+  /**
+   * One statement claims the key or leaves it; a second reads who holds it. Should the record go
+   * away in between (released, or forgotten), the claim is tried again.
+   */
+  async claimIdempotencyKey(
+    owner: string,
+    key: string,
+    fingerprint: string,
+    { now, leaseUntil, expiresAt }: { now: string; leaseUntil: string; expiresAt: string },
+  ): Promise<IdempotencyClaim> {
+    for (let attempt = 1; ; attempt++) {
+      const claimed = await this.#query(
+        `INSERT INTO idempotency_keys (owner, key, fingerprint, result, lease_until, expires_at) VALUES ($1, $2, $3, NULL, $5, $6)
+         ON CONFLICT (owner, key) DO UPDATE
+           SET fingerprint = EXCLUDED.fingerprint, result = NULL, lease_until = EXCLUDED.lease_until, expires_at = EXCLUDED.expires_at
+           WHERE idempotency_keys.expires_at <= $4 OR (idempotency_keys.result IS NULL AND idempotency_keys.lease_until <= $4)
+         RETURNING true AS claimed`,
+        [owner, key, fingerprint, now, leaseUntil, expiresAt],
+      )
+      if (claimed.length > 0) return { claimed: true }
+      const [held] = await this.#query<{ fingerprint: string; result: string | null }>(
+        'SELECT fingerprint, result FROM idempotency_keys WHERE owner = $1 AND key = $2',
+        [owner, key],
+      )
+      if (held) return { claimed: false, record: held.result === null ? { fingerprint: held.fingerprint } : { fingerprint: held.fingerprint, result: held.result } }
+      if (attempt === 3) throw new StoreUnavailableError({ cause: new Error('an idempotency key changed hands three times while it was claimed') })
+    }
+  }
+
+  async releaseIdempotencyKey(owner: string, key: string): Promise<void> {
+    await this.#query('DELETE FROM idempotency_keys WHERE owner = $1 AND key = $2 AND result IS NULL', [owner, key])
+  }
+
+  async forgetIdempotencyKeysBefore(now: string): Promise<number> {
+    const rows = await this.#query<{ forgotten: number }>(
+      'WITH forgotten AS (DELETE FROM idempotency_keys WHERE expires_at <= $1 RETURNING 1) SELECT count(*)::integer AS forgotten FROM forgotten',
+      [now],
+    )
+    return rows[0]?.forgotten ?? 0
   }
 
   async createApiKey(key: NewApiKey): Promise<ApiKeyRecord> {
@@ -255,6 +375,58 @@ export class PostgresStore implements Store {
 
   async close(): Promise<void> {
     if (!this.#pool.ended) await this.#pool.end()
+  }
+
+  /**
+   * A write of the owner's entries: a transaction that first advances the owner's counter by
+   * `count` and hands `write` the first of the seqs it took. The transaction commits only when
+   * `write` keeps it; otherwise nothing is changed and the seqs are given back.
+   */
+  #inSequence<T>(owner: string, count: number, write: (client: pg.PoolClient, first: number) => Promise<{ keep: boolean; value: T }>): Promise<T> {
+    return this.#transaction(async (client) => {
+      const { rows } = await client.query<{ latest: string }>(
+        `INSERT INTO change_counters AS counter (owner, latest) VALUES ($1, $2)
+         ON CONFLICT (owner) DO UPDATE SET latest = counter.latest + EXCLUDED.latest RETURNING latest`,
+        [owner, count],
+      )
+      return write(client, Number(rows[0]?.latest) - count + 1)
+    })
+  }
+
+  /**
+   * Runs `work` in a transaction on one connection: committed when it resolves `keep`, rolled
+   * back when not, or when it rejects.
+   */
+  async #transaction<T>(work: (client: pg.PoolClient) => Promise<{ keep: boolean; value: T }>): Promise<T> {
+    await this.open()
+    return this.#guard(async () => {
+      const client = await this.#pool.connect()
+      // See migrate: a checked-out client that loses its server emits 'error' beside failing its query.
+      const ignore = () => undefined
+      client.on('error', ignore)
+      let broken: Error | undefined
+      try {
+        await client.query('BEGIN')
+        const { keep, value } = await work(client)
+        await client.query(keep ? 'COMMIT' : 'ROLLBACK')
+        return value
+      } catch (error) {
+        // A connection that lost its server (or stopped hearing from it) is destroyed rather than
+        // returned to the pool: the server ends its transaction. Asking it to roll back would
+        // only wait for another timeout.
+        if (isUnavailable(error)) {
+          broken = error instanceof Error ? error : new Error(String(error))
+        } else {
+          await client.query('ROLLBACK').catch((rollback: unknown) => {
+            broken = rollback instanceof Error ? rollback : new Error(String(rollback))
+          })
+        }
+        throw error
+      } finally {
+        client.off('error', ignore)
+        client.release(broken)
+      }
+    })
   }
 
   async #query<Row extends object = object>(sql: string, values: unknown[]): Promise<Row[]> {
@@ -360,6 +532,23 @@ function toApiKeyRecord(row: ApiKeyRow): ApiKeyRecord {
     lastUsedAt: row.last_used_at?.toISOString() ?? null,
     revokedAt: row.revoked_at?.toISOString() ?? null,
   }
+}
+
+/** The first id that was not created: taken already, or given a second time. */
+function firstClash(ids: readonly string[], created: ReadonlySet<string>): string | undefined {
+  const seen = new Set<string>()
+  for (const id of ids) {
+    if (seen.has(id) || !created.has(id)) return id
+    seen.add(id)
+  }
+  return undefined
+}
+
+function toStoredChange(owner: string, row: ChangeRow): StoredChange {
+  const seq = Number(row.seq)
+  if (row.entry === null || row.version === null || row.created_at === null || row.updated_at === null) return { seq, id: row.id, kind: 'deleted' }
+  const stored = toStoredEntry({ id: row.id, owner, version: row.version, created_at: row.created_at, updated_at: row.updated_at, entry: row.entry })
+  return { seq, id: row.id, kind: row.created ? 'created' : 'updated', stored }
 }
 
 function toStoredEntry(row: EntryRow): StoredEntry {

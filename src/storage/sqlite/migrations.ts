@@ -59,6 +59,59 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
    CREATE INDEX entry_terms_by_entry ON entry_terms (seq);
    CREATE VIRTUAL TABLE entry_search USING fts5(search_text, tokenize = 'trigram');`,
   indexExistingEntries,
+  // Sync: ids unique per owner rather than across owners (a rebuild: SQLite cannot drop a
+  // constraint), each entry's place in its owner's sequence of changes, the counter that hands
+  // out those places, and tombstones of deletions. The rebuild keeps seq, which entry_terms and
+  // entry_search refer to. Existing entries are numbered in creation order, so that a client
+  // syncing from 0 receives every one.
+  `CREATE TABLE address_entries_v5 (
+     seq         INTEGER PRIMARY KEY,
+     id          TEXT    NOT NULL,
+     owner       TEXT    NOT NULL,
+     version     INTEGER NOT NULL,
+     created_at  TEXT    NOT NULL,
+     updated_at  TEXT    NOT NULL,
+     sort_name   TEXT    NOT NULL,
+     entry       TEXT    NOT NULL CHECK (json_valid(entry)),
+     created_seq INTEGER NOT NULL,
+     changed_seq INTEGER NOT NULL,
+     UNIQUE (owner, id)
+   ) STRICT;
+   INSERT INTO address_entries_v5 (seq, id, owner, version, created_at, updated_at, sort_name, entry, created_seq, changed_seq)
+     SELECT seq, id, owner, version, created_at, updated_at, sort_name, entry, place, place
+     FROM (SELECT *, row_number() OVER (PARTITION BY owner ORDER BY created_at, id) AS place FROM address_entries);
+   DROP TABLE address_entries;
+   ALTER TABLE address_entries_v5 RENAME TO address_entries;
+   CREATE INDEX address_entries_by_created ON address_entries (owner, created_at, id);
+   CREATE INDEX address_entries_by_updated ON address_entries (owner, updated_at, id);
+   CREATE INDEX address_entries_by_name ON address_entries (owner, sort_name, id);
+   CREATE UNIQUE INDEX address_entries_by_change ON address_entries (owner, changed_seq);
+   CREATE TABLE change_counters (
+     owner             TEXT    NOT NULL PRIMARY KEY,
+     latest            INTEGER NOT NULL,
+     forgotten_through INTEGER NOT NULL DEFAULT 0
+   ) STRICT, WITHOUT ROWID;
+   INSERT INTO change_counters (owner, latest) SELECT owner, count(*) FROM address_entries GROUP BY owner;
+   CREATE TABLE tombstones (
+     owner      TEXT    NOT NULL,
+     id         TEXT    NOT NULL,
+     seq        INTEGER NOT NULL,
+     deleted_at TEXT    NOT NULL,
+     PRIMARY KEY (owner, id)
+   ) STRICT, WITHOUT ROWID;
+   CREATE UNIQUE INDEX tombstones_by_seq ON tombstones (owner, seq);
+   CREATE INDEX tombstones_by_time ON tombstones (deleted_at);`,
+  // Idempotency keys: the result is null while the first request runs, until lease_until.
+  `CREATE TABLE idempotency_keys (
+     owner       TEXT NOT NULL,
+     key         TEXT NOT NULL,
+     fingerprint TEXT NOT NULL,
+     result      TEXT,
+     lease_until TEXT NOT NULL,
+     expires_at  TEXT NOT NULL,
+     PRIMARY KEY (owner, key)
+   ) STRICT, WITHOUT ROWID;
+   CREATE INDEX idempotency_keys_by_expiry ON idempotency_keys (expires_at);`,
 ]
 
 /** Fills the listing index of entries stored before it existed. */

@@ -5,7 +5,20 @@ import type { AddressEntry } from '../../domain/address-entry.js'
 import { EntryExistsError, StoreUnavailableError } from '../../domain/errors.js'
 import type { Scope } from '../../domain/principal.js'
 import { indexEntry, type EntryFilter, type SortKey } from '../../domain/listing.js'
-import { systemClock, type ApiKeyRecord, type Clock, type ListQuery, type NewApiKey, type Store, type StoredEntry } from '../store.js'
+import {
+  systemClock,
+  type ApiKeyRecord,
+  type ChangePage,
+  type ChangePosition,
+  type Clock,
+  type IdempotencyClaim,
+  type ListQuery,
+  type NewApiKey,
+  type Store,
+  type StoredChange,
+  type StoredEntry,
+  type WriteOptions,
+} from '../store.js'
 import { likePattern } from '../like-pattern.js'
 import { configureDurability } from './durability.js'
 import { GroupCommit, WriteError } from './group-commit.js'
@@ -19,6 +32,17 @@ interface EntryRow {
   created_at: string
   updated_at: string
   entry: string
+}
+
+/** A change as changesSince reads it: an entry's columns, or only seq and id for a tombstone. */
+interface ChangeRow {
+  seq: number
+  id: string
+  created: number | null
+  version: number | null
+  created_at: string | null
+  updated_at: string | null
+  entry: string | null
 }
 
 interface ApiKeyRow {
@@ -46,7 +70,10 @@ const COLUMNS = 'id, owner, version, created_at, updated_at, entry'
  * `synchronous=FULL`: once a write method resolves, the entry is on disk and survives a crash
  * of the process or the machine. Reads run on this thread's connection; writes go to a writer
  * thread with a connection of its own, which commits those that arrive together in one
- * transaction (group commit), so the event loop never waits for the disk.
+ * transaction (group commit), so the event loop never waits for the disk. Each write takes its
+ * owner's next seq from change_counters inside that transaction, and SQLite lets one writer at a
+ * time hold the file (BEGIN IMMEDIATE), so seqs are given in commit order even with several
+ * processes on one file.
  */
 export class SqliteStore implements Store {
   readonly description: string
@@ -54,6 +81,8 @@ export class SqliteStore implements Store {
   readonly #clock: Clock
   readonly #writer: GroupCommit
   readonly #select: Database.Statement<[string, string], EntryRow>
+  readonly #position: Database.Statement<[string], { latest: number; forgotten_through: number }>
+  readonly #changes: Database.Statement<[{ owner: string; since: number; limit: number }], ChangeRow>
   /** Listing statements by their SQL: a handful of shapes, each prepared once. */
   readonly #listings = new Map<string, Database.Statement<unknown[], EntryRow & { total?: number }>>()
   readonly #keys: {
@@ -81,6 +110,8 @@ export class SqliteStore implements Store {
     }
     this.#db = db
     this.#select = db.prepare(`SELECT ${COLUMNS} FROM address_entries WHERE owner = ? AND id = ?`)
+    this.#position = db.prepare('SELECT latest, forgotten_through FROM change_counters WHERE owner = ?')
+    this.#changes = db.prepare(changesSql)
     this.#keys = {
       select: db.prepare(`SELECT ${KEY_COLUMNS} FROM api_keys WHERE id = ?`),
       selectAll: db.prepare(`SELECT ${KEY_COLUMNS} FROM api_keys ORDER BY created_at, id`),
@@ -96,17 +127,21 @@ export class SqliteStore implements Store {
     })
   }
 
-  async create(owner: string, id: string, entry: AddressEntry): Promise<StoredEntry> {
+  async create(owner: string, id: string, entry: AddressEntry, { idempotency }: WriteOptions = {}): Promise<StoredEntry> {
     const now = this.#clock().toISOString()
-    await this.#write({ kind: 'create', owner, now, items: [{ id, entry: JSON.stringify(entry), index: indexEntry(entry) }] })
+    await this.#write({ kind: 'create', owner, now, items: [{ id, entry: JSON.stringify(entry), index: indexEntry(entry) }], idempotency })
     return { id, owner, version: 1, createdAt: now, updatedAt: now, entry: structuredClone(entry) }
   }
 
-  /** One write: all of them or none, durable together. */
-  async createMany(owner: string, entries: readonly { readonly id: string; readonly entry: AddressEntry }[]): Promise<StoredEntry[]> {
+  /** One write: all of them or none, durable together, with the idempotency result if there is one. */
+  async createMany(
+    owner: string,
+    entries: readonly { readonly id: string; readonly entry: AddressEntry }[],
+    { idempotency }: WriteOptions = {},
+  ): Promise<StoredEntry[]> {
     const now = this.#clock().toISOString()
     const items = entries.map(({ id, entry }) => ({ id, entry: JSON.stringify(entry), index: indexEntry(entry) }))
-    await this.#write({ kind: 'create', owner, now, items })
+    await this.#write({ kind: 'create', owner, now, items, idempotency })
     return entries.map(({ id, entry }) => ({ id, owner, version: 1, createdAt: now, updatedAt: now, entry: structuredClone(entry) }))
   }
 
@@ -126,7 +161,7 @@ export class SqliteStore implements Store {
   }
 
   async delete(owner: string, id: string, ifVersion?: readonly number[]): Promise<boolean> {
-    return (await this.#write({ kind: 'delete', owner, id, versions: versions(ifVersion) })) === true
+    return (await this.#write({ kind: 'delete', owner, id, now: this.#clock().toISOString(), versions: versions(ifVersion) })) === true
   }
 
   list(owner: string, query: ListQuery): Promise<StoredEntry[]> {
@@ -143,6 +178,41 @@ export class SqliteStore implements Store {
       const { sql, values } = countSql(owner, filter)
       return this.#listing(sql).get(...values)?.total ?? 0
     })
+  }
+
+  changePosition(owner: string): Promise<ChangePosition> {
+    return attempt(() => {
+      const row = this.#position.get(owner)
+      return { latest: row?.latest ?? 0, forgottenThrough: row?.forgotten_through ?? 0 }
+    })
+  }
+
+  changesSince(owner: string, since: number, limit: number): Promise<ChangePage> {
+    return attempt(() => {
+      const rows = this.#changes.all({ owner, since, limit: limit + 1 })
+      return { changes: rows.slice(0, limit).map((row) => toStoredChange(owner, row)), more: rows.length > limit }
+    })
+  }
+
+  async forgetDeletionsBefore(before: string): Promise<number> {
+    return (await this.#write({ kind: 'forgetDeletions', before })) as number
+  }
+
+  async claimIdempotencyKey(
+    owner: string,
+    key: string,
+    fingerprint: string,
+    { now, leaseUntil, expiresAt }: { now: string; leaseUntil: string; expiresAt: string },
+  ): Promise<IdempotencyClaim> {
+    return (await this.#write({ kind: 'claimIdempotencyKey', owner, key, fingerprint, now, leaseUntil, expiresAt })) as IdempotencyClaim
+  }
+
+  async releaseIdempotencyKey(owner: string, key: string): Promise<void> {
+    await this.#write({ kind: 'releaseIdempotencyKey', owner, key })
+  }
+
+  async forgetIdempotencyKeysBefore(now: string): Promise<number> {
+    return (await this.#write({ kind: 'forgetIdempotencyKeys', now })) as number
   }
 
   #listing(sql: string): Database.Statement<unknown[], EntryRow & { total?: number }> {
@@ -246,9 +316,27 @@ function toStoredEntry(row: EntryRow): StoredEntry {
   }
 }
 
+function toStoredChange(owner: string, row: ChangeRow): StoredChange {
+  if (row.entry === null || row.version === null || row.created_at === null || row.updated_at === null) {
+    return { seq: row.seq, id: row.id, kind: 'deleted' }
+  }
+  const stored = toStoredEntry({ id: row.id, owner, version: row.version, created_at: row.created_at, updated_at: row.updated_at, entry: row.entry })
+  return { seq: row.seq, id: row.id, kind: row.created === 1 ? 'created' : 'updated', stored }
+}
+
 function versions(ifVersion: readonly number[] | undefined): string | null {
   return ifVersion === undefined ? null : JSON.stringify(ifVersion)
 }
+
+/**
+ * An owner's changes after `since`: live entries at their latest change, and tombstones. SQLite
+ * merges the two, each walked in seq order on its index, and stops at the limit.
+ */
+export const changesSql = `SELECT changed_seq AS seq, id, created_seq > @since AS created, version, created_at, updated_at, entry
+  FROM address_entries WHERE owner = @owner AND changed_seq > @since
+  UNION ALL
+  SELECT seq, id, NULL, NULL, NULL, NULL, NULL FROM tombstones WHERE owner = @owner AND seq > @since
+  ORDER BY seq LIMIT @limit`
 
 const SORT_COLUMNS: Record<SortKey, string> = { full_name: 'sort_name', created: 'created_at', updated: 'updated_at' }
 

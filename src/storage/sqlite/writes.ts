@@ -7,7 +7,14 @@ import type { NewApiKey } from '../store.js'
  * JSON and index terms are computed by the caller, so that the writer only writes.
  */
 export type WriteOp =
-  | { readonly kind: 'create'; readonly owner: string; readonly now: string; readonly items: readonly NewRow[] }
+  | {
+      readonly kind: 'create'
+      readonly owner: string
+      readonly now: string
+      readonly items: readonly NewRow[]
+      /** The result to record under the idempotency key the write answers, with the write. */
+      readonly idempotency?: { readonly key: string; readonly result: string } | undefined
+    }
   | {
       readonly kind: 'update'
       readonly owner: string
@@ -18,7 +25,19 @@ export type WriteOp =
       /** A JSON list of the versions the write is conditional on, or null for none. */
       readonly versions: string | null
     }
-  | { readonly kind: 'delete'; readonly owner: string; readonly id: string; readonly versions: string | null }
+  | { readonly kind: 'delete'; readonly owner: string; readonly id: string; readonly now: string; readonly versions: string | null }
+  | { readonly kind: 'forgetDeletions'; readonly before: string }
+  | {
+      readonly kind: 'claimIdempotencyKey'
+      readonly owner: string
+      readonly key: string
+      readonly fingerprint: string
+      readonly now: string
+      readonly leaseUntil: string
+      readonly expiresAt: string
+    }
+  | { readonly kind: 'releaseIdempotencyKey'; readonly owner: string; readonly key: string }
+  | { readonly kind: 'forgetIdempotencyKeys'; readonly now: string }
   | { readonly kind: 'createApiKey'; readonly key: NewApiKey }
   | { readonly kind: 'revokeApiKey'; readonly id: string; readonly at: string }
   | { readonly kind: 'touchApiKey'; readonly id: string; readonly at: string }
@@ -48,27 +67,48 @@ export const KEY_COLUMNS = 'id, owner, scope, label, secret_hash, created_at, la
  */
 export class Writes {
   readonly #db: Database.Database
-  readonly #insert: Database.Statement<[string, string, string, string, string, string], { seq: number }>
+  readonly #advance: Database.Statement<[{ owner: string; count: number }], { latest: number }>
+  readonly #insert: Database.Statement<[string, string, string, string, string, string, number, number], { seq: number }>
   readonly #update: Database.Statement<
     [{ entry: string; updatedAt: string; sortName: string; owner: string; id: string; versions: string | null }],
     { seq: number; version: number; created_at: string; updated_at: string }
   >
   readonly #delete: Database.Statement<[{ owner: string; id: string; versions: string | null }], { seq: number }>
+  readonly #insertTombstone: Database.Statement<[string, string, number, string]>
+  readonly #deleteTombstone: Database.Statement<[string, string]>
+  readonly #raiseForgotten: Database.Statement<[string]>
+  readonly #forgetTombstones: Database.Statement<[string]>
   readonly #insertTerm: Database.Statement<[number, string, string, string]>
   readonly #deleteTerms: Database.Statement<[number]>
   readonly #insertSearch: Database.Statement<[number, string]>
   readonly #deleteSearch: Database.Statement<[number]>
+  readonly #claimKey: Database.Statement<
+    [{ owner: string; key: string; fingerprint: string; now: string; leaseUntil: string; expiresAt: string }],
+    { claimed: number }
+  >
+  readonly #selectKey: Database.Statement<[string, string], { fingerprint: string; result: string | null }>
+  readonly #recordResult: Database.Statement<[string, string, string]>
+  readonly #releaseKey: Database.Statement<[string, string]>
+  readonly #forgetKeys: Database.Statement<[string]>
   readonly #insertKey: Database.Statement<[string, string, string, string | null, string, string]>
   readonly #revokeKey: Database.Statement<[string, string]>
   readonly #touchKey: Database.Statement<[string, string]>
 
   constructor(db: Database.Database) {
     this.#db = db
-    this.#insert = db.prepare(
-      `INSERT INTO address_entries (id, owner, version, created_at, updated_at, sort_name, entry) VALUES (?, ?, 1, ?, ?, ?, ?) RETURNING seq`,
+    this.#advance = db.prepare(
+      `INSERT INTO change_counters (owner, latest) VALUES (@owner, @count)
+       ON CONFLICT (owner) DO UPDATE SET latest = latest + excluded.latest RETURNING latest`,
     )
+    this.#insert = db.prepare(
+      `INSERT INTO address_entries (id, owner, version, created_at, updated_at, sort_name, entry, created_seq, changed_seq)
+       VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?) RETURNING seq`,
+    )
+    // The update takes the owner's next place itself, so that an update that matches nothing
+    // takes none; the counter is advanced to it right after, in the same transaction.
     this.#update = db.prepare(
-      `UPDATE address_entries SET entry = @entry, version = version + 1, updated_at = @updatedAt, sort_name = @sortName
+      `UPDATE address_entries SET entry = @entry, version = version + 1, updated_at = @updatedAt, sort_name = @sortName,
+         changed_seq = (SELECT latest + 1 FROM change_counters WHERE owner = @owner)
        WHERE owner = @owner AND id = @id AND (@versions IS NULL OR version IN (SELECT value FROM json_each(@versions)))
        RETURNING seq, version, created_at, updated_at`,
     )
@@ -77,10 +117,31 @@ export class Writes {
        WHERE owner = @owner AND id = @id AND (@versions IS NULL OR version IN (SELECT value FROM json_each(@versions)))
        RETURNING seq`,
     )
+    this.#insertTombstone = db.prepare('INSERT INTO tombstones (owner, id, seq, deleted_at) VALUES (?, ?, ?, ?)')
+    this.#deleteTombstone = db.prepare('DELETE FROM tombstones WHERE owner = ? AND id = ?')
+    this.#raiseForgotten = db.prepare(
+      `UPDATE change_counters SET forgotten_through = max(forgotten_through, forgotten.seq)
+       FROM (SELECT owner, max(seq) AS seq FROM tombstones WHERE deleted_at < ? GROUP BY owner) AS forgotten
+       WHERE change_counters.owner = forgotten.owner`,
+    )
+    this.#forgetTombstones = db.prepare('DELETE FROM tombstones WHERE deleted_at < ?')
     this.#insertTerm = db.prepare('INSERT OR IGNORE INTO entry_terms (seq, owner, field, value) VALUES (?, ?, ?, ?)')
     this.#deleteTerms = db.prepare('DELETE FROM entry_terms WHERE seq = ?')
     this.#insertSearch = db.prepare('INSERT INTO entry_search (rowid, search_text) VALUES (?, ?)')
     this.#deleteSearch = db.prepare('DELETE FROM entry_search WHERE rowid = ?')
+    // A row comes back only when the key is this request's now: new, or taken over.
+    this.#claimKey = db.prepare(
+      `INSERT INTO idempotency_keys (owner, key, fingerprint, result, lease_until, expires_at)
+       VALUES (@owner, @key, @fingerprint, NULL, @leaseUntil, @expiresAt)
+       ON CONFLICT (owner, key) DO UPDATE
+         SET fingerprint = excluded.fingerprint, result = NULL, lease_until = excluded.lease_until, expires_at = excluded.expires_at
+         WHERE expires_at <= @now OR (result IS NULL AND lease_until <= @now)
+       RETURNING 1 AS claimed`,
+    )
+    this.#selectKey = db.prepare('SELECT fingerprint, result FROM idempotency_keys WHERE owner = ? AND key = ?')
+    this.#recordResult = db.prepare('UPDATE idempotency_keys SET result = ? WHERE owner = ? AND key = ?')
+    this.#releaseKey = db.prepare('DELETE FROM idempotency_keys WHERE owner = ? AND key = ? AND result IS NULL')
+    this.#forgetKeys = db.prepare('DELETE FROM idempotency_keys WHERE expires_at <= ?')
     this.#insertKey = db.prepare(`INSERT INTO api_keys (id, owner, scope, label, secret_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)`)
     this.#revokeKey = db.prepare(`UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) WHERE id = ? RETURNING ${KEY_COLUMNS}`)
     this.#touchKey = db.prepare('UPDATE api_keys SET last_used_at = ? WHERE id = ?')
@@ -120,25 +181,48 @@ export class Writes {
 
   #apply(op: WriteOp): unknown {
     switch (op.kind) {
-      case 'create':
+      case 'create': {
+        let seq = op.items.length === 0 ? 0 : this.#next(op.owner, op.items.length) - op.items.length
         for (const item of op.items) {
           this.#taken = item.id
-          const row = this.#insert.get(item.id, op.owner, op.now, op.now, item.index.sortName, item.entry)
+          seq++
+          const row = this.#insert.get(item.id, op.owner, op.now, op.now, item.index.sortName, item.entry, seq, seq)
           if (row) this.#writeIndex(row.seq, op.owner, item.index)
+          this.#deleteTombstone.run(op.owner, item.id)
         }
+        if (op.idempotency) this.#recordResult.run(op.idempotency.result, op.owner, op.idempotency.key)
         return undefined
+      }
       case 'update': {
         const row = this.#update.get({ entry: op.entry, updatedAt: op.now, sortName: op.index.sortName, owner: op.owner, id: op.id, versions: op.versions })
         if (!row) return undefined
+        this.#next(op.owner, 1)
         this.#clearIndex(row.seq)
         this.#writeIndex(row.seq, op.owner, op.index)
         return { version: row.version, createdAt: row.created_at, updatedAt: row.updated_at }
       }
       case 'delete': {
         const row = this.#delete.get({ owner: op.owner, id: op.id, versions: op.versions })
-        if (row) this.#clearIndex(row.seq)
-        return row !== undefined
+        if (!row) return false
+        this.#clearIndex(row.seq)
+        this.#insertTombstone.run(op.owner, op.id, this.#next(op.owner, 1), op.now)
+        return true
       }
+      case 'forgetDeletions':
+        this.#raiseForgotten.run(op.before)
+        return this.#forgetTombstones.run(op.before).changes
+      case 'claimIdempotencyKey': {
+        const { owner, key, fingerprint, now, leaseUntil, expiresAt } = op
+        if (this.#claimKey.get({ owner, key, fingerprint, now, leaseUntil, expiresAt })) return { claimed: true }
+        const held = this.#selectKey.get(owner, key)
+        if (!held) throw new Error('an idempotency key that could not be claimed is not there')
+        return { claimed: false, record: held.result === null ? { fingerprint: held.fingerprint } : { fingerprint: held.fingerprint, result: held.result } }
+      }
+      case 'releaseIdempotencyKey':
+        this.#releaseKey.run(op.owner, op.key)
+        return undefined
+      case 'forgetIdempotencyKeys':
+        return this.#forgetKeys.run(op.now).changes
       case 'createApiKey': {
         const { key } = op
         this.#insertKey.run(key.id, key.owner, key.scope, key.label, key.secretHash, key.createdAt)
@@ -150,6 +234,13 @@ export class Writes {
         this.#touchKey.run(op.at, op.id)
         return undefined
     }
+  }
+
+  /** Advances the owner's counter by `count` places; resolves the last of them. */
+  #next(owner: string, count: number): number {
+    const row = this.#advance.get({ owner, count })
+    if (!row) throw new Error('the change counter returned nothing')
+    return row.latest
   }
 
   #writeIndex(seq: number, owner: string, index: EntryIndex): void {

@@ -1,0 +1,44 @@
+/**
+ * Newline-delimited JSON (application/x-ndjson): one JSON value per line. An import line is an
+ * entry with an optional `id`, or a line as an export writes it (`{"id", "etag", "entry"}`),
+ * so that an export can be imported again as it is.
+ */
+
+/** One line of an import as it was read: not validated yet. */
+export interface NdjsonItem {
+  /** 1-based, counting blank lines too, as an editor shows them. */
+  readonly line: number
+  readonly id?: string | undefined
+  readonly entry: unknown
+  /** Why the line could not be read at all. */
+  readonly unreadable?: string | undefined
+}
+
+const EXPORT_KEYS = new Set(['id', 'etag', 'entry'])
+
+/** The items of an NDJSON text, one per line that is not blank (a final newline is optional, CRLF is fine). */
+export function parseNdjson(text: string): NdjsonItem[] {
+  const items: NdjsonItem[] = []
+  const lines = text.split('\n')
+  for (const [index, raw] of lines.entries()) {
+    const content = raw.endsWith('\r') ? raw.slice(0, -1) : raw
+    if (content.trim() === '') continue
+    items.push(itemOf(index + 1, content))
+  }
+  return items
+}
+
+function itemOf(line: number, content: string): NdjsonItem {
+  let value: unknown
+  try {
+    value = JSON.parse(content)
+  } catch {
+    return { line, entry: undefined, unreadable: 'is not valid JSON' }
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return { line, entry: value }
+  const { id, ...rest } = value as Record<string, unknown>
+  if (id !== undefined && typeof id !== 'string') return { line, entry: rest, unreadable: 'has an id that is not a string' }
+  // An exported line: the entry is a member of its own; the entity tag is what it was, not an instruction.
+  const exported = 'entry' in rest && Object.keys(value).every((key) => EXPORT_KEYS.has(key))
+  return { line, id, entry: exported ? rest.entry : rest }
+}

@@ -1,0 +1,47 @@
+import { createHash } from 'node:crypto'
+import { InvalidSyncTokenError } from '../domain/errors.js'
+
+/**
+ * Sync tokens are opaque to clients: base64url of a position in the owner's sequence of changes,
+ * when the token was handed out, and a tag of the owner it was made for, so that a token cannot
+ * be used on another book (its positions mean nothing there). The tag is no secret: a token only
+ * ever reads the caller's own book.
+ */
+
+const VERSION = 1
+/** A seq is a safe integer; a token with anything else was not made here. */
+const MAX_SEQ = Number.MAX_SAFE_INTEGER
+
+export interface SyncPosition {
+  /** Changes after this seq are the ones still to send. */
+  readonly seq: number
+  /** When the token was handed out, in milliseconds since the epoch. */
+  readonly issuedAt: number
+}
+
+function ownerTag(owner: string): string {
+  return createHash('sha256').update(owner).digest('base64url').slice(0, 12)
+}
+
+export function encodeSyncToken(owner: string, position: SyncPosition): string {
+  return Buffer.from(JSON.stringify([VERSION, ownerTag(owner), position.seq, position.issuedAt])).toString('base64url')
+}
+
+/** The position a token carries; InvalidSyncTokenError when it is not one of ours or not the owner's. */
+export function decodeSyncToken(owner: string, token: string): SyncPosition {
+  let decoded: unknown
+  try {
+    decoded = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'))
+  } catch {
+    throw new InvalidSyncTokenError('is malformed')
+  }
+  if (!Array.isArray(decoded) || decoded.length !== 4 || decoded[0] !== VERSION) throw new InvalidSyncTokenError('is malformed')
+  const [, tag, seq, issuedAt] = decoded as unknown[]
+  if (typeof tag !== 'string' || !isCount(seq) || !isCount(issuedAt)) throw new InvalidSyncTokenError('is malformed')
+  if (tag !== ownerTag(owner)) throw new InvalidSyncTokenError('was made for another address book')
+  return { seq, issuedAt }
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= MAX_SEQ
+}
