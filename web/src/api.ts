@@ -1,0 +1,210 @@
+import type { AddressEntry } from '../../src/domain/address-entry.js'
+
+export type { AddressEntry, EmailAddress, PhoneNumber, PostalAddress } from '../../src/domain/address-entry.js'
+
+/** One reason the server refused a value: where in the entry (a JSON Pointer) and why. */
+export interface FieldError {
+  path: string
+  message: string
+}
+
+/** An import's reason to refuse one line (NDJSON) or card (vCard). */
+export interface ImportError extends FieldError {
+  line?: number
+  card?: number
+}
+
+/** An application/problem+json body (RFC 9457) as the service sends it. */
+export interface Problem {
+  type?: string
+  title?: string
+  status?: number
+  detail?: string
+  errors?: ImportError[]
+}
+
+export interface Unmapped {
+  property: string
+  value: string
+  reason?: string
+}
+
+export interface ImportResult {
+  created: { id: string; etag: string; line?: number; card?: number; unmapped?: Unmapped[] }[]
+}
+
+export interface Page {
+  entries: [string, AddressEntry][]
+  /** The next page's URL from the Link header, or null on the last page. */
+  next: string | null
+}
+
+export type ExportFormat = 'vcard' | 'ndjson'
+
+/** A refusal of the server, with its status and problem body. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly problem: Problem,
+  ) {
+    super(problem.detail ?? problem.title ?? `The server answered ${status}`)
+    this.name = 'ApiError'
+  }
+}
+
+/** The credential was missing or not accepted: the app goes back to its sign-in screen. */
+export class UnauthorizedError extends ApiError {
+  override name = 'UnauthorizedError'
+}
+
+const TOKEN_KEY = 'addrservice.credential'
+
+/** The API key or token of this tab's session (sessionStorage: it ends with the tab). */
+export const credential = {
+  get: (): string | null => sessionStorage.getItem(TOKEN_KEY),
+  set: (value: string) => {
+    sessionStorage.setItem(TOKEN_KEY, value)
+  },
+  clear: () => {
+    sessionStorage.removeItem(TOKEN_KEY)
+  },
+}
+
+let onUnauthorized: (error: UnauthorizedError) => void = () => undefined
+
+/** Who hears of a 401: the app, which shows the sign-in screen. */
+export function whenUnauthorized(handler: (error: UnauthorizedError) => void): void {
+  onUnauthorized = handler
+}
+
+async function problemOf(response: Response): Promise<Problem> {
+  const type = response.headers.get('content-type') ?? ''
+  if (type.includes('json')) {
+    try {
+      return (await response.json()) as Problem
+    } catch {
+      // A body that is not the JSON it claims: the status alone says what happened.
+    }
+  }
+  return { status: response.status, title: response.statusText }
+}
+
+/** A request to the service itself (same origin), with the session's credential; every answer that is not 2xx or 304 throws. */
+async function request(path: string, init: RequestInit = {}): Promise<Response> {
+  const headers = new Headers(init.headers)
+  const token = credential.get()
+  if (token !== null) headers.set('Authorization', `Bearer ${token}`)
+  let response: Response
+  try {
+    response = await fetch(path, { ...init, headers, credentials: 'omit', cache: 'no-store' })
+  } catch {
+    throw new ApiError(0, { title: 'Network error', detail: 'The service could not be reached. Check your connection and try again.' })
+  }
+  if (response.ok) return response
+  const problem = await problemOf(response)
+  if (response.status === 401) {
+    const error = new UnauthorizedError(401, problem)
+    onUnauthorized(error)
+    throw error
+  }
+  throw new ApiError(response.status, problem)
+}
+
+/** The URL of rel="next" in a Link header. */
+export function nextLink(header: string | null): string | null {
+  if (header === null) return null
+  for (const part of header.split(/,(?=\s*<)/)) {
+    const match = /^\s*<([^>]*)>\s*;(.*)$/.exec(part)
+    if (match?.[2] !== undefined && /\brel="?next"?/.test(match[2])) return match[1] ?? null
+  }
+  return null
+}
+
+/** The path of the first page of a listing: sorted by name, filtered by q. */
+export function firstPagePath(q: string, limit = 50): string {
+  const parameters = new URLSearchParams({ sort: 'full_name', limit: String(limit) })
+  if (q !== '') parameters.set('q', q)
+  return `/addresses?${parameters.toString()}`
+}
+
+export async function fetchPage(path: string): Promise<Page> {
+  const response = await request(path, { headers: { Accept: 'application/json' } })
+  const body = (await response.json()) as Record<string, AddressEntry>
+  return { entries: Object.entries(body), next: nextLink(response.headers.get('link')) }
+}
+
+/** How many entries match q (X-Total-Count), asking for a page of one. */
+export async function countEntries(q: string): Promise<number> {
+  const parameters = new URLSearchParams({ count: 'true', limit: '1' })
+  if (q !== '') parameters.set('q', q)
+  const response = await request(`/addresses?${parameters.toString()}`, { headers: { Accept: 'application/json' } })
+  return Number(response.headers.get('x-total-count') ?? '0')
+}
+
+const entryPath = (id: string) => `/addresses/${encodeURIComponent(id)}`
+
+export async function fetchEntry(id: string): Promise<{ entry: AddressEntry; etag: string }> {
+  const response = await request(entryPath(id), { headers: { Accept: 'application/json' } })
+  return { entry: (await response.json()) as AddressEntry, etag: response.headers.get('etag') ?? '' }
+}
+
+/** The entry's current ETag, without its body. */
+export async function currentEtag(id: string): Promise<string> {
+  const response = await request(entryPath(id), { method: 'HEAD' })
+  return response.headers.get('etag') ?? ''
+}
+
+const JSON_BODY = { 'Content-Type': 'application/json', Accept: 'application/json' }
+
+export async function createEntry(entry: unknown): Promise<{ id: string; etag: string }> {
+  const response = await request('/addresses', { method: 'POST', headers: JSON_BODY, body: JSON.stringify(entry) })
+  const location = response.headers.get('location') ?? ''
+  return { id: decodeURIComponent(location.slice(location.lastIndexOf('/') + 1)), etag: response.headers.get('etag') ?? '' }
+}
+
+/** Replaces the entry if it is still at `etag` (412 otherwise); answers the new ETag. */
+export async function updateEntry(id: string, entry: unknown, etag: string): Promise<string> {
+  const response = await request(entryPath(id), { method: 'PUT', headers: { ...JSON_BODY, 'If-Match': etag }, body: JSON.stringify(entry) })
+  return response.headers.get('etag') ?? ''
+}
+
+export async function deleteEntry(id: string, etag: string): Promise<void> {
+  await request(entryPath(id), { method: 'DELETE', headers: etag === '' ? {} : { 'If-Match': etag } })
+}
+
+/** What an import file is, by its name, else by its first characters. */
+export function importMediaType(name: string, text: string): string {
+  if (/\.(vcf|vcard)$/i.test(name)) return 'text/vcard'
+  if (/\.(ndjson|jsonl)$/i.test(name)) return 'application/x-ndjson'
+  return /^\s*BEGIN:VCARD/i.test(text) ? 'text/vcard' : 'application/x-ndjson'
+}
+
+export async function importBook(text: string, mediaType: string): Promise<ImportResult> {
+  const response = await request('/addresses', {
+    method: 'POST',
+    headers: { 'Content-Type': mediaType, Accept: 'application/json' },
+    body: text,
+  })
+  return (await response.json()) as ImportResult
+}
+
+const EXPORT_TYPES: Record<ExportFormat, { accept: string; extension: string }> = {
+  vcard: { accept: 'text/vcard', extension: 'vcf' },
+  ndjson: { accept: 'application/x-ndjson', extension: 'ndjson' },
+}
+
+/** The book (or the entries matching q) as a file to save. */
+export async function exportBook(format: ExportFormat, q: string): Promise<{ blob: Blob; fileName: string }> {
+  const { accept, extension } = EXPORT_TYPES[format]
+  const parameters = new URLSearchParams({ sort: 'full_name' })
+  if (q !== '') parameters.set('q', q)
+  const response = await request(`/addresses?${parameters.toString()}`, { headers: { Accept: accept } })
+  const blob = await response.blob()
+  const date = new Date().toISOString().slice(0, 10)
+  return { blob, fileName: `addressbook-${date}${q === '' ? '' : '-search'}.${extension}` }
+}
+
+/** Whether the service answers without a credential (authentication off), or asks for one. */
+export async function probe(): Promise<void> {
+  await request('/addresses?limit=1', { headers: { Accept: 'application/json' } })
+}

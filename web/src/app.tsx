@@ -1,0 +1,149 @@
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks'
+import { credential, probe, UnauthorizedError, whenUnauthorized } from './api.js'
+import { EntryEditor } from './entry-editor.js'
+import { EntryList } from './entry-list.js'
+import { EntryView } from './entry-view.js'
+import { replaceSearch, screenOf, searchOf, type Screen } from './route.js'
+import { SignIn } from './sign-in.js'
+import { Transfer } from './transfer.js'
+
+type Session = 'checking' | 'signed-out' | 'signed-in'
+
+const REFUSED_AT_SIGN_IN = 'The server did not accept that key or token. Check it and try again.'
+const REFUSED_LATER = 'Your session has ended: the server no longer accepts your key or token (it may have expired or been revoked). Sign in again.'
+
+export function App() {
+  const [session, setSession] = useState<Session>('checking')
+  const [signInMessage, setSignInMessage] = useState('')
+  const [screen, setScreen] = useState<Screen>(() => screenOf(location.hash))
+  const [q, setQ] = useState(() => searchOf(location.search))
+  /** Bumped after every write, so the list reads the book again. */
+  const [bookVersion, setBookVersion] = useState(0)
+  const [notice, setNotice] = useState('')
+  const sessionRef = useRef(session)
+  sessionRef.current = session
+
+  useEffect(() => {
+    whenUnauthorized(() => {
+      const hadCredential = credential.get() !== null
+      credential.clear()
+      setSignInMessage(!hadCredential ? '' : sessionRef.current === 'signed-in' ? REFUSED_LATER : REFUSED_AT_SIGN_IN)
+      setSession('signed-out')
+    })
+    probe().then(
+      () => {
+        setSession('signed-in')
+      },
+      (error: unknown) => {
+        // A 401 has already sent the app to its sign-in screen; anything else is shown where the list would be.
+        if (!(error instanceof UnauthorizedError)) setSession('signed-in')
+      },
+    )
+    const onHashChange = () => {
+      setScreen(screenOf(location.hash))
+    }
+    addEventListener('hashchange', onHashChange)
+    return () => {
+      removeEventListener('hashchange', onHashChange)
+    }
+  }, [])
+
+  useEffect(() => {
+    if (notice === '') return
+    const timer = setTimeout(() => {
+      setNotice('')
+    }, 6000)
+    return () => {
+      clearTimeout(timer)
+    }
+  }, [notice])
+
+  const search = useCallback((value: string) => {
+    replaceSearch(value)
+    setQ(value)
+  }, [])
+  const changed = useCallback((message: string) => {
+    setBookVersion((version) => version + 1)
+    setNotice(message)
+  }, [])
+  const signOut = () => {
+    credential.clear()
+    setSignInMessage('You have signed out.')
+    setSession('signed-out')
+  }
+
+  if (session === 'checking') return <p class="loading-page">Loading…</p>
+  if (session === 'signed-out') {
+    return (
+      <SignIn
+        message={signInMessage}
+        onSignedIn={() => {
+          setSignInMessage('')
+          setSession('signed-in')
+        }}
+      />
+    )
+  }
+
+  return (
+    <div class="shell" data-screen={screen.name}>
+      <a class="skip-link" href="#main" onClick={skipToMain}>
+        Skip to content
+      </a>
+      <header class="top-bar">
+        <a class="brand" href="#/">
+          Address book
+        </a>
+        <nav aria-label="Actions" class="top-actions">
+          <a class="button primary" href="#/new" aria-current={screen.name === 'new' ? 'page' : undefined}>
+            New entry
+          </a>
+          <a class="button" href="#/transfer" aria-current={screen.name === 'transfer' ? 'page' : undefined}>
+            Import / export
+          </a>
+          {credential.get() !== null && (
+            <button type="button" class="button quiet" onClick={signOut}>
+              Sign out
+            </button>
+          )}
+        </nav>
+      </header>
+      <div class="panes">
+        <section class="list-pane" aria-label="Entries">
+          <EntryList q={q} onSearch={search} bookVersion={bookVersion} selectedId={'id' in screen ? screen.id : undefined} />
+        </section>
+        <main id="main" class="detail-pane" tabIndex={-1}>
+          <Detail screen={screen} q={q} changed={changed} />
+        </main>
+      </div>
+      <p class="notice" role="status" aria-live="polite">
+        {notice}
+      </p>
+    </div>
+  )
+}
+
+function skipToMain(event: MouseEvent) {
+  // The hash routes the app: move focus without touching it.
+  event.preventDefault()
+  document.getElementById('main')?.focus()
+}
+
+function Detail({ screen, q, changed }: { screen: Screen; q: string; changed: (message: string) => void }) {
+  switch (screen.name) {
+    case 'home':
+      return (
+        <div class="placeholder">
+          <p>Choose an entry from the list, or create a new one.</p>
+        </div>
+      )
+    case 'entry':
+      return <EntryView key={screen.id} id={screen.id} changed={changed} />
+    case 'edit':
+      return <EntryEditor key={`edit-${screen.id}`} id={screen.id} changed={changed} />
+    case 'new':
+      return <EntryEditor key="new" changed={changed} />
+    case 'transfer':
+      return <Transfer q={q} changed={changed} />
+  }
+}

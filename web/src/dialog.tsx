@@ -1,0 +1,61 @@
+import type { ComponentChildren } from 'preact'
+import { useEffect, useRef } from 'preact/hooks'
+
+interface Props {
+  open: boolean
+  title: string
+  children: ComponentChildren
+  confirmLabel: string
+  onConfirm: () => void
+  onCancel: () => void
+  busy?: boolean
+}
+
+/**
+ * A modal question, on the browser's own <dialog>: showModal() makes the rest of the page inert
+ * (focus stays inside) and Escape cancels; focus goes back to where it was when it closes.
+ */
+export function ConfirmDialog({ open, title, children, confirmLabel, onConfirm, onCancel, busy = false }: Props) {
+  const dialog = useRef<HTMLDialogElement>(null)
+  const cancelButton = useRef<HTMLButtonElement>(null)
+  const returnFocus = useRef<HTMLElement | null>(null)
+
+  useEffect(() => {
+    const element = dialog.current
+    if (element === null) return
+    if (open && !element.open) {
+      returnFocus.current = document.activeElement instanceof HTMLElement ? document.activeElement : null
+      element.showModal()
+      // The safe answer first: Enter on a dialog that just opened must not destroy anything.
+      cancelButton.current?.focus()
+    } else if (!open && element.open) {
+      element.close()
+    }
+  }, [open])
+
+  return (
+    <dialog
+      ref={dialog}
+      class="dialog"
+      aria-labelledby="dialog-title"
+      onCancel={(event) => {
+        event.preventDefault()
+        onCancel()
+      }}
+      onClose={() => {
+        if (returnFocus.current?.isConnected === true) returnFocus.current.focus()
+      }}
+    >
+      <h2 id="dialog-title">{title}</h2>
+      <div class="dialog-body">{children}</div>
+      <div class="actions">
+        <button type="button" class="button" ref={cancelButton} onClick={onCancel}>
+          Cancel
+        </button>
+        <button type="button" class="button danger" onClick={onConfirm} disabled={busy}>
+          {confirmLabel}
+        </button>
+      </div>
+    </dialog>
+  )
+}

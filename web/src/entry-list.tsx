@@ -1,0 +1,192 @@
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks'
+import { countEntries, fetchPage, firstPagePath, type AddressEntry } from './api.js'
+import { initialsOf, phoneText } from './format.js'
+import { hrefOf } from './route.js'
+
+const SEARCH_DELAY_MS = 250
+
+interface Props {
+  q: string
+  onSearch: (q: string) => void
+  /** Changes after every write: the list is read again. */
+  bookVersion: number
+  selectedId: string | undefined
+}
+
+/** The book sorted by name, a page at a time as the person scrolls, filtered as they type. */
+export function EntryList({ q, onSearch, bookVersion, selectedId }: Props) {
+  const [text, setText] = useState(q)
+  const [entries, setEntries] = useState<[string, AddressEntry][]>([])
+  const [next, setNext] = useState<string | null>(null)
+  const [loading, setLoading] = useState(true)
+  const [error, setError] = useState('')
+  const [count, setCount] = useState<number | null>(null)
+  const [counting, setCounting] = useState(false)
+  /** Bumped by "Try again" after the first page failed. */
+  const [attempt, setAttempt] = useState(0)
+  const sentinel = useRef<HTMLLIElement>(null)
+  /** Answers to an older search or an older book are dropped when they arrive late. */
+  const generation = useRef(0)
+
+  useEffect(() => {
+    if (text.trim() === q) return
+    const timer = setTimeout(() => {
+      onSearch(text.trim())
+    }, SEARCH_DELAY_MS)
+    return () => {
+      clearTimeout(timer)
+    }
+  }, [text, q, onSearch])
+
+  useEffect(() => {
+    const current = ++generation.current
+    setLoading(true)
+    setError('')
+    fetchPage(firstPagePath(q))
+      .then((page) => {
+        if (current !== generation.current) return
+        setEntries(page.entries)
+        setNext(page.next)
+      })
+      .catch((failure: unknown) => {
+        if (current === generation.current) setError(failure instanceof Error ? failure.message : String(failure))
+      })
+      .finally(() => {
+        if (current === generation.current) setLoading(false)
+      })
+  }, [q, bookVersion, attempt])
+
+  useEffect(() => {
+    setCount(null)
+  }, [q, bookVersion])
+
+  const loadMore = useCallback(() => {
+    if (next === null || loading) return
+    const current = generation.current
+    setLoading(true)
+    setError('')
+    fetchPage(next)
+      .then((page) => {
+        if (current !== generation.current) return
+        setEntries((shown) => [...shown, ...page.entries])
+        setNext(page.next)
+      })
+      .catch((failure: unknown) => {
+        if (current === generation.current) setError(failure instanceof Error ? failure.message : String(failure))
+      })
+      .finally(() => {
+        if (current === generation.current) setLoading(false)
+      })
+  }, [next, loading])
+
+  useEffect(() => {
+    const target = sentinel.current
+    if (target === null || next === null || loading || error !== '') return
+    const observer = new IntersectionObserver((seen) => {
+      if (seen.some((item) => item.isIntersecting)) loadMore()
+    }, { rootMargin: '600px 0px' })
+    observer.observe(target)
+    return () => {
+      observer.disconnect()
+    }
+  }, [next, loading, error, loadMore])
+
+  const askCount = () => {
+    setCounting(true)
+    countEntries(q)
+      .then(setCount, (failure: unknown) => {
+        setError(failure instanceof Error ? failure.message : String(failure))
+      })
+      .finally(() => {
+        setCounting(false)
+      })
+  }
+
+  return (
+    <>
+      <div class="list-tools">
+        <form role="search" onSubmit={(event) => {
+          event.preventDefault()
+          onSearch(text.trim())
+        }}>
+          <label for="search" class="visually-hidden">
+            Search the address book
+          </label>
+          <input
+            id="search"
+            type="search"
+            placeholder="Search names, emails, phones, cities…"
+            autoComplete="off"
+            value={text}
+            onInput={(event) => {
+              setText(event.currentTarget.value)
+            }}
+          />
+        </form>
+        <div class="count-line">
+          <span aria-live="polite">
+            {count === null ? '' : q === '' ? `${count.toLocaleString()} ${count === 1 ? 'entry' : 'entries'}` : `${count.toLocaleString()} ${count === 1 ? 'entry matches' : 'entries match'}`}
+          </span>
+          <button type="button" class="link-button" onClick={askCount} disabled={counting}>
+            {counting ? 'Counting…' : count === null ? 'Count' : 'Count again'}
+          </button>
+        </div>
+      </div>
+      {error !== '' && (
+        <p class="error" role="alert">
+          {error}{' '}
+          <button type="button" class="link-button" onClick={entries.length === 0 ? () => {
+            setAttempt((n) => n + 1)
+          } : loadMore}>
+            Try again
+          </button>
+        </p>
+      )}
+      <ul class="entry-list" aria-busy={loading} aria-label={q === '' ? 'All entries, by name' : `Entries matching “${q}”`}>
+        {entries.map(([id, entry]) => (
+          <li key={id}>
+            <a href={hrefOf({ name: 'entry', id })} aria-current={id === selectedId ? 'page' : undefined}>
+              <span class="avatar" aria-hidden="true">
+                {initialsOf(entry.full_name)}
+              </span>
+              <span class="entry-text">
+                <span class="entry-name">{entry.full_name}</span>
+                <span class="entry-sub">{summaryOf(entry)}</span>
+              </span>
+            </a>
+          </li>
+        ))}
+        {next !== null && (
+          <li ref={sentinel} class="more">
+            <button type="button" class="link-button" onClick={loadMore} disabled={loading}>
+              {loading ? 'Loading…' : 'Load more'}
+            </button>
+          </li>
+        )}
+      </ul>
+      {!loading && error === '' && entries.length === 0 && (
+        <p class="empty">
+          {q === '' ? (
+            <>
+              No entries yet. <a href="#/new">Create one</a> or <a href="#/transfer">import a file</a>.
+            </>
+          ) : (
+            <>Nothing matches “{q}”.</>
+          )}
+        </p>
+      )}
+      {loading && entries.length === 0 && <p class="empty">Loading…</p>}
+    </>
+  )
+}
+
+/** A line under the name: where they work, else how to reach them. */
+function summaryOf(entry: AddressEntry): string {
+  const work = [entry.job_title, entry.organization].filter(Boolean).join(', ')
+  if (work !== '') return work
+  const email = entry.emails?.[0]?.email
+  if (email !== undefined) return email
+  const phone = entry.phone_numbers?.[0]
+  if (phone !== undefined) return phoneText(phone)
+  return entry.addresses?.[0]?.city ?? entry.addresses?.[0]?.country ?? ''
+}

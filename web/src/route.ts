@@ -1,0 +1,49 @@
+/**
+ * Where the app is, in its URL: the search in the query string (/app/?q=smith, so a search can be
+ * bookmarked) and the screen in the hash (#/entry/ID). The server serves /app/ and its files only,
+ * so no screen may have a path of its own.
+ */
+export type Screen =
+  | { name: 'home' }
+  | { name: 'entry'; id: string }
+  | { name: 'edit'; id: string }
+  | { name: 'new' }
+  | { name: 'transfer' }
+
+export function screenOf(hash: string): Screen {
+  const parts = hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent)
+  const [first, id, action] = parts
+  if (first === 'new') return { name: 'new' }
+  if (first === 'transfer') return { name: 'transfer' }
+  if (first === 'entry' && id !== undefined && id !== '') return action === 'edit' ? { name: 'edit', id } : { name: 'entry', id }
+  return { name: 'home' }
+}
+
+export function hrefOf(screen: Screen): string {
+  switch (screen.name) {
+    case 'home':
+      return '#/'
+    case 'new':
+      return '#/new'
+    case 'transfer':
+      return '#/transfer'
+    case 'entry':
+      return `#/entry/${encodeURIComponent(screen.id)}`
+    case 'edit':
+      return `#/entry/${encodeURIComponent(screen.id)}/edit`
+  }
+}
+
+export function navigate(screen: Screen): void {
+  location.hash = hrefOf(screen)
+}
+
+export const searchOf = (search: string): string => new URLSearchParams(search).get('q') ?? ''
+
+/** Keeps the search in the address bar without a new history entry per keystroke. */
+export function replaceSearch(q: string): void {
+  const url = new URL(location.href)
+  if (q === '') url.searchParams.delete('q')
+  else url.searchParams.set('q', q)
+  history.replaceState(history.state, '', url)
+}
