@@ -63,7 +63,7 @@ for (let start = 0; start < ENTRIES; start += 10_000) {
 }
 await store.close()
 
-const server = spawn(process.execPath, [join(ROOT, 'dist', 'main.js'), '--db', path, '--port', String(PORT), '--auth', 'none'], {
+const server = spawn(process.execPath, [join(ROOT, 'dist', 'main.js'), '--db', `sqlite:${path}`, '--port', String(PORT), '--auth', 'none'], {
   stdio: ['ignore', 'ignore', 'inherit'],
   env: { ...process.env, ADDRSERVICE_LOG_LEVEL: 'warn' },
 })

@@ -189,6 +189,9 @@ export const SETTINGS = {
   idempotency: {
     expiry: setting(duration(), '24h', 'an Idempotency-Key answers retries this long (s, m, h or d)', { convert: durationMs }),
   },
+  ui: {
+    enabled: setting(Type.Boolean(), true, 'serve the contacts web app at /app/ and redirect / to it'),
+  },
   docs: {
     enabled: setting(Type.Boolean(), true, 'serve interactive API docs at /docs (the OpenAPI document at /openapi.json is always served)'),
   },

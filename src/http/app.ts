@@ -10,6 +10,7 @@ import type { Config } from '../config/settings.js'
 import type { AddressBook } from '../service/address-book-service.js'
 import { addAuthentication, authenticationGuard } from './authentication.js'
 import { addBodyParsers, isImport } from './body-parsers.js'
+import { addWebApp } from './web-app.js'
 import {
   addConnectionErrors,
   answerClientError,
@@ -36,7 +37,7 @@ export { requestIdFrom }
 export const COMPRESSION_THRESHOLD = 1024
 
 /** What the HTTP layer needs to know of the configuration. */
-export type AppConfig = Pick<Config, 'debug' | 'server' | 'rateLimit' | 'cors' | 'docs' | 'import'>
+export type AppConfig = Pick<Config, 'debug' | 'server' | 'rateLimit' | 'cors' | 'docs' | 'import' | 'ui'>
 
 /** What the HTTP layer serves and asks: the address book, and who is calling. */
 export interface AppServices {
@@ -54,6 +55,8 @@ export interface AppOptions {
   serveMetrics?: boolean
   /** The service's version, for the OpenAPI document. */
   version?: string
+  /** Where the built web app is (dist/app by default). */
+  webAppRoot?: string
 }
 
 export type App = FastifyInstance<
@@ -160,6 +163,7 @@ export function buildApp(config: AppConfig, { addressBook, authenticator }: AppS
     addHealthRoutes(scope, addressBook, () => draining)
     if (options.metrics && options.serveMetrics) addMetricsRoute(scope, options.metrics)
     await addApiDocsRoutes(scope, { ui: config.docs.enabled })
+    if (config.ui.enabled) await addWebApp(scope, options.webAppRoot === undefined ? {} : { root: options.webAppRoot })
   })
 
   app.setNotFoundHandler(() => {

@@ -29,6 +29,7 @@ export function buildTestApp(t: TestContext, options: TestAppOptions = {}): App 
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.metrics ? { metrics: options.metrics } : {}),
     ...(options.serveMetrics ? { serveMetrics: options.serveMetrics } : {}),
+    ...(options.webAppRoot === undefined ? {} : { webAppRoot: options.webAppRoot }),
   })
   t.after(() => app.close())
   if (options.conformance !== false) checkResponses(app)
