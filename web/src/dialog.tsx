@@ -13,7 +13,8 @@ interface Props {
 
 /**
  * A modal question, on the browser's own <dialog>: showModal() makes the rest of the page inert
- * (focus stays inside) and Escape cancels; focus goes back to where it was when it closes.
+ * and Escape cancels; Tab cycles through the dialog's buttons (the browser would let it leave for
+ * its own toolbar), and focus goes back to where it was when it closes.
  */
 export function ConfirmDialog({ open, title, children, confirmLabel, onConfirm, onCancel, busy = false }: Props) {
   const dialog = useRef<HTMLDialogElement>(null)
@@ -42,6 +43,9 @@ export function ConfirmDialog({ open, title, children, confirmLabel, onConfirm, 
         event.preventDefault()
         onCancel()
       }}
+      onKeyDown={(event) => {
+        if (event.key === 'Tab') trapTab(event, event.currentTarget)
+      }}
       onClose={() => {
         if (returnFocus.current?.isConnected === true) returnFocus.current.focus()
       }}
@@ -58,4 +62,18 @@ export function ConfirmDialog({ open, title, children, confirmLabel, onConfirm, 
       </div>
     </dialog>
   )
+}
+
+function trapTab(event: KeyboardEvent, dialog: HTMLElement): void {
+  const focusable = [...dialog.querySelectorAll<HTMLElement>('button:not([disabled]), a[href], input:not([disabled]), select, textarea')]
+  const first = focusable[0]
+  const last = focusable[focusable.length - 1]
+  if (first === undefined || last === undefined) return
+  if (event.shiftKey && document.activeElement === first) {
+    event.preventDefault()
+    last.focus()
+  } else if (!event.shiftKey && document.activeElement === last) {
+    event.preventDefault()
+    first.focus()
+  }
 }
