@@ -179,11 +179,12 @@ export function importMediaType(name: string, text: string): string {
   return /^\s*BEGIN:VCARD/i.test(text) ? 'text/vcard' : 'application/x-ndjson'
 }
 
-export async function importBook(text: string, mediaType: string): Promise<ImportResult> {
+/** Sends the file as it is, byte for byte: the server reads each card's CHARSET and ENCODING itself. */
+export async function importBook(file: Blob, mediaType: string): Promise<ImportResult> {
   const response = await request('/addresses', {
     method: 'POST',
     headers: { 'Content-Type': mediaType, Accept: 'application/json' },
-    body: text,
+    body: file,
   })
   return (await response.json()) as ImportResult
 }

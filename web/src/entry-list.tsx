@@ -121,7 +121,7 @@ export function EntryList({ q, onSearch, bookVersion, selectedId }: Props) {
           <input
             id="search"
             type="search"
-            placeholder="Search names, emails, phones, cities…"
+            placeholder="Search names, emails, phones…"
             autoComplete="off"
             value={text}
             onInput={(event) => {

@@ -1,7 +1,9 @@
 import type { PhoneNumber, PostalAddress } from './api.js'
 
 export function initialsOf(name: string): string {
-  const words = name.trim().split(/\s+/).filter((word) => /\p{L}|\p{N}/u.test(word))
+  const all = name.trim().split(/\s+/)
+  const lettered = all.filter((word) => /^\p{L}/u.test(word))
+  const words = lettered.length > 0 ? lettered : all
   const first = words[0] ?? '?'
   const last = words.length > 1 ? (words[words.length - 1] ?? '') : ''
   return (Array.from(first)[0] ?? '?').toUpperCase() + (Array.from(last)[0] ?? '').toUpperCase()

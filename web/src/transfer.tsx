@@ -31,7 +31,7 @@ export function Transfer({ q, changed }: { q: string; changed: (message: string)
     try {
       const text = await file.text()
       const mediaType = importMediaType(file.name, text)
-      const result = await importBook(text, mediaType)
+      const result = await importBook(file, mediaType)
       setImported({ state: 'done', fileName: file.name, result, names: namesIn(text, mediaType) })
       changed(`Imported ${result.created.length} ${result.created.length === 1 ? 'entry' : 'entries'} from ${file.name}.`)
     } catch (error) {
@@ -211,7 +211,7 @@ function ImportTable({ result, names }: { result: ImportResult; names: Map<numbe
                       <ul class="unmapped">
                         {(created.unmapped ?? []).map((item, index) => (
                           <li key={index}>
-                            <code>{item.property}</code> {item.value}
+                            <code>{item.property}</code> {shortValue(item.value)}
                             {item.reason !== undefined && <span class="hint"> ({item.reason})</span>}
                           </li>
                         ))}
@@ -233,12 +233,14 @@ function ImportTable({ result, names }: { result: ImportResult; names: Map<numbe
 function namesIn(text: string, mediaType: string): Map<number, string> {
   const names = new Map<number, string>()
   if (mediaType === 'text/vcard') {
-    const unfolded = text.replace(/\r?\n[ \t]/g, '')
     let card = 0
-    for (const line of unfolded.split(/\r?\n/)) {
+    for (const line of unfoldedLines(text)) {
       if (/^BEGIN:VCARD$/i.test(line.trim())) card++
-      const match = /^(?:[\w-]+\.)?FN(?:;[^:]*)?:(.*)$/i.exec(line)
-      if (match?.[1] !== undefined && !names.has(card)) names.set(card, match[1].replace(/\\([,;\\])/g, '$1').replace(/\\n/gi, ' '))
+      const match = /^(?:[\w-]+\.)?FN((?:;[^:]*)?):(.*)$/i.exec(line)
+      if (match === null || names.has(card)) continue
+      const [, parameters = '', value = ''] = match
+      const decoded = /QUOTED-PRINTABLE/i.test(parameters) ? quotedPrintable(value, /CHARSET=([\w-]+)/i.exec(parameters)?.[1] ?? 'utf-8') : value
+      names.set(card, decoded.replace(/\\([,;\\])/g, '$1').replace(/\\n/gi, ' '))
     }
     return names
   }
@@ -253,6 +255,31 @@ function namesIn(text: string, mediaType: string): Map<number, string> {
     }
   }
   return names
+}
+
+/** The logical lines of a vCard text: folded lines unfolded (RFC 6350 3.2), quoted-printable soft breaks joined (vCard 2.1). */
+function unfoldedLines(text: string): string[] {
+  const lines: string[] = []
+  for (const line of text.replace(/\r?\n[ \t]/g, '').split(/\r?\n/)) {
+    const previous = lines[lines.length - 1]
+    if (previous !== undefined && previous.endsWith('=') && /^[^:]*QUOTED-PRINTABLE[^:]*:/i.test(previous)) lines[lines.length - 1] = previous.slice(0, -1) + line
+    else lines.push(line)
+  }
+  return lines
+}
+
+function quotedPrintable(value: string, charset: string): string {
+  const bytes = Uint8Array.from(value.replace(/=([0-9A-F]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))), (char) => char.charCodeAt(0))
+  try {
+    return new TextDecoder(charset).decode(bytes)
+  } catch {
+    return new TextDecoder().decode(bytes)
+  }
+}
+
+/** An unmapped value as a line of the table: a photo's base64 would fill the screen. */
+function shortValue(value: string): string {
+  return value.length > 80 ? `${value.slice(0, 80)}…` : value
 }
 
 function sizeText(bytes: number): string {
