@@ -178,6 +178,7 @@ describe('the web app in Chromium', { skip: CHROMIUM_MISSING }, () => {
     await phone2.getByLabel('Number').fill('7700900123')
     await page.getByRole('button', { name: 'Create' }).click()
     await page.getByRole('heading', { name: 'Ada Lovelace' }).waitFor()
+    assert.equal(await page.title(), 'Ada Lovelace – Address book')
     const id = decodeURIComponent(new URL(page.url()).hash.split('/')[2] ?? '')
     assert.deepEqual((await api.read(id)).entry, {
       full_name: 'Ada Lovelace',
@@ -194,6 +195,9 @@ describe('the web app in Chromium', { skip: CHROMIUM_MISSING }, () => {
     await list.waitFor()
     assert.deepEqual(await list.getByRole('link').allInnerTexts().then((texts) => texts.map((text) => text.split('\n')[1])), ['Ada Lovelace'])
     assert.equal(new URL(page.url()).searchParams.get('q'), 'lovel')
+    await page.reload()
+    await list.getByRole('link', { name: /Ada Lovelace/ }).waitFor()
+    assert.equal(await page.getByRole('searchbox', { name: 'Search the address book' }).inputValue(), 'lovel')
 
     // Edit it.
     await list.getByRole('link', { name: /Ada Lovelace/ }).click()
@@ -356,7 +360,7 @@ describe('the web app in Chromium', { skip: CHROMIUM_MISSING }, () => {
     await rows.last().scrollIntoViewIfNeeded()
     // The page's CSP forbids eval, so the wait polls from here rather than with waitForFunction.
     await rows.nth(firstPage).waitFor()
-    await page.getByRole('button', { name: 'Count' }).click()
+    await page.getByRole('button', { name: 'Count entries' }).click()
     await page.getByText('1,000 entries').waitFor()
 
     await assertAccessible(page, 'a long list')

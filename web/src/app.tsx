@@ -3,7 +3,7 @@ import { credential, probe, UnauthorizedError, whenUnauthorized } from './api.js
 import { EntryEditor } from './entry-editor.js'
 import { EntryList } from './entry-list.js'
 import { EntryView } from './entry-view.js'
-import { replaceSearch, screenOf, searchOf, type Screen } from './route.js'
+import { replaceSearch, screenOf, searchOf, setTitle, type Screen } from './route.js'
 import { SignIn } from './sign-in.js'
 import { Transfer } from './transfer.js'
 
@@ -47,6 +47,12 @@ export function App() {
       removeEventListener('hashchange', onHashChange)
     }
   }, [])
+
+  useEffect(() => {
+    // Entry screens name their entry once it is loaded; until then, and elsewhere, the screen's name.
+    const titles: Record<Screen['name'], string> = { home: '', entry: '', edit: 'Edit entry', new: 'New entry', transfer: 'Import and export' }
+    setTitle(session === 'signed-out' ? 'Sign in' : titles[screen.name])
+  }, [screen, session])
 
   useEffect(() => {
     if (notice === '') return

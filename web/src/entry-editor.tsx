@@ -14,7 +14,7 @@ import {
   type ListName,
   type PhoneRow,
 } from './form-model.js'
-import { hrefOf, navigate } from './route.js'
+import { hrefOf, navigate, setTitle } from './route.js'
 
 /** The id of the input for a JSON Pointer into the entry: /phone_numbers/1/local_number -> f-phone_numbers-1-local_number. */
 const inputId = (path: string) => `f${path.replace(/[^A-Za-z0-9_-]/g, '-')}`
@@ -51,6 +51,7 @@ export function EntryEditor({ id, changed }: Props) {
       (loaded) => {
         setForm(formOf(loaded.entry))
         setEtag(loaded.etag)
+        setTitle(`Edit ${loaded.entry.full_name}`)
       },
       (error: unknown) => {
         setLoadProblem(error instanceof ApiError && error.status === 404 ? 'This entry does not exist: it may have been deleted.' : messageOf(error))

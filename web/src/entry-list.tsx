@@ -134,7 +134,7 @@ export function EntryList({ q, onSearch, bookVersion, selectedId }: Props) {
             {count === null ? '' : q === '' ? `${count.toLocaleString()} ${count === 1 ? 'entry' : 'entries'}` : `${count.toLocaleString()} ${count === 1 ? 'entry matches' : 'entries match'}`}
           </span>
           <button type="button" class="link-button" onClick={askCount} disabled={counting}>
-            {counting ? 'Counting…' : count === null ? 'Count' : 'Count again'}
+            {counting ? 'Counting…' : count === null ? 'Count entries' : 'Count again'}
           </button>
         </div>
       </div>

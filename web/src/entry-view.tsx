@@ -3,7 +3,7 @@ import { useEffect, useRef, useState } from 'preact/hooks'
 import { ApiError, deleteEntry, fetchEntry, type AddressEntry, type PhoneNumber } from './api.js'
 import { ConfirmDialog } from './dialog.js'
 import { addressLines, birthdayText, initialsOf, phoneText, safeLink, telHref } from './format.js'
-import { hrefOf, navigate } from './route.js'
+import { hrefOf, navigate, setTitle } from './route.js'
 
 type Loaded = { state: 'loading' } | { state: 'failed'; message: string; missing: boolean } | { state: 'ready'; entry: AddressEntry; etag: string }
 
@@ -29,7 +29,8 @@ export function EntryView({ id, changed }: { id: string; changed: (message: stri
   useEffect(load, [id])
   useEffect(() => {
     if (loaded.state !== 'loading') heading.current?.focus()
-  }, [loaded.state])
+    if (loaded.state === 'ready') setTitle(loaded.entry.full_name)
+  }, [loaded])
 
   if (loaded.state === 'loading') return <p class="empty">Loading…</p>
   if (loaded.state === 'failed') {

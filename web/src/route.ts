@@ -47,3 +47,8 @@ export function replaceSearch(q: string): void {
   else url.searchParams.set('q', q)
   history.replaceState(history.state, '', url)
 }
+
+/** The tab's title: the screen (or the entry) first, so tabs and history tell them apart. */
+export function setTitle(screen: string): void {
+  document.title = screen === '' ? 'Address book' : `${screen} – Address book`
+}
