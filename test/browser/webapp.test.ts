@@ -294,6 +294,24 @@ describe('the web app in Chromium', { skip: CHROMIUM_MISSING }, () => {
     await assertAccessible(page, 'the form with errors')
   })
 
+  test('when someone else deletes the entry being edited, then saving offers to keep the changes as a new entry', async (t) => {
+    const key = await keyFor('deleted')
+    const api = apiClient(baseUrl, key)
+    const id = await api.create({ full_name: 'Alan Turing' })
+    const page = await newTab(t)
+    await signIn(page, key, `/app/#/entry/${id}/edit`)
+    await page.getByLabel('Organization').fill('Bletchley Park')
+
+    assert.equal((await api.call(`/addresses/${id}`, { method: 'DELETE' })).status, 204)
+    await page.getByRole('button', { name: 'Save' }).click()
+    await page.getByRole('button', { name: 'Save as a new entry' }).click()
+    await page.getByRole('heading', { name: 'Alan Turing' }).waitFor()
+
+    const newId = decodeURIComponent(new URL(page.url()).hash.split('/')[2] ?? '')
+    assert.notEqual(newId, id)
+    assert.deepEqual((await api.read(newId)).entry, { full_name: 'Alan Turing', organization: 'Bletchley Park' })
+  })
+
   test('when the key stops being accepted mid-session, then the next request returns to the sign-in screen with a clear message', async (t) => {
     const page = await newTab(t)
     await signIn(page, await keyFor('revoked'))

@@ -40,6 +40,8 @@ export function EntryEditor({ id, changed }: Props) {
   const [fieldErrors, setFieldErrors] = useState<FieldError[]>([])
   const [formProblem, setFormProblem] = useState('')
   const [conflict, setConflict] = useState(false)
+  /** Someone else deleted the entry being edited: the form can still become a new entry. */
+  const [gone, setGone] = useState(false)
   const [saving, setSaving] = useState(false)
   const heading = useRef<HTMLHeadingElement>(null)
   const summary = useRef<HTMLDivElement>(null)
@@ -65,8 +67,8 @@ export function EntryEditor({ id, changed }: Props) {
     if (fieldErrors.length > 0 || formProblem !== '') summary.current?.focus()
   }, [fieldErrors, formProblem])
   useEffect(() => {
-    if (conflict) conflictBox.current?.focus()
-  }, [conflict])
+    if (conflict || gone) conflictBox.current?.focus()
+  }, [conflict, gone])
 
   const title = id === undefined ? 'New entry' : 'Edit entry'
   if (form === null) {
@@ -89,8 +91,21 @@ export function EntryEditor({ id, changed }: Props) {
     setForm(next)
   }
   const refused = (error: unknown) => {
-    if (error instanceof ApiError && error.status === 412) {
-      setConflict(true)
+    if (id !== undefined && error instanceof ApiError && error.status === 412) {
+      // A 412 also answers a write to an entry that no longer exists: ask which it is.
+      currentEtag(id).then(
+        () => {
+          setConflict(true)
+        },
+        (reason: unknown) => {
+          if (reason instanceof ApiError && reason.status === 404) setGone(true)
+          else setConflict(true)
+        },
+      )
+      return
+    }
+    if (id !== undefined && error instanceof ApiError && error.status === 404) {
+      setGone(true)
       return
     }
     const list = error instanceof ApiError ? (error.problem.errors ?? []) : []
@@ -108,6 +123,7 @@ export function EntryEditor({ id, changed }: Props) {
     if (saving) return
     clearProblems()
     setConflict(false)
+    setGone(false)
     setSaving(true)
     const entry = entryOf(form)
     const name = form.full_name.trim()
@@ -138,7 +154,7 @@ export function EntryEditor({ id, changed }: Props) {
       },
       (error: unknown) => {
         setConflict(false)
-        setFormProblem(error instanceof ApiError && error.status === 404 ? 'Someone else deleted this entry meanwhile.' : messageOf(error))
+        refused(error)
       },
     )
   }
@@ -156,10 +172,22 @@ export function EntryEditor({ id, changed }: Props) {
         },
         (error: unknown) => {
           setConflict(false)
-          if (error instanceof ApiError && error.status === 404) setFormProblem('Someone else deleted this entry meanwhile.')
-          else refused(error)
+          refused(error)
         },
       )
+      .finally(() => {
+        setSaving(false)
+      })
+  }
+
+  const saveAsNew = () => {
+    setSaving(true)
+    const name = form.full_name.trim()
+    createEntry(entryOf(form))
+      .then((created) => {
+        setGone(false)
+        saved(created.id, `Created ${name} again.`)
+      }, refused)
       .finally(() => {
         setSaving(false)
       })
@@ -199,6 +227,21 @@ export function EntryEditor({ id, changed }: Props) {
             <button type="button" class="button danger" onClick={overwrite} disabled={saving}>
               Overwrite with mine
             </button>
+          </div>
+        </div>
+      )}
+      {gone && (
+        <div class="conflict" role="alert" tabIndex={-1} ref={conflictBox}>
+          <p>
+            <strong>Someone else deleted this entry</strong> while you were editing it. Your changes are still here.
+          </p>
+          <div class="actions">
+            <button type="button" class="button" onClick={saveAsNew} disabled={saving}>
+              Save as a new entry
+            </button>
+            <a class="button quiet" href="#/">
+              Discard
+            </a>
           </div>
         </div>
       )}
