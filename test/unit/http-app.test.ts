@@ -408,7 +408,8 @@ describe('error responses', () => {
 
   for (const url of ['/', '/nope', '/addresses/a/b', '/address', `/addresses/..%2F..%2Fetc%2Fpasswd`, "/addresses/1'%20OR%20'1'='1"]) {
     test(`when ${url} is requested, then 404 Unknown Endpoint`, async (t) => {
-      const { app, service } = appWith(t)
+      // With the web app on and built (npm test builds it), / redirects to it: see web-app.test.ts.
+      const { app, service } = appWith(t, undefined, { ui: { enabled: false } })
 
       const response = await app.inject({ method: 'GET', url })
 
