@@ -9,7 +9,7 @@ import { PLAIN_TEXT } from '../domain/address-entry.js'
 import type { Config } from '../config/settings.js'
 import type { AddressBook } from '../service/address-book-service.js'
 import { addAuthentication, authenticationGuard } from './authentication.js'
-import { addBodyParsers, isImport } from './body-parsers.js'
+import { addBodyParsers, bodyLimitOf, type BodyLimits } from './body-parsers.js'
 import { addWebApp } from './web-app.js'
 import {
   addConnectionErrors,
@@ -144,7 +144,7 @@ export function buildApp(config: AppConfig, { addressBook, authenticator }: AppS
 
   if (options.metrics) addHttpMetrics(app, options.metrics)
   addOpenApi(app, { version: options.version ?? '0.0.0', authenticator })
-  addBodyParsers(app, { limit: config.server.bodyLimit, importLimit: config.import.bodyLimit })
+  addBodyParsers(app, bodyLimits(config))
   addEntityTags(app)
   // Bodies under 1 KiB (an entry, a problem) gain too little from compression to pay for it.
   void app.register(compress, { threshold: COMPRESSION_THRESHOLD, encodings: ['br', 'gzip', 'deflate'], requestEncodings: ['gzip', 'deflate'] })
@@ -233,13 +233,13 @@ function identify(request: FastifyRequest, reply: FastifyReply): void {
   reply.headers(SECURITY_HEADERS).header('x-request-id', request.id).header('vary', 'accept-encoding')
 }
 
-function bodyLimitOf(request: FastifyRequest, config: AppConfig): number {
-  return isImport(request) ? config.import.bodyLimit : config.server.bodyLimit
+function bodyLimits(config: AppConfig): BodyLimits {
+  return { limit: config.server.bodyLimit, importLimit: config.import.bodyLimit }
 }
 
 function sendProblem(request: FastifyRequest, reply: FastifyReply, error: unknown, config: AppConfig): void {
   request.failure = error
-  const { problem, detail, errors, headers } = resolveProblem(error, bodyLimitOf(request, config))
+  const { problem, detail, errors, headers } = resolveProblem(error, bodyLimitOf(request, bodyLimits(config)))
   const body = problemBody(problem, detail, { method: request.method, target: request.url, requestId: request.id })
   if (errors) body.errors = [...errors]
   if (config.debug) body.trace = error instanceof Error ? (error.stack ?? String(error)) : String(error)

@@ -20,10 +20,7 @@ function parseJson(body: Buffer): unknown {
 
 /** A body that holds several entries to import: what its format held, item by item, not validated yet. */
 export class ImportBody {
-  constructor(
-    readonly format: 'ndjson' | 'vcard',
-    readonly items: readonly ImportItem[],
-  ) {}
+  constructor(readonly items: readonly ImportItem[]) {}
 }
 
 function text(body: Buffer, format: string): string {
@@ -35,7 +32,7 @@ function text(body: Buffer, format: string): string {
 }
 
 function parseNdjsonImport(body: Buffer): ImportBody {
-  return new ImportBody('ndjson', parseNdjson(text(body, 'NDJSON')))
+  return new ImportBody(parseNdjson(text(body, 'NDJSON')))
 }
 
 /** Longest unmapped value an import answer repeats: a photo's base64 would otherwise come back whole. */
@@ -49,10 +46,7 @@ function shortened<T extends { readonly value: string }>(unmapped: T): T {
 function parseVCardImport(body: Buffer): ImportBody {
   try {
     const cards = parseVCards(text(body, 'vCard'))
-    return new ImportBody(
-      'vcard',
-      cards.map(({ index, id, entry, unmapped }) => ({ id, entry, unmapped: unmapped.map(shortened), card: index })),
-    )
+    return new ImportBody(cards.map(({ index, id, entry, unmapped }) => ({ id, entry, unmapped: unmapped.map(shortened), card: index })))
   } catch (error) {
     if (!(error instanceof VCardSyntaxError)) throw error
     const message = error.message.replace(/^Line \d+: /, '')
@@ -84,17 +78,27 @@ export function mediaTypeOf(request: FastifyRequest): string {
 }
 
 /** Whether a request's body is an import, which has a limit of its own. */
-export function isImport(request: FastifyRequest): boolean {
+function isImport(request: FastifyRequest): boolean {
   return request.method === 'POST' && mediaTypeOf(request) in IMPORTS
 }
 
-export function addBodyParsers(app: FastifyInstance, { limit, importLimit }: { limit: number; importLimit: number }): void {
+/** The body limits: of any request, and of an import. */
+export interface BodyLimits {
+  readonly limit: number
+  readonly importLimit: number
+}
+
+/** The limit a request's body is held to. */
+export function bodyLimitOf(request: FastifyRequest, { limit, importLimit }: BodyLimits): number {
+  return isImport(request) ? importLimit : limit
+}
+
+export function addBodyParsers(app: FastifyInstance, limits: BodyLimits): void {
   app.removeAllContentTypeParsers()
   for (const [type, parse] of Object.entries(IMPORTS)) {
-    app.addContentTypeParser(type, { parseAs: 'buffer', bodyLimit: Math.max(limit, importLimit) }, (request, body, done) => {
-      // Read with the larger of both limits: each body is held to its own.
-      const own = isImport(request) ? importLimit : limit
-      if ((body as Buffer).length > own) {
+    // Read with the larger of both limits: each body is then held to its own.
+    app.addContentTypeParser(type, { parseAs: 'buffer', bodyLimit: Math.max(limits.limit, limits.importLimit) }, (request, body, done) => {
+      if ((body as Buffer).length > bodyLimitOf(request, limits)) {
         done(Object.assign(new Error('body too large'), { code: 'FST_ERR_CTP_BODY_TOO_LARGE' }), undefined)
         return
       }

@@ -1,4 +1,5 @@
 import type { Preconditions } from '../service/address-book-service.js'
+import type { VCardVersion } from '../formats/vcard.js'
 
 /**
  * Entity tags of address entries are strong and name the stored version: `"3"`. Strong, because
@@ -6,8 +7,8 @@ import type { Preconditions } from '../service/address-book-service.js'
  * (RFC 9110 §8.8.3 lets a server decide that). Its vCard is another representation, with tags
  * of its own (`"3-vcard4"`), which name the same version to If-Match.
  */
-export function entityTagOf(version: number, representation: 'json' | 'vcard-4.0' | 'vcard-3.0' = 'json'): string {
-  const suffix = representation === 'json' ? '' : representation === 'vcard-4.0' ? '-vcard4' : '-vcard3'
+export function entityTagOf(version: number, vcard?: VCardVersion): string {
+  const suffix = vcard === undefined ? '' : vcard === '4.0' ? '-vcard4' : '-vcard3'
   return `"${String(version)}${suffix}"`
 }
 

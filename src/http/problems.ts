@@ -120,7 +120,6 @@ export const Problems = {
     'Gone',
     'The sync token is older than the changes this service keeps: sync in full (GET /addresses), then start again with a new token.',
   ),
-  notAcceptable: problemType('not-acceptable', 406, 'Not Acceptable', 'This endpoint cannot answer in any media type the Accept header allows.'),
   preconditionRequired: problemType(
     'precondition-required',
     428,

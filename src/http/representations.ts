@@ -1,4 +1,5 @@
 import Negotiator from 'negotiator'
+import type { VCardVersion } from '../formats/vcard.js'
 
 /**
  * The representations of entries a client may ask for with Accept: JSON (the default, as the
@@ -14,11 +15,11 @@ export const MEDIA_TYPES = {
 
 /** What Negotiator chooses from, in order of preference when the client weighs several alike. */
 const OFFERED: Readonly<Record<string, Representation>> = {
-  'application/json': 'json',
-  'application/x-ndjson': 'ndjson',
-  'text/vcard': 'vcard-4.0',
-  'text/vcard;version=4.0': 'vcard-4.0',
-  'text/vcard;version=3.0': 'vcard-3.0',
+  [MEDIA_TYPES.json]: 'json',
+  [MEDIA_TYPES.ndjson]: 'ndjson',
+  [MEDIA_TYPES.vcard]: 'vcard-4.0',
+  [`${MEDIA_TYPES.vcard};version=4.0`]: 'vcard-4.0',
+  [`${MEDIA_TYPES.vcard};version=3.0`]: 'vcard-3.0',
 }
 
 /**
@@ -35,7 +36,12 @@ export function preferredRepresentation(accept: string | undefined, offered: rea
   return (chosen === undefined ? undefined : OFFERED[chosen]) ?? 'json'
 }
 
+/** The vCard version of a representation; none when it is not a vCard. */
+export function vcardVersionOf(representation: Representation): VCardVersion | undefined {
+  return representation === 'vcard-4.0' ? '4.0' : representation === 'vcard-3.0' ? '3.0' : undefined
+}
+
 /** The Content-Type of a vCard response of a version. */
-export function vcardContentType(representation: 'vcard-4.0' | 'vcard-3.0'): string {
-  return `text/vcard; charset=utf-8; version=${representation === 'vcard-3.0' ? '3.0' : '4.0'}`
+export function vcardContentType(version: VCardVersion): string {
+  return `${MEDIA_TYPES.vcard}; charset=utf-8; version=${version}`
 }

@@ -285,9 +285,7 @@ export class AddressBookService implements AddressBook {
     // history (a memory store restarted): the client must start again too.
     const { latest, forgottenThrough } = await this.#store.changePosition(owner)
     if (since.seq < forgottenThrough || since.seq > latest) throw new SyncTokenExpiredError()
-    const changes = page.changes.map(({ id, kind, stored }): Change =>
-      stored ? { id, change: kind, current: { id, version: stored.version, entry: stored.entry } } : { id, change: kind },
-    )
+    const changes = page.changes.map(({ id, kind, stored }): Change => (stored ? { id, change: kind, current: versioned(stored) } : { id, change: kind }))
     const seq = page.changes.at(-1)?.seq ?? since.seq
     return { changes, next: encodeSyncToken(owner, { seq, issuedAt }), more: page.more }
   }
@@ -363,7 +361,7 @@ export class AddressBookService implements AddressBook {
     const last = page.at(-1)
     const next = found.length > limit && last ? encodeCursor(fingerprint, { value: sortValueOf(sort.key, last), id: last.id }) : undefined
     const total = request.count === true ? await this.#store.count(principal.owner, filter) : undefined
-    return { entries: page.map((stored) => ({ id: stored.id, version: stored.version, entry: stored.entry })), next, total }
+    return { entries: page.map(versioned), next, total }
   }
 
   /**
@@ -425,8 +423,12 @@ function requireScope(principal: Principal, needed: Scope): void {
   if (!hasScope(principal, needed)) throw new InsufficientScopeError(needed)
 }
 
+function versioned(stored: StoredEntry): VersionedEntry {
+  return { id: stored.id, version: stored.version, entry: stored.entry }
+}
+
 function exported(stored: StoredEntry): ExportedEntry {
-  return { id: stored.id, version: stored.version, entry: stored.entry, updatedAt: stored.updatedAt }
+  return { ...versioned(stored), updatedAt: stored.updatedAt }
 }
 
 /** Every item that cannot be stored, with each reason: not a valid entry, an id that cannot be one, an id given twice. */

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import { InvalidCursorError } from '../domain/errors.js'
 import { isEntryId } from '../domain/ids.js'
 import type { EntryFilter, PagePosition, Sort } from '../domain/listing.js'
+import { decodeOpaque, encodeOpaque } from './opaque-token.js'
 
 const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
 const MAX_VALUE_LENGTH = 1000
@@ -20,7 +21,7 @@ export function fingerprintOf(sort: Sort, filter: EntryFilter): string {
 }
 
 export function encodeCursor(fingerprint: string, position: PagePosition): string {
-  return Buffer.from(JSON.stringify([VERSION, fingerprint, position.value, position.id])).toString('base64url')
+  return encodeOpaque(VERSION, [fingerprint, position.value, position.id])
 }
 
 /**
@@ -28,14 +29,9 @@ export function encodeCursor(fingerprint: string, position: PagePosition): strin
  * listing, or holds a position that the order cannot have (the fingerprint is no secret).
  */
 export function decodeCursor(cursor: string, fingerprint: string, sort: Sort): PagePosition {
-  let decoded: unknown
-  try {
-    decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
-  } catch {
-    throw new InvalidCursorError('is malformed')
-  }
-  if (!Array.isArray(decoded) || decoded.length !== 4 || decoded[0] !== VERSION) throw new InvalidCursorError('is malformed')
-  const [, madeFor, value, id] = decoded as unknown[]
+  const parts = decodeOpaque(cursor, VERSION, 3)
+  if (!parts) throw new InvalidCursorError('is malformed')
+  const [madeFor, value, id] = parts
   if (typeof madeFor !== 'string' || typeof value !== 'string' || typeof id !== 'string') throw new InvalidCursorError('is malformed')
   if (madeFor !== fingerprint) throw new InvalidCursorError('was made for other filters or another order')
   const valid = (sort.key === 'full_name' ? value.length <= MAX_VALUE_LENGTH : isTimestamp(value)) && isEntryId(id)

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import { InvalidSyncTokenError } from '../domain/errors.js'
+import { decodeOpaque, encodeOpaque } from './opaque-token.js'
 
 /**
  * Sync tokens are opaque to clients: base64url of a position in the owner's sequence of changes,
@@ -24,19 +25,14 @@ function ownerTag(owner: string): string {
 }
 
 export function encodeSyncToken(owner: string, position: SyncPosition): string {
-  return Buffer.from(JSON.stringify([VERSION, ownerTag(owner), position.seq, position.issuedAt])).toString('base64url')
+  return encodeOpaque(VERSION, [ownerTag(owner), position.seq, position.issuedAt])
 }
 
 /** The position a token carries; InvalidSyncTokenError when it is not one of ours or not the owner's. */
 export function decodeSyncToken(owner: string, token: string): SyncPosition {
-  let decoded: unknown
-  try {
-    decoded = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'))
-  } catch {
-    throw new InvalidSyncTokenError('is malformed')
-  }
-  if (!Array.isArray(decoded) || decoded.length !== 4 || decoded[0] !== VERSION) throw new InvalidSyncTokenError('is malformed')
-  const [, tag, seq, issuedAt] = decoded as unknown[]
+  const parts = decodeOpaque(token, VERSION, 3)
+  if (!parts) throw new InvalidSyncTokenError('is malformed')
+  const [tag, seq, issuedAt] = parts
   if (typeof tag !== 'string' || !isCount(seq) || !isCount(issuedAt)) throw new InvalidSyncTokenError('is malformed')
   if (tag !== ownerTag(owner)) throw new InvalidSyncTokenError('was made for another address book')
   return { seq, issuedAt }

@@ -5,13 +5,13 @@ import Type from 'typebox'
 import { AddressEntry, AddressEntryPatch, validateAddressEntry } from '../../domain/address-entry.js'
 import { InvalidEntryError } from '../../domain/errors.js'
 import { SORT_KEYS, type Sort, type SortKey } from '../../domain/listing.js'
-import { formatVCard } from '../../formats/vcard.js'
+import { formatVCard, type VCardVersion } from '../../formats/vcard.js'
 import type { AddressBook, ExportedEntry, ImportedEntry } from '../../service/address-book-service.js'
 import { principalOf } from '../authentication.js'
 import { ImportBody } from '../body-parsers.js'
 import { entityTagOf, preconditionsOf } from '../preconditions.js'
 import { HttpProblem, Problems } from '../problems.js'
-import { MEDIA_TYPES, preferredRepresentation, vcardContentType, type Representation } from '../representations.js'
+import { MEDIA_TYPES, preferredRepresentation, vcardContentType, vcardVersionOf, type Representation } from '../representations.js'
 import {
   contentResponse,
   emptyResponse,
@@ -187,14 +187,11 @@ function sortOf(parameter: string | undefined): Sort {
   return { key: (descending ? parameter.slice(1) : parameter) as SortKey, descending }
 }
 
-/** An export as text: NDJSON lines or vCards, gathered into chunks, read from the book as the client takes them. */
-async function* exportText(entries: AsyncIterable<ExportedEntry>, representation: Representation): AsyncGenerator<string> {
+/** An export as text: NDJSON lines, or vCards of a version, gathered into chunks, read from the book as the client takes them. */
+async function* exportText(entries: AsyncIterable<ExportedEntry>, vcard: VCardVersion | undefined): AsyncGenerator<string> {
   let chunk = ''
   for await (const { id, version, entry, updatedAt } of entries) {
-    chunk +=
-      representation === 'ndjson'
-        ? `${JSON.stringify({ id, etag: entityTagOf(version), entry })}\n`
-        : formatVCard({ id, entry, updatedAt }, representation === 'vcard-3.0' ? '3.0' : '4.0')
+    chunk += vcard === undefined ? `${JSON.stringify({ id, etag: entityTagOf(version), entry })}\n` : formatVCard({ id, entry, updatedAt }, vcard)
     if (chunk.length >= EXPORT_CHUNK) {
       yield chunk
       chunk = ''
@@ -261,8 +258,9 @@ export const addressRoutes: FastifyPluginCallbackTypebox<{ service: AddressBook;
         throw new HttpProblem(Problems.invalidQuery, { errors })
       }
       const entries = await service.exportEntries(principalOf(request), { ...filters, sort: sortOf(sort) })
-      const type = representation === 'vcard-4.0' || representation === 'vcard-3.0' ? vcardContentType(representation) : `${MEDIA_TYPES.ndjson}; charset=utf-8`
-      return reply.type(type).send(Readable.from(exportText(entries, representation)))
+      const vcard = vcardVersionOf(representation)
+      const type = vcard === undefined ? `${MEDIA_TYPES.ndjson}; charset=utf-8` : vcardContentType(vcard)
+      return reply.type(type).send(Readable.from(exportText(entries, vcard)))
     }
     const page = await service.list(principalOf(request), { ...filters, cursor, count, limit: limit ?? DEFAULT_PAGE_SIZE, sort: sortOf(sort) })
     if (page.next !== undefined) reply.header('link', `<${nextPageUrl(request, page.next)}>; rel="next"`)
@@ -292,9 +290,12 @@ export const addressRoutes: FastifyPluginCallbackTypebox<{ service: AddressBook;
     const representation = preferredRepresentation(request.headers.accept, ITEM_REPRESENTATIONS)
     const { id, version, entry, updatedAt } = await service.get(principalOf(request), request.params.id)
     reply.header('vary', 'accept, accept-encoding')
-    if (representation !== 'vcard-4.0' && representation !== 'vcard-3.0') return reply.header('etag', entityTagOf(version)).send(entry)
-    const vcard = formatVCard({ id, entry, updatedAt }, representation === 'vcard-3.0' ? '3.0' : '4.0')
-    return reply.header('etag', entityTagOf(version, representation)).type(vcardContentType(representation)).send(vcard)
+    const vcard = vcardVersionOf(representation)
+    if (vcard === undefined) return reply.header('etag', entityTagOf(version)).send(entry)
+    return reply
+      .header('etag', entityTagOf(version, vcard))
+      .type(vcardContentType(vcard))
+      .send(formatVCard({ id, entry, updatedAt }, vcard))
   })
 
   const createSchema = {
