@@ -1,3 +1,4 @@
+import { DomainError, ErrorCode } from '../domain/errors.js'
 import type { Principal } from '../domain/principal.js'
 
 /**
@@ -7,9 +8,9 @@ import type { Principal } from '../domain/principal.js'
 export type Verdict = { readonly principal: Principal } | { readonly reason: string }
 
 /** The identity provider's keys cannot be fetched right now; the same request may succeed later. */
-export class IdentityProviderUnavailableError extends Error {
+export class IdentityProviderUnavailableError extends DomainError {
+  readonly code = ErrorCode.identityProviderUnavailable
   constructor(options?: { cause?: unknown }) {
-    super("The identity provider's keys cannot be fetched", options)
-    this.name = 'IdentityProviderUnavailableError'
+    super("The identity provider's keys cannot be fetched", { detail: null, cause: options?.cause })
   }
 }

@@ -1,16 +1,15 @@
 import Type from 'typebox'
 import { Compile } from 'typebox/compile'
 import Format from 'typebox/format'
+import { ENTRY_BOUNDS as BOUNDS, KINDS, PHONE_KINDS } from './vocabulary.js'
 
 /**
  * The address entry schema: v1.0 of the original service, with bounds added so that no single
  * request can make the service store or validate an unbounded amount of data, and extended
- * (additively: every v1.0 entry is still valid) with what contacts apps carry most. Everything
- * else (TypeScript types, request validation, response serialization, OpenAPI) is derived from
- * these definitions.
+ * (additively: every v1.0 entry is still valid) with what contacts apps carry most. The words and
+ * bounds come from vocabulary.ts; everything else (TypeScript types, the service's validation,
+ * response serialization, OpenAPI) is derived from these definitions.
  */
-
-const MAX_ITEMS = 20
 
 /**
  * Text as people write it: no NUL characters and no unpaired UTF-16 surrogates. Neither means
@@ -28,9 +27,13 @@ Format.Set(PLAIN_TEXT, (value) => plainText.test(value))
 const NOT_BLANK = '\\S'
 const text = (maxLength: number) => Type.String({ minLength: 1, maxLength, format: PLAIN_TEXT })
 const count = (maximum: number) => Type.Integer({ minimum: 0, maximum })
+const list = <T extends Type.TSchema>(items: T) => Type.Array(items, { maxItems: BOUNDS.listItems })
 
-export const Kind = Type.Enum(['home', 'work', 'other'], { description: 'home, work or other' })
-export const PhoneKind = Type.Enum(['home', 'work', 'mobile', 'other'], { description: 'home, work, mobile or other' })
+/** `home, work or other` */
+const either = (words: readonly string[]) => `${words.slice(0, -1).join(', ')} or ${String(words.at(-1))}`
+
+export const Kind = Type.Enum([...KINDS], { description: either(KINDS) })
+export const PhoneKind = Type.Enum([...PHONE_KINDS], { description: either(PHONE_KINDS) })
 
 /** A calendar date (`1815-12-10`), or a day of the year without one (`--12-10`), as vCard writes birthdays. */
 const BIRTHDAY_PATTERN = '^(?:\\d{4}|-)-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\\d|3[01])$'
@@ -39,15 +42,15 @@ const BIRTHDAY_MESSAGE = 'must be a date: YYYY-MM-DD, or --MM-DD without the yea
 export const PostalAddress = Type.Object(
   {
     kind: Kind,
-    building_name: Type.Optional(text(200)),
-    unit_number: Type.Optional(count(999_999)),
-    street_number: Type.Optional(Type.Union([count(999_999), text(32)])),
-    street_name: text(200),
-    locality: Type.Optional(text(100)),
-    city: Type.Optional(text(100)),
-    province: Type.Optional(text(100)),
-    pincode: Type.Union([count(9_999_999_999), text(32)]),
-    country: text(100),
+    building_name: Type.Optional(text(BOUNDS.buildingName)),
+    unit_number: Type.Optional(count(BOUNDS.unitNumber)),
+    street_number: Type.Optional(Type.Union([count(BOUNDS.streetNumber), text(BOUNDS.codeText)])),
+    street_name: text(BOUNDS.streetName),
+    locality: Type.Optional(text(BOUNDS.place)),
+    city: Type.Optional(text(BOUNDS.place)),
+    province: Type.Optional(text(BOUNDS.place)),
+    pincode: Type.Union([count(BOUNDS.pincode), text(BOUNDS.codeText)]),
+    country: text(BOUNDS.place),
   },
   { additionalProperties: false },
 )
@@ -55,9 +58,9 @@ export const PostalAddress = Type.Object(
 export const PhoneNumber = Type.Object(
   {
     kind: PhoneKind,
-    country_code: Type.Integer({ minimum: 1, maximum: 999 }),
-    area_code: Type.Optional(count(99_999)),
-    local_number: count(99_999_999_999_999),
+    country_code: Type.Integer({ minimum: 1, maximum: BOUNDS.countryCode }),
+    area_code: Type.Optional(count(BOUNDS.areaCode)),
+    local_number: count(BOUNDS.localNumber),
   },
   { additionalProperties: false },
 )
@@ -65,33 +68,33 @@ export const PhoneNumber = Type.Object(
 export const EmailAddress = Type.Object(
   {
     kind: Kind,
-    email: Type.String({ format: 'email', maxLength: 254, pattern: PLAIN_TEXT_PATTERN }),
+    email: Type.String({ format: 'email', maxLength: BOUNDS.email, pattern: PLAIN_TEXT_PATTERN }),
   },
   { additionalProperties: false },
 )
 
 export const AddressEntry = Type.Object(
   {
-    full_name: Type.String({ maxLength: 200, pattern: NOT_BLANK, format: PLAIN_TEXT }),
-    addresses: Type.Optional(Type.Array(PostalAddress, { maxItems: MAX_ITEMS })),
-    phone_numbers: Type.Optional(Type.Array(PhoneNumber, { maxItems: MAX_ITEMS })),
-    fax_numbers: Type.Optional(Type.Array(PhoneNumber, { maxItems: MAX_ITEMS })),
-    emails: Type.Optional(Type.Array(EmailAddress, { maxItems: MAX_ITEMS })),
-    nickname: Type.Optional(text(100)),
-    organization: Type.Optional(text(200)),
-    job_title: Type.Optional(text(200)),
+    full_name: Type.String({ maxLength: BOUNDS.fullName, pattern: NOT_BLANK, format: PLAIN_TEXT }),
+    addresses: Type.Optional(list(PostalAddress)),
+    phone_numbers: Type.Optional(list(PhoneNumber)),
+    fax_numbers: Type.Optional(list(PhoneNumber)),
+    emails: Type.Optional(list(EmailAddress)),
+    nickname: Type.Optional(text(BOUNDS.nickname)),
+    organization: Type.Optional(text(BOUNDS.organization)),
+    job_title: Type.Optional(text(BOUNDS.jobTitle)),
     birthday: Type.Optional(
       Type.String({ pattern: BIRTHDAY_PATTERN, description: 'YYYY-MM-DD, or --MM-DD when the year is not known', examples: ['1815-12-10', '--12-10'] }),
     ),
-    notes: Type.Optional(text(10_000)),
-    urls: Type.Optional(Type.Array(Type.String({ format: 'uri', maxLength: 2000 }), { maxItems: MAX_ITEMS })),
+    notes: Type.Optional(text(BOUNDS.notes)),
+    urls: Type.Optional(list(Type.String({ format: 'uri', maxLength: BOUNDS.url }))),
   },
   { additionalProperties: false, title: 'An address book entry' },
 )
 
 /** A list of the entry, or null: what a merge patch may set it to. */
 const listOrNull = <T extends Type.TSchema>(items: T) =>
-  Type.Optional(Type.Unsafe<Type.Static<T>[] | null>({ type: ['array', 'null'], items, maxItems: MAX_ITEMS }))
+  Type.Optional(Type.Unsafe<Type.Static<T>[] | null>({ type: ['array', 'null'], items, maxItems: BOUNDS.listItems }))
 
 /** A text member of the entry, or null. */
 const textOrNull = (member: Type.TSchema) => Type.Optional(Type.Unsafe<string | null>({ ...member, type: ['string', 'null'] }))
@@ -122,6 +125,17 @@ export type AddressEntry = Type.Static<typeof AddressEntry>
 export type PostalAddress = Type.Static<typeof PostalAddress>
 export type PhoneNumber = Type.Static<typeof PhoneNumber>
 export type EmailAddress = Type.Static<typeof EmailAddress>
+
+/** Something a source held (a vCard property) that has no place in an entry: reported with the import, never dropped silently. */
+export const UnmappedProperty = Type.Object(
+  {
+    property: Type.String({ description: 'the vCard property, with its group (item1.X-ABLabel)' }),
+    value: Type.String(),
+    reason: Type.Optional(Type.String({ description: 'why it could not become part of the entry' })),
+  },
+  { additionalProperties: false },
+)
+export type UnmappedProperty = Type.Static<typeof UnmappedProperty>
 
 /** One reason a value breaks the schema: where (a JSON Pointer) and why. */
 export interface FieldError {
@@ -156,7 +170,12 @@ export function describeSchemaErrors(errors: Iterable<SchemaError>): FieldError[
   const add = (path: string, message: string) => described.set(`${path}\u0000${message}`, { path, message })
   for (const error of list) {
     const { keyword, instancePath, params } = error
-    if (keyword === 'boolean') continue
+    if (keyword === 'boolean') {
+      // A member that additionalProperties: false refuses; the additionalProperties error that
+      // names it too may be past the validator's last reported error.
+      if (error.schemaPath?.endsWith('/additionalProperties') === true) add(instancePath, 'is not allowed')
+      continue
+    }
     if (keyword !== 'anyOf' && keyword !== 'oneOf' && unionPaths.has(instancePath)) continue
     switch (keyword) {
       case 'additionalProperties':
@@ -217,9 +236,20 @@ function escapePointer(name: string): string {
 
 const entryValidator = Compile(AddressEntry)
 
-/** Every way `value` breaks the address entry schema; empty when it is a valid entry. */
+/** Said of a value that fails the schema when none of the errors reported names a field. */
+const NOT_AN_ENTRY: FieldError = { path: '', message: 'is not a valid address entry' }
+
+/**
+ * Every way `value` breaks the address entry schema; empty exactly when it is a valid entry. The
+ * validator reports only its first few errors (TypeBox's maxErrors, a guard against hostile
+ * input), so the check decides validity and the errors only describe it: a value that fails the
+ * check is never answered with an empty list.
+ */
 export function validateAddressEntry(value: unknown): FieldError[] {
-  if (!entryValidator.Check(value)) return describeSchemaErrors(entryValidator.Errors(value) as SchemaError[])
+  if (!entryValidator.Check(value)) {
+    const errors = describeSchemaErrors(entryValidator.Errors(value) as SchemaError[])
+    return errors.length > 0 ? errors : [NOT_AN_ENTRY]
+  }
   const { birthday } = value
   return birthday === undefined || isCalendarDay(birthday) ? [] : [{ path: '/birthday', message: 'must be a day that exists' }]
 }

@@ -2,97 +2,150 @@ import type { FieldError } from './address-entry.js'
 import type { Scope } from './principal.js'
 
 /**
- * The closed list of domain error codes. They are stable: clients and logs may rely on them.
- * Domain errors know nothing about transport; the HTTP layer maps each code to a response.
+ * The closed list of error codes. Every refusal or failure the service answers with names one,
+ * whichever layer decides it (the service, authentication, the HTTP edge) and whichever protocol
+ * carries it; clients see them as the JSON API's problem types, `urn:addrservice:problem:<code>`,
+ * so they are stable. How a protocol answers each (status, title, headers) is its own business.
  */
-export const DomainErrorCode = {
-  entryNotFound: 'entry_not_found',
-  invalidEntry: 'invalid_entry',
-  entryExists: 'entry_exists',
-  storeUnavailable: 'store_unavailable',
-  insufficientScope: 'insufficient_scope',
-  preconditionFailed: 'precondition_failed',
-  preconditionRequired: 'precondition_required',
-  invalidCursor: 'invalid_cursor',
-  invalidImport: 'invalid_import',
-  idempotencyKeyInUse: 'idempotency_key_in_use',
-  idempotencyKeyReused: 'idempotency_key_reused',
-  invalidSyncToken: 'invalid_sync_token',
-  syncTokenExpired: 'sync_token_expired',
+export const ErrorCode = {
+  /** The request cannot be read as HTTP, or its path is not valid percent-encoding. */
+  malformedRequest: 'http-400',
+  requestTimeout: 'http-408',
+  /** An id longer than ids are. */
+  idTooLong: 'http-414',
+  rangeNotSatisfiable: 'http-416',
+  expectationFailed: 'http-417',
+  headerFieldsTooLarge: 'http-431',
+  /** CONNECT: this is not a proxy. */
+  methodNotImplemented: 'http-501',
+  invalidJsonBody: 'invalid-json-body',
+  invalidCompressedBody: 'invalid-compressed-body',
+  unsupportedContentEncoding: 'unsupported-content-encoding',
+  unsupportedMediaType: 'unsupported-media-type',
+  payloadTooLarge: 'payload-too-large',
+  invalidHeader: 'invalid-header',
+  invalidQuery: 'invalid-query-parameter',
+  unknownEndpoint: 'unknown-endpoint',
+  methodNotAllowed: 'method-not-allowed',
+  tooManyRequests: 'too-many-requests',
+  unauthorized: 'unauthorized',
+  insufficientScope: 'insufficient-scope',
+  identityProviderUnavailable: 'identity-provider-unavailable',
+  invalidEntry: 'schema-validation-failed',
+  invalidImport: 'invalid-import',
+  entryNotFound: 'entry-not-found',
+  entryExists: 'entry-exists',
+  preconditionFailed: 'precondition-failed',
+  preconditionRequired: 'precondition-required',
+  idempotencyKeyInUse: 'idempotency-key-in-use',
+  idempotencyKeyReused: 'idempotency-key-reused',
+  invalidSyncToken: 'invalid-sync-token',
+  syncTokenExpired: 'sync-token-expired',
+  storeUnavailable: 'store-unavailable',
+  notReady: 'not-ready',
+  internalError: 'internal-error',
 } as const
 
-export type DomainErrorCode = (typeof DomainErrorCode)[keyof typeof DomainErrorCode]
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
 
-export abstract class DomainError extends Error {
-  abstract readonly code: DomainErrorCode
+/** A failing field, and in an import the line or card (counting from 1) it is in. */
+export interface ItemFieldError extends FieldError {
+  readonly line?: number
+  readonly card?: number
 }
 
-export class EntryNotFoundError extends DomainError {
-  readonly code = DomainErrorCode.entryNotFound
-  constructor(readonly id: string) {
-    super(`No address entry with id ${JSON.stringify(id.slice(0, 100))}`)
-    this.name = 'EntryNotFoundError'
+/** An error that names its code: what every layer throws, and what protocols answer. */
+export interface CodedError {
+  readonly code: ErrorCode
+  /** What the caller is told of this occurrence; none when the code's own description says it all. */
+  readonly detail: string | undefined
+  /** Each value of the request that failed, where it is and why; empty when the code is not about one. */
+  readonly fieldErrors: readonly ItemFieldError[]
+}
+
+interface DomainErrorOptions {
+  /** What the caller is told, when not the message; null when the code's own description says it all. */
+  readonly detail?: string | null
+  readonly fieldErrors?: readonly ItemFieldError[]
+  readonly cause?: unknown
+}
+
+/**
+ * The errors of the domain: plain, with a code from the list and nothing of transport. The
+ * message is for logs; `detail` is what a caller may be told.
+ */
+export abstract class DomainError extends Error implements CodedError {
+  abstract readonly code: ErrorCode
+  readonly detail: string | undefined
+  readonly fieldErrors: readonly ItemFieldError[]
+
+  protected constructor(message: string, { detail, fieldErrors = [], cause }: DomainErrorOptions = {}) {
+    super(message, cause === undefined ? undefined : { cause })
+    this.name = new.target.name
+    this.detail = detail === undefined ? message : (detail ?? undefined)
+    this.fieldErrors = fieldErrors
   }
 }
 
+export class EntryNotFoundError extends DomainError {
+  readonly code = ErrorCode.entryNotFound
+  constructor(readonly id: string) {
+    super(`No address entry with id ${JSON.stringify(id.slice(0, 100))}`)
+  }
+}
+
+/** A value that is not a valid address entry: every failing field is named. */
 export class InvalidEntryError extends DomainError {
-  readonly code = DomainErrorCode.invalidEntry
+  readonly code = ErrorCode.invalidEntry
   constructor(readonly errors: readonly FieldError[]) {
-    super(`Invalid address entry: ${errors.map((e) => `${e.path || '/'} ${e.message}`).join('; ')}`)
-    this.name = 'InvalidEntryError'
+    super(`Invalid address entry: ${errors.map((e) => `${e.path || '/'} ${e.message}`).join('; ')}`, { detail: null, fieldErrors: errors })
   }
 }
 
 export class EntryExistsError extends DomainError {
-  readonly code = DomainErrorCode.entryExists
+  readonly code = ErrorCode.entryExists
   constructor(readonly id: string) {
     super(`An address entry with id ${JSON.stringify(id)} already exists`)
-    this.name = 'EntryExistsError'
   }
 }
 
 /** The store cannot be reached right now; the same request may succeed later. */
 export class StoreUnavailableError extends DomainError {
-  readonly code = DomainErrorCode.storeUnavailable
+  readonly code = ErrorCode.storeUnavailable
   constructor(options?: { cause?: unknown }) {
-    super('The address book store is unavailable', options)
-    this.name = 'StoreUnavailableError'
+    super('The address book store is unavailable', { detail: null, cause: options?.cause })
   }
 }
 
 /** The caller may not do this: its credential lacks the scope. */
 export class InsufficientScopeError extends DomainError {
-  readonly code = DomainErrorCode.insufficientScope
+  readonly code = ErrorCode.insufficientScope
   constructor(readonly needed: Scope) {
-    super(`This needs the ${needed} scope`)
-    this.name = 'InsufficientScopeError'
+    super(`The credentials do not allow this: it needs the ${needed} scope.`)
   }
 }
 
 /** The entry is not at a version the caller named (or, for a conditional create, it exists). */
 export class PreconditionFailedError extends DomainError {
-  readonly code = DomainErrorCode.preconditionFailed
+  readonly code = ErrorCode.preconditionFailed
   constructor(readonly id: string) {
     super(`The address entry ${JSON.stringify(id.slice(0, 100))} is not in the state the request is conditional on`)
-    this.name = 'PreconditionFailedError'
   }
 }
 
 /** Writes must name the version they change, and this one did not. */
 export class PreconditionRequiredError extends DomainError {
-  readonly code = DomainErrorCode.preconditionRequired
+  readonly code = ErrorCode.preconditionRequired
   constructor() {
     super('This write must be conditional on the version it changes (If-Match)')
-    this.name = 'PreconditionRequiredError'
   }
 }
 
 /** A listing cursor that this service did not make, or made for other filters or another order. */
 export class InvalidCursorError extends DomainError {
-  readonly code = DomainErrorCode.invalidCursor
+  readonly code = ErrorCode.invalidQuery
   constructor(readonly reason: string) {
-    super(`The cursor ${reason}`)
-    this.name = 'InvalidCursorError'
+    super(`The cursor ${reason}`, { detail: null, fieldErrors: [{ path: '/cursor', message: reason }] })
   }
 }
 
@@ -104,47 +157,54 @@ export interface ImportItemErrors {
   readonly errors: readonly FieldError[]
 }
 
-/** An import of several entries of which at least one cannot be stored; none is. */
+/**
+ * An import of several entries of which at least one cannot be stored; none is. `complete` is
+ * false when checking stopped at a limit of errors, so that more items may be wrong than named.
+ */
 export class InvalidImportError extends DomainError {
-  readonly code = DomainErrorCode.invalidImport
-  constructor(readonly items: readonly ImportItemErrors[]) {
-    super(`${String(items.length)} item(s) of the import are not valid entries; nothing was stored`)
-    this.name = 'InvalidImportError'
+  readonly code = ErrorCode.invalidImport
+  constructor(
+    readonly items: readonly ImportItemErrors[],
+    { complete = true }: { complete?: boolean } = {},
+  ) {
+    const fieldErrors = items.flatMap(({ line, card, errors }) =>
+      errors.map((field) => ({ ...(line === undefined ? {} : { line }), ...(card === undefined ? {} : { card }), ...field })),
+    )
+    super(`${String(items.length)}${complete ? '' : ' or more'} item(s) of the import are not valid entries; nothing was stored`, {
+      detail: complete ? null : `Checking stopped after the first ${String(fieldErrors.length)} errors, which "errors" names; there may be more. Nothing was stored.`,
+      fieldErrors,
+    })
   }
 }
 
 /** A request with an idempotency key whose first request has not finished yet. */
 export class IdempotencyKeyInUseError extends DomainError {
-  readonly code = DomainErrorCode.idempotencyKeyInUse
+  readonly code = ErrorCode.idempotencyKeyInUse
   constructor() {
     super('A request with this idempotency key is still being processed')
-    this.name = 'IdempotencyKeyInUseError'
   }
 }
 
 /** An idempotency key sent again with a different request. */
 export class IdempotencyKeyReusedError extends DomainError {
-  readonly code = DomainErrorCode.idempotencyKeyReused
+  readonly code = ErrorCode.idempotencyKeyReused
   constructor() {
     super('This idempotency key was used for a different request')
-    this.name = 'IdempotencyKeyReusedError'
   }
 }
 
 /** A sync token this service did not make, or made for another owner. */
 export class InvalidSyncTokenError extends DomainError {
-  readonly code = DomainErrorCode.invalidSyncToken
+  readonly code = ErrorCode.invalidSyncToken
   constructor(readonly reason: string) {
     super(`The sync token ${reason}`)
-    this.name = 'InvalidSyncTokenError'
   }
 }
 
 /** A sync token older than the deletions the store still remembers: the client must sync in full. */
 export class SyncTokenExpiredError extends DomainError {
-  readonly code = DomainErrorCode.syncTokenExpired
+  readonly code = ErrorCode.syncTokenExpired
   constructor() {
     super('The sync token is older than the changes kept; sync in full and use the new token')
-    this.name = 'SyncTokenExpiredError'
   }
 }

@@ -1,4 +1,5 @@
 import type { PhoneNumber } from '../domain/address-entry.js'
+import { ENTRY_BOUNDS } from '../domain/vocabulary.js'
 
 /**
  * Phone numbers as people and contacts apps write them ("+44 (0)20 7946 0000", "0044 20 79460000",
@@ -28,7 +29,7 @@ const TWO_DIGIT_CODES = new Set([
 
 /** E.164: at most 15 digits with the country code. */
 const MAX_DIGITS = 15
-const MAX_AREA_CODE_DIGITS = String(99_999).length
+const MAX_AREA_CODE_DIGITS = String(ENTRY_BOUNDS.areaCode).length
 const SEPARATORS = /^[\d\s().\-/]*$/
 /** "(0)": the trunk prefix, dialled only from inside the country. */
 const TRUNK_PREFIX = /\(\s*0\s*\)/g

@@ -1,6 +1,7 @@
 import ICAL from 'ical.js'
-import type { AddressEntry, EmailAddress, PhoneNumber, PostalAddress } from '../domain/address-entry.js'
+import type { AddressEntry, EmailAddress, PhoneNumber, PostalAddress, UnmappedProperty } from '../domain/address-entry.js'
 import { isEntryId } from '../domain/ids.js'
+import { ENTRY_BOUNDS, KINDS as ENTRY_KINDS, PHONE_KINDS as ENTRY_PHONE_KINDS, type PhoneKind } from '../domain/vocabulary.js'
 import { formatPhoneNumber, readPhoneNumber } from './phone-number.js'
 import {
   decodeQuotedPrintable,
@@ -35,14 +36,6 @@ export { VCardSyntaxError } from './vcard-syntax.js'
  * street's first line is split into number and name ("221B Ocean Drive", "12-14 Elm Row"), its
  * further lines are the locality, and the extended address is the building name.
  */
-
-export interface UnmappedProperty {
-  /** The property's name, upper case, without its group: `X-SOCIALPROFILE` */
-  readonly property: string
-  readonly value: string
-  /** Why a property that has a place in an entry could not go there */
-  readonly reason?: string
-}
 
 export interface ParsedCard {
   /** 1-based position of the card in the text, and the line its BEGIN:VCARD is on */
@@ -218,7 +211,8 @@ function isBlank(property: Property): boolean {
   return property.values.every(blank)
 }
 
-type AnyKind = PhoneNumber['kind']
+/** Every kind is a phone's kind; an address's and an email's are some of them. */
+type AnyKind = PhoneKind
 
 const TYPE_KINDS = new Map<string, AnyKind>([
   ['home', 'home'],
@@ -242,8 +236,8 @@ const LABEL_KINDS = new Map<string, { kind: AnyKind; fax: boolean }>([
   ['workfax', { kind: 'work', fax: true }],
   ['otherfax', { kind: 'other', fax: true }],
 ])
-const PHONE_KINDS: ReadonlySet<AnyKind> = new Set(['home', 'work', 'mobile', 'other'])
-const KINDS: ReadonlySet<AnyKind> = new Set(['home', 'work', 'other'])
+const PHONE_KINDS: ReadonlySet<AnyKind> = new Set(ENTRY_PHONE_KINDS)
+const KINDS: ReadonlySet<AnyKind> = new Set(ENTRY_KINDS)
 const NO_KINDS: ReadonlySet<AnyKind> = new Set()
 
 /** What an entry holds, as it is being read from a card. */
@@ -448,19 +442,19 @@ class CardReader {
     }
 
     const unitNumber = param('x-unit-number')
-    const unit = unitNumber === undefined ? undefined : numberOrText(unitNumber, 999_999)
+    const unit = unitNumber === undefined ? undefined : numberOrText(unitNumber, ENTRY_BOUNDS.unitNumber)
     const building = param('x-building-name') ?? (ours ? '' : lines(extended).join(', '))
     const locality = param('x-locality') ?? (ours ? '' : moreStreetLines.join(', '))
     const address: PostalAddress = {
       kind: this.#kindOf(property, KINDS).kind as PostalAddress['kind'],
       ...(building === '' ? {} : { building_name: building }),
       ...(typeof unit === 'number' ? { unit_number: unit } : {}),
-      ...(split.number === undefined ? {} : { street_number: typed(split.number, 'street_number', 999_999) }),
+      ...(split.number === undefined ? {} : { street_number: typed(split.number, 'street_number', ENTRY_BOUNDS.streetNumber) }),
       street_name: streetName,
       ...(locality === '' ? {} : { locality }),
       ...(city.join('').trim() === '' ? {} : { city: city.join(',') }),
       ...(region.join('').trim() === '' ? {} : { province: region.join(',') }),
-      pincode: typed(pincode, 'pincode', 9_999_999_999),
+      pincode: typed(pincode, 'pincode', ENTRY_BOUNDS.pincode),
       country: countryName,
     }
     this.#draft.addresses.push(address)
@@ -633,8 +627,8 @@ function addressLine(address: PostalAddress, v4: boolean): string {
   if (building_name !== undefined) params.push(`;X-BUILDING-NAME=${paramValue(building_name)}`)
   if (locality !== undefined) params.push(`;X-LOCALITY=${paramValue(locality)}`)
   const textFields = [
-    typeof street_number === 'string' && typeof numberOrText(street_number, 999_999) === 'number' ? 'street_number' : '',
-    typeof pincode === 'string' && typeof numberOrText(pincode, 9_999_999_999) === 'number' ? 'pincode' : '',
+    typeof street_number === 'string' && typeof numberOrText(street_number, ENTRY_BOUNDS.streetNumber) === 'number' ? 'street_number' : '',
+    typeof pincode === 'string' && typeof numberOrText(pincode, ENTRY_BOUNDS.pincode) === 'number' ? 'pincode' : '',
   ].filter((field) => field !== '')
   if (textFields.length > 0) params.push(`;X-TEXT-FIELDS=${paramValue(textFields.join(','))}`)
   const extended = [unit_number === undefined ? '' : `Unit ${unit_number}`, building_name ?? ''].filter((part) => part !== '').join(', ')

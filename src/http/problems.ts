@@ -1,178 +1,147 @@
 import Type from 'typebox'
-import { STATUS_CODES } from 'node:http'
-import { describeSchemaErrors, type FieldError, type SchemaError } from '../domain/address-entry.js'
-import { IdentityProviderUnavailableError } from '../auth/verdict.js'
-import {
-  DomainError,
-  DomainErrorCode,
-  InsufficientScopeError,
-  InvalidCursorError,
-  InvalidEntryError,
-  InvalidImportError,
-  StoreUnavailableError,
-} from '../domain/errors.js'
+import { describeSchemaErrors, type SchemaError } from '../domain/address-entry.js'
+import { DomainError, ErrorCode, type CodedError, type ItemFieldError } from '../domain/errors.js'
 
 /** One kind of error response. `title` is also the HTTP reason phrase and the body's `message`. */
 export interface ProblemType {
-  readonly slug: string
+  readonly code: ErrorCode
   readonly status: number
   readonly title: string
+  /** What the body's `detail` says when the error says nothing more particular. */
   readonly detail: string
+  /** Headers every answer of this type carries. */
+  readonly headers?: (error: CodedError) => ProblemHeaders
 }
 
-const problemType = (slug: string, status: number, title: string, detail: string): ProblemType =>
-  Object.freeze({ slug, status, title, detail })
+/** Seconds a client should wait before retrying a 503. */
+export const RETRY_AFTER_SECONDS = 2
+const RETRY = { 'retry-after': String(RETRY_AFTER_SECONDS) } as const
+const retryLater = () => RETRY
+
+/** RFC 6750's answer to a token without the scope a request needs. */
+function scopeChallenge(error: CodedError): ProblemHeaders {
+  const needed = 'needed' in error ? String(error.needed) : 'write'
+  return { 'www-authenticate': `Bearer realm="addrservice", error="insufficient_scope", scope="addresses:${needed}"` }
+}
+
+type Row = readonly [status: number, title: string, detail: string, headers?: (error: CodedError) => ProblemHeaders]
 
 /**
- * The closed list of problem types this API answers with. The `type` member of a problem
- * body is `urn:addrservice:problem:<slug>`; slugs are stable and documented in the README.
+ * How the JSON API answers each code of the closed list: one row per code. The `type` member of
+ * a problem body is `urn:addrservice:problem:<code>`; codes are stable and documented in
+ * docs/api.md.
  */
-export const Problems = {
-  invalidJsonBody: problemType('invalid-json-body', 400, 'Invalid JSON body', 'The request body is not valid JSON.'),
-  schemaValidationFailed: problemType(
-    'schema-validation-failed',
-    400,
-    'JSON Schema validation failed',
-    'The request body is not a valid address entry; "errors" lists every failing field.',
-  ),
-  invalidQuery: problemType(
-    'invalid-query-parameter',
-    400,
-    'Invalid query parameter',
-    'A query parameter is not valid; "errors" names each one.',
-  ),
-  invalidCompressedBody: problemType(
-    'invalid-compressed-body',
-    400,
-    'Invalid compressed body',
-    'The request body could not be decompressed with its Content-Encoding.',
-  ),
-  badRequest: problemType('bad-request', 400, 'Bad Request', 'The request could not be understood.'),
-  invalidHeader: problemType('invalid-header', 400, 'Invalid header', 'A request header is not valid; "errors" names each one.'),
-  malformedRequest: problemType('http-400', 400, 'Bad Request', 'The request could not be read as HTTP.'),
-  malformedPath: problemType('http-400', 400, 'Bad Request', 'The request path is not valid percent-encoding.'),
-  idTooLong: problemType('http-414', 414, 'URI Too Long', 'An id is at most 100 characters long.'),
-  unauthorized: problemType('unauthorized', 401, 'Unauthorized', 'This request needs valid credentials.'),
-  insufficientScope: problemType(
-    'insufficient-scope',
-    403,
-    'Forbidden',
-    'The credentials do not allow this.',
-  ),
-  unknownEndpoint: problemType('unknown-endpoint', 404, 'Unknown Endpoint', 'The API has no endpoint at this path.'),
-  entryNotFound: problemType('entry-not-found', 404, 'Address entry not found', 'No address entry has this id.'),
-  methodNotAllowed: problemType(
-    'method-not-allowed',
-    405,
-    'Method Not Allowed',
-    'This endpoint does not support the request method; the Allow header lists those it does.',
-  ),
-  entryExists: problemType('entry-exists', 409, 'Conflict', 'An address entry with this id already exists.'),
-  requestTimeout: problemType('http-408', 408, 'Request Timeout', 'The request did not arrive within the time limit.'),
-  preconditionFailed: problemType(
-    'precondition-failed',
-    412,
-    'Precondition Failed',
-    'The entry is not at the version the request is conditional on; nothing was changed. Read it again (GET) for its current ETag.',
-  ),
-  payloadTooLarge: problemType('payload-too-large', 413, 'Payload Too Large', 'The request body is larger than the limit.'),
-  unsupportedContentEncoding: problemType(
-    'unsupported-content-encoding',
+const ROWS: { readonly [K in keyof typeof ErrorCode]: Row } = {
+  malformedRequest: [400, 'Bad Request', 'The request could not be read as HTTP.'],
+  requestTimeout: [408, 'Request Timeout', 'The request did not arrive within the time limit.'],
+  idTooLong: [414, 'URI Too Long', 'An id is at most 100 characters long.'],
+  rangeNotSatisfiable: [416, 'Range Not Satisfiable', 'The file has no part in the range the request asks for.'],
+  expectationFailed: [417, 'Expectation Failed', 'This server meets no expectation but 100-continue; send the request without the Expect header.'],
+  headerFieldsTooLarge: [431, 'Request Header Fields Too Large', 'The request headers are over the limit.'],
+  methodNotImplemented: [501, 'Not Implemented', 'This API is not a proxy: it implements no CONNECT tunnel, to any destination.'],
+  invalidJsonBody: [400, 'Invalid JSON body', 'The request body is not valid JSON.'],
+  invalidCompressedBody: [400, 'Invalid compressed body', 'The request body could not be decompressed with its Content-Encoding.'],
+  unsupportedContentEncoding: [
     415,
     'Unsupported Media Type',
     'The request body has a Content-Encoding this API does not accept (use gzip or deflate).',
-  ),
-  expectationFailed: problemType(
-    'http-417',
-    417,
-    'Expectation Failed',
-    'This server meets no expectation but 100-continue; send the request without the Expect header.',
-  ),
-  headerFieldsTooLarge: problemType(
-    'http-431',
-    431,
-    'Request Header Fields Too Large',
-    'The request headers are over the limit.',
-  ),
-  unsupportedMediaType: problemType('unsupported-media-type', 415, 'Unsupported Media Type', 'The request body has a media type this endpoint does not take.'),
-  invalidImport: problemType(
-    'invalid-import',
-    400,
-    'Invalid import',
-    'Some items of the import are not valid entries; "errors" names each failing field with its line or card. Nothing was stored.',
-  ),
-  idempotencyKeyInUse: problemType(
-    'idempotency-key-in-use',
-    409,
-    'Conflict',
-    'A request with this Idempotency-Key is still being processed; retry once it has finished.',
-  ),
-  idempotencyKeyReused: problemType(
-    'idempotency-key-reused',
-    422,
-    'Unprocessable Content',
-    'This Idempotency-Key was used for a request with a different body; use a new key for a new request.',
-  ),
-  invalidSyncToken: problemType('invalid-sync-token', 400, 'Invalid sync token', 'The sync token was not made by this service for this address book.'),
-  syncTokenExpired: problemType(
-    'sync-token-expired',
-    410,
-    'Gone',
-    'The sync token is older than the changes this service keeps: sync in full (GET /addresses), then start again with a new token.',
-  ),
-  preconditionRequired: problemType(
-    'precondition-required',
-    428,
-    'Precondition Required',
-    'Writes must be conditional: send If-Match with the ETag of the version you change.',
-  ),
-  tooManyRequests: problemType(
-    'too-many-requests',
-    429,
-    'Too Many Requests',
-    'Too many requests in this window; retry after the Retry-After delay.',
-  ),
-  storeUnavailable: problemType(
-    'store-unavailable',
-    503,
-    'Service Unavailable',
-    'The address book store cannot be reached right now; retry after the Retry-After delay.',
-  ),
-  identityProviderUnavailable: problemType(
-    'identity-provider-unavailable',
+  ],
+  unsupportedMediaType: [415, 'Unsupported Media Type', 'The request body has a media type this endpoint does not take.'],
+  payloadTooLarge: [413, 'Payload Too Large', 'The request body is larger than the limit.'],
+  invalidHeader: [400, 'Invalid header', 'A request header is not valid; "errors" names each one.'],
+  invalidQuery: [400, 'Invalid query parameter', 'A query parameter is not valid; "errors" names each one.'],
+  unknownEndpoint: [404, 'Unknown Endpoint', 'The API has no endpoint at this path.'],
+  methodNotAllowed: [405, 'Method Not Allowed', 'This endpoint does not support the request method; the Allow header lists those it does.'],
+  tooManyRequests: [429, 'Too Many Requests', 'Too many requests in this window; retry after the Retry-After delay.'],
+  unauthorized: [401, 'Unauthorized', 'This request needs valid credentials.'],
+  insufficientScope: [403, 'Forbidden', 'The credentials do not allow this.', scopeChallenge],
+  identityProviderUnavailable: [
     503,
     'Service Unavailable',
     "The identity provider's keys cannot be fetched right now; retry after the Retry-After delay.",
-  ),
-  notReady: problemType('not-ready', 503, 'Service Unavailable', 'The service is not ready to serve requests.'),
-  methodNotImplemented: problemType(
-    'http-501',
-    501,
-    'Not Implemented',
-    'This API is not a proxy: it implements no CONNECT tunnel, to any destination.',
-  ),
-  internalError: problemType(
-    'internal-error',
-    500,
-    'Internal Server Error',
-    'The server failed to handle the request; request_id identifies it in the logs.',
-  ),
-} as const
+    retryLater,
+  ],
+  invalidEntry: [
+    400,
+    'JSON Schema validation failed',
+    'The request body is not a valid address entry; "errors" lists every failing field.',
+  ],
+  invalidImport: [
+    400,
+    'Invalid import',
+    'Some items of the import are not valid entries; "errors" names each failing field with its line or card. Nothing was stored.',
+  ],
+  entryNotFound: [404, 'Address entry not found', 'No address entry has this id.'],
+  entryExists: [409, 'Conflict', 'An address entry with this id already exists.'],
+  preconditionFailed: [
+    412,
+    'Precondition Failed',
+    'The entry is not at the version the request is conditional on; nothing was changed. Read it again (GET) for its current ETag.',
+  ],
+  preconditionRequired: [428, 'Precondition Required', 'Writes must be conditional: send If-Match with the ETag of the version you change.'],
+  idempotencyKeyInUse: [409, 'Conflict', 'A request with this Idempotency-Key is still being processed; retry once it has finished.'],
+  idempotencyKeyReused: [
+    422,
+    'Unprocessable Content',
+    'This Idempotency-Key was used for a request with a different body; use a new key for a new request.',
+  ],
+  invalidSyncToken: [400, 'Invalid sync token', 'The sync token was not made by this service for this address book.'],
+  syncTokenExpired: [
+    410,
+    'Gone',
+    'The sync token is older than the changes this service keeps: sync in full (GET /addresses), then start again with a new token.',
+  ],
+  storeUnavailable: [
+    503,
+    'Service Unavailable',
+    'The address book store cannot be reached right now; retry after the Retry-After delay.',
+    retryLater,
+  ],
+  notReady: [503, 'Service Unavailable', 'The service is not ready to serve requests.', retryLater],
+  internalError: [500, 'Internal Server Error', 'The server failed to handle the request; request_id identifies it in the logs.'],
+}
+
+function problemTypes(): { readonly [K in keyof typeof ErrorCode]: ProblemType } {
+  const types: Partial<Record<keyof typeof ErrorCode, ProblemType>> = {}
+  for (const name of Object.keys(ROWS) as (keyof typeof ErrorCode)[]) {
+    const [status, title, detail, headers] = ROWS[name]
+    types[name] = Object.freeze({ code: ErrorCode[name], status, title, detail, ...(headers ? { headers } : {}) })
+  }
+  return types as { readonly [K in keyof typeof ErrorCode]: ProblemType }
+}
+
+/** The problem type of each code, by the code's name: `Problems.entryNotFound`. */
+export const Problems = problemTypes()
+
+const BY_CODE: ReadonlyMap<ErrorCode, ProblemType> = new Map(Object.values(Problems).map((problem) => [problem.code, problem]))
+
+/** The problem type of a code; every code of the closed list has one. */
+export function problemOf(code: ErrorCode): ProblemType {
+  const problem = BY_CODE.get(code)
+  if (!problem) throw new Error(`no problem type for the error code ${code}`)
+  return problem
+}
 
 /** A failing field, and in an import the line or card it is in. */
-export type ProblemFieldError = FieldError & { readonly line?: number; readonly card?: number }
+export type ProblemFieldError = ItemFieldError
 
 /** Headers an error response carries beside its body; a list becomes one header line per value. */
 export type ProblemHeaders = Readonly<Record<string, string | readonly string[]>>
 
-/** An error response decided by the HTTP layer itself. */
-export class HttpProblem extends Error {
-  constructor(
-    readonly problem: ProblemType,
-    readonly options: { detail?: string; errors?: readonly ProblemFieldError[]; headers?: ProblemHeaders } = {},
-  ) {
+/** An error decided by the HTTP layer itself: a code from the list, and what this answer adds to it. */
+export class HttpProblem extends Error implements CodedError {
+  readonly code: ErrorCode
+  readonly detail: string | undefined
+  readonly fieldErrors: readonly ItemFieldError[]
+  readonly headers: ProblemHeaders | undefined
+
+  constructor(problem: ProblemType, options: { detail?: string; errors?: readonly ItemFieldError[]; headers?: ProblemHeaders } = {}) {
     super(options.detail ?? problem.detail)
     this.name = 'HttpProblem'
+    this.code = problem.code
+    this.detail = options.detail
+    this.fieldErrors = options.errors ?? []
+    this.headers = options.headers
   }
 }
 
@@ -218,31 +187,28 @@ export interface ResolvedProblem {
   headers?: ProblemHeaders
 }
 
-const DOMAIN_PROBLEMS: Record<DomainErrorCode, ProblemType> = {
-  [DomainErrorCode.entryNotFound]: Problems.entryNotFound,
-  [DomainErrorCode.invalidEntry]: Problems.schemaValidationFailed,
-  [DomainErrorCode.entryExists]: Problems.entryExists,
-  [DomainErrorCode.storeUnavailable]: Problems.storeUnavailable,
-  [DomainErrorCode.insufficientScope]: Problems.insufficientScope,
-  [DomainErrorCode.preconditionFailed]: Problems.preconditionFailed,
-  [DomainErrorCode.preconditionRequired]: Problems.preconditionRequired,
-  [DomainErrorCode.invalidCursor]: Problems.invalidQuery,
-  [DomainErrorCode.invalidImport]: Problems.invalidImport,
-  [DomainErrorCode.idempotencyKeyInUse]: Problems.idempotencyKeyInUse,
-  [DomainErrorCode.idempotencyKeyReused]: Problems.idempotencyKeyReused,
-  [DomainErrorCode.invalidSyncToken]: Problems.invalidSyncToken,
-  [DomainErrorCode.syncTokenExpired]: Problems.syncTokenExpired,
+interface Translation {
+  readonly code: ErrorCode
+  /** Where the code's own description is not precise enough. */
+  readonly detail?: string
 }
 
-/** Seconds a client should wait before retrying a 503. */
-export const RETRY_AFTER_SECONDS = 2
+/** Fastify's and its plugins' errors, by their code, as codes of the list. */
+const FRAMEWORK_CODES: Readonly<Record<string, Translation>> = {
+  FST_ERR_BAD_URL: { code: ErrorCode.malformedRequest, detail: 'The request path is not valid percent-encoding.' },
+  FST_ERR_MAX_PARAM_LENGTH: { code: ErrorCode.idTooLong },
+  FST_ERR_CTP_BODY_TOO_LARGE: { code: ErrorCode.payloadTooLarge },
+  FST_CP_ERR_INVALID_CONTENT: { code: ErrorCode.invalidCompressedBody },
+  FST_CP_ERR_INVALID_CONTENT_ENCODING: { code: ErrorCode.unsupportedContentEncoding },
+}
 
-const FRAMEWORK_PROBLEMS: Record<string, ProblemType> = {
-  FST_ERR_BAD_URL: Problems.malformedPath,
-  FST_ERR_MAX_PARAM_LENGTH: Problems.idTooLong,
-  FST_ERR_CTP_BODY_TOO_LARGE: Problems.payloadTooLarge,
-  FST_CP_ERR_INVALID_CONTENT: Problems.invalidCompressedBody,
-  FST_CP_ERR_INVALID_CONTENT_ENCODING: Problems.unsupportedContentEncoding,
+/**
+ * The web app's files answer conditional requests and ranges themselves (@fastify/static), with
+ * errors that carry only a status. Any other 4xx of the framework is a request it could not read.
+ */
+const FRAMEWORK_STATUSES: Readonly<Record<number, Translation>> = {
+  412: { code: ErrorCode.preconditionFailed, detail: 'The file is not in the state the request is conditional on.' },
+  416: { code: ErrorCode.rangeNotSatisfiable },
 }
 
 interface FrameworkError {
@@ -253,69 +219,45 @@ interface FrameworkError {
 }
 
 /**
- * Maps any error to the problem it is answered with. Only the problem catalogue's own words
- * and the domain's messages reach the client; every other error becomes a 500 whose detail
+ * An error that is not ours, as a code of the list: Fastify's validation of query strings and
+ * headers, and its and its plugins' refusals. Anything else is an internal error, whose detail
  * says nothing about what failed inside.
  */
-export function resolveProblem(error: unknown, bodyLimit: number): ResolvedProblem {
-  if (error instanceof HttpProblem) {
-    return { problem: error.problem, detail: error.message, ...error.options }
-  }
-  if (error instanceof InvalidEntryError) {
-    return { problem: Problems.schemaValidationFailed, detail: Problems.schemaValidationFailed.detail, errors: error.errors }
-  }
-  if (error instanceof StoreUnavailableError || error instanceof IdentityProviderUnavailableError) {
-    const problem = error instanceof StoreUnavailableError ? Problems.storeUnavailable : Problems.identityProviderUnavailable
-    return { problem, detail: problem.detail, headers: { 'retry-after': String(RETRY_AFTER_SECONDS) } }
-  }
-  if (error instanceof InsufficientScopeError) {
-    const problem = Problems.insufficientScope
-    const challenge = `Bearer realm="addrservice", error="insufficient_scope", scope="addresses:${error.needed}"`
-    return { problem, detail: `The credentials do not allow this: it needs the ${error.needed} scope.`, headers: { 'www-authenticate': challenge } }
-  }
-  if (error instanceof InvalidImportError) {
-    const errors = error.items.flatMap(({ line, card, errors: fields }) =>
-      fields.map((field) => ({ ...(line === undefined ? {} : { line }), ...(card === undefined ? {} : { card }), ...field })),
-    )
-    return { problem: Problems.invalidImport, detail: Problems.invalidImport.detail, errors }
-  }
-  if (error instanceof InvalidCursorError) {
-    return { problem: Problems.invalidQuery, detail: Problems.invalidQuery.detail, errors: [{ path: '/cursor', message: error.message.replace(/^The cursor /, '') }] }
-  }
-  if (error instanceof DomainError) {
-    return { problem: DOMAIN_PROBLEMS[error.code], detail: error.message }
-  }
+function codedFrameworkError(error: unknown, bodyLimit: number): CodedError {
   const framework = (typeof error === 'object' && error !== null ? error : {}) as FrameworkError
-  if (Array.isArray(framework.validation) && framework.validationContext === 'headers') {
-    const errors = describeSchemaErrors(framework.validation as SchemaError[]).map(({ path, message }) => ({ path: path.replace(/^\//, '/headers/'), message }))
-    return { problem: Problems.invalidHeader, detail: Problems.invalidHeader.detail, errors }
-  }
-  if (Array.isArray(framework.validation) && framework.validationContext === 'querystring') {
-    return { problem: Problems.invalidQuery, detail: Problems.invalidQuery.detail, errors: describeSchemaErrors(framework.validation as SchemaError[]) }
-  }
   if (Array.isArray(framework.validation)) {
-    return {
-      problem: Problems.schemaValidationFailed,
-      detail: Problems.schemaValidationFailed.detail,
-      errors: describeSchemaErrors(framework.validation as SchemaError[]),
+    const errors = describeSchemaErrors(framework.validation as SchemaError[])
+    if (framework.validationContext === 'headers') {
+      return { code: ErrorCode.invalidHeader, detail: undefined, fieldErrors: errors.map(({ path, message }) => ({ path: path.replace(/^\//, '/headers/'), message })) }
     }
+    return { code: ErrorCode.invalidQuery, detail: undefined, fieldErrors: errors }
   }
-  const known = typeof framework.code === 'string' ? FRAMEWORK_PROBLEMS[framework.code] : undefined
-  if (known === Problems.payloadTooLarge) {
-    return { problem: known, detail: `The request body is larger than the limit of ${String(bodyLimit)} bytes.` }
-  }
-  if (known) return { problem: known, detail: known.detail }
   const status = typeof framework.statusCode === 'number' ? framework.statusCode : 500
-  if (status >= 400 && status < 500) {
-    const title = STATUS_CODES[status] ?? 'Bad Request'
-    const generic = problemType(`http-${String(status)}`, status, title, `The request failed: ${title}.`)
-    return { problem: generic, detail: generic.detail }
+  const { code, detail } = (typeof framework.code === 'string' ? FRAMEWORK_CODES[framework.code] : undefined) ??
+    FRAMEWORK_STATUSES[status] ?? { code: status >= 400 && status < 500 ? ErrorCode.malformedRequest : ErrorCode.internalError }
+  if (code === ErrorCode.payloadTooLarge) return { code, detail: `The request body is larger than the limit of ${String(bodyLimit)} bytes.`, fieldErrors: [] }
+  return { code, detail, fieldErrors: [] }
+}
+
+/**
+ * Maps any error to the problem it is answered with: the one table of codes, and the error's own
+ * detail, failing fields and headers. Only the table's words and those the errors choose to tell
+ * reach the client.
+ */
+export function resolveProblem(error: unknown, bodyLimit: number): ResolvedProblem {
+  const coded: CodedError = error instanceof DomainError || error instanceof HttpProblem ? error : codedFrameworkError(error, bodyLimit)
+  const problem = problemOf(coded.code)
+  const headers = { ...problem.headers?.(coded), ...(error instanceof HttpProblem ? error.headers : {}) }
+  return {
+    problem,
+    detail: coded.detail ?? problem.detail,
+    ...(coded.fieldErrors.length > 0 ? { errors: coded.fieldErrors } : {}),
+    ...(Object.keys(headers).length > 0 ? { headers } : {}),
   }
-  return { problem: Problems.internalError, detail: Problems.internalError.detail }
 }
 
 export function problemTypeUri(problem: ProblemType): string {
-  return `urn:addrservice:problem:${problem.slug}`
+  return `urn:addrservice:problem:${problem.code}`
 }
 
 /** Which request a problem answers: its method and request target, null when they could not be read. */

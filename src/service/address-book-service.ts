@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { validateAddressEntry, type AddressEntry, type FieldError } from '../domain/address-entry.js'
+import { validateAddressEntry, type AddressEntry, type FieldError, type UnmappedProperty } from '../domain/address-entry.js'
 import {
   EntryExistsError,
   EntryNotFoundError,
@@ -18,6 +18,7 @@ import { isEntryId, newEntryId } from '../domain/ids.js'
 import { normalizeFilter, sortValueOf, type FilterRequest, type PagePosition, type Sort } from '../domain/listing.js'
 import { mergePatch } from '../domain/merge-patch.js'
 import { hasScope, type Principal, type Scope } from '../domain/principal.js'
+import type { ChangeKind } from '../domain/vocabulary.js'
 import { systemClock, type AddressBookStore, type Clock, type StoredEntry, type WriteOptions } from '../storage/store.js'
 import { decodeCursor, encodeCursor, fingerprintOf } from './cursor.js'
 import { decodeSyncToken, encodeSyncToken } from './sync-token.js'
@@ -53,13 +54,6 @@ export interface ListResult {
   /** The cursor of the next page, while more remain. */
   readonly next?: string | undefined
   readonly total?: number | undefined
-}
-
-/** Something a source held (a vCard property) that has no place in an entry: reported, never dropped silently. */
-export interface UnmappedProperty {
-  readonly property: string
-  readonly value: string
-  readonly reason?: string | undefined
 }
 
 /** One entry of an import, as its format was read: not yet validated. */
@@ -109,7 +103,7 @@ export interface ExportRequest extends FilterRequest {
 
 export interface Change {
   readonly id: string
-  readonly change: 'created' | 'updated' | 'deleted'
+  readonly change: ChangeKind
   /** The entry and its version, for a creation or an update. */
   readonly current?: VersionedEntry | undefined
 }
@@ -310,8 +304,9 @@ export class AddressBookService implements AddressBook {
 
   /** Replaces an existing entry; never creates one. */
   async update(principal: Principal, id: string, value: unknown, preconditions: Preconditions = {}): Promise<number> {
-    this.#checkWrite(principal, preconditions)
+    requireScope(principal, 'write')
     const entry = checkedEntry(value)
+    this.#checkWrite(principal, preconditions)
     await this.#refuseExisting(principal, id, preconditions)
     const updated = isEntryId(id) ? await this.#store.update(principal.owner, id, entry, versionsOf(preconditions)) : undefined
     if (!updated) throw failedWrite(id, preconditions)

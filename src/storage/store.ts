@@ -1,6 +1,7 @@
 import type { AddressEntry } from '../domain/address-entry.js'
 import type { EntryFilter, PagePosition, Sort } from '../domain/listing.js'
 import type { Scope } from '../domain/principal.js'
+import type { ChangeKind } from '../domain/vocabulary.js'
 
 /** An address entry with the metadata the store keeps beside it (never inside it). */
 export interface StoredEntry {
@@ -28,7 +29,7 @@ export interface StoredChange {
   /** Where the change is in its owner's sequence: 1 for the owner's first write, then 2, 3, … */
   readonly seq: number
   readonly id: string
-  readonly kind: 'created' | 'updated' | 'deleted'
+  readonly kind: ChangeKind
   /** The entry as it is now; absent for a deletion. */
   readonly stored?: StoredEntry | undefined
 }

@@ -1,12 +1,15 @@
 import assert from 'node:assert/strict'
 import { describe, test, type TestContext } from 'node:test'
 import { brotliDecompressSync, gunzipSync, gzipSync, deflateSync } from 'node:zlib'
+import { ANONYMOUS_PRINCIPAL } from '../../src/domain/principal.js'
+import { MemoryStore } from '../../src/storage/memory/memory-store.js'
 import { EntryExistsError, EntryNotFoundError, InvalidEntryError, StoreUnavailableError } from '../../src/domain/errors.js'
 import { COMPRESSION_THRESHOLD, requestIdFrom } from '../../src/http/app.js'
 import type { ProblemBody } from '../../src/http/problems.js'
 import { buildTestApp, type TestAppOptions } from '../helpers/app.js'
 import { aFullEntry, aLargeEntry, anEntry } from '../helpers/factories.js'
 import { capturingLogger } from '../helpers/logger.js'
+import { storedEntries } from '../helpers/stores.js'
 import { StubAddressBook } from '../helpers/stub-address-book.js'
 
 const ID = '01890a5d4b8e7bd2a0f0c3b1d2e3f405'
@@ -14,6 +17,16 @@ const PROBLEM_MEMBERS = ['code', 'detail', 'instance', 'message', 'method', 'req
 
 function appWith(t: TestContext, service = new StubAddressBook(), config: TestAppOptions['config'] = {}) {
   return { service, app: buildTestApp(t, { service, config }) }
+}
+
+/** An app over the real service and a memory store: for what the service judges. */
+function appWithBook(t: TestContext) {
+  const store = new MemoryStore()
+  return { store, app: buildTestApp(t, { store }) }
+}
+
+async function storedIds(store: MemoryStore): Promise<string[]> {
+  return (await storedEntries(store, ANONYMOUS_PRINCIPAL.owner)).map((stored) => stored.id)
 }
 
 function problemOf(response: { headers: Record<string, unknown>; body: string }): ProblemBody {
@@ -155,29 +168,85 @@ describe('request bodies', () => {
     assert.deepEqual(service.calls, [])
   })
 
-  test('when a body breaks the schema, then 400 lists every failing field and the service is not called', async (t) => {
+  test('when a body is JSON, then it reaches the service as parsed, unjudged: the service is the gate', async (t) => {
     const { app, service } = appWith(t)
-    const payload = { full_name: '', emails: [{ kind: 'mobile', email: 'not-an-email' }], middle_name: 'x' }
+    const payload = '{"full_name":"","middle_name":"x"}'
 
-    const response = await app.inject({ method: 'PUT', url: `/addresses/${ID}`, payload })
+    const put = await app.inject({ method: 'PUT', url: `/addresses/${ID}`, payload, headers: { 'content-type': 'application/json' } })
+    const post = await app.inject({ method: 'POST', url: '/addresses', payload, headers: { 'content-type': 'application/json' } })
+
+    assert.deepEqual([put.statusCode, post.statusCode], [204, 201])
+    assert.deepEqual(
+      service.calls.map((call) => [call.method, call.args[call.method === 'create' ? 0 : 1]]),
+      [
+        ['update', { full_name: '', middle_name: 'x' }],
+        ['create', { full_name: '', middle_name: 'x' }],
+      ],
+    )
+  })
+
+  test('when the service refuses an entry, then 400 lists each failing field it named', async (t) => {
+    const errors = [
+      { path: '/full_name', message: 'must not be blank' },
+      { path: '/middle_name', message: 'is not allowed' },
+    ]
+    const { app } = appWith(t, new StubAddressBook({ failure: new InvalidEntryError(errors) }))
+
+    const response = await app.inject({ method: 'PUT', url: `/addresses/${ID}`, payload: { full_name: '' } })
 
     assert.equal(response.statusCode, 400)
     assert.equal(response.statusMessage, 'JSON Schema validation failed')
     const problem = problemOf(response)
+    assert.equal(problem.type, 'urn:addrservice:problem:schema-validation-failed')
+    assert.equal(problem.message, 'JSON Schema validation failed')
+    assert.deepEqual(problem.errors, errors)
+  })
+
+  test('when a body breaks the schema, then 400 lists every failing field and nothing is stored', async (t) => {
+    const { app, store } = appWithBook(t)
+    const payload = { full_name: '', emails: [{ kind: 'mobile', email: 'not-an-email' }], middle_name: 'x' }
+
+    const created = await app.inject({ method: 'POST', url: '/addresses', payload })
+
+    assert.equal(created.statusCode, 400)
+    assert.equal(created.statusMessage, 'JSON Schema validation failed')
+    const problem = problemOf(created)
     assert.equal(problem.message, 'JSON Schema validation failed')
     assert.deepEqual(
       problem.errors?.map((error) => error.path).sort(),
       ['/emails/0/email', '/emails/0/kind', '/full_name', '/middle_name'],
     )
-    assert.deepEqual(service.calls, [])
+    assert.deepEqual(await storedIds(store), [])
+  })
+
+  test('when a body has eight or more unknown members, then POST, PUT and PATCH refuse it as they do seven, and nothing changes', async (t) => {
+    const { app, store } = appWithBook(t)
+    const created = await app.inject({ method: 'POST', url: '/addresses', payload: anEntry() })
+    const item = String(created.headers.location)
+    const withUnknown = (count: number) => ({ full_name: '', ...Object.fromEntries(Array.from({ length: count }, (_, index) => [`x${String(index)}`, 1])) })
+
+    for (const count of [7, 8, 9, 50]) {
+      for (const [method, url, type] of [
+        ['POST', '/addresses', 'application/json'],
+        ['PUT', item, 'application/json'],
+        ['PATCH', item, 'application/merge-patch+json'],
+      ] as const) {
+        const response = await app.inject({ method, url, payload: JSON.stringify(withUnknown(count)), headers: { 'content-type': type } })
+
+        assert.equal(response.statusCode, 400, `${method} with ${String(count)} unknown members`)
+        assert.ok((problemOf(response).errors?.length ?? 0) > 0, `${method} with ${String(count)} unknown members: errors are named`)
+      }
+    }
+    const stored = await storedEntries(store, ANONYMOUS_PRINCIPAL.owner)
+    assert.deepEqual(stored.map(({ version, entry }) => ({ version, entry })), [{ version: 1, entry: anEntry() }])
   })
 
   for (const [name, email] of [
     ['a NUL', '\\u0000'],
     ['an unpaired surrogate', '\\ud800'],
   ] as const) {
-    test(`when an email's quoted local part holds ${name}, then 400 names /emails/0/email and the service is not called`, async (t) => {
-      const { app, service } = appWith(t)
+    test(`when an email's quoted local part holds ${name}, then 400 names /emails/0/email and nothing is stored`, async (t) => {
+      const { app, store } = appWithBook(t)
       const payload = `{"full_name":"y","emails":[{"kind":"home","email":"\\"${email}\\"@example.com"}]}`
 
       const response = await app.inject({ method: 'POST', url: '/addresses', payload, headers: { 'content-type': 'application/json' } })
@@ -186,7 +255,7 @@ describe('request bodies', () => {
       const problem = problemOf(response)
       assert.equal(problem.type, 'urn:addrservice:problem:schema-validation-failed')
       assert.deepEqual(problem.errors, [{ path: '/emails/0/email', message: 'must not contain NUL characters or unpaired surrogates' }])
-      assert.deepEqual(service.calls, [])
+      assert.deepEqual(await storedIds(store), [])
     })
   }
 
@@ -197,19 +266,19 @@ describe('request bodies', () => {
     ['a number', '42'],
   ] as const) {
     test(`when the body is ${name}, then 400 JSON Schema validation failed`, async (t) => {
-      const { app, service } = appWith(t)
+      const { app, store } = appWithBook(t)
 
       const response = await app.inject({ method: 'POST', url: '/addresses', payload, headers: { 'content-type': 'application/json' } })
 
       assert.equal(response.statusMessage, 'JSON Schema validation failed')
       assert.deepEqual(problemOf(response).errors?.[0]?.path, '')
-      assert.deepEqual(service.calls, [])
+      assert.deepEqual(await storedIds(store), [])
     })
   }
 
   for (const key of ['__proto__', 'constructor']) {
-    test(`when a body has a ${key} key, then 400 names it and nothing reaches the service`, async (t) => {
-      const { app, service } = appWith(t)
+    test(`when a body has a ${key} key, then 400 names it and nothing is stored`, async (t) => {
+      const { app, store } = appWithBook(t)
 
       const response = await app.inject({
         method: 'POST',
@@ -219,13 +288,13 @@ describe('request bodies', () => {
 
       assert.equal(response.statusCode, 400)
       assert.deepEqual(problemOf(response).errors, [{ path: `/${key}`, message: 'is not allowed' }])
-      assert.deepEqual(service.calls, [])
+      assert.deepEqual(await storedIds(store), [])
       assert.equal(({} as Record<string, unknown>).isAdmin, undefined)
     })
   }
 
   test('when a body is nested thousands of levels deep, then 400 and the server keeps serving', async (t) => {
-    const { app, service } = appWith(t)
+    const { app, store } = appWithBook(t)
     const deep = `{"full_name":"X","addresses":[${'['.repeat(10_000)}${']'.repeat(10_000)}]}`
 
     const response = await app.inject({ method: 'POST', url: '/addresses', payload: deep })
@@ -233,7 +302,7 @@ describe('request bodies', () => {
 
     assert.equal(response.statusCode, 400)
     assert.equal(after.statusCode, 200)
-    assert.deepEqual(service.calls.map((call) => call.method), ['list'])
+    assert.deepEqual(await storedIds(store), [])
   })
 
   test('when a body is over the limit, then 413 and the service is not called', async (t) => {
@@ -248,7 +317,7 @@ describe('request bodies', () => {
   })
 
   test('when a body is exactly at the 64 KiB default limit, then it is read (and judged by the schema)', async (t) => {
-    const { app } = appWith(t)
+    const { app } = appWithBook(t)
     const frame = '{"full_name":""}'
     const payload = `{"full_name":"${'x'.repeat(64 * 1024 - frame.length)}"}`
     assert.equal(Buffer.byteLength(payload), 64 * 1024)

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict'
 import { readdirSync, readFileSync } from 'node:fs'
 import { describe, test } from 'node:test'
 import ICAL from 'ical.js'
-import { validateAddressEntry, type AddressEntry } from '../../src/domain/address-entry.js'
+import { validateAddressEntry, type AddressEntry, type UnmappedProperty } from '../../src/domain/address-entry.js'
 import { formatPhoneNumber, readPhoneNumber } from '../../src/formats/phone-number.js'
-import { formatVCard, parseVCards, VCardSyntaxError, type ParsedCard, type UnmappedProperty, type VCardVersion } from '../../src/formats/vcard.js'
+import { formatVCard, parseVCards, VCardSyntaxError, type ParsedCard, type VCardVersion } from '../../src/formats/vcard.js'
 import { aFullEntry, anEntry } from '../helpers/factories.js'
 
 const VERSIONS: readonly VCardVersion[] = ['4.0', '3.0']

@@ -1,13 +1,13 @@
 import type { AddressEntry } from './api.js'
 
+export { KINDS, PHONE_KINDS } from '../../src/domain/vocabulary.js'
+
 /**
  * The entry form holds text, as inputs do; these turn an entry into that text and back. Values
  * are sent as typed (a number where the schema wants one, the raw text where it does not read as
  * one), so the server's validation is the only one and its errors[].path names the input.
  */
 
-export const KINDS = ['home', 'work', 'other'] as const
-export const PHONE_KINDS = ['home', 'work', 'mobile', 'other'] as const
 
 export interface AddressRow {
   kind: string

@@ -1,10 +1,8 @@
 import { Readable } from 'node:stream'
 import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyRequest, FastifySchemaCompiler } from 'fastify'
-import Type from 'typebox'
-import { AddressEntry, AddressEntryPatch, validateAddressEntry } from '../../domain/address-entry.js'
-import { InvalidEntryError } from '../../domain/errors.js'
-import { SORT_KEYS, type Sort, type SortKey } from '../../domain/listing.js'
+import type { FastifyRequest } from 'fastify'
+import { AddressEntry } from '../../domain/address-entry.js'
+import type { Sort, SortKey } from '../../domain/listing.js'
 import { formatVCard, type VCardVersion } from '../../formats/vcard.js'
 import type { AddressBook, ExportedEntry, ImportedEntry } from '../../service/address-book-service.js'
 import { principalOf } from '../authentication.js'
@@ -23,7 +21,21 @@ import {
   type ProblemsByStatus,
   type Responses,
 } from '../responses.js'
-import { validatorCompiler } from '../validation.js'
+import {
+  AddressBookPage,
+  ChangesPage,
+  ChangesParameters,
+  ConditionalRead,
+  ConditionalWrite,
+  DEFAULT_PAGE_SIZE,
+  IdempotentWrite,
+  IdParams,
+  ImportResult,
+  ListParameters,
+  CREATE_BODY,
+  PATCH_BODY,
+  TEXT,
+} from './schemas.js'
 
 /** The original's id route pattern; anything else is an unknown endpoint, as it was there. */
 const ID = ':id([a-zA-Z0-9-]+)'
@@ -31,120 +43,18 @@ const COLLECTION = '/addresses'
 const ITEM = `/addresses/${ID}`
 const CHANGES = '/addresses/changes'
 
-export const DEFAULT_PAGE_SIZE = 100
-export const MAX_PAGE_SIZE = 1000
-
-const IdParams = Type.Object({ id: Type.String({ pattern: '^[a-zA-Z0-9-]+$', maxLength: 100, description: "the entry's id" }) })
-const ConditionalRead = Type.Object({
-  'If-None-Match': Type.Optional(Type.String({ description: 'entity tags (or *): 304 when the current one is among them' })),
-})
-const ConditionalWrite = Type.Object({
-  'If-Match': Type.Optional(
-    Type.String({ description: 'entity tags (or *): the write happens only if the current version is among them, else 412 (strong comparison)' }),
-  ),
-  'If-None-Match': Type.Optional(Type.String({ description: '*: the write happens only if the entry does not exist (so PUT answers 412)' })),
-})
-const AddressBookPage = Type.Record(Type.String({ pattern: '^[a-zA-Z0-9-]+$' }), AddressEntry, {
-  description: 'A page of entries, keyed by id, in the order asked for',
-})
-
-/** Search and filter text: printable, so that a search cannot reach across the fields it looks in. */
-const searchText = (maxLength: number) => Type.String({ minLength: 1, maxLength, pattern: '^[^\\u0000-\\u001f\\u007f]*$' })
-
-const SORTS = SORT_KEYS.flatMap((key) => [key, `-${key}`])
-const ListParameters = Type.Object({
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE_SIZE, description: `entries per page (default ${String(DEFAULT_PAGE_SIZE)})` })),
-  cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 2000, description: 'where the previous page ended, from its Link rel="next"' })),
-  q: Type.Optional(searchText(200)),
-  full_name: Type.Optional(searchText(200)),
-  email: Type.Optional(searchText(254)),
-  phone: Type.Optional(searchText(40)),
-  city: Type.Optional(searchText(100)),
-  country: Type.Optional(searchText(100)),
-  sort: Type.Optional(Type.Enum(SORTS, { description: 'the order, - for descending (default created); ties by id' })),
-  count: Type.Optional(Type.Boolean({ description: 'also send X-Total-Count' })),
-})
-
-/** Lower case: with a validator compiler of its own, Fastify matches header schemas as they are written. */
-const IdempotentWrite = Type.Object({
-  'idempotency-key': Type.Optional(
-    Type.String({
-      minLength: 1,
-      maxLength: 255,
-      pattern: '^[\\x21-\\x7e]+$',
-      description: 'a key of your choice (a UUID): a retry with the same key and body gets the first response and creates nothing',
-    }),
-  ),
-})
-
-const ChangesParameters = Type.Object({
-  since: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'the next token of the previous sync; none to get a token for now' })),
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE_SIZE, description: `changes per page (default ${String(DEFAULT_PAGE_SIZE)})` })),
-})
-const ChangeItem = Type.Object(
-  {
-    id: Type.String({ description: "the entry's id" }),
-    change: Type.Enum(['created', 'updated', 'deleted']),
-    etag: Type.Optional(Headers.etag),
-    entry: Type.Optional(AddressEntry),
-  },
-  { additionalProperties: false, description: 'a change; a created or updated entry comes as it is now, with its ETag' },
-)
-const ChangesPage = Type.Object(
-  {
-    changes: Type.Array(ChangeItem, { description: 'oldest first; each entry once, at its latest change' }),
-    next: Type.String({ description: 'the token to send as since next time' }),
-    more: Type.Optional(Type.Literal(true, { description: 'present when the page was cut at the limit: ask again with next at once' })),
-  },
-  { additionalProperties: false, title: 'Changes since a sync token' },
-)
-
-const Unmapped = Type.Object(
-  {
-    property: Type.String({ description: 'the vCard property, with its group (item1.X-ABLabel)' }),
-    value: Type.String(),
-    reason: Type.Optional(Type.String({ description: 'why it could not become part of the entry' })),
-  },
-  { additionalProperties: false },
-)
-const ImportResult = Type.Object(
-  {
-    created: Type.Array(
-      Type.Object(
-        {
-          id: Type.String(),
-          etag: Headers.etag,
-          line: Type.Optional(Type.Integer({ minimum: 1, description: 'NDJSON: the line of the entry' })),
-          card: Type.Optional(Type.Integer({ minimum: 1, description: 'vCard: the card of the entry, counting from 1' })),
-          unmapped: Type.Optional(Type.Array(Unmapped, { description: 'vCard: what the card held that has no place in an entry' })),
-        },
-        { additionalProperties: false },
-      ),
-      { description: 'the new entries, in the order of the import' },
-    ),
-  },
-  { additionalProperties: false, title: 'What an import created' },
-)
-const TEXT = Type.String()
-
 const TAGS = ['addresses']
-const patchJson = { 'application/merge-patch+json': { schema: AddressEntryPatch }, 'application/json': { schema: AddressEntryPatch } }
 
 /** What any address route may answer, whatever it does: an unknown Content-Encoding is refused before any body is read. */
 const ANY_ROUTE: ProblemsByStatus = { 415: [Problems.unsupportedContentEncoding], 500: [Problems.internalError] }
 const STORE: ProblemsByStatus = { 503: [Problems.storeUnavailable] }
 /** Every method but GET and HEAD reads a body when one is sent, even where it then ignores it. */
 const BODY: ProblemsByStatus = { 400: [Problems.invalidCompressedBody], 413: [Problems.payloadTooLarge] }
-const ENTRY_BODY: ProblemsByStatus = { 400: [Problems.invalidJsonBody, Problems.schemaValidationFailed] }
+const ENTRY_BODY: ProblemsByStatus = { 400: [Problems.invalidJsonBody, Problems.invalidEntry] }
 /** An id that cannot be one is refused before any route sees the request. */
-const ENTRY_PATH: ProblemsByStatus = { 400: [Problems.malformedPath], 414: [Problems.idTooLong] }
+const ENTRY_PATH: ProblemsByStatus = { 400: [Problems.malformedRequest], 414: [Problems.idTooLong] }
 const ENTRY: ProblemsByStatus = { 404: [Problems.entryNotFound] }
 const CONDITIONAL_WRITE: ProblemsByStatus = { 412: [Problems.preconditionFailed], 428: [Problems.preconditionRequired] }
-
-/** A schema that checks nothing: for a body the service validates itself (a patch, valid when its result is). */
-const acceptAnything = () => () => true
-/** Bodies checked by the route itself (an entry in any media type) or by the service (an import); other parts as every route does. */
-const serviceValidatesBody: FastifySchemaCompiler<Type.TSchema> = (route) => (route.httpPart === 'body' ? () => true : validatorCompiler(route))
 
 const LIST_REPRESENTATIONS: readonly Representation[] = ['json', 'ndjson', 'vcard-4.0', 'vcard-3.0']
 const ITEM_REPRESENTATIONS: readonly Representation[] = ['json', 'vcard-4.0', 'vcard-3.0']
@@ -159,20 +69,9 @@ const ALLOWED = {
 } as const
 
 /**
- * A POST body is an import, or an entry checked here whatever its media type said (the route
- * schema can check only the media types it names, and the original read JSON from any).
+ * A write without a body has no JSON to read: the same answer as unparseable JSON. What a body
+ * holds is the service's to judge.
  */
-function requireEntryOrImport(request: { body: unknown }, reply: unknown, done: (error?: Error) => void): void {
-  const { body } = request
-  if (body === undefined || body instanceof ImportBody) {
-    requireBody(request, reply, done)
-    return
-  }
-  const errors = validateAddressEntry(body)
-  done(errors.length > 0 ? new InvalidEntryError(errors) : undefined)
-}
-
-/** A write without a body has no JSON to read: the same answer as unparseable JSON. */
 function requireBody(request: { body: unknown }, _reply: unknown, done: (error?: Error) => void): void {
   done(
     request.body === undefined
@@ -308,13 +207,7 @@ export const addressRoutes: FastifyPluginCallbackTypebox<{ service: AddressBook;
       'Idempotency-Key makes a retry safe: it gets the first response (Idempotent-Replayed: true) and stores nothing.',
     tags: TAGS,
     headers: IdempotentWrite,
-    body: {
-      content: {
-        [MEDIA_TYPES.json]: { schema: AddressEntry },
-        [MEDIA_TYPES.ndjson]: { schema: Type.String({ description: 'one entry per line; {"id", "entry"} lines as an export writes them are taken too' }) },
-        [MEDIA_TYPES.vcard]: { schema: Type.String({ description: 'vCard 4.0, 3.0 or 2.1; UTF-8' }) },
-      },
-    },
+    body: { content: CREATE_BODY },
     ...secured,
     response: responses({
       201: emptyResponse('Created: one entry', { Location: Headers.location, ETag: Headers.etag, 'Idempotent-Replayed': Headers.idempotentReplayed }),
@@ -325,7 +218,7 @@ export const addressRoutes: FastifyPluginCallbackTypebox<{ service: AddressBook;
       422: [Problems.idempotencyKeyReused],
     }),
   }
-  app.post(COLLECTION, { preValidation: requireEntryOrImport, schema: createSchema, validatorCompiler: serviceValidatesBody }, async (request, reply) => {
+  app.post(COLLECTION, { preValidation: requireBody, schema: createSchema }, async (request, reply) => {
     const write = { idempotencyKey: request.headers['idempotency-key'] }
     const { body } = request
     if (body instanceof ImportBody) {
@@ -390,15 +283,14 @@ export const addressRoutes: FastifyPluginCallbackTypebox<{ service: AddressBook;
     tags: TAGS,
     params: IdParams,
     headers: ConditionalWrite,
-    body: { content: patchJson },
+    body: { content: PATCH_BODY },
     ...secured,
     response: responses({
       204: emptyResponse('Patched', { ETag: Headers.etag }),
     }, BODY, ENTRY_BODY, ENTRY_PATH, ENTRY, CONDITIONAL_WRITE, { 415: [Problems.unsupportedMediaType] }),
   }
-  // The body is a merge patch, not an entry: the service validates the entry it merges into
-  // (a patch is valid exactly when its result is), so the schema here only describes it.
-  app.patch(ITEM, { preValidation: requireBody, schema: patchSchema, validatorCompiler: acceptAnything }, async (request, reply) => {
+  // The service validates the entry the patch merges into: a patch is valid exactly when its result is.
+  app.patch(ITEM, { preValidation: requireBody, schema: patchSchema }, async (request, reply) => {
     const version = await service.patch(principalOf(request), request.params.id, request.body, preconditionsOf(request.headers))
     return reply.code(204).header('etag', entityTagOf(version)).send()
   })
