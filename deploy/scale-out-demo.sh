@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The README's "Scaling out" example, run on loopback: three addrservice instances over one
-# PostgreSQL database, behind nginx on 127.0.0.1:8080. Needs nginx, a PostgreSQL server and
-# `npm run build`. Usage: deploy/scale-out-demo.sh [ADMIN_URL]  (default: local trust auth)
+# The "Scaling out" example of docs/storage-and-scaling.md, run on loopback: three addrservice
+# instances over one PostgreSQL database, behind nginx on 127.0.0.1:8080. Needs nginx, a PostgreSQL
+# server and `npm run build`. Usage: deploy/scale-out-demo.sh [ADMIN_URL]  (default: local trust auth)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

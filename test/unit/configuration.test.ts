@@ -6,6 +6,7 @@ import { describe, test, type TestContext } from 'node:test'
 import { parse as parseYaml } from 'yaml'
 import { ConfigError, DEFAULT_CONFIG, loadConfig, type ConfigFlags } from '../../src/config/load.js'
 import { listSettings } from '../../src/config/settings.js'
+import { USAGE } from '../../src/usage.js'
 
 function yamlFile(t: TestContext, text: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'addrservice-config-'))
@@ -31,6 +32,29 @@ function assertConfigError(run: () => unknown, key: string | RegExp, problem = /
     assert.ok(!error.message.includes('\n'))
     return true
   })
+}
+
+/** What a row of the settings table says: the code spans of its environment, flag and default cells. */
+interface SettingRow {
+  environment: string[]
+  flags: string[]
+  defaults: string[]
+}
+
+const codeSpans = (cell: string): string[] => [...cell.matchAll(/`([^`]+)`/g)].map((match) => match[1] ?? '')
+
+/** The rows of the table `| YAML key | Environment | Flag | Default | Meaning |`, by YAML key. */
+function settingRows(markdown: string): Map<string, SettingRow> {
+  const rows = new Map<string, SettingRow>()
+  for (const line of markdown.split('\n').filter((text) => text.startsWith('| `'))) {
+    const cells = line.split('|').slice(1, -1)
+    assert.equal(cells.length, 5, `a settings row has five cells: ${line}`)
+    const [key = '', environment = '', flag = '', defaults = ''] = cells
+    const [path = ''] = codeSpans(key)
+    assert.ok(!rows.has(path), `${path} has two rows`)
+    rows.set(path, { environment: codeSpans(environment), flags: codeSpans(flag), defaults: codeSpans(defaults) })
+  }
+  return rows
 }
 
 describe('loadConfig', () => {
@@ -276,16 +300,6 @@ describe('loadConfig', () => {
     }
   })
 
-  test('when the README documents configuration, then every setting, variable and flag is in it', () => {
-    const readme = readFileSync('README.md', 'utf8')
-
-    for (const { path, setting } of listSettings()) {
-      assert.ok(readme.includes(`\`${path}\``), `README.md does not document ${path}`)
-      for (const name of setting.env ?? []) assert.ok(readme.includes(name), `README.md does not name ${name}`)
-      if (setting.flag) assert.ok(readme.includes(`--${setting.flag.name}`), `README.md does not name --${setting.flag.name}`)
-    }
-  })
-
   test('when the shutdown delay is not below the shutdown timeout, then a ConfigError names it', (t) => {
     const file = yamlFile(t, 'server: {shutdown-timeout-ms: 1000, shutdown-delay-ms: 1000}\n')
 
@@ -348,4 +362,31 @@ describe('loadConfig', () => {
       assertConfigError(() => load({ config: file }), `${key} (in ${file})`)
     })
   }
+})
+
+describe('docs/configuration.md', () => {
+  const page = readFileSync('docs/configuration.md', 'utf8')
+  const rows = settingRows(page)
+
+  test('when it documents the settings, then each has one row with its variables, flag and default', () => {
+    for (const { path, setting } of listSettings()) {
+      const row = rows.get(path)
+      assert.ok(row, `docs/configuration.md has no row for ${path}`)
+      assert.deepEqual(row.environment.toSorted(), [...(setting.env ?? [])].sort(), `the variables of ${path}`)
+      const flags = setting.flag ? [`--${setting.flag.name}`, ...(setting.flag.short ? [`-${setting.flag.short}`] : [])] : []
+      assert.deepEqual(row.flags.toSorted(), flags.sort(), `the flags of ${path}`)
+      assert.equal(row.defaults.length, 1, `${path} has one default, as YAML`)
+      assert.deepEqual(parseYaml(row.defaults[0] ?? ''), setting.default, `the default of ${path}`)
+    }
+  })
+
+  test('when it has a row, then the row is a setting', () => {
+    const paths = new Set(listSettings().map(({ path }) => path))
+
+    for (const path of rows.keys()) assert.ok(paths.has(path), `docs/configuration.md documents ${path}, which is no setting`)
+  })
+
+  test('when it shows the help, then it is the text --help prints', () => {
+    assert.ok(page.includes(USAGE), 'docs/configuration.md does not show the help text of src/usage.ts')
+  })
 })
