@@ -16,16 +16,19 @@ export interface NdjsonItem {
 
 const EXPORT_KEYS = new Set(['id', 'etag', 'entry'])
 
-/** The items of an NDJSON text, one per line that is not blank (a final newline is optional, CRLF is fine). */
-export function parseNdjson(text: string): NdjsonItem[] {
-  const items: NdjsonItem[] = []
-  const lines = text.split('\n')
-  for (const [index, raw] of lines.entries()) {
-    const content = raw.endsWith('\r') ? raw.slice(0, -1) : raw
-    if (content.trim() === '') continue
-    items.push(itemOf(index + 1, content))
+/**
+ * The items of an NDJSON text, one per line that is not blank (a final newline is optional, CRLF
+ * is fine), read as they are asked for: a caller that stops early reads no further.
+ */
+export function* readNdjson(text: string): Generator<NdjsonItem> {
+  let start = 0
+  for (let line = 1; start <= text.length; line++) {
+    const newline = text.indexOf('\n', start)
+    const end = newline === -1 ? text.length : newline
+    const content = text.slice(start, end > start && text.charCodeAt(end - 1) === 13 ? end - 1 : end)
+    if (content.trim() !== '') yield itemOf(line, content)
+    start = end + 1
   }
-  return items
 }
 
 function itemOf(line: number, content: string): NdjsonItem {

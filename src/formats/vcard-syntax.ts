@@ -27,30 +27,38 @@ export interface ContentLine {
   readonly line: number
 }
 
-const LINE_BREAK = /\r*\n|\r/
 const BASE64_DATA = /^[A-Za-z0-9+/=]+$/
 
+/** The physical lines of a text, split at CRLF, LF, CR or the `\r\r\n` of some phones, as they are asked for. */
+function* physicalLines(text: string): Generator<string> {
+  const lineBreak = /\r*\n|\r/g
+  let start = 0
+  for (let found = lineBreak.exec(text); found !== null; found = lineBreak.exec(text)) {
+    yield text.slice(start, found.index)
+    start = found.index + found[0].length
+  }
+  yield text.slice(start)
+}
+
 /**
- * The content lines of a text. Blank lines, which vCard has no use for, are skipped (they end the
+ * The content lines of a text, each once its last physical line has been read: a caller that
+ * stops early reads no further. Blank lines, which vCard has no use for, are skipped (they end the
  * base64 data of a 2.1 PHOTO).
  */
-export function readContentLines(text: string): ContentLine[] {
-  const unfolded: Unfolding[] = []
+export function* contentLines(text: string): Generator<ContentLine> {
   let current: Unfolding | undefined
-  text
-    .replace(/^\uFEFF/, '')
-    .split(LINE_BREAK)
-    .forEach((physical, index) => {
-      if (current?.endsWithSoftBreak() === true) current.joinSoftBreak(physical)
-      else if (current !== undefined && (physical.startsWith(' ') || physical.startsWith('\t'))) current.append(physical.slice(1))
-      else if (current !== undefined && BASE64_DATA.test(physical) && current.isBase64()) current.append(physical)
-      else if (physical.trim() === '') current = undefined
-      else {
-        current = new Unfolding(physical, index + 1)
-        unfolded.push(current)
-      }
-    })
-  return unfolded.map((line) => splitContentLine(line.text(), line.line))
+  let line = 0
+  for (const physical of physicalLines(text.startsWith('\uFEFF') ? text.slice(1) : text)) {
+    line++
+    if (current?.endsWithSoftBreak() === true) current.joinSoftBreak(physical)
+    else if (current !== undefined && (physical.startsWith(' ') || physical.startsWith('\t'))) current.append(physical.slice(1))
+    else if (current !== undefined && BASE64_DATA.test(physical) && current.isBase64()) current.append(physical)
+    else {
+      if (current !== undefined) yield splitContentLine(current.text(), current.line)
+      current = physical.trim() === '' ? undefined : new Unfolding(physical, line)
+    }
+  }
+  if (current !== undefined) yield splitContentLine(current.text(), current.line)
 }
 
 /**

@@ -4,13 +4,13 @@ import { isEntryId } from '../domain/ids.js'
 import { ENTRY_BOUNDS, KINDS as ENTRY_KINDS, PHONE_KINDS as ENTRY_PHONE_KINDS, type PhoneKind } from '../domain/vocabulary.js'
 import { formatPhoneNumber, readPhoneNumber } from './phone-number.js'
 import {
+  contentLines,
   decodeQuotedPrintable,
   escape21Value,
   escapeText,
   foldLine,
   paramValue,
   preview,
-  readContentLines,
   VCardSyntaxError,
   type ContentLine,
 } from './vcard-syntax.js'
@@ -51,9 +51,19 @@ export interface ParsedCard {
 
 export type VCardVersion = '4.0' | '3.0'
 
+/**
+ * The cards of a text, as entries, each read once the caller asks for it: a caller that stops
+ * early reads no further. @throws VCardSyntaxError, as the reading reaches it, where the text is
+ * not vCard
+ */
+export function* readVCards(text: string): Generator<ParsedCard> {
+  let position = 0
+  for (const card of splitCards(contentLines(text))) yield readCard(card, ++position)
+}
+
 /** Every card of a text, as entries. @throws VCardSyntaxError when the text is not vCard */
 export function parseVCards(text: string): ParsedCard[] {
-  return splitCards(readContentLines(text)).map((card, position) => readCard(card, position + 1))
+  return [...readVCards(text)]
 }
 
 type InputVersion = '2.1' | '3.0' | '4.0'
@@ -77,8 +87,8 @@ interface CardLines {
   readonly lines: readonly ContentLine[]
 }
 
-function splitCards(lines: readonly ContentLine[]): CardLines[] {
-  const cards: CardLines[] = []
+function* splitCards(lines: Iterable<ContentLine>): Generator<CardLines> {
+  let cards = 0
   let open: { line: number; lines: ContentLine[] } | undefined
   for (const contentLine of lines) {
     const name = contentLine.name.toUpperCase()
@@ -89,7 +99,8 @@ function splitCards(lines: readonly ContentLine[]): CardLines[] {
       open = { line: contentLine.line, lines: [] }
     } else if (name === 'END' && ofVCard) {
       if (open === undefined) throw new VCardSyntaxError('END:VCARD without a BEGIN:VCARD before it', contentLine.line)
-      cards.push(open)
+      cards++
+      yield open
       open = undefined
     } else if (open === undefined || isBoundary) {
       const where = open === undefined ? 'outside a card (BEGIN:VCARD … END:VCARD)' : 'inside a card'
@@ -99,8 +110,7 @@ function splitCards(lines: readonly ContentLine[]): CardLines[] {
     }
   }
   if (open !== undefined) throw new VCardSyntaxError('the card that begins on this line has no END:VCARD', open.line)
-  if (cards.length === 0) throw new VCardSyntaxError('no BEGIN:VCARD: the text holds no vCard', 1)
-  return cards
+  if (cards === 0) throw new VCardSyntaxError('no BEGIN:VCARD: the text holds no vCard', 1)
 }
 
 const DESIGN_SETS = { '2.1': ICAL.design.vcard3, '3.0': ICAL.design.vcard3, '4.0': ICAL.design.vcard }

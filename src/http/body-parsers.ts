@@ -1,12 +1,16 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { parseNdjson } from '../formats/ndjson.js'
-import { parseVCards, VCardSyntaxError } from '../formats/vcard.js'
+import { readNdjson } from '../formats/ndjson.js'
+import { readVCards, VCardSyntaxError } from '../formats/vcard.js'
 import type { ImportItem } from '../service/address-book-service.js'
 import { HttpProblem, Problems } from './problems.js'
 import { MEDIA_TYPES } from './representations.js'
 
-/** JSON text is UTF-8 (RFC 8259); bytes that are not would otherwise become U+FFFD and could pass. */
-const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+/**
+ * JSON text is UTF-8 (RFC 8259); bytes that are not would otherwise become U+FFFD and could pass.
+ * A leading byte order mark is dropped (RFC 8259 lets a parser ignore one): files saved by
+ * spreadsheet apps start with one, in every format this service reads.
+ */
+const UTF8 = new TextDecoder('utf-8', { fatal: true })
 
 type Parse = (body: Buffer) => unknown
 
@@ -18,9 +22,13 @@ function parseJson(body: Buffer): unknown {
   }
 }
 
-/** A body that holds several entries to import: what its format held, item by item, not validated yet. */
+/**
+ * A body that holds several entries to import: what its format holds, item by item, not validated
+ * yet. The items are read as the service checks them, so that it can stop at its limit of errors
+ * and let other requests run between slices; reading one throws where the body cannot be read.
+ */
 export class ImportBody {
-  constructor(readonly items: readonly ImportItem[]) {}
+  constructor(readonly items: Iterable<ImportItem>) {}
 }
 
 function text(body: Buffer, format: string): string {
@@ -32,7 +40,7 @@ function text(body: Buffer, format: string): string {
 }
 
 function parseNdjsonImport(body: Buffer): ImportBody {
-  return new ImportBody(parseNdjson(text(body, 'NDJSON')))
+  return new ImportBody(readNdjson(text(body, 'NDJSON')))
 }
 
 /** Longest unmapped value an import answer repeats: a photo's base64 would otherwise come back whole. */
@@ -44,9 +52,12 @@ function shortened<T extends { readonly value: string }>(unmapped: T): T {
 
 /** Cards as import items: each with its place in the body and what it held that has no place in an entry. */
 function parseVCardImport(body: Buffer): ImportBody {
+  return new ImportBody(vcardItems(text(body, 'vCard')))
+}
+
+function* vcardItems(text: string): Generator<ImportItem> {
   try {
-    const cards = parseVCards(text(body, 'vCard'))
-    return new ImportBody(cards.map(({ index, id, entry, unmapped }) => ({ id, entry, unmapped: unmapped.map(shortened), card: index })))
+    for (const { index, id, entry, unmapped } of readVCards(text)) yield { id, entry, unmapped: unmapped.map(shortened), card: index }
   } catch (error) {
     if (!(error instanceof VCardSyntaxError)) throw error
     const message = error.message.replace(/^Line \d+: /, '')

@@ -22,6 +22,7 @@ import type { ChangeKind } from '../domain/vocabulary.js'
 import { systemClock, type AddressBookStore, type Clock, type StoredEntry, type WriteOptions } from '../storage/store.js'
 import { decodeCursor, encodeCursor, fingerprintOf } from './cursor.js'
 import { decodeSyncToken, encodeSyncToken } from './sync-token.js'
+import { TimeSlice } from './time-slice.js'
 
 /** An entry with the version it is at: 1 when created, one more with every change. */
 export interface VersionedEntry {
@@ -69,9 +70,12 @@ export interface ImportItem {
   readonly card?: number | undefined
 }
 
+/** A new entry of an import, and where its item was in the source. */
 export interface ImportedEntry {
   readonly id: string
   readonly version: number
+  readonly line?: number | undefined
+  readonly card?: number | undefined
   readonly unmapped?: readonly UnmappedProperty[] | undefined
 }
 
@@ -135,9 +139,12 @@ export interface AddressBook {
   create(principal: Principal, value: unknown, request?: WriteRequest): Promise<CreatedEntry>
   /**
    * Stores every item as a new entry, all or none; rejects with InvalidImportError naming each
-   * item that is not a valid entry or whose id is not free, and as create does for idempotency keys.
+   * item that is not a valid entry or whose id is not free (the first IMPORT_ERROR_LIMIT errors:
+   * checking stops there), and as create does for idempotency keys. The items are read as they
+   * are checked, a slice at a time, so a source may parse lazily; what reading an item throws
+   * rejects the import.
    */
-  importEntries(principal: Principal, items: readonly ImportItem[], request?: WriteRequest): Promise<Replayable<readonly ImportedEntry[]>>
+  importEntries(principal: Principal, items: Iterable<ImportItem>, request?: WriteRequest): Promise<Replayable<readonly ImportedEntry[]>>
   /**
    * Every entry that passes the filters, in the order asked for, read a batch at a time as the
    * caller consumes them (not a snapshot: entries written meanwhile may or may not appear).
@@ -179,6 +186,12 @@ export interface AddressBookServiceOptions {
   clock?: Clock
 }
 
+/**
+ * The most failing fields an import's refusal names. Past them checking stops: a body of a million
+ * bad lines costs what a hundred do, and the answer stays small.
+ */
+export const IMPORT_ERROR_LIMIT = 100
+
 /** How often a patch is merged again when another writer changed the entry in between. */
 const PATCH_ATTEMPTS = 5
 /** Entries an export reads from the store at a time. */
@@ -217,29 +230,31 @@ export class AddressBookService implements AddressBook {
     requireScope(principal, 'write')
     const entry = checkedEntry(value)
     const id = this.#newId()
-    const outcome = await this.#idempotent(principal.owner, request, ['create', value], { id, version: 1 }, async (options) => {
+    const fingerprint = request.idempotencyKey === undefined ? '' : requestFingerprint(['create', value])
+    const outcome = await this.#idempotent(principal.owner, request, fingerprint, { id, version: 1 }, async (options) => {
       await this.#store.create(principal.owner, id, entry, options)
     })
     return { ...outcome.result, entry, replayed: outcome.replayed }
   }
 
-  async importEntries(principal: Principal, items: readonly ImportItem[], request: WriteRequest = {}): Promise<Replayable<readonly ImportedEntry[]>> {
+  async importEntries(principal: Principal, items: Iterable<ImportItem>, request: WriteRequest = {}): Promise<Replayable<readonly ImportedEntry[]>> {
     requireScope(principal, 'write')
-    const problems = importProblems(items)
-    if (problems.length > 0) throw new InvalidImportError(problems)
-    const entries = items.map((item) => ({ id: item.id ?? this.#newId(), entry: item.entry as AddressEntry }))
-    const imported = entries.map(({ id }, index) => {
-      const unmapped = items[index]?.unmapped
-      return unmapped && unmapped.length > 0 ? { id, version: 1, unmapped } : { id, version: 1 }
-    })
+    const { entries, fingerprint } = await checkedImport(items, this.#newId, request.idempotencyKey !== undefined)
+    const imported = entries.map(({ id, item: { line, card, unmapped } }): ImportedEntry => ({
+      id,
+      version: 1,
+      ...(line === undefined ? {} : { line }),
+      ...(card === undefined ? {} : { card }),
+      ...(unmapped && unmapped.length > 0 ? { unmapped } : {}),
+    }))
     try {
-      return await this.#idempotent(principal.owner, request, ['import', items], imported, async (options) => {
+      return await this.#idempotent(principal.owner, request, fingerprint, imported, async (options) => {
         if (entries.length > 0) await this.#store.createMany(principal.owner, entries, options)
       })
     } catch (error) {
       if (!(error instanceof EntryExistsError)) throw error
       const index = entries.findIndex((item) => item.id === error.id)
-      const { line, card } = items[index] ?? {}
+      const { line, card } = entries[index]?.item ?? {}
       throw new InvalidImportError([{ index, line, card, errors: [{ path: '/id', message: 'is the id of an entry already in the book' }] }])
     }
   }
@@ -252,9 +267,15 @@ export class AddressBookService implements AddressBook {
     const read = (after?: PagePosition) => this.#store.list(owner, { filter, sort, limit: EXPORT_BATCH, after })
     const first = await read()
     async function* batches(): AsyncGenerator<ExportedEntry> {
+      // The time spent between two entries is the caller's (formatting, writing to a socket that
+      // takes everything at once): slices count it too, so that no export holds the event loop.
+      const slice = new TimeSlice()
       let batch = first
       for (;;) {
-        for (const stored of batch) yield exported(stored)
+        for (const stored of batch) {
+          yield exported(stored)
+          if (slice.due()) await slice.pause()
+        }
         const last = batch.at(-1)
         if (batch.length < EXPORT_BATCH || !last) return
         batch = await read({ value: sortValueOf(sort.key, last), id: last.id })
@@ -362,14 +383,14 @@ export class AddressBookService implements AddressBook {
   /**
    * Runs a write once per idempotency key: the first request with a key claims it and records
    * its result with the write, in the same transaction; a retry with the same request gets that
-   * result and writes nothing. The result is known before the write (ids are made here).
+   * result and writes nothing. The result is known before the write (ids are made here); the
+   * fingerprint tells a retry of the same request from a different request with the same key.
    */
-  async #idempotent<T>(owner: string, { idempotencyKey: key }: WriteRequest, request: unknown, result: T, write: (options: WriteOptions) => Promise<void>): Promise<Replayable<T>> {
+  async #idempotent<T>(owner: string, { idempotencyKey: key }: WriteRequest, fingerprint: string, result: T, write: (options: WriteOptions) => Promise<void>): Promise<Replayable<T>> {
     if (key === undefined) {
       await write({})
       return { result, replayed: false }
     }
-    const fingerprint = createHash('sha256').update(JSON.stringify(request)).digest('base64url')
     const now = this.#clock().getTime()
     const times = {
       now: new Date(now).toISOString(),
@@ -426,11 +447,33 @@ function exported(stored: StoredEntry): ExportedEntry {
   return { ...versioned(stored), updatedAt: stored.updatedAt }
 }
 
-/** Every item that cannot be stored, with each reason: not a valid entry, an id that cannot be one, an id given twice. */
-function importProblems(items: readonly ImportItem[]): ImportItemErrors[] {
+/** What identifies a request for its idempotency key: a hash of what it asked for. */
+function requestFingerprint(request: unknown): string {
+  return createHash('sha256').update(JSON.stringify(request)).digest('base64url')
+}
+
+interface CheckedImport {
+  /** Every item, valid, with the id it is stored under. */
+  readonly entries: readonly { readonly id: string; readonly entry: AddressEntry; readonly item: ImportItem }[]
+  /** The import's fingerprint for its idempotency key; empty when it has none. */
+  readonly fingerprint: string
+}
+
+/**
+ * Reads and checks every item of an import, a slice of time at a time; rejects with
+ * InvalidImportError naming each item that cannot be stored (not a valid entry, an id that cannot
+ * be one, an id given twice), its first IMPORT_ERROR_LIMIT failing fields at most.
+ */
+async function checkedImport(items: Iterable<ImportItem>, newId: () => string, fingerprinted: boolean): Promise<CheckedImport> {
+  const slice = new TimeSlice()
+  const hash = fingerprinted ? createHash('sha256').update('import') : undefined
+  const entries: { id: string; entry: AddressEntry; item: ImportItem }[] = []
   const problems: ImportItemErrors[] = []
   const firstWithId = new Map<string, number>()
-  items.forEach((item, index) => {
+  let errorCount = 0
+  let index = 0
+  for (const item of items) {
+    hash?.update(JSON.stringify(item))
     const errors: FieldError[] = item.unreadable === undefined ? validateAddressEntry(item.entry) : [{ path: '', message: item.unreadable }]
     if (item.id !== undefined) {
       const earlier = firstWithId.get(item.id)
@@ -438,9 +481,19 @@ function importProblems(items: readonly ImportItem[]): ImportItemErrors[] {
       else if (earlier !== undefined) errors.push({ path: '/id', message: 'is the id of an earlier item too' })
       else firstWithId.set(item.id, index)
     }
-    if (errors.length > 0) problems.push({ index, line: item.line, card: item.card, errors })
-  })
-  return problems
+    if (errors.length > 0) {
+      const named = errors.slice(0, IMPORT_ERROR_LIMIT - errorCount)
+      problems.push({ index, line: item.line, card: item.card, errors: named })
+      errorCount += named.length
+      if (errorCount >= IMPORT_ERROR_LIMIT) throw new InvalidImportError(problems, { complete: false })
+    } else if (problems.length === 0) {
+      entries.push({ id: item.id ?? newId(), entry: item.entry as AddressEntry, item })
+    }
+    index++
+    if (slice.due()) await slice.pause()
+  }
+  if (problems.length > 0) throw new InvalidImportError(problems)
+  return { entries, fingerprint: hash?.digest('base64url') ?? '' }
 }
 
 function checkedEntry(value: unknown): AddressEntry {

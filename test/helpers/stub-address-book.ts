@@ -52,9 +52,20 @@ export class StubAddressBook implements AddressBook {
     return this.#answer(principal, 'create', args, { id: this.createdId, version: 1, entry: value as AddressEntry, replayed: false })
   }
 
-  importEntries(principal: Principal, items: readonly ImportItem[], request: WriteRequest = {}): Promise<Replayable<readonly ImportedEntry[]>> {
-    const result = items.map((item, index) => ({ id: item.id ?? `${this.createdId.slice(0, -4)}${String(index).padStart(4, '0')}`, version: 1 }))
-    return this.#answer(principal, 'importEntries', [items, request], { result, replayed: false })
+  importEntries(principal: Principal, items: Iterable<ImportItem>, request: WriteRequest = {}): Promise<Replayable<readonly ImportedEntry[]>> {
+    let read: ImportItem[]
+    try {
+      read = [...items]
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)))
+    }
+    const result = read.map(({ id, line, card }, index) => ({
+      id: id ?? `${this.createdId.slice(0, -4)}${String(index).padStart(4, '0')}`,
+      version: 1,
+      ...(line === undefined ? {} : { line }),
+      ...(card === undefined ? {} : { card }),
+    }))
+    return this.#answer(principal, 'importEntries', [read, request], { result, replayed: false })
   }
 
   exportEntries(principal: Principal, request: ExportRequest): Promise<AsyncIterable<ExportedEntry>> {

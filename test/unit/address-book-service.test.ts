@@ -7,12 +7,20 @@ import {
   InsufficientScopeError,
   InvalidCursorError,
   InvalidEntryError,
+  InvalidImportError,
   PreconditionFailedError,
   PreconditionRequiredError,
   StoreUnavailableError,
 } from '../../src/domain/errors.js'
 import { ANONYMOUS_PRINCIPAL, DEFAULT_OWNER, type Principal } from '../../src/domain/principal.js'
-import { AddressBookService, type AddressBook, type AddressBookServiceOptions, type ListRequest } from '../../src/service/address-book-service.js'
+import {
+  AddressBookService,
+  IMPORT_ERROR_LIMIT,
+  type AddressBook,
+  type AddressBookServiceOptions,
+  type ImportItem,
+  type ListRequest,
+} from '../../src/service/address-book-service.js'
 import { MemoryStore } from '../../src/storage/memory/memory-store.js'
 import type {
   AddressBookStore,
@@ -702,5 +710,109 @@ describe('AddressBookService', () => {
         assert.deepEqual(store.calls, [])
       })
     }
+  })
+
+  describe('imports', () => {
+    /** Items as a parser yields them, counting how many were read. */
+    function counted(items: Iterable<ImportItem>): { items: Iterable<ImportItem>; read: () => number } {
+      let read = 0
+      return {
+        items: (function* () {
+          for (const item of items) {
+            read++
+            yield item
+          }
+        })(),
+        read: () => read,
+      }
+    }
+
+    function* lines(count: number, entry: (line: number) => unknown): Generator<ImportItem> {
+      for (let line = 1; line <= count; line++) yield { line, entry: entry(line) }
+    }
+
+    test('when an import has more failing fields than the limit, then it names the first of them and reads no further', async (t) => {
+      const { service, store } = aService(t)
+      const source = counted(lines(1_000_000, () => 0))
+
+      await assert.rejects(service.importEntries(CALLER, source.items), (error) => {
+        assert.ok(error instanceof InvalidImportError)
+        assert.equal(error.fieldErrors.length, IMPORT_ERROR_LIMIT)
+        assert.deepEqual(error.fieldErrors[0], { line: 1, path: '', message: 'must be object' })
+        assert.match(String(error.detail), /first 100 errors/)
+        return true
+      })
+      assert.equal(source.read(), IMPORT_ERROR_LIMIT)
+      assert.deepEqual(store.calls, [])
+    })
+
+    test('when an item has more failing fields than the limit leaves room for, then only those fit are named', async (t) => {
+      const { service } = aService(t)
+      const wide = { full_name: '', ...Object.fromEntries(Array.from({ length: 7 }, (_, index) => [`x${String(index)}`, 1])) }
+
+      await assert.rejects(service.importEntries(CALLER, lines(50, () => wide)), (error) => {
+        assert.ok(error instanceof InvalidImportError)
+        assert.equal(error.fieldErrors.length, IMPORT_ERROR_LIMIT)
+        assert.ok(Number(error.fieldErrors.at(-1)?.line) < 50, 'checking stopped before the last item')
+        return true
+      })
+    })
+
+    test('when a few items fail, then every failing field is named, the detail is the usual one, and nothing is stored', async (t) => {
+      const { service, store } = aService(t)
+
+      await assert.rejects(service.importEntries(CALLER, lines(10, (line) => (line % 5 === 0 ? { full_name: '' } : anEntry()))), (error) => {
+        assert.ok(error instanceof InvalidImportError)
+        assert.deepEqual(error.fieldErrors, [
+          { line: 5, path: '/full_name', message: 'must not be blank' },
+          { line: 10, path: '/full_name', message: 'must not be blank' },
+        ])
+        assert.equal(error.detail, undefined)
+        return true
+      })
+      assert.deepEqual(store.calls, [])
+    })
+
+    test('when reading the source throws, then the import rejects with that error and stores nothing', async (t) => {
+      const { service, store } = aService(t)
+      const unreadable = new Error('the body is not what it claims')
+      function* failing(): Generator<ImportItem> {
+        yield { line: 1, entry: anEntry() }
+        throw unreadable
+      }
+
+      await assert.rejects(service.importEntries(CALLER, failing()), (error) => error === unreadable)
+      assert.deepEqual(store.calls, [])
+    })
+
+    test('when a big import is checked, then the event loop runs other work before it ends', async (t) => {
+      const { service } = aService(t)
+      let ranMeanwhile = false
+      setImmediate(() => {
+        ranMeanwhile = true
+      })
+
+      const { result } = await service.importEntries(CALLER, lines(20_000, (line) => anEntry({ full_name: `Person ${String(line)}` })))
+
+      assert.equal(result.length, 20_000)
+      assert.equal(result[19_999]?.line, 20_000)
+      assert.ok(ranMeanwhile, 'nothing else ran while 20,000 items were checked')
+    })
+
+    test('when a big book is exported, then the event loop runs other work before the export ends', async (t) => {
+      const { service } = aService(t)
+      await service.importEntries(CALLER, lines(5_000, (line) => aFullEntry({ full_name: `Person ${String(line)}` })))
+      let turns = 0
+      const counting = setInterval(() => turns++, 0)
+      t.after(() => {
+        clearInterval(counting)
+      })
+
+      let exported = 0
+      for await (const entry of await service.exportEntries(CALLER, { sort: DEFAULT_SORT })) exported += entry.entry.full_name === '' ? 0 : 1
+
+      assert.equal(exported, 5_000)
+      assert.ok(turns > 0, 'no timer ran while 5,000 entries were exported')
+    })
   })
 })

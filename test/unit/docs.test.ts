@@ -73,9 +73,9 @@ describe('the documentation', () => {
     }
 
     for (const problem of Object.values(Problems)) {
-      assert.equal(rows.get(problem.slug), `${String(problem.status)} ${problem.title}`, `the row of ${problem.slug} in docs/api.md`)
+      assert.equal(rows.get(problem.code), `${String(problem.status)} ${problem.title}`, `the row of ${problem.code} in docs/api.md`)
     }
-    const slugs = new Set(Object.values(Problems).map(({ slug }) => slug))
+    const slugs = new Set<string>(Object.values(Problems).map(({ code }) => code))
     for (const slug of rows.keys()) assert.ok(slugs.has(slug), `docs/api.md lists ${slug}, which is not in the catalogue`)
   })
 })

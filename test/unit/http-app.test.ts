@@ -130,6 +130,32 @@ describe('request bodies', () => {
     })
   }
 
+  for (const method of ['POST', 'PUT', 'PATCH'] as const) {
+    test(`when a ${method} body starts with a UTF-8 byte order mark, then the mark is dropped and the JSON read`, async (t) => {
+      const { app, service } = appWith(t)
+      const url = method === 'POST' ? '/addresses' : `/addresses/${ID}`
+
+      const response = await app.inject({ method, url, payload: '\uFEFF{"full_name":"X"}', headers: { 'content-type': 'application/json' } })
+
+      assert.equal(response.statusCode, method === 'POST' ? 201 : 204)
+      assert.deepEqual(service.calls[0]?.args.at(method === 'POST' ? 0 : 1), { full_name: 'X' })
+    })
+  }
+
+  test('when an NDJSON import starts with a UTF-8 byte order mark, then its first line is read like the others', async (t) => {
+    const { app, service } = appWith(t)
+
+    const response = await app.inject({
+      method: 'POST',
+      url: '/addresses',
+      payload: '\uFEFF{"full_name":"A"}\n{"full_name":"B"}\n',
+      headers: { 'content-type': 'application/x-ndjson' },
+    })
+
+    assert.equal(response.statusCode, 200)
+    assert.deepEqual((service.calls[0]?.args[0] as { entry: unknown }[]).map((item) => item.entry), [{ full_name: 'A' }, { full_name: 'B' }])
+  })
+
   test('when a JSON body comes without a content type, then it is read as JSON', async (t) => {
     const { app, service } = appWith(t)
 
@@ -142,7 +168,6 @@ describe('request bodies', () => {
   for (const [name, payload] of [
     ['unparseable JSON', '{"full_name": "Bill Gates"'],
     ['an empty body', ''],
-    ['a UTF-8 byte order mark before JSON', '\uFEFF{"full_name":"X"}'],
     ['JSON whose name is bytes that are not UTF-8', Buffer.concat([Buffer.from('{"full_name":"'), Buffer.from([0xff, 0xfe, 0x20]), Buffer.from('"}')])],
     ['JSON with a lone UTF-8 continuation byte', Buffer.concat([Buffer.from('{"full_name":"A'), Buffer.from([0x80]), Buffer.from('"}')])],
   ] as const) {
@@ -379,6 +404,46 @@ describe('request bodies', () => {
 
     assert.equal(response.statusCode, 415)
     assert.equal(problemOf(response).status, 415)
+  })
+})
+
+describe('imports', () => {
+  test('when a small gzip body holds a million bad lines, then 400 names the first 100 in a small answer, and nothing is stored', async (t) => {
+    const { app, store } = appWithBook(t)
+    const payload = gzipSync('0\n'.repeat(1_000_000))
+    assert.ok(payload.length < 4096, `${String(payload.length)} bytes of gzip`)
+
+    const response = await app.inject({
+      method: 'POST',
+      url: '/addresses',
+      headers: { 'content-type': 'application/x-ndjson', 'content-encoding': 'gzip' },
+      payload,
+    })
+
+    assert.equal(response.statusCode, 400)
+    const problem = problemOf(response)
+    assert.equal(problem.type, 'urn:addrservice:problem:invalid-import')
+    assert.equal(problem.errors?.length, 100)
+    assert.deepEqual(problem.errors[99], { line: 100, path: '', message: 'must be object' })
+    assert.match(problem.detail, /Checking stopped after the first 100 errors/)
+    assert.ok(response.body.length < 16_384, `an answer of ${String(response.body.length)} characters`)
+    assert.deepEqual(await storedIds(store), [])
+  })
+
+  test('when a vCard import breaks off after good cards, then 400 names where and nothing is stored', async (t) => {
+    const { app, store } = appWithBook(t)
+    const card = 'BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Ada\r\nEND:VCARD\r\n'
+
+    const response = await app.inject({
+      method: 'POST',
+      url: '/addresses',
+      headers: { 'content-type': 'text/vcard' },
+      payload: `${card.repeat(3)}BEGIN:VCARD\r\nFN:Unfinished\r\n`,
+    })
+
+    assert.equal(response.statusCode, 400)
+    assert.deepEqual(problemOf(response).errors, [{ line: 13, path: '', message: 'the card that begins on this line has no END:VCARD' }])
+    assert.deepEqual(await storedIds(store), [])
   })
 })
 

@@ -100,18 +100,15 @@ async function* exportText(entries: AsyncIterable<ExportedEntry>, vcard: VCardVe
 }
 
 /** What an import answers: each new entry with its tag, and where it was in the body. */
-function importResult(body: ImportBody, imported: readonly ImportedEntry[]) {
+function importResult(imported: readonly ImportedEntry[]) {
   return {
-    created: imported.map(({ id, version, unmapped }, index) => {
-      const { line, card } = body.items[index] ?? {}
-      return {
-        id,
-        etag: entityTagOf(version),
-        ...(line === undefined ? {} : { line }),
-        ...(card === undefined ? {} : { card }),
-        ...(unmapped === undefined ? {} : { unmapped: [...unmapped] }),
-      }
-    }),
+    created: imported.map(({ id, version, line, card, unmapped }) => ({
+      id,
+      etag: entityTagOf(version),
+      ...(line === undefined ? {} : { line }),
+      ...(card === undefined ? {} : { card }),
+      ...(unmapped === undefined ? {} : { unmapped: [...unmapped] }),
+    })),
   }
 }
 
@@ -224,7 +221,7 @@ export const addressRoutes: FastifyPluginCallbackTypebox<{ service: AddressBook;
     if (body instanceof ImportBody) {
       const { result, replayed } = await service.importEntries(principalOf(request), body.items, write)
       if (replayed) reply.header('idempotent-replayed', 'true')
-      return importResult(body, result)
+      return importResult(result)
     }
     const { id, version, replayed } = await service.create(principalOf(request), body, write)
     if (replayed) reply.header('idempotent-replayed', 'true')
