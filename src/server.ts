@@ -1,17 +1,16 @@
-import cluster from 'node:cluster'
 import { isIP } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { AggregatorRegistry, collectDefaultMetrics, Histogram, Registry, type PrometheusContentType } from 'prom-client'
 import type { Config } from './config/settings.js'
 import { buildApp, type App } from './http/app.js'
-import { buildMetricsApp } from './http/metrics.js'
+import { buildMetricsApp, type MetricsSource } from './http/metrics.js'
 import { AddressBookService } from './service/address-book-service.js'
 import { createStore } from './storage/factory.js'
 import { InstrumentedStore } from './storage/instrumented-store.js'
 import { ApiKeys } from './auth/api-keys.js'
 import { apiKeyAuthenticator, jwtAuthenticator, type Authenticator } from './auth/authenticator.js'
-import type { Store } from './storage/store.js'
+import type { AddressBookStore, Store } from './storage/store.js'
 import { describeStoreConfig } from './storage/store-config.js'
 
 /** The service could not start: `exitCode` 2 for a configuration it refuses, 1 for anything else. */
@@ -53,15 +52,36 @@ export function checkServeConfig(config: Config): void {
 }
 
 /**
- * Opens the store, builds the app and listens: the whole service in this process (alone, or as
- * one worker of a cluster). Throws StartupError when it cannot; whatever it opened is closed.
+ * How this process takes part in serving: alone, or as one worker of a cluster, whose primary
+ * serves the sum of every worker's metrics on the metrics port (see commands/serve.ts).
  */
-export async function startServer(config: Config, logger: Logger, version?: string): Promise<RunningServer> {
-  checkServeConfig(config)
+export type ProcessRole = 'alone' | 'worker'
+
+export interface StartOptions {
+  /** The service's version, for the OpenAPI document. */
+  readonly version?: string | undefined
+  readonly role?: ProcessRole
+}
+
+/** The address book over a store, as the configuration asks for it: what the service and the tests build alike. */
+export function addressBookFor(store: AddressBookStore, config: Pick<Config, 'requireIfMatch' | 'sync' | 'idempotency'>): AddressBookService {
+  return new AddressBookService(store, {
+    requireIfMatch: config.requireIfMatch,
+    syncRetentionMs: config.sync.retention,
+    idempotencyExpiryMs: config.idempotency.expiry,
+  })
+}
+
+/**
+ * Opens the store, builds the app and listens: the whole service in this process (alone, or as
+ * one worker of a cluster). The configuration was checked before (checkServeConfig). Throws
+ * StartupError when it cannot; whatever it opened is closed.
+ */
+export async function startServer(config: Config, logger: Logger, { version, role = 'alone' }: StartOptions = {}): Promise<RunningServer> {
   if (config.debug && !isLoopback(config.server.host)) {
     logger.warn({ host: config.server.host }, 'debug mode puts stack traces in error responses, and this service listens beyond this machine')
   }
-  const registry = metricsRegistry(config)
+  const registry = config.metrics.enabled ? metricsRegistry(role) : undefined
   let opened: Store
   try {
     opened = await createStore(
@@ -96,47 +116,70 @@ export async function startServer(config: Config, logger: Logger, version?: stri
   if (registry && config.metrics.port === null && !serveMetrics) {
     logger.warn('metrics are not served on the API port while authentication is on; set metrics.port to serve them')
   }
-  const addressBook = new AddressBookService(store, {
-    requireIfMatch: config.requireIfMatch,
-    syncRetentionMs: config.sync.retention,
-    idempotencyExpiryMs: config.idempotency.expiry,
-  })
+  const addressBook = addressBookFor(store, config)
   const forgetting = forgetExpiredNowAndThen(addressBook, logger)
   const app = buildApp(config, { addressBook, authenticator }, {
     logger,
     ...(version === undefined ? {} : { version }),
     ...(registry ? { metrics: registry, serveMetrics } : {}),
   })
-  // In a cluster the primary serves the sum of every worker's metrics on the metrics port.
-  const metricsApp = registry && config.metrics.port !== null && cluster.isPrimary ? buildMetricsApp(registry) : undefined
+  let metricsServer: MetricsServer | undefined
   app.addHook('onClose', async () => {
     clearInterval(forgetting)
-    await metricsApp?.close()
+    await metricsServer?.app.close()
     await store.close()
   })
 
   const { host, port } = config.server
   let url: string
-  let metricsUrl: string | undefined
   try {
     url = await app.listen({ host, port })
-    if (metricsApp) metricsUrl = await listenMetrics(metricsApp, config, logger)
   } catch (error) {
-    // The API listens first: if it is up, it was the metrics port that failed.
-    const failed = app.server.listening ? `${config.metrics.host}:${String(config.metrics.port)}` : `${host}:${String(port)}`
     await app.close()
     logger.fatal({ err: error }, 'cannot listen')
-    throw cannotListen(error, failed)
+    throw cannotListen(error, `${host}:${String(port)}`)
+  }
+  // A worker's own metrics port would clash with its siblings': its primary serves their sum there.
+  if (registry && config.metrics.port !== null && role === 'alone') {
+    try {
+      metricsServer = await startMetricsServer(registry, config, logger)
+    } catch (error) {
+      await app.close()
+      throw error
+    }
   }
   return {
     app,
     url,
-    metricsUrl,
+    metricsUrl: metricsServer?.url,
     beginShutdown: () => {
       app.beginShutdown()
     },
     close: () => app.close(),
   }
+}
+
+/**
+ * Serves metrics on the port of their own (metrics.host, metrics.port): this process's, or, in a
+ * cluster's primary, the sum of its workers'. Throws StartupError when it cannot listen.
+ */
+export async function startMetricsServer(source: MetricsSource, config: Config, logger: Logger): Promise<MetricsServer> {
+  const app = buildMetricsApp(source)
+  try {
+    const url = await app.listen({ host: config.metrics.host, port: config.metrics.port ?? 0 })
+    logger.info({ url: `${url}/metrics` }, 'metrics listening')
+    return { app, url }
+  } catch (error) {
+    await app.close()
+    logger.fatal({ err: error }, 'cannot listen')
+    throw cannotListen(error, `${config.metrics.host}:${String(config.metrics.port)}`)
+  }
+}
+
+/** The metrics' own server, listening at `url`. */
+export interface MetricsServer {
+  readonly app: FastifyInstance
+  readonly url: string
 }
 
 /** How often expired tombstones and idempotency keys are forgotten. */
@@ -190,19 +233,12 @@ async function createAuthenticator(config: Config, store: Store, logger: Logger)
   }
 }
 
-/** A worker's registry answers the primary, which sums all workers' on the metrics port. */
-function metricsRegistry(config: Config): Registry | undefined {
-  if (!config.metrics.enabled) return undefined
-  const registry = cluster.isWorker ? new AggregatorRegistry<PrometheusContentType>() : new Registry()
+/** A worker's registry answers its primary, which sums all workers' on the metrics port. */
+function metricsRegistry(role: ProcessRole): Registry {
+  const registry = role === 'worker' ? new AggregatorRegistry<PrometheusContentType>() : new Registry()
   collectDefaultMetrics({ register: registry })
-  if (cluster.isWorker) AggregatorRegistry.setRegistries([registry])
+  if (role === 'worker') AggregatorRegistry.setRegistries([registry])
   return registry
-}
-
-export async function listenMetrics(app: FastifyInstance, config: Config, logger: Logger): Promise<string> {
-  const url = await app.listen({ host: config.metrics.host, port: config.metrics.port ?? 0 })
-  logger.info({ url: `${url}/metrics` }, 'metrics listening')
-  return url
 }
 
 export function cannotListen(error: unknown, where: string): StartupError {

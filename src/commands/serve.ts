@@ -4,8 +4,8 @@ import closeWithGrace from 'close-with-grace'
 import type { Logger } from 'pino'
 import { runPrimary, WORKER_MESSAGES, type WorkerMessage } from '../cluster.js'
 import type { Config } from '../config/settings.js'
-import { buildMetricsApp, clusterMetricsSource } from '../http/metrics.js'
-import { cannotListen, checkServeConfig, listenMetrics, startServer, StartupError } from '../server.js'
+import { clusterMetricsSource } from '../http/metrics.js'
+import { checkServeConfig, startMetricsServer, startServer, StartupError } from '../server.js'
 import { describeStoreConfig } from '../storage/store-config.js'
 
 /**
@@ -45,11 +45,11 @@ async function runClusterPrimary(config: Config, logger: Logger, fail: (code: nu
   // The primary serves no API; with a metrics port it serves the sum of every worker's metrics.
   if (config.metrics.enabled && config.metrics.port !== null) {
     try {
-      await listenMetrics(buildMetricsApp(clusterMetricsSource()), config, logger)
+      await startMetricsServer(clusterMetricsSource(), config, logger)
     } catch (error) {
       // Exiting disconnects the workers, which then drain and exit too.
-      logger.fatal({ err: error }, 'cannot listen')
-      return fail(1, cannotListen(error, `${config.metrics.host}:${String(config.metrics.port)}`).message)
+      if (error instanceof StartupError) return fail(error.exitCode, error.message)
+      throw error
     }
   }
   return undefined
@@ -61,7 +61,7 @@ async function serveHere(config: Config, logger: Logger, version: string, fail: 
   if (cluster.isWorker) process.on('SIGINT', () => undefined)
   let server
   try {
-    server = await startServer(config, logger, version)
+    server = await startServer(config, logger, { version, role: cluster.isWorker ? 'worker' : 'alone' })
   } catch (error) {
     if (!(error instanceof StartupError)) throw error
     if (cluster.isWorker) {

@@ -2,7 +2,7 @@ import type { TestContext } from 'node:test'
 import type { InjectOptions } from 'fastify'
 import type { Authenticator } from '../../src/auth/authenticator.js'
 import { buildApp, type App, type AppOptions } from '../../src/http/app.js'
-import { AddressBookService } from '../../src/service/address-book-service.js'
+import { addressBookFor } from '../../src/server.js'
 import type { AddressBook } from '../../src/service/address-book-service.js'
 import { MemoryStore } from '../../src/storage/memory/memory-store.js'
 import type { AddressBookStore } from '../../src/storage/store.js'
@@ -22,9 +22,7 @@ export interface TestAppOptions extends AppOptions {
 export function buildTestApp(t: TestContext, options: TestAppOptions = {}): App {
   const store = options.store ?? new MemoryStore()
   const config = testConfig(options.config)
-  const addressBook =
-    options.service ??
-    new AddressBookService(store, { requireIfMatch: config.requireIfMatch, syncRetentionMs: config.sync.retention, idempotencyExpiryMs: config.idempotency.expiry })
+  const addressBook = options.service ?? addressBookFor(store, config)
   const app = buildApp(config, { addressBook, authenticator: options.authenticator }, {
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.metrics ? { metrics: options.metrics } : {}),

@@ -4,7 +4,7 @@ import { describe, test, type TestContext } from 'node:test'
 import { pino, type Logger } from 'pino'
 import { DEFAULT_CONFIG } from '../../src/config/load.js'
 import type { Config } from '../../src/config/settings.js'
-import { startServer, StartupError, type RunningServer } from '../../src/server.js'
+import { checkServeConfig, startServer, StartupError, type RunningServer } from '../../src/server.js'
 import { testConfig } from '../helpers/factories.js'
 import { httpRequest } from '../helpers/http-client.js'
 import { capturingLogger } from '../helpers/logger.js'
@@ -73,17 +73,25 @@ describe('startServer', () => {
     assert.equal(error.message, `cannot listen on 127.0.0.1:${String(port)} (EADDRINUSE)`)
   })
 
-  test('when the host is not loopback and auth.mode is unset, then StartupError with exit code 2 and one line telling how to choose', async () => {
-    const error = await refusal(configFor('0.0.0.0'))
+  test('when the host is not loopback and auth.mode is unset, then the check before starting throws StartupError with exit code 2 and one line telling how to choose', () => {
+    let error: unknown
+    try {
+      checkServeConfig(configFor('0.0.0.0'))
+    } catch (thrown) {
+      error = thrown
+    }
 
+    assert.ok(error instanceof StartupError, String(error))
     assert.equal(error.exitCode, 2)
     assert.doesNotMatch(error.message, /\n/)
     assert.match(error.message, /0\.0\.0\.0/)
     assert.match(error.message, /auth\.mode: api-key, jwt, or an explicit none/)
   })
 
-  test('when the host is 0.0.0.0 and auth.mode is an explicit none, then it starts', async (t) => {
-    const running = await started(t, configFor('0.0.0.0', { mode: 'none' }))
+  test('when the host is 0.0.0.0 and auth.mode is an explicit none, then it passes the check and starts', async (t) => {
+    const config = configFor('0.0.0.0', { mode: 'none' })
+    checkServeConfig(config)
+    const running = await started(t, config)
 
     const live = await httpRequest(running.url, { method: 'GET', path: '/livez' })
 
