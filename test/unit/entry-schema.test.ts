@@ -15,6 +15,28 @@ const aPhone = (overrides: Record<string, unknown> = {}) => ({ kind: 'work', cou
 const errorsOf = (value: unknown) => validateAddressEntry(value)
 
 describe('the address entry schema', () => {
+  test('when a value breaks the schema in more ways than the validator reports, then it is still refused with named fields', () => {
+    // The values of a confirmed defect: eight unknown members made the reported errors empty.
+    const unknown = (count: number) => Object.fromEntries(Array.from({ length: count }, (_, index) => [`u${String(index)}`, 1]))
+    const values = [
+      { full_name: '', ...unknown(8) },
+      { full_name: 42, ...unknown(8) },
+      { full_name: 'x'.repeat(5000), ...unknown(20) },
+      { full_name: 'ok', birthday: 'yesterday', ...unknown(8) },
+      { full_name: 'ok', urls: ['not a url'], ...unknown(9) },
+      { full_name: 'ok', phone_numbers: Array.from({ length: 500 }, () => aPhone()), ...unknown(8) },
+      { full_name: 'a\u0000b', ...unknown(8) },
+      { ...unknown(8) },
+      { full_name: 'ok', addresses: [anAddress({ ...unknown(8), pincode: -1 })] },
+    ]
+
+    for (const value of values) {
+      const errors = errorsOf(value)
+      assert.ok(errors.length > 0, `refused with no errors: ${JSON.stringify(value).slice(0, 80)}`)
+      for (const error of errors) assert.ok(error.message.length > 0 && typeof error.path === 'string')
+    }
+  })
+
   test('when an entry has only a full name, then it is valid', () => {
     assert.deepEqual(errorsOf(anEntry()), [])
   })
