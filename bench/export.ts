@@ -1,5 +1,7 @@
 /**
- * npm run bench:export: how fast a whole book streams out, and what it costs the server in memory.
+ * npm run bench:export: how fast a whole book streams out and a big import goes in, what it costs
+ * the server in memory, and how long the server's event loop is held meanwhile: a probe in a
+ * thread of its own asks GET /livez every 10 ms throughout, and the slowest answer is reported.
  *
  * Seeds a 100,000-entry SQLite book in a temporary directory, starts the built server on it
  * (dist/main.js, as `npm start` runs it), then exports the book as NDJSON and as vCard with a
@@ -16,6 +18,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { Worker } from 'node:worker_threads'
 import { newEntryId } from '../src/domain/ids.js'
 import { SqliteStore } from '../src/storage/sqlite/sqlite-store.js'
 import { entryNumber } from './entries.js'
@@ -54,6 +57,51 @@ function exportBook(accept: string, pauseMs: number, onChunk: () => void): Promi
   })
 }
 
+/**
+ * Asks GET /livez every 10 ms from a thread of its own (so that this process's own work does not
+ * delay it) until stopped; resolves the slowest answer in milliseconds, and how many were asked.
+ */
+function livezProbe(): { stop: () => Promise<{ maxMs: number; samples: number }> } {
+  const worker = new Worker(
+    `const { parentPort, workerData } = require('node:worker_threads')
+     const http = require('node:http')
+     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
+     let stopped = false, maxMs = 0, samples = 0
+     parentPort.on('message', () => { stopped = true })
+     const ask = () => {
+       if (stopped) { parentPort.postMessage({ maxMs, samples }); agent.destroy(); return }
+       const started = performance.now()
+       http.get({ host: '127.0.0.1', port: workerData.port, path: '/livez', agent }, (response) => {
+         response.resume()
+         response.on('end', () => {
+           maxMs = Math.max(maxMs, performance.now() - started)
+           samples++
+           setTimeout(ask, 10)
+         })
+       }).on('error', () => setTimeout(ask, 10))
+     }
+     ask()`,
+    { eval: true, workerData: { port: PORT } },
+  )
+  return {
+    stop: async () => {
+      const result = new Promise<{ maxMs: number; samples: number }>((resolve) => worker.once('message', resolve))
+      worker.postMessage('stop')
+      const measured = await result
+      await worker.terminate()
+      return measured
+    },
+  }
+}
+
+/** Posts an import body; resolves the status and how long it took. */
+async function importBody(contentType: string, body: string): Promise<{ status: number; seconds: number }> {
+  const started = performance.now()
+  const response = await fetch(`http://127.0.0.1:${String(PORT)}/addresses`, { method: 'POST', headers: { 'content-type': contentType }, body })
+  await response.arrayBuffer()
+  return { status: response.status, seconds: (performance.now() - started) / 1000 }
+}
+
 const dir = mkdtempSync(join(tmpdir(), 'addrservice-bench-export-'))
 const path = join(dir, 'book.db')
 const store = new SqliteStore(path)
@@ -84,11 +132,31 @@ try {
   ] as const) {
     const started = performance.now()
     let peak = 0
+    const probe = livezProbe()
     const fast = await exportBook(accept, 0, () => (peak = Math.max(peak, rssMiB(pid))))
     const seconds = (performance.now() - started) / 1000
+    const livez = await probe.stop()
     const rate = ENTRIES / seconds
-    results[name] = { bytes: fast.bytes, seconds, entriesPerSecond: rate, peakRssMiB: peak }
-    lines.push(`${name.padEnd(10)} fast reader: ${(fast.bytes / 1e6).toFixed(1)} MB in ${seconds.toFixed(2)} s, ${Math.round(rate).toLocaleString('en')} entries/s, server peak RSS ${peak.toFixed(0)} MiB`)
+    results[name] = { bytes: fast.bytes, seconds, entriesPerSecond: rate, peakRssMiB: peak, livezMaxMs: livez.maxMs }
+    lines.push(
+      `${name.padEnd(10)} fast reader: ${(fast.bytes / 1e6).toFixed(1)} MB in ${seconds.toFixed(2)} s, ${Math.round(rate).toLocaleString('en')} entries/s, server peak RSS ${peak.toFixed(0)} MiB, /livez at most ${livez.maxMs.toFixed(0)} ms`,
+    )
+  }
+  // Imports into the same server (another owner would be the same work): the sizes of the defect
+  // reports, small entries so that they fit the default import body limit.
+  const IMPORTS = [
+    ['NDJSON', 'application/x-ndjson', 200_000, (n: number) => `{"full_name":"Imported ${String(n)}"}\n`],
+    ['vCard', 'text/vcard', 100_000, (n: number) => `BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Imported ${String(n)}\r\nEND:VCARD\r\n`],
+  ] as const
+  for (const [name, contentType, count, item] of IMPORTS) {
+    const body = Array.from({ length: count }, (_, n) => item(n)).join('')
+    const probe = livezProbe()
+    const imported = await importBody(contentType, body)
+    const livez = await probe.stop()
+    results[`import ${name}`] = { items: count, status: imported.status, seconds: imported.seconds, livezMaxMs: livez.maxMs }
+    lines.push(
+      `${name.padEnd(10)} import of ${count.toLocaleString('en')}: ${String(imported.status)} in ${imported.seconds.toFixed(2)} s, /livez at most ${livez.maxMs.toFixed(0)} ms`,
+    )
   }
   let slowPeak = 0
   const slowStarted = performance.now()
