@@ -305,6 +305,8 @@ describe('the web app in Chromium', { skip: CHROMIUM_MISSING }, () => {
     assert.equal((await api.call(`/addresses/${id}`, { method: 'DELETE' })).status, 204)
     await page.getByRole('button', { name: 'Save' }).click()
     await page.getByRole('button', { name: 'Save as a new entry' }).click()
+    // The form's own heading names him too: wait until the app has moved to the new entry.
+    await page.waitForURL((url) => /^#\/entry\/[^/]+$/.test(url.hash) && !url.hash.includes(id))
     await page.getByRole('heading', { name: 'Alan Turing' }).waitFor()
 
     const newId = decodeURIComponent(new URL(page.url()).hash.split('/')[2] ?? '')
