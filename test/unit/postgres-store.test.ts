@@ -396,6 +396,102 @@ describe('PostgresStore on a server', { skip: POSTGRES_SKIP }, () => {
     else assert.deepEqual({ created, changes }, { created: 'created', changes: [[1, 'other', 'created'], [4, 'x', 'created']] })
   })
 
+  test('when creates of one owner arrive while one of theirs is in flight, then they go together: in one transaction, each with its own seq in the order asked and its result under its own key', async (t) => {
+    const url = await freshUrl(t)
+    const store = new PostgresStore(url)
+    t.after(() => store.close())
+    await store.create('default', 'earlier', anEntry())
+    for (const key of ['key-b', 'key-c']) await store.claimIdempotencyKey('default', key, 'fingerprint', { now: '2024-01-01T00:00:00Z', leaseUntil: '2024-01-01T00:01:00Z', expiresAt: '2024-01-02T00:00:00Z' })
+    const counter = await aConnection(t, url)
+    const creates: Promise<StoredEntry>[] = []
+    try {
+      await counter.query('BEGIN')
+      await counter.query("UPDATE change_counters SET latest = latest WHERE owner = 'default'")
+      creates.push(store.create('default', 'a', anEntry({ full_name: 'A' })))
+      await waitForLockWaits(url, 1)
+      creates.push(store.create('default', 'b', anEntry({ full_name: 'B' }), { idempotency: { key: 'key-b', result: 'made b' } }))
+      creates.push(store.create('default', 'c', anEntry({ full_name: 'C' }), { idempotency: { key: 'key-c', result: 'made c' } }))
+      creates.push(store.create('default', 'd', anEntry({ full_name: 'D' })))
+    } finally {
+      await counter.query('COMMIT')
+    }
+
+    const stored = await Promise.all(creates)
+
+    assert.deepEqual(stored.map((entry) => [entry.id, entry.version, entry.entry.full_name]), [['a', 1, 'A'], ['b', 1, 'B'], ['c', 1, 'C'], ['d', 1, 'D']])
+    assert.deepEqual((await store.changesSince('default', 1, 10)).changes.map((change) => [change.seq, change.id]), [[2, 'a'], [3, 'b'], [4, 'c'], [5, 'd']])
+    const transactions = await query<{ id: string; xmin: string }>(url, "SELECT id, xmin::text FROM address_entries WHERE owner = 'default' AND id IN ('a', 'b', 'c', 'd') ORDER BY id")
+    const [a, b, c, d] = transactions.map((row) => row.xmin)
+    assert.ok(a !== b && b === c && c === d, `one transaction for b, c and d, another for a: ${JSON.stringify(transactions)}`)
+    const results = await query<{ key: string; result: string }>(url, "SELECT key, result FROM idempotency_keys WHERE owner = 'default' ORDER BY key")
+    assert.deepEqual(results, [{ key: 'key-b', result: 'made b' }, { key: 'key-c', result: 'made c' }])
+  })
+
+  test('when creates that go together include a taken id, an id asked twice and an entry the database refuses, then only those are refused, each with its own error, and the others take seqs without a gap', async (t) => {
+    const url = await freshUrl(t)
+    const store = new PostgresStore(url)
+    t.after(() => store.close())
+    await store.create('default', 'taken', anEntry())
+    await query(url, "ALTER TABLE address_entries ADD CONSTRAINT no_refused CHECK (id <> 'refused')")
+    const counter = await aConnection(t, url)
+    const outcomes: Promise<string>[] = []
+    const ask = (id: string) =>
+      outcomes.push(
+        store.create('default', id, anEntry()).then(
+          () => 'created',
+          (error: unknown) => (error instanceof EntryExistsError ? `exists: ${error.id}` : `code ${String((error as { code?: unknown }).code)}`),
+        ),
+      )
+    try {
+      await counter.query('BEGIN')
+      await counter.query("UPDATE change_counters SET latest = latest WHERE owner = 'default'")
+      ask('a')
+      await waitForLockWaits(url, 1)
+      for (const id of ['taken', 'b', 'b', 'refused', 'c']) ask(id)
+    } finally {
+      await counter.query('COMMIT')
+    }
+
+    assert.deepEqual(await Promise.all(outcomes), ['created', 'exists: taken', 'created', 'exists: b', 'code 23514', 'created'])
+    assert.deepEqual((await store.changesSince('default', 0, 10)).changes.map((change) => [change.seq, change.id]), [
+      [1, 'taken'],
+      [2, 'a'],
+      [3, 'b'],
+      [4, 'c'],
+    ])
+    assert.deepEqual(await store.changePosition('default'), { latest: 4, forgottenThrough: 0 })
+  })
+
+  test('when the create in flight loses the server, then the creates waiting for it fail with it instead of trying in turn', async (t) => {
+    const url = await freshUrl(t)
+    const store = new PostgresStore(url)
+    t.after(() => store.close())
+    await store.create('default', 'earlier', anEntry())
+    const counter = await aConnection(t, url)
+    const outcomes: Promise<string>[] = []
+    const ask = (id: string) =>
+      outcomes.push(store.create('default', id, anEntry()).then(() => 'created', (error: unknown) => (error instanceof StoreUnavailableError ? 'unavailable' : String(error))))
+    try {
+      await counter.query('BEGIN')
+      await counter.query("UPDATE change_counters SET latest = latest WHERE owner = 'default'")
+      ask('a')
+      await waitForLockWaits(url, 1)
+      ask('b')
+      ask('c')
+      await counter.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'addrservice' AND wait_event_type = 'Lock'")
+    } finally {
+      // Had b and c been tried after a, this would let them through.
+      await counter.query('COMMIT')
+    }
+
+    assert.deepEqual(await Promise.all(outcomes), ['unavailable', 'unavailable', 'unavailable'])
+    assert.equal((await store.create('default', 'after', anEntry())).id, 'after')
+    assert.deepEqual((await store.changesSince('default', 0, 10)).changes.map((change) => [change.seq, change.id]), [
+      [1, 'earlier'],
+      [2, 'after'],
+    ])
+  })
+
   test('when the server ends the store\'s connections, then its prepared statements are prepared again on new ones', async (t) => {
     const url = await freshUrl(t)
     const store = new PostgresStore(url, { poolSize: 2 })

@@ -76,6 +76,26 @@ interface Statement {
   readonly text: string
 }
 
+/** A new entry as CREATE_ENTRIES takes it: with its listing columns and filter terms. */
+interface NewRow {
+  readonly id: string
+  readonly entry: AddressEntry
+  readonly sort_name: string
+  readonly search_text: string
+  readonly terms: readonly { readonly field: string; readonly value: string }[]
+}
+
+type IdempotencyResult = NonNullable<WriteOptions['idempotency']>
+
+/** A create waiting for its owner's create in flight; `entry` is a copy of the caller's, taken when it asked. */
+interface WaitingCreate {
+  readonly row: NewRow
+  readonly entry: AddressEntry
+  readonly idempotency: IdempotencyResult | undefined
+  readonly resolve: (stored: StoredEntry) => void
+  readonly reject: (error: unknown) => void
+}
+
 /** What UPDATE_ENTRY answers: the new version, or null with whether it found and locked the entry all the same. */
 interface UpdateRow {
   version: number | null
@@ -98,11 +118,12 @@ interface UpdateRow {
  */
 
 /**
- * Creates entries, given in $2 with their places 1..$6. The counter is reached only when none of
- * the ids is taken in the snapshot and none is given twice; otherwise the statement answers the
- * taken ids and changes nothing. An id taken since the snapshot fails the whole statement on the
- * primary key. A tombstone written since the snapshot (of an id created and deleted meanwhile) is
- * not cleared: readers ignore a tombstone whose id has an entry.
+ * Creates entries, given in $2 with their places 1..$5, and records the results in $4 under their
+ * idempotency keys. The counter is reached only when none of the ids is taken in the snapshot and
+ * none is given twice; otherwise the statement changes nothing, and answers so with the taken
+ * ids. An id taken since the snapshot fails the whole statement on the primary key. A tombstone
+ * written since the snapshot (of an id created and deleted meanwhile) is not cleared: readers
+ * ignore a tombstone whose id has an entry.
  */
 const CREATE_ENTRIES: Statement = {
   name: 'addrservice-create-entries',
@@ -112,9 +133,9 @@ const CREATE_ENTRIES: Statement = {
     taken AS (SELECT id FROM address_entries WHERE owner = $1 AND id IN (SELECT id FROM input)),
     counter AS (
       INSERT INTO change_counters AS counter (owner, latest)
-      SELECT $1, $6::bigint WHERE NOT EXISTS (SELECT FROM taken) AND (SELECT count(DISTINCT id) FROM input) = $6::bigint
+      SELECT $1, $5::bigint WHERE NOT EXISTS (SELECT FROM taken) AND (SELECT count(DISTINCT id) FROM input) = $5::bigint
       ON CONFLICT (owner) DO UPDATE SET latest = counter.latest + EXCLUDED.latest
-      RETURNING latest - $6::bigint AS before
+      RETURNING latest - $5::bigint AS before
     ),
     created AS (
       INSERT INTO address_entries (${COLUMNS}, sort_name, search_text, created_seq, changed_seq)
@@ -128,8 +149,11 @@ const CREATE_ENTRIES: Statement = {
       FROM created JOIN input USING (id), jsonb_to_recordset(input.terms) AS term(field text, value text)
     ),
     cleared AS (DELETE FROM tombstones WHERE owner = $1 AND id IN (SELECT id FROM created)),
-    recorded AS (UPDATE idempotency_keys SET result = $5 WHERE owner = $1 AND key = $4::text AND EXISTS (SELECT FROM counter))
-    SELECT ARRAY(SELECT id FROM taken) AS taken`,
+    recorded AS (
+      UPDATE idempotency_keys SET result = recorded.result FROM jsonb_to_recordset($4::jsonb) AS recorded(key text, result text)
+      WHERE idempotency_keys.owner = $1 AND idempotency_keys.key = recorded.key AND EXISTS (SELECT FROM counter)
+    )
+    SELECT ARRAY(SELECT id FROM taken) AS taken, EXISTS (SELECT FROM counter) AS stored`,
 }
 
 /** The result of a request that wrote nothing (createMany of no entries): no seq, no counter. */
@@ -237,7 +261,8 @@ const CREATE_ATTEMPTS = 3
  * Keeps entries in PostgreSQL through a node-postgres pool, as jsonb beside the metadata
  * columns. Every statement is parameterized, and those of a fixed shape are prepared. Each write
  * of an entry is one statement, a round trip of its own, that advances its owner's row of
- * change_counters with the change it records (see CREATE_ENTRIES and the statements after it).
+ * change_counters with the change it records (see CREATE_ENTRIES and the statements after it);
+ * an owner's creates that arrive while one is in flight go together in the next (see create).
  * The schema is migrated on first use, under an advisory lock; an unreachable server makes each
  * call reject with StoreUnavailableError until it is back, without restarting anything.
  */
@@ -245,6 +270,8 @@ export class PostgresStore implements Store {
   readonly description: string
   readonly #pool: pg.Pool
   readonly #clock: Clock
+  /** Per owner with a create in flight: the creates waiting to go together after it. */
+  readonly #waitingCreates = new Map<string, WaitingCreate[]>()
   #migrated: Promise<void> | undefined
 
   constructor(url: string, options: PostgresStoreOptions = {}) {
@@ -278,45 +305,119 @@ export class PostgresStore implements Store {
     return this.#migrated
   }
 
-  async create(owner: string, id: string, entry: AddressEntry, options: WriteOptions = {}): Promise<StoredEntry> {
-    const [stored] = await this.#create(owner, [{ id, entry }], options)
-    if (!stored) throw new Error('createMany stored nothing of one entry')
-    return stored
-  }
-
-  createMany(owner: string, entries: readonly { readonly id: string; readonly entry: AddressEntry }[], options: WriteOptions = {}): Promise<StoredEntry[]> {
-    return this.#create(owner, entries, options)
-  }
-
   /**
-   * One statement (CREATE_ENTRIES). An id that the statement's snapshot shows taken, or that is
-   * given twice, stores nothing and takes no seq, and is named. An id taken by an entry committed
-   * after the snapshot makes the insert fail as a whole (the seqs it took go back with it); the
-   * statement is then run again, and its new snapshot names the id.
+   * Waits while a create of the same owner is in flight from this store, then goes with the other
+   * creates that waited, in one statement: one commit, and one turn at the owner's counter, for
+   * them all. An owner's writes commit one after another, each waiting for the one before to reach
+   * the disk; creates that go together share that wait.
    */
-  async #create(owner: string, entries: readonly { readonly id: string; readonly entry: AddressEntry }[], { idempotency }: WriteOptions): Promise<StoredEntry[]> {
-    const now = this.#clock().toISOString()
-    if (entries.length > 0) {
+  create(owner: string, id: string, entry: AddressEntry, { idempotency }: WriteOptions = {}): Promise<StoredEntry> {
+    return new Promise((resolve, reject) => {
+      const copy = structuredClone(entry)
+      const create = { row: toNewRow(id, copy), entry: copy, idempotency, resolve, reject }
+      const waiting = this.#waitingCreates.get(owner)
+      if (waiting) waiting.push(create)
+      else void this.#createInTurns(owner, [create])
+    })
+  }
+
+  /** One statement (CREATE_ENTRIES); a taken id, or one given twice, is named and stores nothing. */
+  async createMany(owner: string, entries: readonly { readonly id: string; readonly entry: AddressEntry }[], { idempotency }: WriteOptions = {}): Promise<StoredEntry[]> {
+    if (entries.length === 0) {
+      if (idempotency) await this.#query(RECORD_RESULT, [owner, idempotency.key, idempotency.result])
+      return []
+    }
+    const { stored, taken, now } = await this.#insertEntries(owner, entries.map(({ id, entry }) => toNewRow(id, entry)), idempotency ? [idempotency] : [])
+    if (!stored) {
       const ids = entries.map(({ id }) => id)
-      const rows = entries.map(({ id, entry }, index) => {
-        const { sortName, searchText, terms } = indexEntry(entry)
-        return { id, entry, sort_name: sortName, search_text: searchText, terms, place: index + 1 }
-      })
-      const taken = await this.#createEntries([owner, JSON.stringify(rows), now, idempotency?.key ?? null, idempotency?.result ?? null, entries.length])
       const clash = firstClash(ids, new Set(ids.filter((id) => !taken.has(id))))
-      if (clash !== undefined) throw new EntryExistsError(clash)
-    } else if (idempotency) {
-      await this.#query(RECORD_RESULT, [owner, idempotency.key, idempotency.result])
+      throw clash === undefined ? new Error('createMany stored nothing and named no taken id') : new EntryExistsError(clash)
     }
     return entries.map(({ id, entry }) => ({ id, owner, version: 1, createdAt: now, updatedAt: now, entry: structuredClone(entry) }))
   }
 
-  /** Runs CREATE_ENTRIES, again when an entry committed since its snapshot took one of the ids; resolves the ids it found taken. */
-  async #createEntries(values: unknown[]): Promise<Set<string>> {
+  /**
+   * Creates `first`, then those of the owner that waited meanwhile, turn after turn until none
+   * waits. A turn's ids are distinct: a create of an id already in the turn waits for the next, in
+   * which it finds the id taken. When a turn finds the server unreachable, those that waited for
+   * it fail with it: tried in turn, each would wait for its own timeout after the others'.
+   */
+  async #createInTurns(owner: string, first: WaitingCreate[]): Promise<void> {
+    this.#waitingCreates.set(owner, [])
+    for (let turn = first; turn.length > 0; ) {
+      const unavailable = await this.#createTogether(owner, turn)
+      const waiting = this.#waitingCreates.get(owner) ?? []
+      if (unavailable) {
+        for (const { reject } of waiting) reject(unavailable)
+        break
+      }
+      const ids = new Set<string>()
+      turn = []
+      const later: WaitingCreate[] = []
+      for (const create of waiting) {
+        if (ids.has(create.row.id)) {
+          later.push(create)
+        } else {
+          turn.push(create)
+          ids.add(create.row.id)
+        }
+      }
+      this.#waitingCreates.set(owner, later)
+    }
+    this.#waitingCreates.delete(owner)
+  }
+
+  /**
+   * Settles every one of `creates`, never rejects. They are stored together when none of their ids
+   * is taken; otherwise the creates of taken ids are refused and the others tried again. When the
+   * server refuses the statement for a reason of its own, each is tried alone, so that the error
+   * is that of the create that causes it; when the server is not there, it is every create's, and
+   * the promise resolves it.
+   */
+  async #createTogether(owner: string, creates: readonly WaitingCreate[]): Promise<StoreUnavailableError | undefined> {
+    let remaining = creates
+    while (remaining.length > 0) {
+      let outcome: { stored: boolean; taken: Set<string>; now: string }
+      try {
+        outcome = await this.#insertEntries(owner, remaining.map(({ row }) => row), remaining.flatMap(({ idempotency }) => (idempotency ? [idempotency] : [])))
+        // Ids are distinct within a turn: a statement that stored nothing has named a taken id.
+        if (!outcome.stored && outcome.taken.size === 0) throw new Error('creates that went together stored nothing and named no taken id')
+      } catch (error) {
+        if (remaining.length === 1 || error instanceof StoreUnavailableError) {
+          for (const { reject } of remaining) reject(error)
+          return error instanceof StoreUnavailableError ? error : undefined
+        }
+        for (const [index, create] of remaining.entries()) {
+          const unavailable = await this.#createTogether(owner, [create])
+          if (unavailable) {
+            for (const { reject } of remaining.slice(index + 1)) reject(unavailable)
+            return unavailable
+          }
+        }
+        return undefined
+      }
+      const { stored, taken, now } = outcome
+      for (const { row, entry, resolve, reject } of remaining) {
+        if (taken.has(row.id)) reject(new EntryExistsError(row.id))
+        else if (stored) resolve({ id: row.id, owner, version: 1, createdAt: now, updatedAt: now, entry })
+      }
+      remaining = stored ? [] : remaining.filter(({ row }) => !taken.has(row.id))
+    }
+    return undefined
+  }
+
+  /**
+   * CREATE_ENTRIES, run again when an entry committed since its snapshot took one of the ids (its
+   * new snapshot then names it). Resolves whether it stored the entries, the ids it found taken
+   * (then it stored nothing), and the time the entries were created at.
+   */
+  async #insertEntries(owner: string, rows: readonly NewRow[], results: readonly IdempotencyResult[]): Promise<{ stored: boolean; taken: Set<string>; now: string }> {
+    const now = this.#clock().toISOString()
+    const values = [owner, JSON.stringify(rows.map((row, index) => ({ ...row, place: index + 1 }))), now, JSON.stringify(results), rows.length]
     for (let attempt = 1; ; attempt++) {
       try {
-        const [result] = await this.#query<{ taken: string[] }>(CREATE_ENTRIES, values)
-        return new Set(result?.taken)
+        const [result] = await this.#query<{ stored: boolean; taken: string[] }>(CREATE_ENTRIES, values)
+        return { stored: result?.stored ?? false, taken: new Set(result?.taken), now }
       } catch (error) {
         if (attempt === CREATE_ATTEMPTS || !isTakenMeanwhile(error)) throw error
       }
@@ -661,6 +762,11 @@ function toApiKeyRecord(row: ApiKeyRow): ApiKeyRecord {
     lastUsedAt: row.last_used_at?.toISOString() ?? null,
     revokedAt: row.revoked_at?.toISOString() ?? null,
   }
+}
+
+function toNewRow(id: string, entry: AddressEntry): NewRow {
+  const { sortName, searchText, terms } = indexEntry(entry)
+  return { id, entry, sort_name: sortName, search_text: searchText, terms }
 }
 
 /** The first id that cannot be created: not free, or given a second time. */
