@@ -3,11 +3,12 @@ import { createServer } from 'node:net'
 import { describe, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import pg from 'pg'
-import { StoreUnavailableError } from '../../src/domain/errors.js'
+import { EntryExistsError, StoreUnavailableError } from '../../src/domain/errors.js'
 import { POSTGRES_MIGRATIONS } from '../../src/storage/postgres/migrations.js'
 import { PostgresStore } from '../../src/storage/postgres/postgres-store.js'
 import { redactPassword } from '../../src/storage/store-config.js'
 import type { AddressEntry } from '../../src/domain/address-entry.js'
+import type { StoredEntry } from '../../src/storage/store.js'
 import { DEFAULT_SORT, indexEntry, normalizeFilter } from '../../src/domain/listing.js'
 import { storedEntries } from '../helpers/stores.js'
 import { aFullEntry, anEntry } from '../helpers/factories.js'
@@ -58,6 +59,18 @@ async function waitForLockWaits(url: string, count: number): Promise<void> {
     await client.end()
   }
 }
+
+/** Resolves once `ready` holds; rejects after two seconds. */
+async function eventually(what: string, ready: () => boolean | Promise<boolean>): Promise<void> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    if (await ready()) return
+    await sleep(10)
+  }
+  throw new Error(`${what} never happened`)
+}
+
+/** An entry with one email: its terms are told apart by it. */
+const withEmail = (email: string) => anEntry({ full_name: email, emails: [{ kind: 'home', email }] })
 
 describe('PostgresStore on a server', { skip: POSTGRES_SKIP }, () => {
   const postgres = POSTGRES_SKIP ? undefined : useTestPostgres()
@@ -252,6 +265,252 @@ describe('PostgresStore on a server', { skip: POSTGRES_SKIP }, () => {
       [1, 'held'],
       [2, 'second'],
     ])
+  })
+
+  /** A connection of the test's own, beside the stores': to hold locks and write rows as another writer would. */
+  const aConnection = async (t: Parameters<typeof freshUrl>[0], url: string) => {
+    const client = new pg.Client({ connectionString: url })
+    await client.connect()
+    t.after(() => client.end())
+    return client
+  }
+  const rawEntry = (id: string, seq: number) =>
+    `INSERT INTO address_entries (id, owner, version, created_at, updated_at, entry, sort_name, search_text, created_seq, changed_seq)
+     VALUES ('${id}', 'default', 1, now(), now(), '{"full_name": "Raw"}', 'raw', 'raw', ${String(seq)}, ${String(seq)})`
+
+  test('when updates of one entry wait for each other, then each that goes through replaces the terms the one before it wrote, and one whose version no longer matches takes no seq', async (t) => {
+    const url = await freshUrl(t)
+    const [one, two] = [new PostgresStore(url), new PostgresStore(url)]
+    t.after(() => Promise.all([one.close(), two.close()]))
+    await one.create('default', 'e1', withEmail('first@example.org'))
+    const blocker = await aConnection(t, url)
+    const updates: Promise<StoredEntry | undefined>[] = []
+    try {
+      // Each update takes its snapshot, then waits for the entry behind the one before it.
+      await blocker.query('BEGIN')
+      await blocker.query("SELECT FROM address_entries WHERE owner = 'default' AND id = 'e1' FOR UPDATE")
+      updates.push(one.update('default', 'e1', withEmail('second@example.org')))
+      await waitForLockWaits(url, 1)
+      updates.push(two.update('default', 'e1', withEmail('stale@example.org'), [1]))
+      await waitForLockWaits(url, 2)
+      updates.push(two.update('default', 'e1', withEmail('third@example.org')))
+      await waitForLockWaits(url, 3)
+    } finally {
+      await blocker.query('ROLLBACK')
+    }
+    const results = await Promise.all(updates)
+
+    assert.deepEqual(results.map((result) => result?.version), [2, undefined, 3])
+    const found = async (email: string) => (await one.list('default', { filter: normalizeFilter({ email }), sort: DEFAULT_SORT, limit: 10 })).map((stored) => stored.id)
+    assert.deepEqual(
+      { first: await found('first@example.org'), second: await found('second@example.org'), stale: await found('stale@example.org'), third: await found('third@example.org') },
+      { first: [], second: [], stale: [], third: ['e1'] },
+    )
+    assert.deepEqual(await one.changePosition('default'), { latest: 3, forgottenThrough: 0 })
+    assert.deepEqual((await two.changesSince('default', 0, 10)).changes.map((change) => [change.seq, change.id, change.stored?.entry.full_name]), [[3, 'e1', 'third@example.org']])
+  })
+
+  test('when an id is created by another write after a create\'s snapshot, then the create is refused with that id and takes no seq', async (t) => {
+    const url = await freshUrl(t)
+    const store = new PostgresStore(url)
+    t.after(() => store.close())
+    await store.ready()
+    const other = await aConnection(t, url)
+    let refused: Promise<unknown> | undefined
+    try {
+      await other.query('BEGIN')
+      await other.query(rawEntry('taken', 1000))
+      refused = store.createMany('default', [{ id: 'free', entry: anEntry() }, { id: 'taken', entry: anEntry() }])
+      // It took its seqs, and waits to learn whether the other write keeps the id.
+      await waitForLockWaits(url, 1)
+    } finally {
+      await other.query('COMMIT')
+    }
+
+    await assert.rejects(refused, (error: unknown) => error instanceof EntryExistsError && error.id === 'taken')
+    assert.equal(await store.get('default', 'free'), undefined)
+    assert.deepEqual(await store.changePosition('default'), { latest: 0, forgottenThrough: 0 })
+  })
+
+  test('when deletions of ids commit after the snapshot of the create that makes them again, then their tombstones are not read, one is replaced by the next deletion, and neither counts as forgotten', async (t) => {
+    const url = await freshUrl(t)
+    const store = new PostgresStore(url)
+    t.after(() => store.close())
+    await store.create('default', 'other', anEntry({ full_name: 'Other' }))
+    const others = await aConnection(t, url)
+    let created: Promise<unknown> | undefined
+    try {
+      // Stands for writes that create and delete x and y (seqs 2 to 5), holding the counter while the create waits.
+      await others.query('BEGIN')
+      await others.query("UPDATE change_counters SET latest = latest + 4 WHERE owner = 'default'")
+      created = store.createMany('default', [{ id: 'x', entry: anEntry({ full_name: 'X again' }) }, { id: 'y', entry: anEntry({ full_name: 'Y again' }) }])
+      await waitForLockWaits(url, 1)
+      await others.query("INSERT INTO tombstones (owner, id, seq, deleted_at) VALUES ('default', 'x', 3, '2024-01-01T00:00:00Z'), ('default', 'y', 5, '2024-01-01T00:00:00Z')")
+    } finally {
+      await others.query('COMMIT')
+    }
+    await created
+    const brief = async () => (await store.changesSince('default', 0, 10)).changes.map((change) => [change.seq, change.id, change.kind])
+
+    const afterCreate = await brief()
+    const deleted = await store.delete('default', 'x')
+    const afterDelete = await brief()
+    const forgotten = await store.forgetDeletionsBefore('3000-01-01T00:00:00.000Z')
+
+    assert.deepEqual(afterCreate, [[1, 'other', 'created'], [6, 'x', 'created'], [7, 'y', 'created']])
+    assert.equal(deleted, true)
+    assert.deepEqual(afterDelete, [[1, 'other', 'created'], [7, 'y', 'created'], [8, 'x', 'deleted']])
+    assert.equal(forgotten, 1)
+    assert.deepEqual(await store.changePosition('default'), { latest: 8, forgottenThrough: 8 })
+    assert.deepEqual(await brief(), [[1, 'other', 'created'], [7, 'y', 'created']])
+  })
+
+  test('when a create and a delete of one id both wait for the owner\'s counter, then neither waits for the other', async (t) => {
+    const url = await freshUrl(t)
+    const [one, two] = [new PostgresStore(url), new PostgresStore(url)]
+    t.after(() => Promise.all([one.close(), two.close()]))
+    await one.create('default', 'other', anEntry())
+    const counter = await aConnection(t, url)
+    let create: Promise<string> | undefined
+    let deletion: Promise<boolean> | undefined
+    try {
+      await counter.query('BEGIN')
+      await counter.query("UPDATE change_counters SET latest = latest + 1 WHERE owner = 'default'")
+      // The create's snapshot has no x; x is there by the time it holds the counter, locked by the delete.
+      create = one.create('default', 'x', anEntry()).then(() => 'created', (error: unknown) => (error instanceof EntryExistsError ? 'refused' : String(error)))
+      await waitForLockWaits(url, 1)
+      await query(url, rawEntry('x', 2))
+      deletion = two.delete('default', 'x')
+      await waitForLockWaits(url, 2)
+    } finally {
+      await counter.query('COMMIT')
+    }
+
+    const [created, deleted] = await Promise.all([create, deletion])
+
+    // Had either waited for the other, the server would have broken the deadlock by failing one of them.
+    assert.equal(deleted, true)
+    const changes = (await one.changesSince('default', 0, 10)).changes.map((change) => [change.seq, change.id, change.kind])
+    // The create is refused while x is there, or makes x again once the deletion has committed.
+    if (created === 'refused') assert.deepEqual(changes, [[1, 'other', 'created'], [3, 'x', 'deleted']])
+    else assert.deepEqual({ created, changes }, { created: 'created', changes: [[1, 'other', 'created'], [4, 'x', 'created']] })
+  })
+
+  test('when creates of one owner arrive while one of theirs is in flight, then they go together: in one transaction, each with its own seq in the order asked and its result under its own key', async (t) => {
+    const url = await freshUrl(t)
+    const store = new PostgresStore(url)
+    t.after(() => store.close())
+    await store.create('default', 'earlier', anEntry())
+    for (const key of ['key-b', 'key-c']) await store.claimIdempotencyKey('default', key, 'fingerprint', { now: '2024-01-01T00:00:00Z', leaseUntil: '2024-01-01T00:01:00Z', expiresAt: '2024-01-02T00:00:00Z' })
+    const counter = await aConnection(t, url)
+    const creates: Promise<StoredEntry>[] = []
+    try {
+      await counter.query('BEGIN')
+      await counter.query("UPDATE change_counters SET latest = latest WHERE owner = 'default'")
+      creates.push(store.create('default', 'a', anEntry({ full_name: 'A' })))
+      await waitForLockWaits(url, 1)
+      creates.push(store.create('default', 'b', anEntry({ full_name: 'B' }), { idempotency: { key: 'key-b', result: 'made b' } }))
+      creates.push(store.create('default', 'c', anEntry({ full_name: 'C' }), { idempotency: { key: 'key-c', result: 'made c' } }))
+      creates.push(store.create('default', 'd', anEntry({ full_name: 'D' })))
+    } finally {
+      await counter.query('COMMIT')
+    }
+
+    const stored = await Promise.all(creates)
+
+    assert.deepEqual(stored.map((entry) => [entry.id, entry.version, entry.entry.full_name]), [['a', 1, 'A'], ['b', 1, 'B'], ['c', 1, 'C'], ['d', 1, 'D']])
+    assert.deepEqual((await store.changesSince('default', 1, 10)).changes.map((change) => [change.seq, change.id]), [[2, 'a'], [3, 'b'], [4, 'c'], [5, 'd']])
+    const transactions = await query<{ id: string; xmin: string }>(url, "SELECT id, xmin::text FROM address_entries WHERE owner = 'default' AND id IN ('a', 'b', 'c', 'd') ORDER BY id")
+    const [a, b, c, d] = transactions.map((row) => row.xmin)
+    assert.ok(a !== b && b === c && c === d, `one transaction for b, c and d, another for a: ${JSON.stringify(transactions)}`)
+    const results = await query<{ key: string; result: string }>(url, "SELECT key, result FROM idempotency_keys WHERE owner = 'default' ORDER BY key")
+    assert.deepEqual(results, [{ key: 'key-b', result: 'made b' }, { key: 'key-c', result: 'made c' }])
+  })
+
+  test('when creates that go together include a taken id, an id asked twice and an entry the database refuses, then only those are refused, each with its own error, and the others take seqs without a gap', async (t) => {
+    const url = await freshUrl(t)
+    const store = new PostgresStore(url)
+    t.after(() => store.close())
+    await store.create('default', 'taken', anEntry())
+    await query(url, "ALTER TABLE address_entries ADD CONSTRAINT no_refused CHECK (id <> 'refused')")
+    const counter = await aConnection(t, url)
+    const outcomes: Promise<string>[] = []
+    const ask = (id: string) =>
+      outcomes.push(
+        store.create('default', id, anEntry()).then(
+          () => 'created',
+          (error: unknown) => (error instanceof EntryExistsError ? `exists: ${error.id}` : `code ${String((error as { code?: unknown }).code)}`),
+        ),
+      )
+    try {
+      await counter.query('BEGIN')
+      await counter.query("UPDATE change_counters SET latest = latest WHERE owner = 'default'")
+      ask('a')
+      await waitForLockWaits(url, 1)
+      for (const id of ['taken', 'b', 'b', 'refused', 'c']) ask(id)
+    } finally {
+      await counter.query('COMMIT')
+    }
+
+    assert.deepEqual(await Promise.all(outcomes), ['created', 'exists: taken', 'created', 'exists: b', 'code 23514', 'created'])
+    assert.deepEqual((await store.changesSince('default', 0, 10)).changes.map((change) => [change.seq, change.id]), [
+      [1, 'taken'],
+      [2, 'a'],
+      [3, 'b'],
+      [4, 'c'],
+    ])
+    assert.deepEqual(await store.changePosition('default'), { latest: 4, forgottenThrough: 0 })
+  })
+
+  test('when the create in flight loses the server, then the creates waiting for it fail with it instead of trying in turn', async (t) => {
+    const url = await freshUrl(t)
+    const store = new PostgresStore(url)
+    t.after(() => store.close())
+    await store.create('default', 'earlier', anEntry())
+    const counter = await aConnection(t, url)
+    const outcomes: Promise<string>[] = []
+    const ask = (id: string) =>
+      outcomes.push(store.create('default', id, anEntry()).then(() => 'created', (error: unknown) => (error instanceof StoreUnavailableError ? 'unavailable' : String(error))))
+    try {
+      await counter.query('BEGIN')
+      await counter.query("UPDATE change_counters SET latest = latest WHERE owner = 'default'")
+      ask('a')
+      await waitForLockWaits(url, 1)
+      ask('b')
+      ask('c')
+      await counter.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'addrservice' AND wait_event_type = 'Lock'")
+    } finally {
+      // Had b and c been tried after a, this would let them through.
+      await counter.query('COMMIT')
+    }
+
+    assert.deepEqual(await Promise.all(outcomes), ['unavailable', 'unavailable', 'unavailable'])
+    assert.equal((await store.create('default', 'after', anEntry())).id, 'after')
+    assert.deepEqual((await store.changesSince('default', 0, 10)).changes.map((change) => [change.seq, change.id]), [
+      [1, 'earlier'],
+      [2, 'after'],
+    ])
+  })
+
+  test('when the server ends the store\'s connections, then its prepared statements are prepared again on new ones', async (t) => {
+    const url = await freshUrl(t)
+    const store = new PostgresStore(url, { poolSize: 2 })
+    t.after(() => store.close())
+    const use = async (id: string) => {
+      await store.create('default', id, anEntry())
+      await store.update('default', id, anEntry({ full_name: 'Renamed' }))
+      const stored = await store.get('default', id)
+      await store.delete('default', id)
+      return stored?.entry.full_name
+    }
+    await Promise.all([use('a'), use('b')])
+    const admin = await aConnection(t, url)
+
+    await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'addrservice'")
+    await eventually('the pool dropping its ended connections', () => store.poolStats().total === 0)
+
+    assert.deepEqual(await Promise.all([use('c'), use('d')]), ['Renamed', 'Renamed'])
+    assert.deepEqual(await store.changePosition('default'), { latest: 12, forgottenThrough: 0 })
   })
 
   test('when a database from before the change sequence is opened, then ids are unique per owner and existing entries are numbered in creation order', async (t) => {

@@ -68,18 +68,210 @@ const COLUMNS = 'id, owner, version, created_at, updated_at, entry'
 const KEY_COLUMNS = 'id, owner, scope, label, secret_hash, created_at, last_used_at, revoked_at'
 
 /**
+ * A statement the server parses and plans once per connection: node-postgres prepares it under
+ * its name on a connection's first use, and again on a new connection (after a restart, say).
+ */
+interface Statement {
+  readonly name: string
+  readonly text: string
+}
+
+/** A new entry as CREATE_ENTRIES takes it: with its listing columns and filter terms. */
+interface NewRow {
+  readonly id: string
+  readonly entry: AddressEntry
+  readonly sort_name: string
+  readonly search_text: string
+  readonly terms: readonly { readonly field: string; readonly value: string }[]
+}
+
+type IdempotencyResult = NonNullable<WriteOptions['idempotency']>
+
+/** A create waiting for its owner's create in flight; `entry` is a copy of the caller's, taken when it asked. */
+interface WaitingCreate {
+  readonly row: NewRow
+  readonly entry: AddressEntry
+  readonly idempotency: IdempotencyResult | undefined
+  readonly resolve: (stored: StoredEntry) => void
+  readonly reject: (error: unknown) => void
+}
+
+/** What UPDATE_ENTRY answers: the new version, or null with whether it found and locked the entry all the same. */
+interface UpdateRow {
+  version: number | null
+  created_at: Date | null
+  locked: boolean
+}
+
+/*
+ * The writes of an owner's entries. Each is one statement, committed on its own, that takes its
+ * seqs by advancing the owner's row of change_counters in the same statement as the change it
+ * records. That row stays locked until the statement commits, so an owner's writes, through any
+ * number of instances, commit one after another in the order of their seqs: a reader who sees
+ * seq n has seen every seq before it. A write that changes nothing never reaches the counter,
+ * and one that fails takes its seqs back with it. A write that must lock its entry does so before
+ * the counter, and none waits for an entry another write has locked while it holds the counter:
+ * they cannot deadlock.
+ *
+ * Every sub-statement reads the snapshot the statement started with, which may predate writes
+ * it then waited for; each statement says how it stays right all the same.
+ */
+
+/**
+ * Creates entries, given in $2 with their places 1..$5, and records the results in $4 under their
+ * idempotency keys. The counter is reached only when none of the ids is taken in the snapshot and
+ * none is given twice; otherwise the statement changes nothing, and answers so with the taken
+ * ids. An id taken since the snapshot fails the whole statement on the primary key. A tombstone
+ * written since the snapshot (of an id created and deleted meanwhile) is not cleared: readers
+ * ignore a tombstone whose id has an entry.
+ */
+const CREATE_ENTRIES: Statement = {
+  name: 'addrservice-create-entries',
+  text: `WITH input AS (
+      SELECT * FROM jsonb_to_recordset($2::jsonb) AS input(id text, entry jsonb, sort_name text, search_text text, terms jsonb, place bigint)
+    ),
+    taken AS (SELECT id FROM address_entries WHERE owner = $1 AND id IN (SELECT id FROM input)),
+    counter AS (
+      INSERT INTO change_counters AS counter (owner, latest)
+      SELECT $1, $5::bigint WHERE NOT EXISTS (SELECT FROM taken) AND (SELECT count(DISTINCT id) FROM input) = $5::bigint
+      ON CONFLICT (owner) DO UPDATE SET latest = counter.latest + EXCLUDED.latest
+      RETURNING latest - $5::bigint AS before
+    ),
+    created AS (
+      INSERT INTO address_entries (${COLUMNS}, sort_name, search_text, created_seq, changed_seq)
+      SELECT input.id, $1, 1, $3, $3, input.entry, input.sort_name, input.search_text, counter.before + input.place, counter.before + input.place
+      FROM counter, input
+      RETURNING id
+    ),
+    terms AS (
+      INSERT INTO entry_terms (entry_id, owner, field, value)
+      SELECT created.id, $1, term.field, term.value
+      FROM created JOIN input USING (id), jsonb_to_recordset(input.terms) AS term(field text, value text)
+    ),
+    cleared AS (DELETE FROM tombstones WHERE owner = $1 AND id IN (SELECT id FROM created)),
+    recorded AS (
+      UPDATE idempotency_keys SET result = recorded.result FROM jsonb_to_recordset($4::jsonb) AS recorded(key text, result text)
+      WHERE idempotency_keys.owner = $1 AND idempotency_keys.key = recorded.key AND EXISTS (SELECT FROM counter)
+    )
+    SELECT ARRAY(SELECT id FROM taken) AS taken, EXISTS (SELECT FROM counter) AS stored`,
+}
+
+/** The result of a request that wrote nothing (createMany of no entries): no seq, no counter. */
+const RECORD_RESULT: Statement = {
+  name: 'addrservice-record-result',
+  text: 'UPDATE idempotency_keys SET result = $3 WHERE owner = $1 AND key = $2',
+}
+
+const GET_ENTRY: Statement = {
+  name: 'addrservice-get-entry',
+  text: `SELECT ${COLUMNS} FROM address_entries WHERE owner = $1 AND id = $2`,
+}
+
+/**
+ * Replaces an entry (if at one of the versions $8) and its terms. The entry is locked first; the
+ * lock waits for any write of it in flight and then reads its latest version. The counter is
+ * reached only when that version is the one in the snapshot: then no write of the entry (nor of
+ * its terms) committed after the snapshot, and the snapshot's terms are the ones to replace.
+ * When it is not, the statement changes nothing and answers locked with a null version.
+ */
+const UPDATE_ENTRY: Statement = {
+  name: 'addrservice-update-entry',
+  text: `WITH seen AS (SELECT version FROM address_entries WHERE owner = $1 AND id = $2),
+    target AS (
+      SELECT version FROM address_entries
+      WHERE owner = $1 AND id = $2 AND ($8::integer[] IS NULL OR version = ANY($8::integer[]))
+      FOR UPDATE
+    ),
+    counter AS (
+      INSERT INTO change_counters AS counter (owner, latest)
+      SELECT $1, 1 FROM target JOIN seen USING (version)
+      ON CONFLICT (owner) DO UPDATE SET latest = counter.latest + 1
+      RETURNING latest
+    ),
+    updated AS (
+      UPDATE address_entries SET entry = $3::jsonb, version = version + 1, updated_at = $4, sort_name = $5, search_text = $6, changed_seq = counter.latest
+      FROM counter WHERE owner = $1 AND id = $2
+      RETURNING address_entries.id, address_entries.version, address_entries.created_at
+    ),
+    terms AS (SELECT field, value FROM jsonb_to_recordset($7::jsonb) AS term(field text, value text)),
+    stale AS (
+      DELETE FROM entry_terms WHERE owner = $1 AND entry_id IN (SELECT id FROM updated)
+      AND (field, value) NOT IN (SELECT field, value FROM terms)
+    ),
+    added AS (
+      INSERT INTO entry_terms (entry_id, owner, field, value)
+      SELECT updated.id, $1, terms.field, terms.value FROM updated, terms
+      ON CONFLICT DO NOTHING
+    )
+    SELECT updated.version, updated.created_at, EXISTS (SELECT FROM target) AS locked FROM (SELECT) AS one LEFT JOIN updated ON true`,
+}
+
+/** Within a transaction: the entry's lock, so that the statements after it read its latest version. */
+const LOCK_ENTRY: Statement = {
+  name: 'addrservice-lock-entry',
+  text: 'SELECT FROM address_entries WHERE owner = $1 AND id = $2 FOR UPDATE',
+}
+
+/**
+ * Deletes an entry (if at one of the versions $3) and leaves a tombstone. The entry is locked
+ * before the counter, as by an update. The tombstone replaces one its id may still have (see
+ * CREATE_ENTRIES), which the snapshot need not show.
+ */
+const DELETE_ENTRY: Statement = {
+  name: 'addrservice-delete-entry',
+  text: `WITH target AS (
+      SELECT FROM address_entries
+      WHERE owner = $1 AND id = $2 AND ($3::integer[] IS NULL OR version = ANY($3::integer[]))
+      FOR UPDATE
+    ),
+    counter AS (
+      INSERT INTO change_counters AS counter (owner, latest) SELECT $1, 1 FROM target
+      ON CONFLICT (owner) DO UPDATE SET latest = counter.latest + 1
+      RETURNING latest
+    ),
+    deleted AS (DELETE FROM address_entries USING counter WHERE owner = $1 AND id = $2 RETURNING counter.latest AS seq),
+    tombstone AS (
+      INSERT INTO tombstones (owner, id, seq, deleted_at) SELECT $1, $2, seq, $4 FROM deleted
+      ON CONFLICT (owner, id) DO UPDATE SET seq = EXCLUDED.seq, deleted_at = EXCLUDED.deleted_at
+    )
+    SELECT count(*)::integer AS deleted FROM deleted`,
+}
+
+const CHANGE_POSITION: Statement = {
+  name: 'addrservice-change-position',
+  text: 'SELECT latest, forgotten_through FROM change_counters WHERE owner = $1',
+}
+
+const CHANGES_SINCE: Statement = {
+  name: 'addrservice-changes-since',
+  text: `(SELECT changed_seq AS seq, id, created_seq > $2 AS created, version, created_at, updated_at, entry
+      FROM address_entries WHERE owner = $1 AND changed_seq > $2 ORDER BY changed_seq LIMIT $3)
+    UNION ALL
+    (SELECT seq, id, NULL, NULL, NULL, NULL, NULL FROM tombstones
+      WHERE owner = $1 AND seq > $2
+      AND NOT EXISTS (SELECT FROM address_entries WHERE address_entries.owner = $1 AND address_entries.id = tombstones.id)
+      ORDER BY seq LIMIT $3)
+    ORDER BY seq LIMIT $3`,
+}
+
+/** How many times a create runs when entries committed since its snapshot take its ids. */
+const CREATE_ATTEMPTS = 3
+
+/**
  * Keeps entries in PostgreSQL through a node-postgres pool, as jsonb beside the metadata
- * columns. Every statement is parameterized. Each write of an entry is one transaction that
- * first advances its owner's row of change_counters: the row lock this takes makes an owner's
- * writes, through any number of instances, commit one after the other in the order of the seqs
- * they took, so that a reader who sees seq n has seen every seq before it. The schema is
- * migrated on first use, under an advisory lock; an unreachable server makes each call reject
- * with StoreUnavailableError until it is back, without restarting anything.
+ * columns. Every statement is parameterized, and those of a fixed shape are prepared. Each write
+ * of an entry is one statement, a round trip of its own, that advances its owner's row of
+ * change_counters with the change it records (see CREATE_ENTRIES and the statements after it);
+ * an owner's creates that arrive while one is in flight go together in the next (see create).
+ * The schema is migrated on first use, under an advisory lock; an unreachable server makes each
+ * call reject with StoreUnavailableError until it is back, without restarting anything.
  */
 export class PostgresStore implements Store {
   readonly description: string
   readonly #pool: pg.Pool
   readonly #clock: Clock
+  /** Per owner with a create in flight: the creates waiting to go together after it. */
+  readonly #waitingCreates = new Map<string, WaitingCreate[]>()
   #migrated: Promise<void> | undefined
 
   constructor(url: string, options: PostgresStoreOptions = {}) {
@@ -113,112 +305,157 @@ export class PostgresStore implements Store {
     return this.#migrated
   }
 
-  async create(owner: string, id: string, entry: AddressEntry, options: WriteOptions = {}): Promise<StoredEntry> {
-    const [stored] = await this.#create(owner, [{ id, entry }], options)
-    if (!stored) throw new Error('createMany stored nothing of one entry')
-    return stored
-  }
-
-  createMany(owner: string, entries: readonly { readonly id: string; readonly entry: AddressEntry }[], options: WriteOptions = {}): Promise<StoredEntry[]> {
-    return this.#create(owner, entries, options)
-  }
-
   /**
-   * The entries, their listing columns, their filter terms, the tombstones they replace and the
-   * idempotency result, in one statement of the transaction that takes their seqs. An id that is
-   * taken (or given twice) is skipped rather than raised, so that it can be named; then nothing
-   * is kept.
+   * Waits while a create of the same owner is in flight from this store, then goes with the other
+   * creates that waited, in one statement: one commit, and one turn at the owner's counter, for
+   * them all. An owner's writes commit one after another, each waiting for the one before to reach
+   * the disk; creates that go together share that wait.
    */
-  async #create(owner: string, entries: readonly { readonly id: string; readonly entry: AddressEntry }[], { idempotency }: WriteOptions): Promise<StoredEntry[]> {
-    const now = this.#clock().toISOString()
-    if (entries.length > 0) {
-      const taken = await this.#inSequence(owner, entries.length, async (client, first) => {
-        const rows = entries.map(({ id, entry }, index) => {
-          const { sortName, searchText, terms } = indexEntry(entry)
-          return { id, entry, sort_name: sortName, search_text: searchText, terms, seq: first + index }
-        })
-        const { rows: created } = await client.query<{ id: string }>(
-          `WITH input AS (
-             SELECT * FROM jsonb_to_recordset($2::jsonb) AS input(id text, entry jsonb, sort_name text, search_text text, terms jsonb, seq bigint)
-           ),
-           created AS (
-             INSERT INTO address_entries (${COLUMNS}, sort_name, search_text, created_seq, changed_seq)
-             SELECT id, $1, 1, $3, $3, entry, sort_name, search_text, seq, seq FROM input
-             ON CONFLICT (owner, id) DO NOTHING
-             RETURNING id, created_seq
-           ),
-           terms AS (
-             INSERT INTO entry_terms (entry_id, owner, field, value)
-             SELECT created.id, $1, term.field, term.value
-             FROM created JOIN input ON input.seq = created.created_seq, jsonb_to_recordset(input.terms) AS term(field text, value text)
-           ),
-           cleared AS (DELETE FROM tombstones WHERE owner = $1 AND id IN (SELECT id FROM created)),
-           recorded AS (UPDATE idempotency_keys SET result = $5 WHERE owner = $1 AND key = $4::text)
-           SELECT id FROM created`,
-          [owner, JSON.stringify(rows), now, idempotency?.key ?? null, idempotency?.result ?? null],
-        )
-        const clash = firstClash(entries.map(({ id }) => id), new Set(created.map((row) => row.id)))
-        return { keep: clash === undefined, value: clash }
-      })
-      if (taken !== undefined) throw new EntryExistsError(taken)
-    } else if (idempotency) {
-      await this.#query('UPDATE idempotency_keys SET result = $3 WHERE owner = $1 AND key = $2', [owner, idempotency.key, idempotency.result])
+  create(owner: string, id: string, entry: AddressEntry, { idempotency }: WriteOptions = {}): Promise<StoredEntry> {
+    return new Promise((resolve, reject) => {
+      const copy = structuredClone(entry)
+      const create = { row: toNewRow(id, copy), entry: copy, idempotency, resolve, reject }
+      const waiting = this.#waitingCreates.get(owner)
+      if (waiting) waiting.push(create)
+      else void this.#createInTurns(owner, [create])
+    })
+  }
+
+  /** One statement (CREATE_ENTRIES); a taken id, or one given twice, is named and stores nothing. */
+  async createMany(owner: string, entries: readonly { readonly id: string; readonly entry: AddressEntry }[], { idempotency }: WriteOptions = {}): Promise<StoredEntry[]> {
+    if (entries.length === 0) {
+      if (idempotency) await this.#query(RECORD_RESULT, [owner, idempotency.key, idempotency.result])
+      return []
+    }
+    const { stored, taken, now } = await this.#insertEntries(owner, entries.map(({ id, entry }) => toNewRow(id, entry)), idempotency ? [idempotency] : [])
+    if (!stored) {
+      const ids = entries.map(({ id }) => id)
+      const clash = firstClash(ids, new Set(ids.filter((id) => !taken.has(id))))
+      throw clash === undefined ? new Error('createMany stored nothing and named no taken id') : new EntryExistsError(clash)
     }
     return entries.map(({ id, entry }) => ({ id, owner, version: 1, createdAt: now, updatedAt: now, entry: structuredClone(entry) }))
   }
 
+  /**
+   * Creates `first`, then those of the owner that waited meanwhile, turn after turn until none
+   * waits. A turn's ids are distinct: a create of an id already in the turn waits for the next, in
+   * which it finds the id taken. When a turn finds the server unreachable, those that waited for
+   * it fail with it: tried in turn, each would wait for its own timeout after the others'.
+   */
+  async #createInTurns(owner: string, first: WaitingCreate[]): Promise<void> {
+    this.#waitingCreates.set(owner, [])
+    for (let turn = first; turn.length > 0; ) {
+      const unavailable = await this.#createTogether(owner, turn)
+      const waiting = this.#waitingCreates.get(owner) ?? []
+      if (unavailable) {
+        for (const { reject } of waiting) reject(unavailable)
+        break
+      }
+      const ids = new Set<string>()
+      turn = []
+      const later: WaitingCreate[] = []
+      for (const create of waiting) {
+        if (ids.has(create.row.id)) {
+          later.push(create)
+        } else {
+          turn.push(create)
+          ids.add(create.row.id)
+        }
+      }
+      this.#waitingCreates.set(owner, later)
+    }
+    this.#waitingCreates.delete(owner)
+  }
+
+  /**
+   * Settles every one of `creates`, never rejects. They are stored together when none of their ids
+   * is taken; otherwise the creates of taken ids are refused and the others tried again. When the
+   * server refuses the statement for a reason of its own, each is tried alone, so that the error
+   * is that of the create that causes it; when the server is not there, it is every create's, and
+   * the promise resolves it.
+   */
+  async #createTogether(owner: string, creates: readonly WaitingCreate[]): Promise<StoreUnavailableError | undefined> {
+    let remaining = creates
+    while (remaining.length > 0) {
+      let outcome: { stored: boolean; taken: Set<string>; now: string }
+      try {
+        outcome = await this.#insertEntries(owner, remaining.map(({ row }) => row), remaining.flatMap(({ idempotency }) => (idempotency ? [idempotency] : [])))
+        // Ids are distinct within a turn: a statement that stored nothing has named a taken id.
+        if (!outcome.stored && outcome.taken.size === 0) throw new Error('creates that went together stored nothing and named no taken id')
+      } catch (error) {
+        if (remaining.length === 1 || error instanceof StoreUnavailableError) {
+          for (const { reject } of remaining) reject(error)
+          return error instanceof StoreUnavailableError ? error : undefined
+        }
+        for (const [index, create] of remaining.entries()) {
+          const unavailable = await this.#createTogether(owner, [create])
+          if (unavailable) {
+            for (const { reject } of remaining.slice(index + 1)) reject(unavailable)
+            return unavailable
+          }
+        }
+        return undefined
+      }
+      const { stored, taken, now } = outcome
+      for (const { row, entry, resolve, reject } of remaining) {
+        if (taken.has(row.id)) reject(new EntryExistsError(row.id))
+        else if (stored) resolve({ id: row.id, owner, version: 1, createdAt: now, updatedAt: now, entry })
+      }
+      remaining = stored ? [] : remaining.filter(({ row }) => !taken.has(row.id))
+    }
+    return undefined
+  }
+
+  /**
+   * CREATE_ENTRIES, run again when an entry committed since its snapshot took one of the ids (its
+   * new snapshot then names it). Resolves whether it stored the entries, the ids it found taken
+   * (then it stored nothing), and the time the entries were created at.
+   */
+  async #insertEntries(owner: string, rows: readonly NewRow[], results: readonly IdempotencyResult[]): Promise<{ stored: boolean; taken: Set<string>; now: string }> {
+    const now = this.#clock().toISOString()
+    const values = [owner, JSON.stringify(rows.map((row, index) => ({ ...row, place: index + 1 }))), now, JSON.stringify(results), rows.length]
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const [result] = await this.#query<{ stored: boolean; taken: string[] }>(CREATE_ENTRIES, values)
+        return { stored: result?.stored ?? false, taken: new Set(result?.taken), now }
+      } catch (error) {
+        if (attempt === CREATE_ATTEMPTS || !isTakenMeanwhile(error)) throw error
+      }
+    }
+  }
+
   async get(owner: string, id: string): Promise<StoredEntry | undefined> {
-    const rows = await this.#query<EntryRow>(`SELECT ${COLUMNS} FROM address_entries WHERE owner = $1 AND id = $2`, [owner, id])
+    const rows = await this.#query<EntryRow>(GET_ENTRY, [owner, id])
     return rows[0] && toStoredEntry(rows[0])
   }
 
   /**
-   * The conditional update, then the terms that changed, in one statement of the transaction
-   * that takes its seq. The owner's counter, locked first, keeps every other writer of the
-   * owner's entries out until this one commits.
+   * One statement (UPDATE_ENTRY), unless another write of the same entry committed after the
+   * statement's snapshot was taken: the entry's terms that write added are not in that snapshot,
+   * so this one could not replace them. Then the statement writes nothing, and runs again in a
+   * transaction that locks the entry first, so that its snapshot is the entry's latest.
    */
   async update(owner: string, id: string, entry: AddressEntry, ifVersion?: readonly number[]): Promise<StoredEntry | undefined> {
     const index = indexEntry(entry)
     const updatedAt = this.#clock().toISOString()
-    const row = await this.#inSequence(owner, 1, async (client, seq) => {
-      const { rows } = await client.query<Pick<EntryRow, 'version' | 'created_at'>>(
-        `WITH updated AS (
-           UPDATE address_entries SET entry = $3::jsonb, version = version + 1, updated_at = $4, sort_name = $5, search_text = $6, changed_seq = $9
-           WHERE owner = $1 AND id = $2 AND ($8::integer[] IS NULL OR version = ANY($8::integer[]))
-           RETURNING id, owner, version, created_at
-         ),
-         terms AS (SELECT field, value FROM jsonb_to_recordset($7::jsonb) AS term(field text, value text)),
-         stale AS (
-           DELETE FROM entry_terms WHERE owner = $1 AND entry_id IN (SELECT id FROM updated)
-           AND (field, value) NOT IN (SELECT field, value FROM terms)
-         ),
-         added AS (
-           INSERT INTO entry_terms (entry_id, owner, field, value)
-           SELECT updated.id, updated.owner, terms.field, terms.value FROM updated, terms
-           ON CONFLICT DO NOTHING
-         )
-         SELECT version, created_at FROM updated`,
-        [owner, id, JSON.stringify(entry), updatedAt, index.sortName, index.searchText, JSON.stringify(index.terms), ifVersion ?? null, seq],
-      )
-      return { keep: rows.length > 0, value: rows[0] }
-    })
-    if (!row) return undefined
+    const values = [owner, id, JSON.stringify(entry), updatedAt, index.sortName, index.searchText, JSON.stringify(index.terms), ifVersion ?? null]
+    let [row] = await this.#query<UpdateRow>(UPDATE_ENTRY, values)
+    if (isStale(row)) {
+      row = await this.#transaction(async (client) => {
+        await client.query({ ...LOCK_ENTRY, values: [owner, id] })
+        const { rows } = await client.query<UpdateRow>({ ...UPDATE_ENTRY, values })
+        if (isStale(rows[0])) throw new Error(`the update of ${id} read a stale snapshot while it held the entry's lock`)
+        return { keep: true, value: rows[0] }
+      })
+    }
+    if (!row?.created_at || row.version === null) return undefined
     return { id, owner, version: row.version, createdAt: row.created_at.toISOString(), updatedAt, entry: structuredClone(entry) }
   }
 
-  /** Its terms go with it (ON DELETE CASCADE); a tombstone takes its place. */
+  /** One statement (DELETE_ENTRY). Its terms go with it (ON DELETE CASCADE); a tombstone takes its place. */
   async delete(owner: string, id: string, ifVersion?: readonly number[]): Promise<boolean> {
-    const deletedAt = this.#clock().toISOString()
-    return this.#inSequence(owner, 1, async (client, seq) => {
-      const { rows } = await client.query(
-        `WITH deleted AS (
-           DELETE FROM address_entries WHERE owner = $1 AND id = $2 AND ($3::integer[] IS NULL OR version = ANY($3::integer[])) RETURNING owner, id
-         )
-         INSERT INTO tombstones (owner, id, seq, deleted_at) SELECT owner, id, $4, $5 FROM deleted RETURNING id`,
-        [owner, id, ifVersion ?? null, seq, deletedAt],
-      )
-      return { keep: rows.length > 0, value: rows.length > 0 }
-    })
+    const rows = await this.#query<{ deleted: number }>(DELETE_ENTRY, [owner, id, ifVersion ?? null, this.#clock().toISOString()])
+    return (rows[0]?.deleted ?? 0) > 0
   }
 
   async list(owner: string, { filter, sort, limit, after }: ListQuery): Promise<StoredEntry[]> {
@@ -247,29 +484,24 @@ export class PostgresStore implements Store {
 
   /** One statement, so both from one snapshot. */
   async changePosition(owner: string): Promise<ChangePosition> {
-    const rows = await this.#query<{ latest: string; forgotten_through: string }>(
-      'SELECT latest, forgotten_through FROM change_counters WHERE owner = $1',
-      [owner],
-    )
+    const rows = await this.#query<{ latest: string; forgotten_through: string }>(CHANGE_POSITION, [owner])
     return { latest: Number(rows[0]?.latest ?? 0), forgottenThrough: Number(rows[0]?.forgotten_through ?? 0) }
   }
 
-  /** One statement, so entries and tombstones from one snapshot; each side walks its seq index and stops at the limit. */
+  /**
+   * One statement, so entries and tombstones from one snapshot; each side walks its seq index and
+   * stops at the limit. A tombstone whose id has an entry again is left out (see CREATE_ENTRIES).
+   */
   async changesSince(owner: string, since: number, limit: number): Promise<ChangePage> {
-    const rows = await this.#query<ChangeRow>(
-      `(SELECT changed_seq AS seq, id, created_seq > $2 AS created, version, created_at, updated_at, entry
-        FROM address_entries WHERE owner = $1 AND changed_seq > $2 ORDER BY changed_seq LIMIT $3)
-       UNION ALL
-       (SELECT seq, id, NULL, NULL, NULL, NULL, NULL FROM tombstones WHERE owner = $1 AND seq > $2 ORDER BY seq LIMIT $3)
-       ORDER BY seq LIMIT $3`,
-      [owner, since, limit + 1],
-    )
+    const rows = await this.#query<ChangeRow>(CHANGES_SINCE, [owner, since, limit + 1])
     return { changes: rows.slice(0, limit).map((row) => toStoredChange(owner, row)), more: rows.length > limit }
   }
 
   /**
    * One transaction. It locks the counters of the owners concerned first, in one order, as every
    * writer does before it touches a tombstone: no writer and no other pruning can deadlock with it.
+   * A tombstone whose id has an entry again (see CREATE_ENTRIES) goes too, but it was no longer a
+   * deletion: it is not counted, and does not raise forgotten_through.
    */
   async forgetDeletionsBefore(before: string): Promise<number> {
     return this.#transaction(async (client) => {
@@ -279,8 +511,12 @@ export class PostgresStore implements Store {
       )
       if (owners.length === 0) return { keep: true, value: 0 }
       const { rows } = await client.query<{ forgotten: number }>(
-        `WITH forgotten AS (
-           DELETE FROM tombstones WHERE owner = ANY($2::text[]) AND deleted_at < $1 RETURNING owner, seq
+        `WITH pruned AS (
+           DELETE FROM tombstones WHERE owner = ANY($2::text[]) AND deleted_at < $1 RETURNING owner, id, seq
+         ),
+         forgotten AS (
+           SELECT owner, seq FROM pruned
+           WHERE NOT EXISTS (SELECT FROM address_entries WHERE address_entries.owner = pruned.owner AND address_entries.id = pruned.id)
          ),
          raised AS (
            UPDATE change_counters SET forgotten_through = greatest(forgotten_through, highest.seq)
@@ -378,22 +614,6 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * A write of the owner's entries: a transaction that first advances the owner's counter by
-   * `count` and hands `write` the first of the seqs it took. The transaction commits only when
-   * `write` keeps it; otherwise nothing is changed and the seqs are given back.
-   */
-  #inSequence<T>(owner: string, count: number, write: (client: pg.PoolClient, first: number) => Promise<{ keep: boolean; value: T }>): Promise<T> {
-    return this.#transaction(async (client) => {
-      const { rows } = await client.query<{ latest: string }>(
-        `INSERT INTO change_counters AS counter (owner, latest) VALUES ($1, $2)
-         ON CONFLICT (owner) DO UPDATE SET latest = counter.latest + EXCLUDED.latest RETURNING latest`,
-        [owner, count],
-      )
-      return write(client, Number(rows[0]?.latest) - count + 1)
-    })
-  }
-
-  /**
    * Runs `work` in a transaction on one connection: committed when it resolves `keep`, rolled
    * back when not, or when it rejects.
    */
@@ -429,9 +649,9 @@ export class PostgresStore implements Store {
     })
   }
 
-  async #query<Row extends object = object>(sql: string, values: unknown[]): Promise<Row[]> {
+  async #query<Row extends object = object>(sql: string | Statement, values: unknown[]): Promise<Row[]> {
     await this.open()
-    const result = await this.#guard(() => this.#pool.query<Row>(sql, values))
+    const result = await this.#guard(() => this.#pool.query<Row>(typeof sql === 'string' ? { text: sql, values } : { ...sql, values }))
     return result.rows
   }
 
@@ -459,6 +679,16 @@ function isUnavailable(error: unknown): boolean {
     if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN'].includes(code)) return true
   }
   return /timeout|terminated|Connection ended|not queryable|Client has encountered a connection error/i.test(error.message)
+}
+
+/** UPDATE_ENTRY found the entry but changed nothing: a write of it committed after the statement's snapshot. */
+function isStale(row: UpdateRow | undefined): boolean {
+  return row?.version === null && row.locked
+}
+
+/** The unique violation of an entry's id: another write created it after the statement's snapshot. */
+function isTakenMeanwhile(error: unknown): boolean {
+  return error instanceof pg.DatabaseError && error.code === '23505' && error.constraint === 'address_entries_pkey'
 }
 
 async function migrate(pool: pg.Pool): Promise<void> {
@@ -534,11 +764,16 @@ function toApiKeyRecord(row: ApiKeyRow): ApiKeyRecord {
   }
 }
 
-/** The first id that was not created: taken already, or given a second time. */
-function firstClash(ids: readonly string[], created: ReadonlySet<string>): string | undefined {
+function toNewRow(id: string, entry: AddressEntry): NewRow {
+  const { sortName, searchText, terms } = indexEntry(entry)
+  return { id, entry, sort_name: sortName, search_text: searchText, terms }
+}
+
+/** The first id that cannot be created: not free, or given a second time. */
+function firstClash(ids: readonly string[], free: ReadonlySet<string>): string | undefined {
   const seen = new Set<string>()
   for (const id of ids) {
-    if (seen.has(id) || !created.has(id)) return id
+    if (seen.has(id) || !free.has(id)) return id
     seen.add(id)
   }
   return undefined
