@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3'
 import type { AddressEntry } from '../../domain/address-entry.js'
 import { indexEntry } from '../../domain/listing.js'
+import { trigramTokens } from './trigrams.js'
 
 /** A migration: SQL, or a step that needs code (computing what SQL cannot, like the listing index). */
 export type SqliteMigration = string | ((db: Database.Database) => void)
@@ -112,6 +113,7 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
      PRIMARY KEY (owner, key)
    ) STRICT, WITHOUT ROWID;
    CREATE INDEX idempotency_keys_by_expiry ON idempotency_keys (expires_at);`,
+  indexSearchPerOwner,
 ]
 
 /** Fills the listing index of entries stored before it existed. */
@@ -125,5 +127,47 @@ function indexExistingEntries(db: Database.Database): void {
     setName.run(index.sortName, seq)
     for (const term of index.terms) addTerm.run(seq, owner, term.field, term.value)
     addSearch.run(seq, index.searchText)
+  }
+}
+
+/**
+ * Replaces the search index shared by every owner (entry_search, whose postings for a trigram
+ * span all books, so that a search's cost grew with what other owners hold) with one kept per
+ * owner (see trigrams.ts): an integer tag per owner, each entry's search text under its owner
+ * (which confirms the index's candidates, and which searches too short for a trigram scan), and
+ * FTS5 over owner-tagged trigram tokens. Built from the entries themselves. The old index goes
+ * first, so that the new one reuses its pages.
+ */
+function indexSearchPerOwner(db: Database.Database): void {
+  db.exec(`DROP TABLE entry_search;
+    CREATE TABLE search_owners (
+      tag   INTEGER PRIMARY KEY,
+      owner TEXT    NOT NULL UNIQUE
+    ) STRICT;
+    CREATE TABLE entry_texts (
+      owner       TEXT    NOT NULL,
+      seq         INTEGER NOT NULL,
+      search_text TEXT    NOT NULL,
+      PRIMARY KEY (owner, seq)
+    ) STRICT, WITHOUT ROWID;
+    CREATE VIRTUAL TABLE entry_trigrams USING fts5(tokens, tokenize = 'ascii', content = '', contentless_delete = 1, detail = 'none');
+    INSERT INTO search_owners (owner) SELECT DISTINCT owner FROM address_entries ORDER BY owner;`)
+  // A thousand entries at a time, so that memory stays flat whatever the size of the file.
+  const batch = db.prepare<[number], { seq: number; owner: string; tag: number; entry: string }>(
+    'SELECT seq, owner, tag, entry FROM address_entries JOIN search_owners USING (owner) WHERE seq > ? ORDER BY seq LIMIT 1000',
+  )
+  const addText = db.prepare('INSERT INTO entry_texts (owner, seq, search_text) VALUES (?, ?, ?)')
+  const addTrigrams = db.prepare('INSERT INTO entry_trigrams (rowid, tokens) VALUES (?, ?)')
+  let after = 0
+  for (;;) {
+    const rows = batch.all(after)
+    const last = rows.at(-1)
+    if (!last) return
+    for (const { seq, owner, tag, entry } of rows) {
+      const { searchText } = indexEntry(JSON.parse(entry) as AddressEntry)
+      addText.run(owner, seq, searchText)
+      addTrigrams.run(seq, trigramTokens(searchText, tag))
+    }
+    after = last.seq
   }
 }

@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3'
 import type { EntryIndex } from '../../domain/listing.js'
 import type { NewApiKey } from '../store.js'
+import { trigramTokens } from './trigrams.js'
 
 /**
  * Every write the SQLite store makes, as plain data: what the writer thread receives. Timestamps,
@@ -80,8 +81,12 @@ export class Writes {
   readonly #forgetTombstones: Database.Statement<[string]>
   readonly #insertTerm: Database.Statement<[number, string, string, string]>
   readonly #deleteTerms: Database.Statement<[number]>
-  readonly #insertSearch: Database.Statement<[number, string]>
-  readonly #deleteSearch: Database.Statement<[number]>
+  readonly #selectTag: Database.Statement<[string], { tag: number }>
+  readonly #insertTag: Database.Statement<[string], { tag: number }>
+  readonly #insertText: Database.Statement<[string, number, string]>
+  readonly #deleteText: Database.Statement<[string, number]>
+  readonly #insertTrigrams: Database.Statement<[number, string]>
+  readonly #deleteTrigrams: Database.Statement<[number]>
   readonly #claimKey: Database.Statement<
     [{ owner: string; key: string; fingerprint: string; now: string; leaseUntil: string; expiresAt: string }],
     { claimed: number }
@@ -127,8 +132,12 @@ export class Writes {
     this.#forgetTombstones = db.prepare('DELETE FROM tombstones WHERE deleted_at < ?')
     this.#insertTerm = db.prepare('INSERT OR IGNORE INTO entry_terms (seq, owner, field, value) VALUES (?, ?, ?, ?)')
     this.#deleteTerms = db.prepare('DELETE FROM entry_terms WHERE seq = ?')
-    this.#insertSearch = db.prepare('INSERT INTO entry_search (rowid, search_text) VALUES (?, ?)')
-    this.#deleteSearch = db.prepare('DELETE FROM entry_search WHERE rowid = ?')
+    this.#selectTag = db.prepare('SELECT tag FROM search_owners WHERE owner = ?')
+    this.#insertTag = db.prepare('INSERT INTO search_owners (owner) VALUES (?) RETURNING tag')
+    this.#insertText = db.prepare('INSERT INTO entry_texts (owner, seq, search_text) VALUES (?, ?, ?)')
+    this.#deleteText = db.prepare('DELETE FROM entry_texts WHERE owner = ? AND seq = ?')
+    this.#insertTrigrams = db.prepare('INSERT INTO entry_trigrams (rowid, tokens) VALUES (?, ?)')
+    this.#deleteTrigrams = db.prepare('DELETE FROM entry_trigrams WHERE rowid = ?')
     // A row comes back only when the key is this request's now: new, or taken over.
     this.#claimKey = db.prepare(
       `INSERT INTO idempotency_keys (owner, key, fingerprint, result, lease_until, expires_at)
@@ -182,13 +191,16 @@ export class Writes {
   #apply(op: WriteOp): unknown {
     switch (op.kind) {
       case 'create': {
-        let seq = op.items.length === 0 ? 0 : this.#next(op.owner, op.items.length) - op.items.length
-        for (const item of op.items) {
-          this.#taken = item.id
-          seq++
-          const row = this.#insert.get(item.id, op.owner, op.now, op.now, item.index.sortName, item.entry, seq, seq)
-          if (row) this.#writeIndex(row.seq, op.owner, item.index)
-          this.#deleteTombstone.run(op.owner, item.id)
+        if (op.items.length > 0) {
+          let seq = this.#next(op.owner, op.items.length) - op.items.length
+          const tag = this.#tag(op.owner)
+          for (const item of op.items) {
+            this.#taken = item.id
+            seq++
+            const row = this.#insert.get(item.id, op.owner, op.now, op.now, item.index.sortName, item.entry, seq, seq)
+            if (row) this.#writeIndex(row.seq, op.owner, tag, item.index)
+            this.#deleteTombstone.run(op.owner, item.id)
+          }
         }
         if (op.idempotency) this.#recordResult.run(op.idempotency.result, op.owner, op.idempotency.key)
         return undefined
@@ -197,14 +209,14 @@ export class Writes {
         const row = this.#update.get({ entry: op.entry, updatedAt: op.now, sortName: op.index.sortName, owner: op.owner, id: op.id, versions: op.versions })
         if (!row) return undefined
         this.#next(op.owner, 1)
-        this.#clearIndex(row.seq)
-        this.#writeIndex(row.seq, op.owner, op.index)
+        this.#clearIndex(row.seq, op.owner)
+        this.#writeIndex(row.seq, op.owner, this.#tag(op.owner), op.index)
         return { version: row.version, createdAt: row.created_at, updatedAt: row.updated_at }
       }
       case 'delete': {
         const row = this.#delete.get({ owner: op.owner, id: op.id, versions: op.versions })
         if (!row) return false
-        this.#clearIndex(row.seq)
+        this.#clearIndex(row.seq, op.owner)
         this.#insertTombstone.run(op.owner, op.id, this.#next(op.owner, 1), op.now)
         return true
       }
@@ -243,14 +255,26 @@ export class Writes {
     return row.latest
   }
 
-  #writeIndex(seq: number, owner: string, index: EntryIndex): void {
-    for (const term of index.terms) this.#insertTerm.run(seq, owner, term.field, term.value)
-    this.#insertSearch.run(seq, index.searchText)
+  /**
+   * The owner's tag in the search index, given on the owner's first write. Read each time rather
+   * than kept: a tag given in a write that is then rolled back was never given.
+   */
+  #tag(owner: string): number {
+    const row = this.#selectTag.get(owner) ?? this.#insertTag.get(owner)
+    if (!row) throw new Error('the search index gave the owner no tag')
+    return row.tag
   }
 
-  #clearIndex(seq: number): void {
+  #writeIndex(seq: number, owner: string, tag: number, index: EntryIndex): void {
+    for (const term of index.terms) this.#insertTerm.run(seq, owner, term.field, term.value)
+    this.#insertText.run(owner, seq, index.searchText)
+    this.#insertTrigrams.run(seq, trigramTokens(index.searchText, tag))
+  }
+
+  #clearIndex(seq: number, owner: string): void {
     this.#deleteTerms.run(seq)
-    this.#deleteSearch.run(seq)
+    this.#deleteText.run(owner, seq)
+    this.#deleteTrigrams.run(seq)
   }
 }
 
