@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { describe, test, type TestContext } from 'node:test'
 import Database from 'better-sqlite3'
 import { EntryExistsError, StoreUnavailableError } from '../../src/domain/errors.js'
-import { DEFAULT_SORT, normalizeFilter, type FilterRequest, type Sort } from '../../src/domain/listing.js'
+import { DEFAULT_SORT, indexEntry, normalizeFilter, type FilterRequest, type Sort } from '../../src/domain/listing.js'
 import { SQLITE_MIGRATIONS } from '../../src/storage/sqlite/migrations.js'
 import { changesSql, countSql, listingSql, SqliteStore, type SqliteStoreOptions } from '../../src/storage/sqlite/sqlite-store.js'
 import type { Clock, ListQuery } from '../../src/storage/store.js'
@@ -135,11 +135,18 @@ describe('SqliteStore', () => {
       }
     })
 
-    test('when a search of three characters or more is listed, then the trigram index finds the candidates, their search texts confirm them, and the book is not scanned', (t) => {
+    test('when a search of three characters or more is listed, then the trigram index finds the candidates, each is read by its seq, and the book is not scanned', (t) => {
       const plan = planOf(aTempFolder(t), { q: 'lovelace' })
 
       assert.match(plan, /SCAN entry_trigrams VIRTUAL TABLE INDEX 0:M/, plan)
-      assert.match(plan, /SEARCH entry_texts USING PRIMARY KEY \(owner=\? AND seq=\?\)/, plan)
+      assert.match(plan, /SEARCH address_entries USING INTEGER PRIMARY KEY \(rowid=\?\)/, plan)
+      assert.doesNotMatch(plan, /SCAN address_entries/, plan)
+    })
+
+    test("when a search shorter than three characters is listed, then the owner's search texts are read through their own index, not the entries", (t) => {
+      const plan = planOf(aTempFolder(t), { q: 'ur' })
+
+      assert.match(plan, /SEARCH address_entries USING COVERING INDEX address_entries_by_text \(owner=\?\)/, plan)
       assert.doesNotMatch(plan, /SCAN address_entries/, plan)
     })
 
@@ -418,7 +425,7 @@ describe('SqliteStore', () => {
 
       assert.deepEqual(
         columns.map((column) => column.name),
-        ['seq', 'id', 'owner', 'version', 'created_at', 'updated_at', 'sort_name', 'entry', 'created_seq', 'changed_seq'],
+        ['seq', 'id', 'owner', 'version', 'created_at', 'updated_at', 'sort_name', 'entry', 'created_seq', 'changed_seq', 'search_text'],
       )
       assert.ok(row !== null && typeof row === 'object' && 'entry' in row && typeof row.entry === 'string')
       assert.deepEqual(
@@ -434,6 +441,7 @@ describe('SqliteStore', () => {
           entry: aFullEntry(),
           created_seq: 1,
           changed_seq: 2,
+          search_text: indexEntry(aFullEntry()).searchText,
         },
       )
     })

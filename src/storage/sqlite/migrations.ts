@@ -133,41 +133,38 @@ function indexExistingEntries(db: Database.Database): void {
 /**
  * Replaces the search index shared by every owner (entry_search, whose postings for a trigram
  * span all books, so that a search's cost grew with what other owners hold) with one kept per
- * owner (see trigrams.ts): an integer tag per owner, each entry's search text under its owner
- * (which confirms the index's candidates, and which searches too short for a trigram scan), and
- * FTS5 over owner-tagged trigram tokens. Built from the entries themselves. The old index goes
- * first, so that the new one reuses its pages.
+ * owner (see trigrams.ts): an integer tag per owner, FTS5 over owner-tagged trigram tokens, and
+ * each entry's search text beside it, which confirms the index's candidates and, through an
+ * index of the owner's texts, serves searches too short for a trigram. Built from the entries
+ * themselves; the old index goes first, so that the new one reuses its pages.
  */
 function indexSearchPerOwner(db: Database.Database): void {
   db.exec(`DROP TABLE entry_search;
+    ALTER TABLE address_entries ADD COLUMN search_text TEXT NOT NULL DEFAULT '';
     CREATE TABLE search_owners (
       tag   INTEGER PRIMARY KEY,
       owner TEXT    NOT NULL UNIQUE
     ) STRICT;
-    CREATE TABLE entry_texts (
-      owner       TEXT    NOT NULL,
-      seq         INTEGER NOT NULL,
-      search_text TEXT    NOT NULL,
-      PRIMARY KEY (owner, seq)
-    ) STRICT, WITHOUT ROWID;
     CREATE VIRTUAL TABLE entry_trigrams USING fts5(tokens, tokenize = 'ascii', content = '', contentless_delete = 1, detail = 'none');
     INSERT INTO search_owners (owner) SELECT DISTINCT owner FROM address_entries ORDER BY owner;`)
   // A thousand entries at a time, so that memory stays flat whatever the size of the file.
-  const batch = db.prepare<[number], { seq: number; owner: string; tag: number; entry: string }>(
-    'SELECT seq, owner, tag, entry FROM address_entries JOIN search_owners USING (owner) WHERE seq > ? ORDER BY seq LIMIT 1000',
+  const batch = db.prepare<[number], { seq: number; tag: number; entry: string }>(
+    'SELECT seq, tag, entry FROM address_entries JOIN search_owners USING (owner) WHERE seq > ? ORDER BY seq LIMIT 1000',
   )
-  const addText = db.prepare('INSERT INTO entry_texts (owner, seq, search_text) VALUES (?, ?, ?)')
+  const setText = db.prepare('UPDATE address_entries SET search_text = ? WHERE seq = ?')
   const addTrigrams = db.prepare('INSERT INTO entry_trigrams (rowid, tokens) VALUES (?, ?)')
   let after = 0
   for (;;) {
     const rows = batch.all(after)
     const last = rows.at(-1)
-    if (!last) return
-    for (const { seq, owner, tag, entry } of rows) {
+    if (!last) break
+    for (const { seq, tag, entry } of rows) {
       const { searchText } = indexEntry(JSON.parse(entry) as AddressEntry)
-      addText.run(owner, seq, searchText)
+      setText.run(searchText, seq)
       addTrigrams.run(seq, trigramTokens(searchText, tag))
     }
     after = last.seq
   }
+  // In seq order within an owner, so that a new entry's text goes at the end of its owner's.
+  db.exec('CREATE INDEX address_entries_by_text ON address_entries (owner, seq, search_text)')
 }

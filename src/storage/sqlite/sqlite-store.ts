@@ -357,15 +357,17 @@ export interface Searcher {
 const NO_TAG = 0
 
 /**
- * The entries a filter selects, as a set of seqs: the intersection of each exact term (from the
- * terms index) and the search, or undefined when nothing is filtered. Listings start from this
- * set rather than walk the book in order testing each entry, so that a selective filter costs
- * what it finds, not what the book holds. Every index is read through the owner: what another
- * book holds never adds to what a listing reads.
+ * FROM and WHERE of a listing: the owner's entries, driven by the filter's matches when there is
+ * one. The matches are a set of seqs: the intersection of each exact term (from the terms index)
+ * and the search. Listings start from this set rather than walk the book in order testing each
+ * entry, so that a selective filter costs what it finds, not what the book holds. Every index is
+ * read through the owner: what another book holds never adds to what a listing reads.
  */
-function matchesSql({ owner, tag }: Searcher, filter: EntryFilter): { sql: string; values: unknown[] } | undefined {
+function sourceSql({ owner, tag }: Searcher, filter: EntryFilter): { from: string; where: string; values: unknown[] } {
   const parts: string[] = []
   const values: unknown[] = []
+  const conditions = ['owner = ?']
+  const conditionValues: unknown[] = [owner]
   for (const term of filter.terms) {
     parts.push('SELECT seq FROM entry_terms WHERE owner = ? AND field = ? AND value = ?')
     values.push(owner, term.field, term.value)
@@ -373,26 +375,24 @@ function matchesSql({ owner, tag }: Searcher, filter: EntryFilter): { sql: strin
   if (filter.q !== undefined) {
     // Trigrams are of characters (code points), not UTF-16 units.
     if (Array.from(filter.q).length >= TRIGRAM_LENGTH) {
-      // The owner's entries with every trigram of the search, confirmed by their search text.
-      parts.push(
-        'SELECT seq FROM (SELECT rowid AS seq FROM entry_trigrams WHERE entry_trigrams MATCH ?) CROSS JOIN entry_texts USING (seq) WHERE owner = ? AND instr(search_text, ?) > 0',
-      )
-      values.push(trigramQuery(filter.q, tag), owner, filter.q)
+      // The owner's entries with every trigram of the search: candidates, which their search text confirms.
+      parts.push('SELECT rowid AS seq FROM entry_trigrams WHERE entry_trigrams MATCH ?')
+      values.push(trigramQuery(filter.q, tag))
+      conditions.push('instr(search_text, ?) > 0')
+      conditionValues.push(filter.q)
     } else {
       // Shorter than a trigram: the index cannot help, so this reads the owner's search texts.
-      parts.push('SELECT seq FROM entry_texts WHERE owner = ? AND instr(search_text, ?) > 0')
+      parts.push('SELECT seq FROM address_entries WHERE owner = ? AND instr(search_text, ?) > 0')
       values.push(owner, filter.q)
     }
   }
-  return parts.length === 0 ? undefined : { sql: parts.join(' INTERSECT '), values }
-}
-
-/** FROM and WHERE of a listing: the owner's entries, driven by the filter's matches when there is one. */
-function sourceSql(searcher: Searcher, filter: EntryFilter): { from: string; where: string; values: unknown[] } {
-  const matches = matchesSql(searcher, filter)
-  if (!matches) return { from: 'address_entries', where: 'owner = ?', values: [searcher.owner] }
+  if (parts.length === 0) return { from: 'address_entries', where: 'owner = ?', values: [owner] }
   // CROSS JOIN keeps SQLite from walking the whole book in sort order and testing each entry.
-  return { from: `(${matches.sql}) AS matches CROSS JOIN address_entries USING (seq)`, where: 'owner = ?', values: [...matches.values, searcher.owner] }
+  return {
+    from: `(${parts.join(' INTERSECT ')}) AS matches CROSS JOIN address_entries USING (seq)`,
+    where: conditions.join(' AND '),
+    values: [...values, ...conditionValues],
+  }
 }
 
 export function countSql(searcher: Searcher, filter: EntryFilter): { sql: string; values: unknown[] } {

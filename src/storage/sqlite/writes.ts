@@ -69,9 +69,9 @@ export const KEY_COLUMNS = 'id, owner, scope, label, secret_hash, created_at, la
 export class Writes {
   readonly #db: Database.Database
   readonly #advance: Database.Statement<[{ owner: string; count: number }], { latest: number }>
-  readonly #insert: Database.Statement<[string, string, string, string, string, string, number, number], { seq: number }>
+  readonly #insert: Database.Statement<[string, string, string, string, string, string, string, number, number], { seq: number }>
   readonly #update: Database.Statement<
-    [{ entry: string; updatedAt: string; sortName: string; owner: string; id: string; versions: string | null }],
+    [{ entry: string; updatedAt: string; sortName: string; searchText: string; owner: string; id: string; versions: string | null }],
     { seq: number; version: number; created_at: string; updated_at: string }
   >
   readonly #delete: Database.Statement<[{ owner: string; id: string; versions: string | null }], { seq: number }>
@@ -83,8 +83,6 @@ export class Writes {
   readonly #deleteTerms: Database.Statement<[number]>
   readonly #selectTag: Database.Statement<[string], { tag: number }>
   readonly #insertTag: Database.Statement<[string], { tag: number }>
-  readonly #insertText: Database.Statement<[string, number, string]>
-  readonly #deleteText: Database.Statement<[string, number]>
   readonly #insertTrigrams: Database.Statement<[number, string]>
   readonly #deleteTrigrams: Database.Statement<[number]>
   readonly #claimKey: Database.Statement<
@@ -106,13 +104,13 @@ export class Writes {
        ON CONFLICT (owner) DO UPDATE SET latest = latest + excluded.latest RETURNING latest`,
     )
     this.#insert = db.prepare(
-      `INSERT INTO address_entries (id, owner, version, created_at, updated_at, sort_name, entry, created_seq, changed_seq)
-       VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?) RETURNING seq`,
+      `INSERT INTO address_entries (id, owner, version, created_at, updated_at, sort_name, search_text, entry, created_seq, changed_seq)
+       VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
     )
     // The update takes the owner's next place itself, so that an update that matches nothing
     // takes none; the counter is advanced to it right after, in the same transaction.
     this.#update = db.prepare(
-      `UPDATE address_entries SET entry = @entry, version = version + 1, updated_at = @updatedAt, sort_name = @sortName,
+      `UPDATE address_entries SET entry = @entry, version = version + 1, updated_at = @updatedAt, sort_name = @sortName, search_text = @searchText,
          changed_seq = (SELECT latest + 1 FROM change_counters WHERE owner = @owner)
        WHERE owner = @owner AND id = @id AND (@versions IS NULL OR version IN (SELECT value FROM json_each(@versions)))
        RETURNING seq, version, created_at, updated_at`,
@@ -134,8 +132,6 @@ export class Writes {
     this.#deleteTerms = db.prepare('DELETE FROM entry_terms WHERE seq = ?')
     this.#selectTag = db.prepare('SELECT tag FROM search_owners WHERE owner = ?')
     this.#insertTag = db.prepare('INSERT INTO search_owners (owner) VALUES (?) RETURNING tag')
-    this.#insertText = db.prepare('INSERT INTO entry_texts (owner, seq, search_text) VALUES (?, ?, ?)')
-    this.#deleteText = db.prepare('DELETE FROM entry_texts WHERE owner = ? AND seq = ?')
     this.#insertTrigrams = db.prepare('INSERT INTO entry_trigrams (rowid, tokens) VALUES (?, ?)')
     this.#deleteTrigrams = db.prepare('DELETE FROM entry_trigrams WHERE rowid = ?')
     // A row comes back only when the key is this request's now: new, or taken over.
@@ -197,7 +193,7 @@ export class Writes {
           for (const item of op.items) {
             this.#taken = item.id
             seq++
-            const row = this.#insert.get(item.id, op.owner, op.now, op.now, item.index.sortName, item.entry, seq, seq)
+            const row = this.#insert.get(item.id, op.owner, op.now, op.now, item.index.sortName, item.index.searchText, item.entry, seq, seq)
             if (row) this.#writeIndex(row.seq, op.owner, tag, item.index)
             this.#deleteTombstone.run(op.owner, item.id)
           }
@@ -206,17 +202,18 @@ export class Writes {
         return undefined
       }
       case 'update': {
-        const row = this.#update.get({ entry: op.entry, updatedAt: op.now, sortName: op.index.sortName, owner: op.owner, id: op.id, versions: op.versions })
+        const { sortName, searchText } = op.index
+        const row = this.#update.get({ entry: op.entry, updatedAt: op.now, sortName, searchText, owner: op.owner, id: op.id, versions: op.versions })
         if (!row) return undefined
         this.#next(op.owner, 1)
-        this.#clearIndex(row.seq, op.owner)
+        this.#clearIndex(row.seq)
         this.#writeIndex(row.seq, op.owner, this.#tag(op.owner), op.index)
         return { version: row.version, createdAt: row.created_at, updatedAt: row.updated_at }
       }
       case 'delete': {
         const row = this.#delete.get({ owner: op.owner, id: op.id, versions: op.versions })
         if (!row) return false
-        this.#clearIndex(row.seq, op.owner)
+        this.#clearIndex(row.seq)
         this.#insertTombstone.run(op.owner, op.id, this.#next(op.owner, 1), op.now)
         return true
       }
@@ -267,13 +264,11 @@ export class Writes {
 
   #writeIndex(seq: number, owner: string, tag: number, index: EntryIndex): void {
     for (const term of index.terms) this.#insertTerm.run(seq, owner, term.field, term.value)
-    this.#insertText.run(owner, seq, index.searchText)
     this.#insertTrigrams.run(seq, trigramTokens(index.searchText, tag))
   }
 
-  #clearIndex(seq: number, owner: string): void {
+  #clearIndex(seq: number): void {
     this.#deleteTerms.run(seq)
-    this.#deleteText.run(owner, seq)
     this.#deleteTrigrams.run(seq)
   }
 }
