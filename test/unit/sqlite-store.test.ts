@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { describe, test, type TestContext } from 'node:test'
 import Database from 'better-sqlite3'
 import { EntryExistsError, StoreUnavailableError } from '../../src/domain/errors.js'
-import { DEFAULT_SORT, indexEntry, normalizeFilter, type FilterRequest, type Sort } from '../../src/domain/listing.js'
+import { DEFAULT_SORT, indexEntry, matchesFilter, normalizeFilter, type FilterRequest, type Sort } from '../../src/domain/listing.js'
 import { SQLITE_MIGRATIONS } from '../../src/storage/sqlite/migrations.js'
 import { changesSql, countSql, listingSql, SqliteStore, type SqliteStoreOptions } from '../../src/storage/sqlite/sqlite-store.js'
 import type { Clock, ListQuery } from '../../src/storage/store.js'
@@ -245,6 +245,33 @@ describe('SqliteStore', () => {
         }
       },
     )
+
+    test('when entries hold x, digits, letters outside ASCII and emoji, then every part of their search texts finds exactly the entries that contain it', async (t) => {
+      // The index spells every character outside [0-9a-wyz] as x and four digits, and the search
+      // texts confirm its candidates: together they must find what a plain substring test finds.
+      const store = aSqliteStore(t)
+      const entries = {
+        maxx: anEntry({ full_name: 'Maxx Exxon', organization: 'x0078 Xylophones' }),
+        zoe: anEntry({ full_name: 'Zoë Ölund', nickname: 'Zoë', emails: [{ kind: 'home', email: 'zoe@xn--lund-nra.example' }] }),
+        emile: anEntry({ full_name: 'Émile 😀 Smiley', organization: '😀😀 Inc.' }),
+        ivan: anEntry({ full_name: 'ИВАН Иванов', addresses: [{ kind: 'home', street_name: 'Тверская', pincode: '125009', city: 'Москва', country: 'Россия' }] }),
+      }
+      for (const [id, entry] of Object.entries(entries)) await store.create(BOB, id, entry)
+      const searches = new Set(['xx0078', 'x007', 'ëö', '😀😀😀', 'zzz'])
+      for (const entry of Object.values(entries)) {
+        const characters = Array.from(indexEntry(entry).searchText)
+        for (let start = 0; start < characters.length; start++) {
+          for (let length = 1; length <= 5 && start + length <= characters.length; length++) searches.add(characters.slice(start, start + length).join(''))
+        }
+      }
+
+      for (const q of searches) {
+        const filter = normalizeFilter({ q })
+        const expected = Object.entries(entries).filter(([, entry]) => matchesFilter(indexEntry(entry), filter)).map(([id]) => id).sort()
+        const found = (await store.list(BOB, { filter, sort: DEFAULT_SORT, limit: 10 })).map((stored) => stored.id).sort()
+        assert.deepEqual(found, expected, JSON.stringify(q))
+      }
+    })
 
     test('when Bob searches, then every table and index the search reads is read through his owner key, and none is scanned', (t) => {
       const folder = aTempFolder(t)
