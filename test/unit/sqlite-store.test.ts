@@ -150,6 +150,16 @@ describe('SqliteStore', () => {
       assert.doesNotMatch(plan, /SCAN address_entries/, plan)
     })
 
+    test('when a whole book is counted, then the narrowest index that starts with the owner counts it', (t) => {
+      const folder = aTempFolder(t)
+      folder.open()
+      const { sql, values } = countSql({ owner: OWNER, tag: 1 }, normalizeFilter({}))
+
+      const plan = (folder.connect().prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...values) as { detail: string }[]).map((row) => row.detail).join('\n')
+
+      assert.equal(plan, 'SEARCH address_entries USING COVERING INDEX address_entries_by_change (owner=?)')
+    })
+
     test('when an exact filter is listed, then the terms index finds the matches and the book is not scanned', (t) => {
       const plan = planOf(aTempFolder(t), { email: 'ada@example.org', country: 'freedonia' })
 
