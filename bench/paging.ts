@@ -4,7 +4,10 @@
  * Seeds a fresh book in a temporary directory, walks it page by page (100 per page) through the
  * HTTP layer (app.inject: routing, validation, service, store, serialization; no sockets), then
  * times the first and the 1,000th page and a few searches, each many times, and prints medians.
- * Writes the figures to bench/results/paging-<time>.json. Not a test: it asserts nothing.
+ * Then times another owner's searches of a small book of his own (through the store), before and
+ * after a third owner adds as many entries as the big book holds, every one matching them: the
+ * two should cost the same. Writes the figures to bench/results/paging-<time>.json. Not a test:
+ * it asserts nothing.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -12,6 +15,7 @@ import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { DEFAULT_CONFIG } from '../src/config/load.js'
 import { newEntryId } from '../src/domain/ids.js'
+import { DEFAULT_SORT, normalizeFilter } from '../src/domain/listing.js'
 import { buildApp } from '../src/http/app.js'
 import { AddressBookService } from '../src/service/address-book-service.js'
 import { SqliteStore } from '../src/storage/sqlite/sqlite-store.js'
@@ -20,6 +24,7 @@ import { entryNumber } from './entries.js'
 const ENTRIES = Number(process.env.BENCH_ENTRIES ?? 100_000)
 const PAGE = 100
 const REPEAT = 31
+const BOBS_BOOK = 1_000
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b)
@@ -35,6 +40,11 @@ try {
     await store.createMany('default', batch)
   }
   const seededMs = performance.now() - seeding
+  // Bob's own book: one entry in ten at Quokkacorp.
+  await store.createMany(
+    'bob',
+    Array.from({ length: BOBS_BOOK }, (_, index) => ({ id: newEntryId(), entry: { ...entryNumber(index), organization: index % 10 === 0 ? 'Quokkacorp' : 'Emu Works' } })),
+  )
   const app = buildApp(DEFAULT_CONFIG, { addressBook: new AddressBookService(store) })
   await app.ready()
 
@@ -77,12 +87,44 @@ try {
     'q=hopper (1 in 15, first page)': '/addresses?q=hopper',
     'q=70004242 (a phone number)': '/addresses?q=70004242',
     'q=zu (two letters: no trigram, scans)': '/addresses?q=zu',
+    'q=zu&count=true (scans, counts)': '/addresses?q=zu&count=true&limit=1',
+    'q=a&sort=full_name (all match, all sorted)': '/addresses?q=a&sort=full_name',
     'email=ada.lovelace.0@example.org (exact)': '/addresses?email=ada.lovelace.0@example.org',
     'sort=full_name, page 1': '/addresses?sort=full_name',
     'count=true (every entry counted)': '/addresses?count=true&limit=1',
   }
   const searchMs: Record<string, number> = {}
   for (const [name, target] of Object.entries(searches)) searchMs[name] = await timeOf(target)
+
+  // Bob's searches, timed at the store, before and after Alice's matching entries exist.
+  const bobsSearches = {
+    'q=quokkacorp': () => store.list('bob', { filter: normalizeFilter({ q: 'Quokkacorp' }), sort: DEFAULT_SORT, limit: PAGE }),
+    'q=quokkacorp, counted': () => store.count('bob', normalizeFilter({ q: 'Quokkacorp' })),
+    'q=ok (two letters)': () => store.list('bob', { filter: normalizeFilter({ q: 'ok' }), sort: DEFAULT_SORT, limit: PAGE }),
+  }
+  const timeBobs = async () => {
+    const medians: Record<string, number> = {}
+    for (const [name, search] of Object.entries(bobsSearches)) {
+      const times: number[] = []
+      for (let round = 0; round < REPEAT; round++) {
+        const started = performance.now()
+        await search()
+        times.push(performance.now() - started)
+      }
+      medians[name] = median(times)
+    }
+    return medians
+  }
+  await timeBobs()
+  const bobAloneMs = await timeBobs()
+  for (let start = 0; start < ENTRIES; start += 10_000) {
+    const batch = Array.from({ length: Math.min(10_000, ENTRIES - start) }, (_, offset) => ({
+      id: newEntryId(),
+      entry: { ...entryNumber(start + offset), organization: 'Quokkacorp' },
+    }))
+    await store.createMany('alice', batch)
+  }
+  const bobBesideAliceMs = await timeBobs()
 
   const results = {
     date: new Date().toISOString(),
@@ -96,6 +138,9 @@ try {
     thousandthPageMs: thousandthMs,
     ratio: thousandthMs / firstMs,
     searchMs,
+    bobsBook: BOBS_BOOK,
+    bobAloneMs,
+    bobBesideAliceMs,
   }
   const line = (label: string, ms: number) => `${label.padEnd(44)} ${ms.toFixed(2).padStart(8)} ms`
   process.stdout.write(
@@ -106,6 +151,8 @@ try {
       line(`page ${String(Math.min(1000, urls.length))}`, thousandthMs),
       `${'ratio (page 1000 / page 1)'.padEnd(44)} ${results.ratio.toFixed(2).padStart(8)}`,
       ...Object.entries(searchMs).map(([name, ms]) => line(name, ms)),
+      `Bob's ${String(BOBS_BOOK)}-entry book, at the store: before Alice has a book / beside her ${String(ENTRIES)} entries, all matching`,
+      ...Object.keys(bobsSearches).map((name) => `${line(`  ${name}`, bobAloneMs[name] ?? Number.NaN)} ${(bobBesideAliceMs[name] ?? Number.NaN).toFixed(2).padStart(8)} ms`),
       `whole walk: ${(walkMs / 1000).toFixed(1)} s`,
       '',
     ].join('\n'),

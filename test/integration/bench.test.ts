@@ -21,7 +21,7 @@ describe('npm run bench', () => {
       rmSync(out, { recursive: true, force: true })
     })
 
-    const run = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'run.ts'), '--smoke', '--no-build', '--out', out], { cwd: ROOT, encoding: 'utf8', timeout: 110_000 })
+    const run = spawnSync(process.execPath, ['--import', 'tsx', '--import', join(ROOT, 'test', 'helpers', 'tsx-in-workers.js'), join(ROOT, 'bench', 'run.ts'), '--smoke', '--no-build', '--out', out], { cwd: ROOT, encoding: 'utf8', timeout: 110_000 })
 
     assert.equal(run.status, 0, `${run.stdout}\n${run.stderr}`)
     assert.match(run.stdout, /GET \/addresses\/\{id\}/)

@@ -5,10 +5,10 @@ import { join } from 'node:path'
 import { describe, test, type TestContext } from 'node:test'
 import Database from 'better-sqlite3'
 import { EntryExistsError, StoreUnavailableError } from '../../src/domain/errors.js'
-import { DEFAULT_SORT, normalizeFilter } from '../../src/domain/listing.js'
+import { DEFAULT_SORT, indexEntry, matchesFilter, normalizeFilter, type FilterRequest, type Sort } from '../../src/domain/listing.js'
 import { SQLITE_MIGRATIONS } from '../../src/storage/sqlite/migrations.js'
-import { changesSql, listingSql, SqliteStore, type SqliteStoreOptions } from '../../src/storage/sqlite/sqlite-store.js'
-import type { Clock } from '../../src/storage/store.js'
+import { changesSql, countSql, listingSql, SqliteStore, type SqliteStoreOptions } from '../../src/storage/sqlite/sqlite-store.js'
+import type { Clock, ListQuery } from '../../src/storage/store.js'
 import { aSqliteStore, storedEntries } from '../helpers/stores.js'
 import { aFullEntry, anEntry } from '../helpers/factories.js'
 
@@ -122,7 +122,7 @@ describe('SqliteStore', () => {
   describe('query plans', () => {
     function planOf(folder: ReturnType<typeof aTempFolder>, filter: Parameters<typeof normalizeFilter>[0], sort = DEFAULT_SORT): string {
       folder.open()
-      const { sql, values } = listingSql(OWNER, { filter: normalizeFilter(filter), sort, limit: 100, after: { value: '2024-01-01T00:00:00.000Z', id: 'x' } })
+      const { sql, values } = listingSql({ owner: OWNER, tag: 1 }, { filter: normalizeFilter(filter), sort, limit: 100, after: { value: '2024-01-01T00:00:00.000Z', id: 'x' } })
       const rows = folder.connect().prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...values) as { detail: string }[]
       return rows.map((row) => row.detail).join('\n')
     }
@@ -135,11 +135,29 @@ describe('SqliteStore', () => {
       }
     })
 
-    test('when a search of three characters or more is listed, then the trigram index finds the matches and the book is not scanned', (t) => {
+    test('when a search of three characters or more is listed, then the trigram index finds the candidates, each is read by its seq, and the book is not scanned', (t) => {
       const plan = planOf(aTempFolder(t), { q: 'lovelace' })
 
-      assert.match(plan, /entry_search VIRTUAL TABLE INDEX 0:M/, plan)
+      assert.match(plan, /SCAN entry_trigrams VIRTUAL TABLE INDEX 0:M/, plan)
+      assert.match(plan, /SEARCH address_entries USING INTEGER PRIMARY KEY \(rowid=\?\)/, plan)
       assert.doesNotMatch(plan, /SCAN address_entries/, plan)
+    })
+
+    test("when a search shorter than three characters is listed, then the owner's search texts are read through their own index, not the entries", (t) => {
+      const plan = planOf(aTempFolder(t), { q: 'ur' })
+
+      assert.match(plan, /SEARCH address_entries USING COVERING INDEX address_entries_by_text \(owner=\?\)/, plan)
+      assert.doesNotMatch(plan, /SCAN address_entries/, plan)
+    })
+
+    test('when a whole book is counted, then the narrowest index that starts with the owner counts it', (t) => {
+      const folder = aTempFolder(t)
+      folder.open()
+      const { sql, values } = countSql({ owner: OWNER, tag: 1 }, normalizeFilter({}))
+
+      const plan = (folder.connect().prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...values) as { detail: string }[]).map((row) => row.detail).join('\n')
+
+      assert.equal(plan, 'SEARCH address_entries USING COVERING INDEX address_entries_by_change (owner=?)')
     })
 
     test('when an exact filter is listed, then the terms index finds the matches and the book is not scanned', (t) => {
@@ -160,6 +178,136 @@ describe('SqliteStore', () => {
       assert.match(plan, /SEARCH address_entries USING INDEX address_entries_by_change \(owner=\? AND changed_seq>\?\)/, plan)
       assert.match(plan, /SEARCH tombstones USING COVERING INDEX tombstones_by_seq \(owner=\? AND seq>\?\)/, plan)
       assert.doesNotMatch(plan, /TEMP B-TREE/, plan)
+    })
+  })
+
+  describe("searching one owner's book", () => {
+    const ALICE = 'alice'
+    const BOB = 'bob'
+    const BY_NAME_BACKWARDS: Sort = { key: 'full_name', descending: true }
+
+    /** Bob's searches, in every shape a listing takes: each finds Bob's Quokkacorp friends. */
+    const SEARCHES: { name: string; filter: FilterRequest; sort?: Sort; after?: ListQuery['after']; count?: true }[] = [
+      { name: 'a search', filter: { q: 'Quokkacorp' } },
+      { name: 'a search, counted', filter: { q: 'Quokkacorp' }, count: true },
+      { name: 'a search of two characters', filter: { q: 'ok' } },
+      { name: 'a search of two characters, counted', filter: { q: 'ok' }, count: true },
+      { name: 'a search and an exact filter', filter: { q: 'quokka', country: 'Freedonia' } },
+      { name: 'a search and an exact filter, counted', filter: { q: 'quokka', country: 'Freedonia' }, count: true },
+      { name: 'a search by name backwards, after a cursor', filter: { q: 'Quokkacorp' }, sort: BY_NAME_BACKWARDS, after: { value: 'friend 36', id: 'b36' } },
+      { name: 'a search by last change', filter: { q: 'Quokkacorp' }, sort: { key: 'updated', descending: false } },
+    ]
+
+    function aFriend(name: string, organization: string) {
+      return anEntry({ full_name: name, organization, addresses: [{ kind: 'home', street_name: 'Main St', pincode: 1, country: 'Freedonia' }] })
+    }
+
+    /**
+     * A file where Bob has 40 entries (10 of them at Quokkacorp) and Alice 5,000, every one of
+     * them at `alicesOrganization`; closed, so that its write-ahead log is folded into it.
+     */
+    async function aSharedFile(t: TestContext, alicesOrganization: string): Promise<string> {
+      const folder = aTempFolder(t)
+      const store = folder.open()
+      await store.createMany(BOB, Array.from({ length: 40 }, (_, i) => ({ id: `b${String(i)}`, entry: aFriend(`Friend ${String(i)}`, i % 4 === 0 ? 'Quokkacorp' : 'Emu Works') })))
+      await store.createMany(ALICE, Array.from({ length: 5000 }, (_, i) => ({ id: `a${String(i)}`, entry: aFriend(`Friend ${String(i)}`, alicesOrganization) })))
+      await store.close()
+      return folder.path
+    }
+
+    /**
+     * How many times this thread has read from a file so far (Linux): with memory mapping off,
+     * as better-sqlite3 builds SQLite, SQLite reads the database a page per read.
+     */
+    function readsSoFar(): number {
+      return Number(/^syscr: (\d+)$/m.exec(readFileSync('/proc/thread-self/io', 'utf8'))?.[1])
+    }
+
+    /** The pages Bob's search reads through a store just opened on the file (so none is cached), and what it finds. */
+    async function bobsSearch(t: TestContext, path: string, search: (typeof SEARCHES)[number]): Promise<{ reads: number; found: number }> {
+      const store = new SqliteStore(path)
+      t.after(() => store.close())
+      const filter = normalizeFilter(search.filter)
+      const before = readsSoFar()
+      // The store reads synchronously when called; the promise only hands the result over.
+      const result = search.count ? store.count(BOB, filter) : store.list(BOB, { filter, sort: search.sort ?? DEFAULT_SORT, limit: 100, after: search.after })
+      const reads = readsSoFar() - before
+      const found = await result
+      await store.close()
+      return { reads, found: typeof found === 'number' ? found : found.length }
+    }
+
+    test(
+      "when Alice's book holds 5,000 entries that match Bob's search, then Bob's search reads exactly the pages it reads when hers match nothing",
+      { skip: existsSync('/proc/thread-self/io') ? false : 'counting reads needs /proc/thread-self/io (Linux)' },
+      async (t) => {
+        // Alice's other entries are as long as her matching ones, so that both files have the same size and shape.
+        const matching = await aSharedFile(t, 'Quokkacorp')
+        const other = await aSharedFile(t, 'Wallabyinc')
+
+        for (const search of SEARCHES) {
+          const withMatches = await bobsSearch(t, matching, search)
+          const without = await bobsSearch(t, other, search)
+
+          assert.equal(withMatches.reads, without.reads, search.name)
+          assert.equal(withMatches.found, without.found, search.name)
+          assert.ok(withMatches.found > 0, search.name)
+        }
+      },
+    )
+
+    test('when entries hold x, digits, letters outside ASCII and emoji, then every part of their search texts finds exactly the entries that contain it', async (t) => {
+      // The index spells every character outside [0-9a-wyz] as x and four digits, and the search
+      // texts confirm its candidates: together they must find what a plain substring test finds.
+      const store = aSqliteStore(t)
+      const entries = {
+        maxx: anEntry({ full_name: 'Maxx Exxon', organization: 'x0078 Xylophones' }),
+        zoe: anEntry({ full_name: 'Zoë Ölund', nickname: 'Zoë', emails: [{ kind: 'home', email: 'zoe@xn--lund-nra.example' }] }),
+        emile: anEntry({ full_name: 'Émile 😀 Smiley', organization: '😀😀 Inc.' }),
+        ivan: anEntry({ full_name: 'ИВАН Иванов', addresses: [{ kind: 'home', street_name: 'Тверская', pincode: '125009', city: 'Москва', country: 'Россия' }] }),
+      }
+      for (const [id, entry] of Object.entries(entries)) await store.create(BOB, id, entry)
+      const searches = new Set(['xx0078', 'x007', 'ëö', '😀😀😀', 'zzz'])
+      for (const entry of Object.values(entries)) {
+        const characters = Array.from(indexEntry(entry).searchText)
+        for (let start = 0; start < characters.length; start++) {
+          for (let length = 1; length <= 5 && start + length <= characters.length; length++) searches.add(characters.slice(start, start + length).join(''))
+        }
+      }
+
+      for (const q of searches) {
+        const filter = normalizeFilter({ q })
+        const expected = Object.entries(entries).filter(([, entry]) => matchesFilter(indexEntry(entry), filter)).map(([id]) => id).sort()
+        const found = (await store.list(BOB, { filter, sort: DEFAULT_SORT, limit: 10 })).map((stored) => stored.id).sort()
+        assert.deepEqual(found, expected, JSON.stringify(q))
+      }
+    })
+
+    test('when Bob searches, then every table and index the search reads is read through his owner key, and none is scanned', (t) => {
+      const folder = aTempFolder(t)
+      folder.open()
+      const db = folder.connect()
+
+      for (const search of SEARCHES) {
+        const searcher = { owner: BOB, tag: 1 }
+        const filter = normalizeFilter(search.filter)
+        const { sql, values } = search.count
+          ? countSql(searcher, filter)
+          : listingSql(searcher, { filter, sort: search.sort ?? DEFAULT_SORT, limit: 100, after: search.after })
+        const plan = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...values) as { detail: string }[]).map((row) => row.detail)
+
+        // The trigram index is read by its tokens, which carry the owner (a plan cannot show that:
+        // the test above does); every other read is a search keyed by the owner, or an entry found
+        // by the seq of a match, or the matches themselves.
+        const reads = plan.filter((line) => /^(SCAN|SEARCH) /.test(line))
+        for (const line of reads) {
+          assert.match(
+            line,
+            /^SCAN entry_trigrams VIRTUAL TABLE INDEX \d+:M|^SEARCH \w+ USING .*\(owner=\?|^SEARCH address_entries USING INTEGER PRIMARY KEY \(rowid=\?\)$|^SCAN matches$/,
+            `${search.name}:\n${plan.join('\n')}`,
+          )
+        }
+      }
     })
   })
 
@@ -220,6 +368,45 @@ describe('SqliteStore', () => {
       assert.equal(folder.connect().pragma('user_version', { simple: true }), SQLITE_MIGRATIONS.length)
     })
 
+    test("when a file from before the per-owner search index is opened, then each owner's entries are found by their owner's searches alone, and the shared index is gone", async (t) => {
+      const folder = aTempFolder(t)
+      const old = folder.connect()
+      const beforePerOwnerSearch = 6
+      for (const migration of SQLITE_MIGRATIONS.slice(0, beforePerOwnerSearch)) {
+        if (typeof migration === 'string') old.exec(migration)
+        else migration(old)
+      }
+      old.pragma(`user_version = ${String(beforePerOwnerSearch)}`)
+      const insert = old.prepare(
+        `INSERT INTO address_entries (id, owner, version, created_at, updated_at, sort_name, entry, created_seq, changed_seq)
+         VALUES (?, ?, 1, '2024-01-01T00:00:00.000Z', '2024-01-01T00:00:00.000Z', ?, ?, ?, ?) RETURNING seq`,
+      )
+      const rows = [
+        ['a1', OWNER, anEntry({ full_name: 'Ada Lovelace', organization: 'Analytical Engines' })],
+        ['b1', 'bob', anEntry({ full_name: 'Bob Lovelace' })],
+        ['a2', OWNER, anEntry({ full_name: 'Grace Hopper', emails: [{ kind: 'work', email: 'grace@navy.example' }] })],
+      ] as const
+      for (const [place, [id, owner, entry]] of rows.entries()) {
+        const { seq } = insert.get(id, owner, entry.full_name.toLowerCase(), JSON.stringify(entry), place + 1, place + 1) as { seq: number }
+        old.prepare('INSERT INTO entry_search (rowid, search_text) VALUES (?, ?)').run(seq, entry.full_name.toLowerCase())
+      }
+
+      const store = folder.open()
+
+      const ids = async (owner: string, q: string) => (await store.list(owner, { filter: normalizeFilter({ q }), sort: DEFAULT_SORT, limit: 10 })).map((s) => s.id)
+      assert.deepEqual(await ids(OWNER, 'lovelace'), ['a1'])
+      assert.deepEqual(await ids('bob', 'lovelace'), ['b1'])
+      assert.deepEqual(await ids(OWNER, 'engines'), ['a1'])
+      assert.deepEqual(await ids(OWNER, 'NAVY'), ['a2'])
+      assert.deepEqual(await ids(OWNER, 'y'), ['a1', 'a2'])
+      assert.equal(await store.count('bob', normalizeFilter({ q: 'ob' })), 1)
+      await store.create('bob', 'b2', anEntry({ full_name: 'Bob Engines' }))
+      assert.deepEqual(await ids('bob', 'engines'), ['b2'])
+      const db = folder.connect()
+      assert.equal(db.prepare("SELECT count(*) FROM sqlite_schema WHERE name = 'entry_search'").pluck().get(), 0)
+      assert.equal(db.pragma('user_version', { simple: true }), SQLITE_MIGRATIONS.length)
+    })
+
     test('when a new file is opened, then every migration is applied and user_version counts them', (t) => {
       const folder = aTempFolder(t)
 
@@ -275,7 +462,7 @@ describe('SqliteStore', () => {
 
       assert.deepEqual(
         columns.map((column) => column.name),
-        ['seq', 'id', 'owner', 'version', 'created_at', 'updated_at', 'sort_name', 'entry', 'created_seq', 'changed_seq'],
+        ['seq', 'id', 'owner', 'version', 'created_at', 'updated_at', 'sort_name', 'entry', 'created_seq', 'changed_seq', 'search_text'],
       )
       assert.ok(row !== null && typeof row === 'object' && 'entry' in row && typeof row.entry === 'string')
       assert.deepEqual(
@@ -291,6 +478,7 @@ describe('SqliteStore', () => {
           entry: aFullEntry(),
           created_seq: 1,
           changed_seq: 2,
+          search_text: indexEntry(aFullEntry()).searchText,
         },
       )
     })

@@ -9,18 +9,6 @@ interface Pending {
 }
 
 /**
- * The writer thread's module beside this one. Built, it is JavaScript; run from source (the
- * tests, through tsx), it is TypeScript, which a worker can load only once tsx is registered in
- * it: workers do not inherit the --import that registered it here.
- */
-function writerThread(workerData: unknown): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./writer-thread.js', import.meta.url), { workerData })
-  const source = new URL('./writer-thread.ts', import.meta.url).href
-  const bootstrap = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(source)}) })`
-  return new Worker(bootstrap, { eval: true, workerData })
-}
-
-/**
  * Group commit: writes are queued and sent to the writer thread in batches. While the writer
  * commits one batch, the writes that arrive meanwhile wait and form the next, so under load one
  * sync to disk makes many writes durable, and a lone write is sent at once. Each write resolves
@@ -37,7 +25,7 @@ export class GroupCommit {
 
   constructor(path: string, { busyTimeoutMs, onBatch }: { busyTimeoutMs: number; onBatch?: ((size: number) => void) | undefined }) {
     this.#onBatch = onBatch
-    this.#worker = writerThread({ path, busyTimeoutMs })
+    this.#worker = new Worker(new URL('./writer-thread.js', import.meta.url), { workerData: { path, busyTimeoutMs } })
     // Idle, the writer does not keep the process alive; a write in flight does.
     this.#worker.unref()
     this.#worker.on('message', (outcomes: WriteOutcome[]) => {

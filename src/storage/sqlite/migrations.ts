@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3'
 import type { AddressEntry } from '../../domain/address-entry.js'
 import { indexEntry } from '../../domain/listing.js'
+import { trigramTokens } from './trigrams.js'
 
 /** A migration: SQL, or a step that needs code (computing what SQL cannot, like the listing index). */
 export type SqliteMigration = string | ((db: Database.Database) => void)
@@ -112,6 +113,7 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
      PRIMARY KEY (owner, key)
    ) STRICT, WITHOUT ROWID;
    CREATE INDEX idempotency_keys_by_expiry ON idempotency_keys (expires_at);`,
+  indexSearchPerOwner,
 ]
 
 /** Fills the listing index of entries stored before it existed. */
@@ -126,4 +128,43 @@ function indexExistingEntries(db: Database.Database): void {
     for (const term of index.terms) addTerm.run(seq, owner, term.field, term.value)
     addSearch.run(seq, index.searchText)
   }
+}
+
+/**
+ * Replaces the search index shared by every owner (entry_search, whose postings for a trigram
+ * span all books, so that a search's cost grew with what other owners hold) with one kept per
+ * owner (see trigrams.ts): an integer tag per owner, FTS5 over owner-tagged trigram tokens, and
+ * each entry's search text beside it, which confirms the index's candidates and, through an
+ * index of the owner's texts, serves searches too short for a trigram. Built from the entries
+ * themselves; the old index goes first, so that the new one reuses its pages.
+ */
+function indexSearchPerOwner(db: Database.Database): void {
+  db.exec(`DROP TABLE entry_search;
+    ALTER TABLE address_entries ADD COLUMN search_text TEXT NOT NULL DEFAULT '';
+    CREATE TABLE search_owners (
+      tag   INTEGER PRIMARY KEY,
+      owner TEXT    NOT NULL UNIQUE
+    ) STRICT;
+    CREATE VIRTUAL TABLE entry_trigrams USING fts5(tokens, tokenize = 'ascii', content = '', contentless_delete = 1, detail = 'none');
+    INSERT INTO search_owners (owner) SELECT DISTINCT owner FROM address_entries ORDER BY owner;`)
+  // A thousand entries at a time, so that memory stays flat whatever the size of the file.
+  const batch = db.prepare<[number], { seq: number; tag: number; entry: string }>(
+    'SELECT seq, tag, entry FROM address_entries JOIN search_owners USING (owner) WHERE seq > ? ORDER BY seq LIMIT 1000',
+  )
+  const setText = db.prepare('UPDATE address_entries SET search_text = ? WHERE seq = ?')
+  const addTrigrams = db.prepare('INSERT INTO entry_trigrams (rowid, tokens) VALUES (?, ?)')
+  let after = 0
+  for (;;) {
+    const rows = batch.all(after)
+    const last = rows.at(-1)
+    if (!last) break
+    for (const { seq, tag, entry } of rows) {
+      const { searchText } = indexEntry(JSON.parse(entry) as AddressEntry)
+      setText.run(searchText, seq)
+      addTrigrams.run(seq, trigramTokens(searchText, tag))
+    }
+    after = last.seq
+  }
+  // In seq order within an owner, so that a new entry's text goes at the end of its owner's.
+  db.exec('CREATE INDEX address_entries_by_text ON address_entries (owner, seq, search_text)')
 }

@@ -19,10 +19,10 @@ import {
   type StoredEntry,
   type WriteOptions,
 } from '../store.js'
-import { likePattern } from '../like-pattern.js'
 import { configureDurability } from './durability.js'
 import { GroupCommit, WriteError } from './group-commit.js'
 import { SQLITE_MIGRATIONS } from './migrations.js'
+import { TRIGRAM_LENGTH, trigramQuery } from './trigrams.js'
 import { KEY_COLUMNS, type WriteOp } from './writes.js'
 
 interface EntryRow {
@@ -83,6 +83,7 @@ export class SqliteStore implements Store {
   readonly #select: Database.Statement<[string, string], EntryRow>
   readonly #position: Database.Statement<[string], { latest: number; forgotten_through: number }>
   readonly #changes: Database.Statement<[{ owner: string; since: number; limit: number }], ChangeRow>
+  readonly #tag: Database.Statement<[string], { tag: number }>
   /** Listing statements by their SQL: a handful of shapes, each prepared once. */
   readonly #listings = new Map<string, Database.Statement<unknown[], EntryRow & { total?: number }>>()
   readonly #keys: {
@@ -112,6 +113,7 @@ export class SqliteStore implements Store {
     this.#select = db.prepare(`SELECT ${COLUMNS} FROM address_entries WHERE owner = ? AND id = ?`)
     this.#position = db.prepare('SELECT latest, forgotten_through FROM change_counters WHERE owner = ?')
     this.#changes = db.prepare(changesSql)
+    this.#tag = db.prepare('SELECT tag FROM search_owners WHERE owner = ?')
     this.#keys = {
       select: db.prepare(`SELECT ${KEY_COLUMNS} FROM api_keys WHERE id = ?`),
       selectAll: db.prepare(`SELECT ${KEY_COLUMNS} FROM api_keys ORDER BY created_at, id`),
@@ -166,7 +168,7 @@ export class SqliteStore implements Store {
 
   list(owner: string, query: ListQuery): Promise<StoredEntry[]> {
     return attempt(() => {
-      const { sql, values } = listingSql(owner, query)
+      const { sql, values } = listingSql(this.#searcher(owner), query)
       return this.#listing(sql)
         .all(...values)
         .map(toStoredEntry)
@@ -175,7 +177,7 @@ export class SqliteStore implements Store {
 
   count(owner: string, filter: EntryFilter): Promise<number> {
     return attempt(() => {
-      const { sql, values } = countSql(owner, filter)
+      const { sql, values } = countSql(this.#searcher(owner), filter)
       return this.#listing(sql).get(...values)?.total ?? 0
     })
   }
@@ -213,6 +215,11 @@ export class SqliteStore implements Store {
 
   async forgetIdempotencyKeysBefore(now: string): Promise<number> {
     return (await this.#write({ kind: 'forgetIdempotencyKeys', now })) as number
+  }
+
+  /** The owner whose book a listing reads, with the tag of the owner's search index. */
+  #searcher(owner: string): Searcher {
+    return { owner, tag: this.#tag.get(owner)?.tag ?? NO_TAG }
   }
 
   #listing(sql: string): Database.Statement<unknown[], EntryRow & { total?: number }> {
@@ -340,51 +347,67 @@ export const changesSql = `SELECT changed_seq AS seq, id, created_seq > @since A
 
 const SORT_COLUMNS: Record<SortKey, string> = { full_name: 'sort_name', created: 'created_at', updated: 'updated_at' }
 
+/** The owner a listing is for, and the owner's tag in the search index (see trigrams.ts). */
+export interface Searcher {
+  readonly owner: string
+  readonly tag: number
+}
+
+/** The tag of an owner who has never written: tags start at 1, so no entry carries it. */
+const NO_TAG = 0
+
 /**
- * The entries a filter selects, as a set of seqs: the intersection of each exact term (from the
- * terms index) and the search (from the trigram index), or undefined when nothing is filtered.
- * Listings start from this set rather than walk the book in order testing each entry, so that a
- * selective filter costs what it finds, not what the book holds.
+ * FROM and WHERE of a listing: the owner's entries, driven by the filter's matches when there is
+ * one. The matches are a set of seqs: the intersection of each exact term (from the terms index)
+ * and the search. Listings start from this set rather than walk the book in order testing each
+ * entry, so that a selective filter costs what it finds, not what the book holds. Every index is
+ * read through the owner: what another book holds never adds to what a listing reads.
  */
-function matchesSql(owner: string, filter: EntryFilter): { sql: string; values: unknown[] } | undefined {
+function sourceSql({ owner, tag }: Searcher, filter: EntryFilter): { from: string; where: string; values: unknown[] } {
   const parts: string[] = []
   const values: unknown[] = []
+  const conditions = ['owner = ?']
+  const conditionValues: unknown[] = [owner]
   for (const term of filter.terms) {
     parts.push('SELECT seq FROM entry_terms WHERE owner = ? AND field = ? AND value = ?')
     values.push(owner, term.field, term.value)
   }
   if (filter.q !== undefined) {
     // Trigrams are of characters (code points), not UTF-16 units.
-    if (Array.from(filter.q).length >= 3) {
-      // A phrase of the trigram tokenizer matches a substring, through the index. (LIKE would too,
-      // but not with an ESCAPE clause, and without one % and _ in a search would be wildcards.)
-      parts.push('SELECT rowid AS seq FROM entry_search WHERE entry_search MATCH ?')
-      values.push(`"${filter.q.replaceAll('"', '""')}"`)
+    if (Array.from(filter.q).length >= TRIGRAM_LENGTH) {
+      // The owner's entries with every trigram of the search: candidates, which their search text confirms.
+      parts.push('SELECT rowid AS seq FROM entry_trigrams WHERE entry_trigrams MATCH ?')
+      values.push(trigramQuery(filter.q, tag))
+      conditions.push('instr(search_text, ?) > 0')
+      conditionValues.push(filter.q)
     } else {
-      // Shorter than a trigram: the index cannot help, so this scans the search text.
-      parts.push("SELECT rowid AS seq FROM entry_search WHERE search_text LIKE ? ESCAPE '\\'")
-      values.push(likePattern(filter.q))
+      // Shorter than a trigram: the index cannot help, so this reads the owner's search texts.
+      parts.push('SELECT seq FROM address_entries WHERE owner = ? AND instr(search_text, ?) > 0')
+      values.push(owner, filter.q)
     }
   }
-  return parts.length === 0 ? undefined : { sql: parts.join(' INTERSECT '), values }
-}
-
-/** FROM and WHERE of a listing: the owner's entries, driven by the filter's matches when there is one. */
-function sourceSql(owner: string, filter: EntryFilter): { from: string; where: string; values: unknown[] } {
-  const matches = matchesSql(owner, filter)
-  if (!matches) return { from: 'address_entries', where: 'owner = ?', values: [owner] }
+  if (parts.length === 0) return { from: 'address_entries', where: 'owner = ?', values: [owner] }
   // CROSS JOIN keeps SQLite from walking the whole book in sort order and testing each entry.
-  return { from: `(${matches.sql}) AS matches CROSS JOIN address_entries USING (seq)`, where: 'owner = ?', values: [...matches.values, owner] }
+  return {
+    from: `(${parts.join(' INTERSECT ')}) AS matches CROSS JOIN address_entries USING (seq)`,
+    where: conditions.join(' AND '),
+    values: [...values, ...conditionValues],
+  }
 }
 
-function countSql(owner: string, filter: EntryFilter): { sql: string; values: unknown[] } {
-  const { from, where, values } = sourceSql(owner, filter)
+export function countSql(searcher: Searcher, filter: EntryFilter): { sql: string; values: unknown[] } {
+  if (filter.q === undefined && filter.terms.length === 0) {
+    // Through the narrowest index that starts with the owner: left to itself, SQLite counts
+    // through address_entries_by_text, which holds every search text.
+    return { sql: 'SELECT count(*) AS total FROM address_entries INDEXED BY address_entries_by_change WHERE owner = ?', values: [searcher.owner] }
+  }
+  const { from, where, values } = sourceSql(searcher, filter)
   return { sql: `SELECT count(*) AS total FROM ${from} WHERE ${where}`, values }
 }
 
 /** One page: keyset pagination on (sort column, id), so that deep pages cost what the first does. */
-export function listingSql(owner: string, { filter, sort, limit, after }: ListQuery): { sql: string; values: unknown[] } {
-  const { from, where, values } = sourceSql(owner, filter)
+export function listingSql(searcher: Searcher, { filter, sort, limit, after }: ListQuery): { sql: string; values: unknown[] } {
+  const { from, where, values } = sourceSql(searcher, filter)
   const column = SORT_COLUMNS[sort.key]
   const direction = sort.descending ? 'DESC' : 'ASC'
   let position = ''

@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3'
 import type { EntryIndex } from '../../domain/listing.js'
 import type { NewApiKey } from '../store.js'
+import { trigramTokens } from './trigrams.js'
 
 /**
  * Every write the SQLite store makes, as plain data: what the writer thread receives. Timestamps,
@@ -68,9 +69,9 @@ export const KEY_COLUMNS = 'id, owner, scope, label, secret_hash, created_at, la
 export class Writes {
   readonly #db: Database.Database
   readonly #advance: Database.Statement<[{ owner: string; count: number }], { latest: number }>
-  readonly #insert: Database.Statement<[string, string, string, string, string, string, number, number], { seq: number }>
+  readonly #insert: Database.Statement<[string, string, string, string, string, string, string, number, number], { seq: number }>
   readonly #update: Database.Statement<
-    [{ entry: string; updatedAt: string; sortName: string; owner: string; id: string; versions: string | null }],
+    [{ entry: string; updatedAt: string; sortName: string; searchText: string; owner: string; id: string; versions: string | null }],
     { seq: number; version: number; created_at: string; updated_at: string }
   >
   readonly #delete: Database.Statement<[{ owner: string; id: string; versions: string | null }], { seq: number }>
@@ -80,8 +81,10 @@ export class Writes {
   readonly #forgetTombstones: Database.Statement<[string]>
   readonly #insertTerm: Database.Statement<[number, string, string, string]>
   readonly #deleteTerms: Database.Statement<[number]>
-  readonly #insertSearch: Database.Statement<[number, string]>
-  readonly #deleteSearch: Database.Statement<[number]>
+  readonly #selectTag: Database.Statement<[string], { tag: number }>
+  readonly #insertTag: Database.Statement<[string], { tag: number }>
+  readonly #insertTrigrams: Database.Statement<[number, string]>
+  readonly #deleteTrigrams: Database.Statement<[number]>
   readonly #claimKey: Database.Statement<
     [{ owner: string; key: string; fingerprint: string; now: string; leaseUntil: string; expiresAt: string }],
     { claimed: number }
@@ -101,13 +104,13 @@ export class Writes {
        ON CONFLICT (owner) DO UPDATE SET latest = latest + excluded.latest RETURNING latest`,
     )
     this.#insert = db.prepare(
-      `INSERT INTO address_entries (id, owner, version, created_at, updated_at, sort_name, entry, created_seq, changed_seq)
-       VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?) RETURNING seq`,
+      `INSERT INTO address_entries (id, owner, version, created_at, updated_at, sort_name, search_text, entry, created_seq, changed_seq)
+       VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
     )
     // The update takes the owner's next place itself, so that an update that matches nothing
     // takes none; the counter is advanced to it right after, in the same transaction.
     this.#update = db.prepare(
-      `UPDATE address_entries SET entry = @entry, version = version + 1, updated_at = @updatedAt, sort_name = @sortName,
+      `UPDATE address_entries SET entry = @entry, version = version + 1, updated_at = @updatedAt, sort_name = @sortName, search_text = @searchText,
          changed_seq = (SELECT latest + 1 FROM change_counters WHERE owner = @owner)
        WHERE owner = @owner AND id = @id AND (@versions IS NULL OR version IN (SELECT value FROM json_each(@versions)))
        RETURNING seq, version, created_at, updated_at`,
@@ -127,8 +130,10 @@ export class Writes {
     this.#forgetTombstones = db.prepare('DELETE FROM tombstones WHERE deleted_at < ?')
     this.#insertTerm = db.prepare('INSERT OR IGNORE INTO entry_terms (seq, owner, field, value) VALUES (?, ?, ?, ?)')
     this.#deleteTerms = db.prepare('DELETE FROM entry_terms WHERE seq = ?')
-    this.#insertSearch = db.prepare('INSERT INTO entry_search (rowid, search_text) VALUES (?, ?)')
-    this.#deleteSearch = db.prepare('DELETE FROM entry_search WHERE rowid = ?')
+    this.#selectTag = db.prepare('SELECT tag FROM search_owners WHERE owner = ?')
+    this.#insertTag = db.prepare('INSERT INTO search_owners (owner) VALUES (?) RETURNING tag')
+    this.#insertTrigrams = db.prepare('INSERT INTO entry_trigrams (rowid, tokens) VALUES (?, ?)')
+    this.#deleteTrigrams = db.prepare('DELETE FROM entry_trigrams WHERE rowid = ?')
     // A row comes back only when the key is this request's now: new, or taken over.
     this.#claimKey = db.prepare(
       `INSERT INTO idempotency_keys (owner, key, fingerprint, result, lease_until, expires_at)
@@ -182,23 +187,27 @@ export class Writes {
   #apply(op: WriteOp): unknown {
     switch (op.kind) {
       case 'create': {
-        let seq = op.items.length === 0 ? 0 : this.#next(op.owner, op.items.length) - op.items.length
-        for (const item of op.items) {
-          this.#taken = item.id
-          seq++
-          const row = this.#insert.get(item.id, op.owner, op.now, op.now, item.index.sortName, item.entry, seq, seq)
-          if (row) this.#writeIndex(row.seq, op.owner, item.index)
-          this.#deleteTombstone.run(op.owner, item.id)
+        if (op.items.length > 0) {
+          let seq = this.#next(op.owner, op.items.length) - op.items.length
+          const tag = this.#tag(op.owner)
+          for (const item of op.items) {
+            this.#taken = item.id
+            seq++
+            const row = this.#insert.get(item.id, op.owner, op.now, op.now, item.index.sortName, item.index.searchText, item.entry, seq, seq)
+            if (row) this.#writeIndex(row.seq, op.owner, tag, item.index)
+            this.#deleteTombstone.run(op.owner, item.id)
+          }
         }
         if (op.idempotency) this.#recordResult.run(op.idempotency.result, op.owner, op.idempotency.key)
         return undefined
       }
       case 'update': {
-        const row = this.#update.get({ entry: op.entry, updatedAt: op.now, sortName: op.index.sortName, owner: op.owner, id: op.id, versions: op.versions })
+        const { sortName, searchText } = op.index
+        const row = this.#update.get({ entry: op.entry, updatedAt: op.now, sortName, searchText, owner: op.owner, id: op.id, versions: op.versions })
         if (!row) return undefined
         this.#next(op.owner, 1)
         this.#clearIndex(row.seq)
-        this.#writeIndex(row.seq, op.owner, op.index)
+        this.#writeIndex(row.seq, op.owner, this.#tag(op.owner), op.index)
         return { version: row.version, createdAt: row.created_at, updatedAt: row.updated_at }
       }
       case 'delete': {
@@ -243,14 +252,24 @@ export class Writes {
     return row.latest
   }
 
-  #writeIndex(seq: number, owner: string, index: EntryIndex): void {
+  /**
+   * The owner's tag in the search index, given on the owner's first write. Read each time rather
+   * than kept: a tag given in a write that is then rolled back was never given.
+   */
+  #tag(owner: string): number {
+    const row = this.#selectTag.get(owner) ?? this.#insertTag.get(owner)
+    if (!row) throw new Error('the search index gave the owner no tag')
+    return row.tag
+  }
+
+  #writeIndex(seq: number, owner: string, tag: number, index: EntryIndex): void {
     for (const term of index.terms) this.#insertTerm.run(seq, owner, term.field, term.value)
-    this.#insertSearch.run(seq, index.searchText)
+    this.#insertTrigrams.run(seq, trigramTokens(index.searchText, tag))
   }
 
   #clearIndex(seq: number): void {
     this.#deleteTerms.run(seq)
-    this.#deleteSearch.run(seq)
+    this.#deleteTrigrams.run(seq)
   }
 }
 
