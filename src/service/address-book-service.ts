@@ -22,7 +22,7 @@ import type { ChangeKind } from '../domain/vocabulary.js'
 import { systemClock, type AddressBookStore, type Clock, type StoredEntry, type WriteOptions } from '../storage/store.js'
 import { decodeCursor, encodeCursor, fingerprintOf } from './cursor.js'
 import { decodeSyncToken, encodeSyncToken } from './sync-token.js'
-import { TimeSlice } from './time-slice.js'
+import { TimeSlice } from '../lib/time-slice.js'
 
 /** An entry with the version it is at: 1 when created, one more with every change. */
 export interface VersionedEntry {

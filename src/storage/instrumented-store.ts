@@ -92,7 +92,7 @@ export class InstrumentedStore implements Store {
     return this.#measure('create', () => this.#store.create(owner, id, entry, options))
   }
 
-  createMany(owner: string, entries: readonly { readonly id: string; readonly entry: AddressEntry }[], options?: WriteOptions): Promise<StoredEntry[]> {
+  createMany(owner: string, entries: readonly { readonly id: string; readonly entry: AddressEntry }[], options?: WriteOptions): Promise<void> {
     return this.#measure('create_many', () => this.#store.createMany(owner, entries, options))
   }
 

@@ -84,10 +84,12 @@ export interface AddressBookStore {
   /** Rejects with EntryExistsError when the owner has an entry with this id. */
   create(owner: string, id: string, entry: AddressEntry, options?: WriteOptions): Promise<StoredEntry>
   /**
-   * Stores several new entries as one: all or none. Rejects with EntryExistsError (and stores
-   * nothing) when any id is taken or given twice.
+   * Stores several new entries as one, each at version 1: all or none. Rejects with
+   * EntryExistsError (and stores nothing) when any id is taken or given twice. An import may hold
+   * hundreds of thousands: what the adapter does on the event loop for them it does a slice of
+   * time at a time, and it resolves nothing to copy back.
    */
-  createMany(owner: string, entries: readonly { readonly id: string; readonly entry: AddressEntry }[], options?: WriteOptions): Promise<StoredEntry[]>
+  createMany(owner: string, entries: readonly { readonly id: string; readonly entry: AddressEntry }[], options?: WriteOptions): Promise<void>
   get(owner: string, id: string): Promise<StoredEntry | undefined>
   /**
    * Replaces the entry; resolves undefined when there is no such entry (no upsert), or when

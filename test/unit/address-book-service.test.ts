@@ -71,7 +71,7 @@ class FakeStore implements AddressBookStore {
     return this.#call('create', args, () => this.#inner.create(owner, id, entry, options))
   }
 
-  createMany(owner: string, entries: readonly { id: string; entry: AddressEntry }[], options: WriteOptions = {}): Promise<StoredEntry[]> {
+  createMany(owner: string, entries: readonly { id: string; entry: AddressEntry }[], options: WriteOptions = {}): Promise<void> {
     const args = options.idempotency === undefined ? [owner, entries] : [owner, entries, options]
     return this.#call('createMany', args, () => this.#inner.createMany(owner, entries, options))
   }

@@ -1,4 +1,5 @@
 import { EntryExistsError } from '../../domain/errors.js'
+import { TimeSlice } from '../../lib/time-slice.js'
 import type { AddressEntry } from '../../domain/address-entry.js'
 import { compareCodePoints, indexEntry, matchesFilter, sortValueOf, type EntryFilter, type EntryIndex } from '../../domain/listing.js'
 import {
@@ -48,6 +49,13 @@ interface HeldKey extends IdempotencyRecord {
  * Keeps entries (and API keys) in process memory: for tests and throwaway runs. Nothing survives
  * a restart, which is why the service refuses API-key authentication on it.
  */
+/** An entry on its way in: already the store's own copy, and indexed. */
+interface NewEntry {
+  readonly id: string
+  readonly entry: AddressEntry
+  readonly index: EntryIndex
+}
+
 export class MemoryStore implements Store {
   readonly description = 'memory'
   readonly #books = new Map<string, Book>()
@@ -62,29 +70,45 @@ export class MemoryStore implements Store {
     return this.#closed ? Promise.reject(new Error('the memory store is closed')) : Promise.resolve()
   }
 
-  async create(owner: string, id: string, entry: AddressEntry, options: WriteOptions = {}): Promise<StoredEntry> {
-    const [stored] = await this.createMany(owner, [{ id, entry }], options)
-    if (!stored) throw new Error('createMany stored nothing of one entry')
-    return stored
+  create(owner: string, id: string, entry: AddressEntry, options: WriteOptions = {}): Promise<StoredEntry> {
+    try {
+      const [stored] = this.#insert(owner, [{ id, entry: structuredClone(entry), index: indexEntry(entry) }], options)
+      if (!stored) throw new Error('the memory store stored nothing of one entry')
+      return Promise.resolve(copy(stored))
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)))
+    }
   }
 
-  createMany(owner: string, entries: readonly { readonly id: string; readonly entry: AddressEntry }[], options: WriteOptions = {}): Promise<StoredEntry[]> {
+  /** Copies and indexes the entries a slice of time at a time, then stores them all in one step. */
+  async createMany(owner: string, entries: readonly { readonly id: string; readonly entry: AddressEntry }[], options: WriteOptions = {}): Promise<void> {
+    const slice = new TimeSlice()
+    const prepared: NewEntry[] = []
+    for (const { id, entry } of entries) {
+      prepared.push({ id, entry: structuredClone(entry), index: indexEntry(entry) })
+      if (slice.due()) await slice.pause()
+    }
+    this.#insert(owner, prepared, options)
+  }
+
+  /** Checks every id and stores every entry, in one step: all or none. Throws EntryExistsError. */
+  #insert(owner: string, entries: readonly NewEntry[], options: WriteOptions): StoredEntry[] {
     const book = this.#book(owner)
     const ids = new Set<string>()
     for (const { id } of entries) {
-      if (book.entries.has(id) || ids.has(id)) return Promise.reject(new EntryExistsError(id))
+      if (book.entries.has(id) || ids.has(id)) throw new EntryExistsError(id)
       ids.add(id)
     }
     const now = this.clock().toISOString()
-    const created = entries.map(({ id, entry }) => {
+    const created = entries.map(({ id, entry, index }) => {
       const seq = ++book.latest
-      const stored = { id, owner, version: 1, createdAt: now, updatedAt: now, entry: structuredClone(entry) }
-      book.entries.set(id, { stored, index: indexEntry(entry), createdSeq: seq, changedSeq: seq })
+      const stored = { id, owner, version: 1, createdAt: now, updatedAt: now, entry }
+      book.entries.set(id, { stored, index, createdSeq: seq, changedSeq: seq })
       book.tombstones.delete(id)
-      return copy(stored)
+      return stored
     })
     this.#recordResult(owner, options)
-    return Promise.resolve(created)
+    return created
   }
 
   get(owner: string, id: string): Promise<StoredEntry | undefined> {

@@ -1,6 +1,7 @@
 import pg from 'pg'
 import type { AddressEntry } from '../../domain/address-entry.js'
 import { EntryExistsError, StoreUnavailableError } from '../../domain/errors.js'
+import { TimeSlice } from '../../lib/time-slice.js'
 import type { Scope } from '../../domain/principal.js'
 import { indexEntry, type EntryFilter, type SortKey } from '../../domain/listing.js'
 import { likePattern } from '../like-pattern.js'
@@ -321,19 +322,21 @@ export class PostgresStore implements Store {
     })
   }
 
-  /** One statement (CREATE_ENTRIES); a taken id, or one given twice, is named and stores nothing. */
-  async createMany(owner: string, entries: readonly { readonly id: string; readonly entry: AddressEntry }[], { idempotency }: WriteOptions = {}): Promise<StoredEntry[]> {
+  /**
+   * One statement (CREATE_ENTRIES); a taken id, or one given twice, is named and stores nothing.
+   * Its rows are made a slice of time at a time.
+   */
+  async createMany(owner: string, entries: readonly { readonly id: string; readonly entry: AddressEntry }[], { idempotency }: WriteOptions = {}): Promise<void> {
     if (entries.length === 0) {
       if (idempotency) await this.#query(RECORD_RESULT, [owner, idempotency.key, idempotency.result])
-      return []
+      return
     }
-    const { stored, taken, now } = await this.#insertEntries(owner, entries.map(({ id, entry }) => toNewRow(id, entry)), idempotency ? [idempotency] : [])
+    const { stored, taken } = await this.#insertEntries(owner, await rowsJsonInSlices(entries), entries.length, idempotency ? [idempotency] : [])
     if (!stored) {
       const ids = entries.map(({ id }) => id)
       const clash = firstClash(ids, new Set(ids.filter((id) => !taken.has(id))))
       throw clash === undefined ? new Error('createMany stored nothing and named no taken id') : new EntryExistsError(clash)
     }
-    return entries.map(({ id, entry }) => ({ id, owner, version: 1, createdAt: now, updatedAt: now, entry: structuredClone(entry) }))
   }
 
   /**
@@ -379,7 +382,8 @@ export class PostgresStore implements Store {
     while (remaining.length > 0) {
       let outcome: { stored: boolean; taken: Set<string>; now: string }
       try {
-        outcome = await this.#insertEntries(owner, remaining.map(({ row }) => row), remaining.flatMap(({ idempotency }) => (idempotency ? [idempotency] : [])))
+        const results = remaining.flatMap(({ idempotency }) => (idempotency ? [idempotency] : []))
+        outcome = await this.#insertEntries(owner, rowsJson(remaining.map(({ row }) => row)), remaining.length, results)
         // Ids are distinct within a turn: a statement that stored nothing has named a taken id.
         if (!outcome.stored && outcome.taken.size === 0) throw new Error('creates that went together stored nothing and named no taken id')
       } catch (error) {
@@ -411,9 +415,9 @@ export class PostgresStore implements Store {
    * new snapshot then names it). Resolves whether it stored the entries, the ids it found taken
    * (then it stored nothing), and the time the entries were created at.
    */
-  async #insertEntries(owner: string, rows: readonly NewRow[], results: readonly IdempotencyResult[]): Promise<{ stored: boolean; taken: Set<string>; now: string }> {
+  async #insertEntries(owner: string, rows: string, count: number, results: readonly IdempotencyResult[]): Promise<{ stored: boolean; taken: Set<string>; now: string }> {
     const now = this.#clock().toISOString()
-    const values = [owner, JSON.stringify(rows.map((row, index) => ({ ...row, place: index + 1 }))), now, JSON.stringify(results), rows.length]
+    const values = [owner, rows, now, JSON.stringify(results), count]
     for (let attempt = 1; ; attempt++) {
       try {
         const [result] = await this.#query<{ stored: boolean; taken: string[] }>(CREATE_ENTRIES, values)
@@ -762,6 +766,33 @@ function toApiKeyRecord(row: ApiKeyRow): ApiKeyRecord {
     lastUsedAt: row.last_used_at?.toISOString() ?? null,
     revokedAt: row.revoked_at?.toISOString() ?? null,
   }
+}
+
+/** Rows as CREATE_ENTRIES reads them: JSON, each with its place (from 1) among them. */
+function rowsJson(rows: readonly NewRow[], first = 1): string {
+  return JSON.stringify(rows.map((row, index) => ({ ...row, place: first + index })))
+}
+
+/** The rows of many entries as CREATE_ENTRIES reads them, made a slice of time at a time. */
+async function rowsJsonInSlices(entries: readonly { readonly id: string; readonly entry: AddressEntry }[]): Promise<string> {
+  const slice = new TimeSlice()
+  const parts: string[] = []
+  let rows: NewRow[] = []
+  let made = 0
+  const flush = () => {
+    if (rows.length > 0) parts.push(rowsJson(rows, made - rows.length + 1).slice(1, -1))
+    rows = []
+  }
+  for (const { id, entry } of entries) {
+    rows.push(toNewRow(id, entry))
+    made++
+    if (slice.due()) {
+      flush()
+      await slice.pause()
+    }
+  }
+  flush()
+  return `[${parts.join(',')}]`
 }
 
 function toNewRow(id: string, entry: AddressEntry): NewRow {

@@ -1,6 +1,6 @@
 import { once } from 'node:events'
 import { Worker } from 'node:worker_threads'
-import type { WriteFailure, WriteOp, WriteOutcome } from './writes.js'
+import { transferablesOf, type WriteFailure, type WriteOp, type WriteOutcome } from './writes.js'
 
 interface Pending {
   readonly op: WriteOp
@@ -80,7 +80,8 @@ export class GroupCommit {
     this.#inFlight = batch
     this.#worker.ref()
     this.#onBatch?.(batch.length)
-    this.#worker.postMessage({ batch: batch.map((pending) => pending.op) })
+    const ops = batch.map((pending) => pending.op)
+    this.#worker.postMessage({ batch: ops }, transferablesOf(ops))
   }
 
   #settle(outcomes: readonly WriteOutcome[]): void {

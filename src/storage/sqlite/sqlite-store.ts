@@ -3,6 +3,7 @@ import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import type { AddressEntry } from '../../domain/address-entry.js'
 import { EntryExistsError, StoreUnavailableError } from '../../domain/errors.js'
+import { TimeSlice } from '../../lib/time-slice.js'
 import type { Scope } from '../../domain/principal.js'
 import { indexEntry, type EntryFilter, type SortKey } from '../../domain/listing.js'
 import {
@@ -23,7 +24,7 @@ import { configureDurability } from './durability.js'
 import { GroupCommit, WriteError } from './group-commit.js'
 import { SQLITE_MIGRATIONS } from './migrations.js'
 import { TRIGRAM_LENGTH, trigramQuery } from './trigrams.js'
-import { KEY_COLUMNS, type WriteOp } from './writes.js'
+import { KEY_COLUMNS, type NewRow, type WriteOp } from './writes.js'
 
 interface EntryRow {
   id: string
@@ -64,6 +65,7 @@ export interface SqliteStoreOptions {
 }
 
 const COLUMNS = 'id, owner, version, created_at, updated_at, entry'
+const UTF8 = new TextEncoder()
 
 /**
  * Keeps entries in one SQLite file through better-sqlite3. Write-ahead log with
@@ -136,15 +138,32 @@ export class SqliteStore implements Store {
   }
 
   /** One write: all of them or none, durable together, with the idempotency result if there is one. */
+  /**
+   * One write: all of them or none, durable together, with the idempotency result if there is
+   * one. The rows are made a slice of time at a time, and each slice's packed for the writer.
+   */
   async createMany(
     owner: string,
     entries: readonly { readonly id: string; readonly entry: AddressEntry }[],
     { idempotency }: WriteOptions = {},
-  ): Promise<StoredEntry[]> {
+  ): Promise<void> {
     const now = this.#clock().toISOString()
-    const items = entries.map(({ id, entry }) => ({ id, entry: JSON.stringify(entry), index: indexEntry(entry) }))
-    await this.#write({ kind: 'create', owner, now, items, idempotency })
-    return entries.map(({ id, entry }) => ({ id, owner, version: 1, createdAt: now, updatedAt: now, entry: structuredClone(entry) }))
+    const slice = new TimeSlice()
+    const packed: Uint8Array[] = []
+    let rows: NewRow[] = []
+    const pack = () => {
+      if (rows.length > 0) packed.push(UTF8.encode(JSON.stringify(rows)))
+      rows = []
+    }
+    for (const { id, entry } of entries) {
+      rows.push({ id, entry: JSON.stringify(entry), index: indexEntry(entry) })
+      if (slice.due()) {
+        pack()
+        await slice.pause()
+      }
+    }
+    pack()
+    await this.#write({ kind: 'create', owner, now, items: { packed }, idempotency })
   }
 
   get(owner: string, id: string): Promise<StoredEntry | undefined> {

@@ -12,7 +12,7 @@ export type WriteOp =
       readonly kind: 'create'
       readonly owner: string
       readonly now: string
-      readonly items: readonly NewRow[]
+      readonly items: NewRows
       /** The result to record under the idempotency key the write answers, with the write. */
       readonly idempotency?: { readonly key: string; readonly result: string } | undefined
     }
@@ -47,6 +47,26 @@ export interface NewRow {
   readonly id: string
   readonly entry: string
   readonly index: EntryIndex
+}
+
+/**
+ * The rows a create stores: as they are, or, for an import of many, packed as UTF-8 JSON of
+ * NewRow[] in chunks, which cross to the writer thread without a copy (copying 200,000 rows as
+ * objects would hold the event loop for a third of a second).
+ */
+export type NewRows = readonly NewRow[] | { readonly packed: readonly Uint8Array[] }
+
+const UTF8 = new TextDecoder()
+
+/** The rows of a create, unpacked where they came packed. */
+export function rowsOf(items: NewRows): readonly NewRow[] {
+  if (!('packed' in items)) return items
+  return items.packed.flatMap((chunk) => JSON.parse(UTF8.decode(chunk)) as NewRow[])
+}
+
+/** What a batch of writes can hand over to the writer thread rather than copy. */
+export function transferablesOf(batch: readonly WriteOp[]): ArrayBuffer[] {
+  return batch.flatMap((op) => (op.kind === 'create' && 'packed' in op.items ? op.items.packed.map((chunk) => chunk.buffer as ArrayBuffer) : []))
 }
 
 /** Why a write failed, as it crosses from the writer thread (an Error's own members do not). */
@@ -187,10 +207,11 @@ export class Writes {
   #apply(op: WriteOp): unknown {
     switch (op.kind) {
       case 'create': {
-        if (op.items.length > 0) {
-          let seq = this.#next(op.owner, op.items.length) - op.items.length
+        const items = rowsOf(op.items)
+        if (items.length > 0) {
+          let seq = this.#next(op.owner, items.length) - items.length
           const tag = this.#tag(op.owner)
-          for (const item of op.items) {
+          for (const item of items) {
             this.#taken = item.id
             seq++
             const row = this.#insert.get(item.id, op.owner, op.now, op.now, item.index.sortName, item.index.searchText, item.entry, seq, seq)
