@@ -83,7 +83,7 @@ try {
   const firstMs = await timeOf(firstUrl)
   const thousandthMs = await timeOf(thousandthUrl)
   const searches = {
-    'q=lovelace.4242 (one entry)': '/addresses?q=lovelace.4242',
+    'q=lamarr.4242 (one entry)': '/addresses?q=lamarr.4242',
     'q=hopper (1 in 15, first page)': '/addresses?q=hopper',
     'q=70004242 (a phone number)': '/addresses?q=70004242',
     'q=zu (two letters: no trigram, scans)': '/addresses?q=zu',
