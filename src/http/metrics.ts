@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify'
+import { AggregatorRegistry, Gauge, type Registry } from 'prom-client'
+import { SeriesHistogram, type HistogramSeries } from '../metric-series.js'
 import { Headers } from './responses.js'
-import { AggregatorRegistry, Gauge, Histogram, type Registry } from 'prom-client'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -14,25 +15,36 @@ declare module 'fastify' {
  * status, and a gauge of requests in flight. Route templates, not paths, keep labels bounded.
  */
 export function addHttpMetrics(app: FastifyInstance, registry: Registry): void {
-  const duration = new Histogram({
+  const duration = new SeriesHistogram({
     name: 'http_request_duration_seconds',
     help: 'Time from receiving a request to finishing its response',
     labelNames: ['method', 'route', 'status_code'],
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],
   })
-  const inFlight = new Gauge({ name: 'http_requests_in_flight', help: 'Requests being handled', registers: [registry] })
+  /** The series by method, route and status: the histogram's lookup, without building its labels. */
+  const series = new Map<string, HistogramSeries>()
+  // Read when scraped (prom-client calls collect with the gauge as this), not set per request.
+  let inFlight = 0
+  new Gauge({
+    name: 'http_requests_in_flight',
+    help: 'Requests being handled',
+    registers: [registry],
+    collect() {
+      this.set(inFlight)
+    },
+  })
 
   app.decorateRequest('inFlight', false)
   app.addHook('onRequest', (request, _reply, done) => {
     request.inFlight = true
-    inFlight.inc()
+    inFlight++
     done()
   })
   const settle = (request: { inFlight: boolean }) => {
     if (!request.inFlight) return
     request.inFlight = false
-    inFlight.dec()
+    inFlight--
   }
   app.addHook('onRequestAbort', (request, done) => {
     settle(request)
@@ -41,7 +53,14 @@ export function addHttpMetrics(app: FastifyInstance, registry: Registry): void {
   app.addHook('onResponse', (request, reply, done) => {
     settle(request)
     const route = request.routeOptions.url ?? 'unmatched'
-    duration.observe({ method: request.method, route, status_code: String(reply.statusCode) }, reply.elapsedTime / 1000)
+    const status = String(reply.statusCode)
+    const key = `${request.method} ${status} ${route}`
+    let found = series.get(key)
+    if (!found) {
+      found = duration.series({ method: request.method, route, status_code: status })
+      series.set(key, found)
+    }
+    found.observe(reply.elapsedTime / 1000)
     done()
   })
 }
