@@ -117,7 +117,6 @@ export function buildApp(config: AppConfig, { addressBook, authenticator }: AppS
   app.setValidatorCompiler(validatorCompiler)
 
   app.decorateRequest('failure', undefined)
-  app.decorateRequest('principal', null)
   app.decorateRequest('authFailure', null)
   app.addHook('onRequest', (request, reply, done) => {
     identify(request, reply)
