@@ -248,24 +248,38 @@ function sendProblem(request: FastifyRequest, reply: FastifyReply, error: unknow
   void reply.type('application/problem+json; charset=utf-8').send(body)
 }
 
+type RequestLogLevel = 'debug' | 'info' | 'warn' | 'error'
+/** pino's levels by value; a logger at another level (silent, or none at all) logs none of these. */
+const LEVEL_VALUES: Readonly<Record<string, number>> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 }
+const MESSAGES: Readonly<Record<RequestLogLevel, string>> = {
+  debug: 'probe answered',
+  info: 'request completed',
+  warn: 'request rejected',
+  error: 'request failed',
+}
+
+function logsAt(log: FastifyBaseLogger, level: RequestLogLevel): boolean {
+  const current = LEVEL_VALUES[log.level]
+  return current !== undefined && current <= (LEVEL_VALUES[level] ?? 0)
+}
+
 /**
- * One canonical line per request: info below 400, warn for 4xx, error (with the error) for 5xx.
- * It names the owner the request acted for and, when authentication refused it, why (never the
- * credential itself).
+ * One canonical line per request: info below 400, warn for 4xx, error (with the error) for 5xx,
+ * debug for probes. It names the owner the request acted for and, when authentication refused it,
+ * why (never the credential itself). Nothing is built for a line below the logger's level.
  */
 function logRequest(request: FastifyRequest, reply: FastifyReply): void {
+  const log = request.log
   const status = reply.statusCode
-  const line = {
-    method: request.method,
-    uri: pathOf(request.url),
-    ip: request.ip,
-    status,
-    time_ms: Math.round(reply.elapsedTime * 1000) / 1000,
-    ...(request.principal ? { owner: request.principal.owner } : {}),
-    ...(request.authFailure ? { auth_failure: request.authFailure.reason } : {}),
-  }
-  if (PROBE_PATHS.has(line.uri)) request.log.debug(line, 'probe answered')
-  else if (status >= 500) request.log.error({ ...line, err: request.failure }, 'request failed')
-  else if (status >= 400) request.log.warn(line, 'request rejected')
-  else request.log.info(line, 'request completed')
+  const byStatus: RequestLogLevel = status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info'
+  // A probe's line is at debug, below every other: when this level is off, so is debug.
+  if (!logsAt(log, byStatus)) return
+  const uri = pathOf(request.url)
+  const level = PROBE_PATHS.has(uri) ? 'debug' : byStatus
+  if (level === 'debug' && !logsAt(log, 'debug')) return
+  const line: Record<string, unknown> = { method: request.method, uri, ip: request.ip, status, time_ms: Math.round(reply.elapsedTime * 1000) / 1000 }
+  if (request.principal) line.owner = request.principal.owner
+  if (request.authFailure) line.auth_failure = request.authFailure.reason
+  if (level === 'error') line.err = request.failure
+  log[level](line, MESSAGES[level])
 }
