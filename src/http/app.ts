@@ -28,7 +28,7 @@ import { HttpProblem, pathOf, problemBody, Problems, resolveProblem } from './pr
 import { addRateLimit, RATE_LIMIT_GUARD } from './rate-limit.js'
 import { NO_GUARD, type Guard } from './responses.js'
 import { requestIdFrom } from './request-id.js'
-import { securityHeaders } from './security-headers.js'
+import { API_SECURITY_HEADERS } from './security-headers.js'
 import { validatorCompiler } from './validation.js'
 
 export { requestIdFrom }
@@ -202,23 +202,6 @@ export function buildApp(config: AppConfig, { addressBook, authenticator }: AppS
   return app
 }
 
-/**
- * Security headers for a JSON API (Helmet's, for these options): nothing may be framed, sniffed,
- * or load anything, and no Referer leaks a URL. The headers that only matter to HTML pages are
- * left out.
- */
-const SECURITY_HEADERS = securityHeaders({
-  contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
-  crossOriginOpenerPolicy: false,
-  originAgentCluster: false,
-  referrerPolicy: { policy: 'no-referrer' as const },
-  xDnsPrefetchControl: false,
-  xDownloadOptions: false,
-  xFrameOptions: { action: 'deny' as const },
-  xPermittedCrossDomainPolicies: false,
-  xXssProtection: false,
-})
-
 /** Headers a browser client needs to read from responses. */
 const EXPOSED_HEADERS = [
   'ETag',
@@ -257,7 +240,7 @@ function corsOptions(origins: readonly string[]) {
  * request id, and Vary, so that caches never mix compressed and plain representations.
  */
 function identify(request: FastifyRequest, reply: FastifyReply): void {
-  reply.headers(SECURITY_HEADERS).header('x-request-id', request.id).header('vary', 'accept-encoding')
+  reply.headers(API_SECURITY_HEADERS).header('x-request-id', request.id).header('vary', 'accept-encoding')
 }
 
 function bodyLimits(config: AppConfig): BodyLimits {
@@ -267,7 +250,10 @@ function bodyLimits(config: AppConfig): BodyLimits {
 function sendProblem(request: FastifyRequest, reply: FastifyReply, error: unknown, config: AppConfig): void {
   request.failure = error
   const { problem, detail, errors, headers } = resolveProblem(error, bodyLimitOf(request, bodyLimits(config)))
-  const body = problemBody(problem, detail, { method: request.method, target: request.url, requestId: request.id })
+  // Node sends no body in answer to HEAD but keeps its Content-Length, which must be that of the
+  // answer to GET (RFC 9110 section 8.6): the body names the method, so it is built for GET.
+  const method = request.method === 'HEAD' ? 'GET' : request.method
+  const body = problemBody(problem, detail, { method, target: request.url, requestId: request.id })
   if (errors) body.errors = [...errors]
   if (config.debug) body.trace = error instanceof Error ? (error.stack ?? String(error)) : String(error)
   reply.raw.statusMessage = problem.title

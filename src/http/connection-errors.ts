@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { HttpProblem, problemBody, Problems, type ProblemRequest, type ProblemType } from './problems.js'
 import { requestIdFrom } from './request-id.js'
+import { API_SECURITY_HEADERS } from './security-headers.js'
 
 /**
  * Requests Node answers itself, below Fastify: bare (a missing Host, an unmet Expect, HTTP it
@@ -216,18 +217,30 @@ function afterResponsesInFlight(socket: Duplex, then: () => void): void {
   }
 }
 
+/** The security headers every answer carries, as lines of a raw response head. */
+const SECURITY_HEADER_LINES = Object.entries(API_SECURITY_HEADERS)
+  .map(([name, value]) => `${name}: ${value}\r\n`)
+  .join('')
+
+/**
+ * Writes a problem answer straight to the socket and closes it, with the headers every answer
+ * carries. An answer to HEAD has no body (RFC 9110 section 9.3.2); its Content-Length is that of
+ * the answer the same request would get with GET (section 8.6), as Fastify's answers to HEAD have.
+ */
 function sendRaw(socket: Duplex, problem: ProblemType, detail: string, request: ProblemRequest, log: FastifyBaseLogger, reason: string | undefined): void {
   if (!socket.writable) return
-  const body = JSON.stringify(problemBody(problem, detail, request))
+  const head = request.method === 'HEAD'
+  const body = JSON.stringify(problemBody(problem, detail, head ? { ...request, method: 'GET' } : request))
   socket.end(
     `HTTP/1.1 ${String(problem.status)} ${problem.title}\r\n` +
       `Date: ${new Date().toUTCString()}\r\n` +
       'Connection: close\r\n' +
+      SECURITY_HEADER_LINES +
       'Content-Type: application/problem+json; charset=utf-8\r\n' +
       `Content-Length: ${String(Buffer.byteLength(body))}\r\n` +
       `X-Request-ID: ${request.requestId}\r\n` +
       'Vary: Accept-Encoding\r\n' +
-      `\r\n${body}`,
+      `\r\n${head ? '' : body}`,
   )
   log.warn(
     { req_id: request.requestId, method: request.method, uri: request.target, status: problem.status, reason },
