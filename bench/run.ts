@@ -1,15 +1,19 @@
 /**
- * npm run bench: addrservice against a raw node:http baseline, one server after another on
- * loopback, each pinned to one core and the load generator (wrk) to another when taskset exists.
+ * npm run bench: addrservice against a raw node:http baseline and a bare Fastify route, on
+ * loopback, each server pinned to one core and the load generator (wrk) to another when taskset
+ * exists.
  *
- *   npm run bench                  every scenario, 10 s each after a 3 s warm-up (about 8 minutes)
- *   npm run bench -- --quick       GET by id and POST on the baseline and SQLite, and start-up (about 1 minute)
+ *   npm run bench                  every scenario, 10 s each after a 3 s warm-up (about 10 minutes)
+ *   npm run bench -- --quick       GET by id, 90/10 and POST on the references and SQLite, the
+ *                                  features' costs, and start-up (about 3 minutes)
  *   npm run bench -- --smoke       the harness itself, for a couple of seconds (the test runs this)
  *   npm run bench -- --seconds 20  longer runs
  *   --no-build (use dist/ as it is), --out DIR (write the JSON there)
  *
- * Prints a table per scenario (req/s, p50/p99 latency, ratio to the baseline, server CPU, RSS)
- * and writes the figures to bench/results/bench-<time>.json. Not a test: it asserts nothing.
+ * Prints a table per scenario (req/s, p50/p99 latency, ratio to the baseline, server CPU, the
+ * server's CPU time per request, RSS), what each feature costs a GET, start-up, and how the
+ * figures stand against the targets; writes them to bench/results/bench-<time>.json.
+ * Not a test: it asserts nothing.
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -34,6 +38,9 @@ const smoke = args.includes('--smoke')
 const secondsArg = args.indexOf('--seconds')
 const SECONDS = secondsArg >= 0 ? Number(args[secondsArg + 1]) : smoke ? 1 : quick ? 4 : 10
 const WARMUP = smoke ? 0 : quick ? 2 : 3
+/** Rounds of the features' runs: each round runs every variant once, so that a drift of the machine touches them all alike. */
+const FEATURE_ROUNDS = quick ? 2 : 3
+const FEATURE_SECONDS = secondsArg >= 0 ? SECONDS : quick ? 3 : 5
 const outArg = args.indexOf('--out')
 const CONNECTIONS = 32
 const BOOK = 1_000
@@ -43,12 +50,16 @@ const PG_URL = process.env.ADDRSERVICE_BENCH_PG_URL ?? process.env.ADDRSERVICE_T
 type Auth = 'none' | 'api-key'
 interface Target {
   readonly name: string
-  readonly store: 'baseline' | 'memory' | 'sqlite' | 'postgres'
+  readonly store: 'baseline' | 'fastify' | 'memory' | 'sqlite' | 'postgres'
   readonly auth: Auth
+  /** Settings over the benchmark's own (logging.level warn, no authentication, a rate limit it does not reach). */
+  readonly settings?: Readonly<Record<string, Readonly<Record<string, unknown>>>>
+  /** Only these scenarios, by name prefix; all when absent. */
+  readonly only?: readonly string[]
 }
 interface Scenario {
   readonly name: string
-  /** The body of wrk's request() for this scenario, in Lua. */
+  /** The body of wrk's request() for this scenario, in Lua, over the requests the script prepares (see wrkScript). */
   readonly lua: string
   /** Needs the 100,000-entry book. */
   readonly big?: boolean
@@ -61,8 +72,12 @@ interface Measurement {
   p99Ms: number
   errors: number
   cpuPercent: number
+  /** The server's CPU time (user + system) per request: what a request costs, whether or not the server was saturated. */
+  cpuUsPerRequest: number
   rssMiB: number
   ratio?: number
+  /** To the bare Fastify route's figure, when it ran. */
+  fastifyRatio?: number
 }
 
 // ---------------------------------------------------------------- the machine
@@ -180,8 +195,9 @@ async function freshStore(target: Target, dir: string): Promise<{ url: string; o
 async function startTarget(target: Target, dir: string, { seed = 0 }: { seed?: number } = {}): Promise<Server> {
   const port = nextPort++
   const url = `http://127.0.0.1:${String(port)}`
-  if (target.store === 'baseline') {
-    const argv = pinned(0, [process.execPath, '--import', 'tsx', join(ROOT, 'bench', 'baseline.ts')])
+  if (target.store === 'baseline' || target.store === 'fastify') {
+    const script = target.store === 'baseline' ? 'baseline.ts' : 'bare-fastify.ts'
+    const argv = pinned(0, [process.execPath, '--import', 'tsx', join(ROOT, 'bench', script)])
     const child = spawn(argv[0] ?? '', argv.slice(1), {
       env: { ...process.env, BENCH_PORT: String(port), BENCH_SEED: String(seed) },
       stdio: ['ignore', 'ignore', 'inherit'],
@@ -202,16 +218,15 @@ async function startTarget(target: Target, dir: string, { seed = 0 }: { seed?: n
     await opened.close()
   }
   const config = join(dir, `config-${String(port)}.yaml`)
-  writeFileSync(
-    config,
-    stringify({
-      server: { host: '127.0.0.1', port },
-      auth: { mode: target.auth },
-      // The limit stays on with authentication, as it is by default, but high enough not to refuse the benchmark.
-      'rate-limit': { max: 1_000_000 },
-      logging: { level: 'info' },
-    }),
-  )
+  const settings: Record<string, Record<string, unknown>> = {
+    server: { host: '127.0.0.1', port },
+    auth: { mode: target.auth },
+    // The limit stays on with authentication, as it is by default, but high enough not to refuse the benchmark.
+    'rate-limit': { max: 1_000_000 },
+    logging: { level: 'warn' },
+  }
+  for (const [section, values] of Object.entries(target.settings ?? {})) settings[section] = { ...settings[section], ...values }
+  writeFileSync(config, stringify(settings))
   const argv = pinned(0, [process.execPath, MAIN, '--config', config, '--db', store.url])
   const child = spawn(argv[0] ?? '', argv.slice(1), { stdio: ['ignore', 'ignore', 'inherit'], env: cleanEnv() })
   await waitReady(url, child)
@@ -248,28 +263,41 @@ async function seedBook(server: Server): Promise<void> {
 // ---------------------------------------------------------------- load
 
 // In this order: the page of 100 runs before POST grows the book, on the same 1,000 entries everywhere.
+// Each request is formatted once, in the script's init(), so that wrk spends its core sending them.
+const GET_BY_ID: Scenario = { name: 'GET /addresses/{id}', lua: 'return gets[math.random(#gets)]' }
 const SCENARIOS: readonly Scenario[] = [
-  { name: 'GET /addresses/{id}', lua: 'return wrk.format("GET", "/addresses/" .. ids[math.random(#ids)])' },
-  { name: 'GET /addresses (a page of 100)', lua: 'return wrk.format("GET", "/addresses?limit=100")' },
+  GET_BY_ID,
+  { name: 'GET /addresses (a page of 100)', lua: 'return page' },
   {
     name: '90% GET / 10% PUT',
-    lua: `local id = ids[math.random(#ids)]
-  if math.random(10) == 1 then return wrk.format("PUT", "/addresses/" .. id, nil, body) end
-  return wrk.format("GET", "/addresses/" .. id)`,
+    lua: `local i = math.random(#gets)
+  if math.random(10) == 1 then return puts[i] end
+  return gets[i]`,
   },
-  { name: 'POST /addresses', lua: 'return wrk.format("POST", "/addresses", nil, body)' },
-  { name: 'GET /addresses?q=hopper (100,000 entries)', lua: 'return wrk.format("GET", "/addresses?q=hopper")', big: true },
+  { name: 'POST /addresses', lua: 'return post' },
+  { name: 'GET /addresses?q=hopper (100,000 entries)', lua: 'return search', big: true },
 ]
 
-function wrkScript(server: Server, scenario: Scenario, dir: string): string {
+function wrkScript(server: Server, scenario: Scenario, dir: string, headers: Readonly<Record<string, string>> = {}): string {
   const file = join(dir, 'scenario.lua')
   const ids = server.ids.length > 0 ? server.ids : ['none']
+  const allHeaders = { 'Content-Type': 'application/json', ...(server.authorization ? { Authorization: server.authorization } : {}), ...headers }
   writeFileSync(
     file,
     `local ids = {${ids.map((id) => `"${id}"`).join(',')}}
 local body = ${JSON.stringify(JSON.stringify(BENCH_ENTRY))}
-wrk.headers["Content-Type"] = "application/json"
-${server.authorization ? `wrk.headers["Authorization"] = "${server.authorization}"` : ''}
+${Object.entries(allHeaders).map(([name, value]) => `wrk.headers[${JSON.stringify(name)}] = ${JSON.stringify(value)}`).join('\n')}
+local gets, puts = {}, {}
+local page, post, search
+init = function()
+  for i, id in ipairs(ids) do
+    gets[i] = wrk.format("GET", "/addresses/" .. id)
+    puts[i] = wrk.format("PUT", "/addresses/" .. id, nil, body)
+  end
+  page = wrk.format("GET", "/addresses?limit=100")
+  post = wrk.format("POST", "/addresses", nil, body)
+  search = wrk.format("GET", "/addresses?q=hopper")
+end
 request = function()
   ${scenario.lua}
 end
@@ -292,25 +320,128 @@ function runWrk(script: string, url: string, seconds: number): { requests: numbe
   return { requests, durationUs, p50Us, p99Us, errors }
 }
 
-async function measure(target: Target, server: Server, scenario: Scenario, dir: string): Promise<Measurement> {
-  const script = wrkScript(server, scenario, dir)
-  if (WARMUP > 0) runWrk(script, server.url, WARMUP)
+interface MeasureOptions {
+  readonly seconds?: number
+  readonly warmup?: number
+  /** Request headers on top of the scenario's. */
+  readonly headers?: Readonly<Record<string, string>>
+  /** Print the line as it goes. */
+  readonly quiet?: boolean
+}
+
+async function measure(target: Target, server: Server, scenario: Scenario, dir: string, options: MeasureOptions = {}): Promise<Measurement> {
+  const { seconds = SECONDS, warmup = WARMUP, headers = {}, quiet = false } = options
+  const script = wrkScript(server, scenario, dir, headers)
+  if (warmup > 0) runWrk(script, server.url, warmup)
   const pid = server.child.pid ?? 0
   const cpuBefore = cpuSeconds(pid)
-  const result = runWrk(script, server.url, SECONDS)
+  const result = runWrk(script, server.url, seconds)
   const cpu = cpuSeconds(pid) - cpuBefore
-  const seconds = result.durationUs / 1e6
-  console.log(`  ${target.name}, ${scenario.name}: ${num(result.requests / seconds)} req/s`)
+  const elapsed = result.durationUs / 1e6
+  if (!quiet) console.log(`  ${target.name}, ${scenario.name}: ${num(result.requests / elapsed)} req/s`)
   await delay(0)
   return {
     target: target.name,
     scenario: scenario.name,
-    requestsPerSecond: result.requests / seconds,
+    requestsPerSecond: result.requests / elapsed,
     p50Ms: result.p50Us / 1000,
     p99Ms: result.p99Us / 1000,
     errors: result.errors,
-    cpuPercent: (100 * cpu) / seconds,
+    cpuPercent: (100 * cpu) / elapsed,
+    cpuUsPerRequest: (1e6 * cpu) / Math.max(1, result.requests),
     rssMiB: rssMiB(pid),
+  }
+}
+
+// ---------------------------------------------------------------- what each feature costs a GET
+
+/**
+ * A feature and how the benchmark turns it on and off. Every variant is addrservice on SQLite at
+ * logging.level warn without authentication (so without the rate limit) and with metrics, as the
+ * reference is, but for the one setting named; compression cannot be turned off, so its line is
+ * what a GET costs when the client asks for it, as browsers and most HTTP clients do (the entry,
+ * under the 1 KiB threshold, still goes out plain).
+ */
+interface Feature {
+  readonly name: string
+  readonly how: string
+  /** The variant's settings, or the request headers that engage the feature on the reference. */
+  readonly settings?: Target['settings']
+  readonly auth?: Auth
+  readonly headers?: Readonly<Record<string, string>>
+  /** Whether the variant has the feature and the reference not (or the other way round). */
+  readonly variantHasIt: boolean
+}
+
+const FEATURES: readonly Feature[] = [
+  { name: 'access log', how: 'logging.level info vs warn', settings: { logging: { level: 'info' } }, variantHasIt: true },
+  { name: 'metrics', how: 'metrics.enabled true vs false', settings: { metrics: { enabled: false } }, variantHasIt: false },
+  { name: 'authentication', how: 'API key vs auth.mode none (rate limit off)', auth: 'api-key', settings: { 'rate-limit': { enabled: false } }, variantHasIt: true },
+  { name: 'rate limit', how: 'rate-limit.enabled true vs false (by client address)', settings: { 'rate-limit': { enabled: true } }, variantHasIt: true },
+  { name: 'compression', how: 'Accept-Encoding: gzip, deflate, br vs none', headers: { 'Accept-Encoding': 'gzip, deflate, br' }, variantHasIt: true },
+]
+
+interface FeatureCost {
+  feature: string
+  how: string
+  /** CPU time per GET with and without the feature (medians of the rounds). */
+  withUs: number
+  withoutUs: number
+  costUs: number
+  /** Of the reference GET's CPU time. */
+  percent: number
+  requestsPerSecondWith: number
+  requestsPerSecondWithout: number
+}
+
+/**
+ * Runs GET /addresses/{id} on the reference and on a variant per feature, all started at once and
+ * measured in turn, round after round; a feature costs the difference of the CPU time per request
+ * (medians of the rounds), which holds whether or not the server saturated its core.
+ */
+async function featureCosts(dir: string): Promise<{ referenceUs: number; costs: FeatureCost[] }> {
+  const reference: Target = { name: 'reference', store: 'sqlite', auth: 'none' }
+  const variants = FEATURES.map((feature) => ({
+    feature,
+    target: feature.settings || feature.auth ? { name: feature.name, store: 'sqlite' as const, auth: feature.auth ?? 'none', ...(feature.settings ? { settings: feature.settings } : {}) } : reference,
+  }))
+  const targets = [reference, ...new Set(variants.map((variant) => variant.target).filter((target) => target !== reference))]
+  const servers = new Map<Target, Server>()
+  try {
+    for (const target of targets) {
+      const server = await startTarget(target, dir)
+      servers.set(target, server)
+      await seedBook(server)
+    }
+    const runs = [{ target: reference, headers: {} }, ...variants.map(({ feature, target }) => ({ target, headers: feature.headers ?? {} }))]
+    const samples = runs.map(() => [] as Measurement[])
+    for (let round = 0; round < FEATURE_ROUNDS; round++) {
+      for (const [index, run] of runs.entries()) {
+        const server = servers.get(run.target)
+        if (!server) throw new Error(`no server for ${run.target.name}`)
+        samples[index]?.push(await measure(run.target, server, GET_BY_ID, dir, { seconds: FEATURE_SECONDS, warmup: round === 0 ? WARMUP : 0, headers: run.headers, quiet: true }))
+      }
+      process.stdout.write(`  features: round ${String(round + 1)} of ${String(FEATURE_ROUNDS)} done\n`)
+    }
+    const cpuOf = (index: number) => median((samples[index] ?? []).map((row) => row.cpuUsPerRequest))
+    const rateOf = (index: number) => median((samples[index] ?? []).map((row) => row.requestsPerSecond))
+    const costs = variants.map(({ feature }, offset) => {
+      const [withIndex, withoutIndex] = feature.variantHasIt ? [offset + 1, 0] : [0, offset + 1]
+      const costUs = cpuOf(withIndex) - cpuOf(withoutIndex)
+      return {
+        feature: feature.name,
+        how: feature.how,
+        withUs: cpuOf(withIndex),
+        withoutUs: cpuOf(withoutIndex),
+        costUs,
+        percent: (100 * costUs) / cpuOf(0),
+        requestsPerSecondWith: rateOf(withIndex),
+        requestsPerSecondWithout: rateOf(withoutIndex),
+      }
+    })
+    return { referenceUs: cpuOf(0), costs }
+  } finally {
+    for (const server of servers.values()) await server.stop()
   }
 }
 
@@ -332,8 +463,10 @@ function wallMs(argv: string[], times: number): number {
   )
 }
 
-async function coldStartMs(dir: string, times: number): Promise<number> {
+/** Cold start to /readyz 200 with the default settings but for a SQLite file, a port and no authentication, and the server's RSS then. */
+async function coldStart(dir: string, times: number): Promise<{ ms: number; rssMiB: number }> {
   const samples: number[] = []
+  const rss: number[] = []
   for (let run = 0; run < times; run++) {
     const port = nextPort++
     const started = performance.now()
@@ -343,9 +476,10 @@ async function coldStartMs(dir: string, times: number): Promise<number> {
     })
     await waitReady(`http://127.0.0.1:${String(port)}`, child)
     samples.push(performance.now() - started)
+    rss.push(rssMiB(child.pid ?? 0))
     await stopper(child)()
   }
-  return median(samples)
+  return { ms: median(samples), rssMiB: median(rss) }
 }
 
 // ---------------------------------------------------------------- report
@@ -356,12 +490,59 @@ const num = (value: number, digits = 0) => (Number.isFinite(value) ? value.toLoc
 function table(scenario: string, rows: Measurement[]): string {
   const lines = [
     scenario,
-    `  ${pad('server', 26)}${'req/s'.padStart(9)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'ratio'.padStart(7)}${'CPU %'.padStart(7)}${'RSS MiB'.padStart(9)}${'errors'.padStart(8)}`,
+    `  ${pad('server', 30)}${'req/s'.padStart(9)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'ratio'.padStart(7)}${'/bare'.padStart(7)}${'CPU %'.padStart(7)}${'µs/req'.padStart(8)}${'RSS MiB'.padStart(9)}${'errors'.padStart(8)}`,
   ]
   for (const row of rows) {
+    const ratio = (value: number | undefined) => (value === undefined ? '' : num(value, 2)).padStart(7)
     lines.push(
-      `  ${pad(row.target, 26)}${num(row.requestsPerSecond).padStart(9)}${num(row.p50Ms, 2).padStart(9)}${num(row.p99Ms, 2).padStart(9)}${(row.ratio === undefined ? '' : num(row.ratio, 2)).padStart(7)}${num(row.cpuPercent).padStart(7)}${num(row.rssMiB).padStart(9)}${num(row.errors).padStart(8)}`,
+      `  ${pad(row.target, 30)}${num(row.requestsPerSecond).padStart(9)}${num(row.p50Ms, 2).padStart(9)}${num(row.p99Ms, 2).padStart(9)}${ratio(row.ratio)}${ratio(row.fastifyRatio)}${num(row.cpuPercent).padStart(7)}${num(row.cpuUsPerRequest, 1).padStart(8)}${num(row.rssMiB).padStart(9)}${num(row.errors).padStart(8)}`,
     )
+  }
+  return lines.join('\n')
+}
+
+function featureLines({ referenceUs, costs }: { referenceUs: number; costs: readonly FeatureCost[] }): string {
+  const lines = [
+    `what each feature costs a GET /addresses/{id}, in the server's CPU time per request (the reference: SQLite, warn, no authentication, metrics on, ${num(referenceUs, 1)} µs; medians of ${String(FEATURE_ROUNDS)} rounds)`,
+  ]
+  for (const cost of costs) {
+    const sign = cost.costUs >= 0 ? '+' : '−'
+    lines.push(
+      `  ${pad(cost.feature, 16)}${`${sign}${num(Math.abs(cost.costUs), 1)} µs`.padStart(11)}${`${sign}${num(Math.abs(cost.percent), 0)}%`.padStart(7)}   ${num(cost.requestsPerSecondWithout)} → ${num(cost.requestsPerSecondWith)} req/s   (${cost.how})`,
+    )
+  }
+  return lines.join('\n')
+}
+
+interface Goal {
+  readonly what: string
+  readonly value: number | undefined
+  readonly unit: '' | ' ms' | ' MiB'
+  readonly atLeast?: number
+  readonly atMost?: number
+}
+
+/** The targets of the performance work, against this run's figures. */
+function goalLines(results: readonly Measurement[], startup: { coldStartToReadyMs: number; rssAfterStartMiB: number }): string {
+  const row = (target: string, scenario: string) => results.find((result) => result.target === target && result.scenario === scenario)
+  const get = GET_BY_ID.name
+  const goals: Goal[] = [
+    { what: 'GET by id, SQLite, warn: ratio', value: row('addrservice SQLite', get)?.ratio, unit: '', atLeast: 0.5 },
+    { what: 'GET by id, SQLite, info: ratio', value: row('addrservice SQLite info', get)?.ratio, unit: '', atLeast: 0.4 },
+    { what: '90/10 GET/PUT, SQLite: ratio', value: row('addrservice SQLite', '90% GET / 10% PUT')?.ratio, unit: '', atLeast: 0.4 },
+    { what: 'POST, SQLite: ratio', value: row('addrservice SQLite', 'POST /addresses')?.ratio, unit: '', atLeast: 0.3 },
+    { what: 'GET by id, PostgreSQL: ratio', value: row('addrservice PostgreSQL', get)?.ratio, unit: '', atLeast: 0.35 },
+    { what: 'GET by id, SQLite: p99', value: row('addrservice SQLite', get)?.p99Ms, unit: ' ms', atMost: 3 },
+    { what: 'cold start to /readyz', value: startup.coldStartToReadyMs, unit: ' ms', atMost: 300 },
+    { what: 'RSS after start', value: startup.rssAfterStartMiB, unit: ' MiB', atMost: 100 },
+  ]
+  const lines = ['against the targets (ratios to the raw server in this run)']
+  for (const goal of goals) {
+    if (goal.value === undefined) continue
+    const digits = goal.unit === '' || goal.unit === ' ms' && goal.value < 10 ? 2 : 0
+    const met = goal.atLeast !== undefined ? goal.value >= goal.atLeast : goal.value <= (goal.atMost ?? Number.POSITIVE_INFINITY)
+    const target = goal.atLeast !== undefined ? `≥ ${String(goal.atLeast)}` : `≤ ${String(goal.atMost)}`
+    lines.push(`  ${pad(goal.what, 34)}${`${num(goal.value, digits)}${goal.unit}`.padStart(10)}   target ${target}${goal.unit}   ${met ? 'met' : 'not met'}`)
   }
   return lines.join('\n')
 }
@@ -390,21 +571,34 @@ async function main(): Promise<void> {
   )
   console.log(pinning ? 'servers pinned to core 0, wrk to core 1 (taskset)' : 'taskset is missing (or one core only): servers and wrk are not pinned, so they share the cores')
 
+  const baseline: Target = { name: 'raw node:http (baseline)', store: 'baseline', auth: 'none' }
+  const bare: Target = { name: 'bare Fastify', store: 'fastify', auth: 'none' }
   const targets: Target[] = [
-    { name: 'raw node:http (baseline)', store: 'baseline', auth: 'none' },
+    baseline,
+    bare,
     { name: 'addrservice memory', store: 'memory', auth: 'none' },
     { name: 'addrservice SQLite', store: 'sqlite', auth: 'none' },
+    { name: 'addrservice SQLite info', store: 'sqlite', auth: 'none', settings: { logging: { level: 'info' } }, only: ['GET /addresses/{id}'] },
     { name: 'addrservice SQLite api-key', store: 'sqlite', auth: 'api-key' },
   ]
   if (!smoke && !quick && (await postgresReachable())) targets.push({ name: 'addrservice PostgreSQL', store: 'postgres', auth: 'none' })
   else if (!smoke && !quick) console.log(`PostgreSQL at ${PG_URL} does not answer: its rows are left out`)
-  const chosenTargets = smoke ? targets.slice(0, 2) : quick ? targets.filter((target) => target.store === 'baseline' || target.name === 'addrservice SQLite') : targets
-  const chosenScenarios = smoke ? SCENARIOS.slice(0, 1) : quick ? SCENARIOS.filter((scenario) => scenario.name.startsWith('GET /addresses/') || scenario.name.startsWith('POST')) : SCENARIOS
+  const chosenTargets = smoke
+    ? targets.filter((target) => target === baseline || target.store === 'memory')
+    : quick
+      ? targets.filter((target) => target === baseline || target === bare || target.name === 'addrservice SQLite' || target.name === 'addrservice SQLite info')
+      : targets
+  const chosenScenarios = smoke
+    ? SCENARIOS.slice(0, 1)
+    : quick
+      ? SCENARIOS.filter((scenario) => scenario.name.startsWith('GET /addresses/') || scenario.name.startsWith('90%') || scenario.name.startsWith('POST'))
+      : SCENARIOS
 
   const results: Measurement[] = []
   try {
     for (const target of chosenTargets) {
-      const small = chosenScenarios.filter((scenario) => !scenario.big)
+      const mine = chosenScenarios.filter((scenario) => !target.only || target.only.some((name) => scenario.name.startsWith(name)))
+      const small = mine.filter((scenario) => !scenario.big)
       if (small.length > 0) {
         const server = await startTarget(target, dir)
         try {
@@ -414,7 +608,7 @@ async function main(): Promise<void> {
           await server.stop()
         }
       }
-      const big = chosenScenarios.filter((scenario) => scenario.big)
+      const big = mine.filter((scenario) => scenario.big)
       if (big.length > 0 && target.store !== 'memory') {
         const server = await startTarget(target, dir, { seed: BIG_BOOK })
         try {
@@ -424,37 +618,47 @@ async function main(): Promise<void> {
         }
       }
     }
+    const features = smoke ? undefined : await featureCosts(dir)
 
     for (const scenario of chosenScenarios) {
       const rows = results.filter((row) => row.scenario === scenario.name)
-      const baseline = rows.find((row) => row.target === chosenTargets[0]?.name)
-      if (baseline) for (const row of rows) row.ratio = row.requestsPerSecond / baseline.requestsPerSecond
+      const raw = rows.find((row) => row.target === baseline.name)
+      const fastify = rows.find((row) => row.target === bare.name)
+      for (const row of rows) {
+        if (raw) row.ratio = row.requestsPerSecond / raw.requestsPerSecond
+        if (fastify) row.fastifyRatio = row.requestsPerSecond / fastify.requestsPerSecond
+      }
       console.log(`\n${table(scenario.name, rows)}`)
-      if (baseline && scenario === chosenScenarios[0]) {
+      if (raw && scenario === chosenScenarios[0]) {
         console.log(
-          baseline.cpuPercent >= 90
-            ? `  the baseline server used ${num(baseline.cpuPercent)}% of its core: the load generator keeps up`
-            : `  WARNING: the baseline server used only ${num(baseline.cpuPercent)}% of its core: the load generator may be the bottleneck`,
+          raw.cpuPercent >= 90
+            ? `  the baseline server used ${num(raw.cpuPercent)}% of its core: the load generator keeps up`
+            : `  WARNING: the baseline server used only ${num(raw.cpuPercent)}% of its core: the load generator may be the bottleneck`,
         )
       }
     }
+    if (features) console.log(`\n${featureLines(features)}`)
 
+    const times = smoke ? 1 : 5
+    const cold = await coldStart(dir, times)
     const startup = {
-      coldStartToReadyMs: await coldStartMs(dir, smoke ? 1 : 5),
-      versionMs: wallMs([process.execPath, MAIN, '--version'], smoke ? 1 : 5),
-      helpMs: wallMs([process.execPath, MAIN, '--help'], smoke ? 1 : 5),
-      nodeAloneMs: wallMs([process.execPath, '-e', '0'], smoke ? 1 : 5),
+      coldStartToReadyMs: cold.ms,
+      rssAfterStartMiB: cold.rssMiB,
+      versionMs: wallMs([process.execPath, MAIN, '--version'], times),
+      helpMs: wallMs([process.execPath, MAIN, '--help'], times),
+      nodeAloneMs: wallMs([process.execPath, '-e', '0'], times),
     }
     console.log(
-      `\nstart-up (median of ${smoke ? '1' : '5'}): cold start to /readyz 200 ${num(startup.coldStartToReadyMs)} ms; --version ${num(startup.versionMs)} ms; --help ${num(startup.helpMs)} ms; node -e 0 alone ${num(startup.nodeAloneMs)} ms`,
+      `\nstart-up (median of ${String(times)}): cold start to /readyz 200 ${num(startup.coldStartToReadyMs)} ms, RSS then ${num(startup.rssAfterStartMiB)} MiB; --version ${num(startup.versionMs)} ms; --help ${num(startup.helpMs)} ms; node -e 0 alone ${num(startup.nodeAloneMs)} ms`,
     )
+    if (!smoke) console.log(`\n${goalLines(results, startup)}`)
 
     const out = outArg >= 0 ? (args[outArg + 1] ?? '.') : join(ROOT, 'bench', 'results')
     mkdirSync(out, { recursive: true })
     const file = join(out, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`)
     writeFileSync(
       file,
-      `${JSON.stringify({ date: new Date().toISOString(), node, cores: availableParallelism(), pinned: pinning, connections: CONNECTIONS, seconds: SECONDS, results, startup }, null, 2)}\n`,
+      `${JSON.stringify({ date: new Date().toISOString(), node, cores: availableParallelism(), pinned: pinning, connections: CONNECTIONS, seconds: SECONDS, results, features, startup }, null, 2)}\n`,
     )
     console.log(`\nwritten to ${file}`)
   } finally {

@@ -21,14 +21,14 @@ import {
 } from './connection-errors.js'
 import { addEntityTags } from './etag.js'
 import { addHealthRoutes, PROBE_PATHS } from './health.js'
-import { addHttpMetrics, addMetricsRoute } from './metrics.js'
+import { addMetricsRoute, RequestMetrics } from './metrics.js'
 import { addApiDocsRoutes, addOpenApi } from './openapi.js'
 import { addressRoutes } from './routes/addresses.js'
 import { HttpProblem, pathOf, problemBody, Problems, resolveProblem } from './problems.js'
 import { addRateLimit, RATE_LIMIT_GUARD } from './rate-limit.js'
 import { NO_GUARD, type Guard } from './responses.js'
 import { requestIdFrom } from './request-id.js'
-import { securityHeaders } from './security-headers.js'
+import { API_SECURITY_HEADERS } from './security-headers.js'
 import { validatorCompiler } from './validation.js'
 
 export { requestIdFrom }
@@ -71,6 +71,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The error this request failed with, kept for the request's log line. */
     failure: unknown
+    /** Whether the request's end is recorded (its log line written, its metrics counted). */
+    recorded: boolean
   }
   interface FastifyInstance {
     /** Turns readiness to 503 ahead of closing, so load balancers stop sending traffic. */
@@ -109,7 +111,28 @@ export function buildApp(config: AppConfig, { addressBook, authenticator }: AppS
     http: nodeServerOptions(config.server),
   }).withTypeProvider<TypeBoxTypeProvider>()
   app.server.headersTimeout = config.server.headersTimeoutMs
-  addConnectionErrors(app)
+  const metrics = options.metrics ? new RequestMetrics(options.metrics) : undefined
+  /**
+   * Writes the request's log line and counts it, once: when its response has gone ('sent'), when
+   * the connection closed before it could ('aborted': a client that leaves mid-export, which
+   * Fastify's onResponse never hears of), or when a connection-level answer took its place (its
+   * status: that answer logged itself, so the request is only counted).
+   */
+  const recordEnd = (request: FastifyRequest, reply: FastifyReply, end: 'sent' | 'aborted' | number) => {
+    if (request.recorded) return
+    request.recorded = true
+    const aborted = end === 'aborted'
+    const status = typeof end === 'number' ? end : aborted && !reply.raw.headersSent ? CLIENT_CLOSED_REQUEST : reply.statusCode
+    const elapsedMs = reply.elapsedTime
+    metrics?.finished(request, status, elapsedMs, aborted)
+    if (typeof end !== 'number') logRequest(request, status, elapsedMs, aborted)
+  }
+  addConnectionErrors(app, {
+    onAbandoned: (response, answeredWith) => {
+      const reply = replyOf(response)
+      if (reply) recordEnd(reply.request, reply, answeredWith ?? 'aborted')
+    },
+  })
   // Every method Node can parse is routed, so that a known path answers 405 rather than 404.
   for (const method of METHODS) {
     if (method !== 'CONNECT' && !app.supportedMethods.includes(method)) app.addHttpMethod(method)
@@ -117,10 +140,15 @@ export function buildApp(config: AppConfig, { addressBook, authenticator }: AppS
   app.setValidatorCompiler(validatorCompiler)
 
   app.decorateRequest('failure', undefined)
-  app.decorateRequest('principal', null)
+  app.decorateRequest('recorded', false)
+  app.decorateRequest('inFlight', false)
   app.decorateRequest('authFailure', null)
+  // One hook of each kind for what every request needs, rather than one per concern: each hook
+  // Fastify runs costs a request about as much as the work inside these.
   app.addHook('onRequest', (request, reply, done) => {
     identify(request, reply)
+    metrics?.started(request)
+    ;(reply.raw as ResponseOfReply)[REPLY] = reply
     done(protocolProblem(request.raw))
   })
   // Once shutdown starts, readiness answers 503 and responses close their connection, so that
@@ -138,11 +166,10 @@ export function buildApp(config: AppConfig, { addressBook, authenticator }: AppS
     done(null, payload)
   })
   app.addHook('onResponse', (request, reply, done) => {
-    logRequest(request, reply)
+    recordEnd(request, reply, 'sent')
     done()
   })
 
-  if (options.metrics) addHttpMetrics(app, options.metrics)
   addOpenApi(app, { version: options.version ?? '0.0.0', authenticator })
   addBodyParsers(app, bodyLimits(config))
   addEntityTags(app)
@@ -174,23 +201,6 @@ export function buildApp(config: AppConfig, { addressBook, authenticator }: AppS
   })
   return app
 }
-
-/**
- * Security headers for a JSON API (Helmet's, for these options): nothing may be framed, sniffed,
- * or load anything, and no Referer leaks a URL. The headers that only matter to HTML pages are
- * left out.
- */
-const SECURITY_HEADERS = securityHeaders({
-  contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
-  crossOriginOpenerPolicy: false,
-  originAgentCluster: false,
-  referrerPolicy: { policy: 'no-referrer' as const },
-  xDnsPrefetchControl: false,
-  xDownloadOptions: false,
-  xFrameOptions: { action: 'deny' as const },
-  xPermittedCrossDomainPolicies: false,
-  xXssProtection: false,
-})
 
 /** Headers a browser client needs to read from responses. */
 const EXPOSED_HEADERS = [
@@ -230,7 +240,7 @@ function corsOptions(origins: readonly string[]) {
  * request id, and Vary, so that caches never mix compressed and plain representations.
  */
 function identify(request: FastifyRequest, reply: FastifyReply): void {
-  reply.headers(SECURITY_HEADERS).header('x-request-id', request.id).header('vary', 'accept-encoding')
+  reply.headers(API_SECURITY_HEADERS).header('x-request-id', request.id).header('vary', 'accept-encoding')
 }
 
 function bodyLimits(config: AppConfig): BodyLimits {
@@ -240,7 +250,10 @@ function bodyLimits(config: AppConfig): BodyLimits {
 function sendProblem(request: FastifyRequest, reply: FastifyReply, error: unknown, config: AppConfig): void {
   request.failure = error
   const { problem, detail, errors, headers } = resolveProblem(error, bodyLimitOf(request, bodyLimits(config)))
-  const body = problemBody(problem, detail, { method: request.method, target: request.url, requestId: request.id })
+  // Node sends no body in answer to HEAD but keeps its Content-Length, which must be that of the
+  // answer to GET (RFC 9110 section 8.6): the body names the method, so it is built for GET.
+  const method = request.method === 'HEAD' ? 'GET' : request.method
+  const body = problemBody(problem, detail, { method, target: request.url, requestId: request.id })
   if (errors) body.errors = [...errors]
   if (config.debug) body.trace = error instanceof Error ? (error.stack ?? String(error)) : String(error)
   reply.raw.statusMessage = problem.title
@@ -250,23 +263,54 @@ function sendProblem(request: FastifyRequest, reply: FastifyReply, error: unknow
 }
 
 /**
- * One canonical line per request: info below 400, warn for 4xx, error (with the error) for 5xx.
- * It names the owner the request acted for and, when authentication refused it, why (never the
- * credential itself).
+ * The status an aborted request is logged and counted with when nothing of its response was sent:
+ * nginx's "client closed request", which no response carries.
  */
-function logRequest(request: FastifyRequest, reply: FastifyReply): void {
-  const status = reply.statusCode
-  const line = {
-    method: request.method,
-    uri: pathOf(request.url),
-    ip: request.ip,
-    status,
-    time_ms: Math.round(reply.elapsedTime * 1000) / 1000,
-    ...(request.principal ? { owner: request.principal.owner } : {}),
-    ...(request.authFailure ? { auth_failure: request.authFailure.reason } : {}),
-  }
-  if (PROBE_PATHS.has(line.uri)) request.log.debug(line, 'probe answered')
-  else if (status >= 500) request.log.error({ ...line, err: request.failure }, 'request failed')
-  else if (status >= 400) request.log.warn(line, 'request rejected')
-  else request.log.info(line, 'request completed')
+export const CLIENT_CLOSED_REQUEST = 499
+
+const REPLY = Symbol('addrservice.reply')
+/** A response that knows its Fastify reply, so that one the connection abandoned can still be recorded. */
+interface ResponseOfReply extends ServerResponse {
+  [REPLY]?: FastifyReply
+}
+
+function replyOf(response: ServerResponse): FastifyReply | undefined {
+  return (response as ResponseOfReply)[REPLY]
+}
+
+type RequestLogLevel = 'debug' | 'info' | 'warn' | 'error'
+/** pino's levels by value; a logger at another level (silent, or none at all) logs none of these. */
+const LEVEL_VALUES: Readonly<Record<string, number>> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 }
+
+function logsAt(log: FastifyBaseLogger, level: RequestLogLevel): boolean {
+  const current = LEVEL_VALUES[log.level]
+  return current !== undefined && current <= (LEVEL_VALUES[level] ?? 0)
+}
+const MESSAGES: Readonly<Record<RequestLogLevel, string>> = {
+  debug: 'probe answered',
+  info: 'request completed',
+  warn: 'request rejected',
+  error: 'request failed',
+}
+
+/**
+ * One canonical line per request: info below 400, warn for 4xx, error (with the error) for 5xx,
+ * debug for probes. It names the owner the request acted for and, when authentication refused it,
+ * why (never the credential itself); `aborted: true` when the connection closed before the
+ * response was complete. Nothing is built for a line below the logger's level.
+ */
+function logRequest(request: FastifyRequest, status: number, elapsedMs: number, aborted: boolean): void {
+  const log = request.log
+  const byStatus: RequestLogLevel = status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info'
+  // A probe's line is at debug, below every other: when this level is off, so is debug.
+  if (!logsAt(log, byStatus)) return
+  const uri = pathOf(request.url)
+  const level = PROBE_PATHS.has(uri) ? 'debug' : byStatus
+  if (level === 'debug' && !logsAt(log, 'debug')) return
+  const line: Record<string, unknown> = { method: request.method, uri, ip: request.ip, status, time_ms: Math.round(elapsedMs * 1000) / 1000 }
+  if (request.principal) line.owner = request.principal.owner
+  if (request.authFailure) line.auth_failure = request.authFailure.reason
+  if (aborted) line.aborted = true
+  if (level === 'error') line.err = request.failure
+  log[level](line, aborted ? 'request aborted' : MESSAGES[level])
 }

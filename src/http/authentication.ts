@@ -8,8 +8,11 @@ import { problemResponses, type Guard } from './responses.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** Who is calling: decided by the authentication hooks, before the handler runs. */
-    principal: Principal | null
+    /**
+     * Who is calling: decided by the authentication hooks, before the handler runs; absent from
+     * requests outside the routes authentication guards (probes, unknown endpoints).
+     */
+    principal?: Principal | null
     /** Why the credentials were refused, when they were; answered with 401 once the rate limit has counted the request. */
     authFailure: AuthFailure | null
   }
@@ -106,12 +109,12 @@ export interface AuthenticationOptions {
  */
 export function addAuthentication(app: FastifyInstance, { authenticator, metrics }: AuthenticationOptions): void {
   if (!authenticator) {
-    app.addHook('onRequest', (request, _reply, done) => {
-      request.principal = ANONYMOUS_PRINCIPAL
-      done()
-    })
+    // Every request of this scope acts for the default owner: a property of the scope's requests,
+    // so that no hook has to run for each of them.
+    app.decorateRequest('principal', { getter: () => ANONYMOUS_PRINCIPAL })
     return
   }
+  app.decorateRequest('principal', null)
   const failures = metrics
     ? new Counter({
         name: 'addrservice_auth_failures_total',

@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { HttpProblem, problemBody, Problems, type ProblemRequest, type ProblemType } from './problems.js'
 import { requestIdFrom } from './request-id.js'
+import { API_SECURITY_HEADERS } from './security-headers.js'
 
 /**
  * Requests Node answers itself, below Fastify: bare (a missing Host, an unmet Expect, HTTP it
@@ -64,6 +65,9 @@ const unmetExpectations = new WeakSet<IncomingMessage>()
 /** Connections that already have their connection-level answer; further parser errors on them change nothing. */
 const answered = new WeakSet<Duplex>()
 
+/** Responses that will never be sent because a connection-level answer took their place, with that answer's status. */
+const superseded = new WeakMap<ServerResponse, number>()
+
 /** What is followed of each connection: its responses not yet finished, in request order, and the latest one. */
 interface ConnectionState {
   readonly unfinished: Set<ServerResponse>
@@ -72,26 +76,38 @@ interface ConnectionState {
 
 const connections = new WeakMap<Duplex, ConnectionState>()
 
-function track(request: IncomingMessage, response: ServerResponse): void {
-  let state = connections.get(request.socket)
-  if (!state) {
-    state = { unfinished: new Set(), latest: response }
-    connections.set(request.socket, state)
-  }
-  const { unfinished } = state
-  unfinished.add(response)
-  state.latest = response
-  response.once('close', () => unfinished.delete(response))
+export interface ConnectionErrorsOptions {
+  /**
+   * Called with a response whose connection closed before it was complete: a client that left
+   * mid-answer, or a connection-level answer (`answeredWith` its status, already logged) that took
+   * its place.
+   */
+  readonly onAbandoned?: (response: ServerResponse, answeredWith: number | undefined) => void
 }
 
 /**
  * Hands every request that Node would answer bare to the app, which refuses it in its own format
  * (see protocolProblem), and answers CONNECT, which Node would drop without a word.
  */
-export function addConnectionErrors(app: FastifyInstance): void {
+export function addConnectionErrors(app: FastifyInstance, { onAbandoned }: ConnectionErrorsOptions = {}): void {
   const server = app.server
   server.maxHeadersCount = MAX_HEADER_FIELDS
-  server.on('request', track)
+  // One listener for every response of this server (its `this` is the response), rather than a
+  // closure for each.
+  function closed(this: ServerResponse): void {
+    connections.get(this.req.socket)?.unfinished.delete(this)
+    if (!this.writableFinished) onAbandoned?.(this, superseded.get(this))
+  }
+  server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    let state = connections.get(request.socket)
+    if (!state) {
+      state = { unfinished: new Set(), latest: response }
+      connections.set(request.socket, state)
+    }
+    state.unfinished.add(response)
+    state.latest = response
+    response.on('close', closed)
+  })
   server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
     unmetExpectations.add(request)
     server.emit('request', request, response)
@@ -159,6 +175,7 @@ export function answerClientError(error: ParserError, socket: Duplex, log: Fasti
     log.warn({ method: arriving.req.method, uri: arriving.req.url, reason: error.code }, 'connection closed: the body of an answered request could not be read')
     return
   }
+  if (arriving) superseded.set(arriving, problem.status)
   const head = arriving ? headOf(arriving.req) : Buffer.isBuffer(error.rawPacket) ? readRequestHead(error.rawPacket, Number(error.bytesParsed)) : UNREAD
   afterResponsesInFlight(socket, () => {
     sendRaw(socket, problem, detail, { method: head.method, target: head.target, requestId: requestIdFrom(head.requestIdHeader) }, log, error.code)
@@ -200,18 +217,30 @@ function afterResponsesInFlight(socket: Duplex, then: () => void): void {
   }
 }
 
+/** The security headers every answer carries, as lines of a raw response head. */
+const SECURITY_HEADER_LINES = Object.entries(API_SECURITY_HEADERS)
+  .map(([name, value]) => `${name}: ${value}\r\n`)
+  .join('')
+
+/**
+ * Writes a problem answer straight to the socket and closes it, with the headers every answer
+ * carries. An answer to HEAD has no body (RFC 9110 section 9.3.2); its Content-Length is that of
+ * the answer the same request would get with GET (section 8.6), as Fastify's answers to HEAD have.
+ */
 function sendRaw(socket: Duplex, problem: ProblemType, detail: string, request: ProblemRequest, log: FastifyBaseLogger, reason: string | undefined): void {
   if (!socket.writable) return
-  const body = JSON.stringify(problemBody(problem, detail, request))
+  const head = request.method === 'HEAD'
+  const body = JSON.stringify(problemBody(problem, detail, head ? { ...request, method: 'GET' } : request))
   socket.end(
     `HTTP/1.1 ${String(problem.status)} ${problem.title}\r\n` +
       `Date: ${new Date().toUTCString()}\r\n` +
       'Connection: close\r\n' +
+      SECURITY_HEADER_LINES +
       'Content-Type: application/problem+json; charset=utf-8\r\n' +
       `Content-Length: ${String(Buffer.byteLength(body))}\r\n` +
       `X-Request-ID: ${request.requestId}\r\n` +
       'Vary: Accept-Encoding\r\n' +
-      `\r\n${body}`,
+      `\r\n${head ? '' : body}`,
   )
   log.warn(
     { req_id: request.requestId, method: request.method, uri: request.target, status: problem.status, reason },

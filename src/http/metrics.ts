@@ -1,6 +1,7 @@
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
+import { AggregatorRegistry, Counter, Gauge, type Registry } from 'prom-client'
+import { SeriesHistogram, type HistogramSeries } from '../metric-series.js'
 import { Headers } from './responses.js'
-import { AggregatorRegistry, Gauge, Histogram, type Registry } from 'prom-client'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -10,40 +11,67 @@ declare module 'fastify' {
 }
 
 /**
- * Records every request in `registry`: a duration histogram by method, route template and
- * status, and a gauge of requests in flight. Route templates, not paths, keep labels bounded.
+ * Records every request in a registry: a duration histogram by method, route template and
+ * status, a gauge of requests in flight, and a counter of the requests their client left before
+ * the response was complete. Route templates, not paths, keep labels bounded. The app's own hooks
+ * call it (one hook of each kind for everything a request needs), and it keeps the cost of a
+ * request to a lookup of its series and a few additions: the gauge is read when scraped.
  */
-export function addHttpMetrics(app: FastifyInstance, registry: Registry): void {
-  const duration = new Histogram({
-    name: 'http_request_duration_seconds',
-    help: 'Time from receiving a request to finishing its response',
-    labelNames: ['method', 'route', 'status_code'],
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-    registers: [registry],
-  })
-  const inFlight = new Gauge({ name: 'http_requests_in_flight', help: 'Requests being handled', registers: [registry] })
+export class RequestMetrics {
+  readonly #duration: SeriesHistogram<'method' | 'route' | 'status_code'>
+  readonly #aborted: Counter<'method' | 'route' | 'status_code'>
+  /** The series by method, route and status: the histogram's lookup, without building its labels. */
+  readonly #series = new Map<string, HistogramSeries>()
+  #inFlight = 0
 
-  app.decorateRequest('inFlight', false)
-  app.addHook('onRequest', (request, _reply, done) => {
-    request.inFlight = true
-    inFlight.inc()
-    done()
-  })
-  const settle = (request: { inFlight: boolean }) => {
-    if (!request.inFlight) return
-    request.inFlight = false
-    inFlight.dec()
+  constructor(registry: Registry) {
+    this.#duration = new SeriesHistogram({
+      name: 'http_request_duration_seconds',
+      help: 'Time from receiving a request to finishing its response',
+      labelNames: ['method', 'route', 'status_code'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    })
+    this.#aborted = new Counter({
+      name: 'http_requests_aborted_total',
+      help: 'Requests whose client closed the connection before the response was complete (also counted in the duration histogram, by the status sent)',
+      labelNames: ['method', 'route', 'status_code'],
+      registers: [registry],
+    })
+    // Read when scraped (prom-client calls collect with the gauge as this), not set per request.
+    const inFlight = () => this.#inFlight
+    new Gauge({
+      name: 'http_requests_in_flight',
+      help: 'Requests being handled',
+      registers: [registry],
+      collect() {
+        this.set(inFlight())
+      },
+    })
   }
-  app.addHook('onRequestAbort', (request, done) => {
-    settle(request)
-    done()
-  })
-  app.addHook('onResponse', (request, reply, done) => {
-    settle(request)
+
+  /** A request has arrived (its onRequest hook). */
+  started(request: FastifyRequest): void {
+    request.inFlight = true
+    this.#inFlight++
+  }
+
+  /** A request is over: answered, or left by its client (then `aborted`); the caller makes sure this happens once a request. */
+  finished(request: FastifyRequest, status: number, elapsedMs: number, aborted = false): void {
+    if (request.inFlight) {
+      request.inFlight = false
+      this.#inFlight--
+    }
     const route = request.routeOptions.url ?? 'unmatched'
-    duration.observe({ method: request.method, route, status_code: String(reply.statusCode) }, reply.elapsedTime / 1000)
-    done()
-  })
+    const key = `${request.method} ${String(status)} ${route}`
+    let series = this.#series.get(key)
+    if (!series) {
+      series = this.#duration.series({ method: request.method, route, status_code: String(status) })
+      this.#series.set(key, series)
+    }
+    series.observe(elapsedMs / 1000)
+    if (aborted) this.#aborted.inc({ method: request.method, route, status_code: String(status) })
+  }
 }
 
 /** Where the metrics text comes from: a registry, or the cluster-wide sum of the workers' ones. */

@@ -1,4 +1,6 @@
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
+import { performance } from 'node:perf_hooks'
+import { Counter, Gauge, type Registry } from 'prom-client'
+import { SeriesHistogram, type HistogramSeries } from '../metric-series.js'
 import type { AddressEntry } from '../domain/address-entry.js'
 import type { EntryFilter } from '../domain/listing.js'
 import type {
@@ -49,13 +51,15 @@ function hasPool(store: Store): store is Store & PooledStore {
 export class InstrumentedStore implements Store {
   readonly description: string
   readonly #store: Store
-  readonly #duration: Histogram<'operation' | 'outcome'>
+  readonly #duration: SeriesHistogram<'operation' | 'outcome'>
+  /** The duration series by operation and outcome, found once. */
+  readonly #series = new Map<string, HistogramSeries>()
   readonly #errors: Counter<'operation'>
 
   constructor(store: Store, registry: Registry) {
     this.#store = store
     this.description = store.description
-    this.#duration = new Histogram({
+    this.#duration = new SeriesHistogram({
       name: 'addrservice_store_operation_duration_seconds',
       help: 'Time taken by store operations',
       labelNames: ['operation', 'outcome'],
@@ -169,16 +173,35 @@ export class InstrumentedStore implements Store {
     return this.#store.close()
   }
 
-  async #measure<T>(operation: Operation, run: () => Promise<T>): Promise<T> {
-    const end = this.#duration.startTimer({ operation })
+  #measure<T>(operation: Operation, run: () => Promise<T>): Promise<T> {
+    const started = performance.now()
+    let running: Promise<T>
     try {
-      const result = await run()
-      end({ outcome: 'ok' })
-      return result
+      running = run()
     } catch (error) {
-      end({ outcome: 'error' })
-      this.#errors.inc({ operation })
-      throw error
+      // A store that throws rather than rejects fails the same way to its callers.
+      running = Promise.reject(error instanceof Error ? error : new Error(String(error)))
     }
+    return running.then(
+      (result) => {
+        this.#seriesOf(operation, 'ok').observe((performance.now() - started) / 1000)
+        return result
+      },
+      (failure: unknown) => {
+        this.#seriesOf(operation, 'error').observe((performance.now() - started) / 1000)
+        this.#errors.inc({ operation })
+        throw failure
+      },
+    )
+  }
+
+  #seriesOf(operation: Operation, outcome: 'ok' | 'error'): HistogramSeries {
+    const key = `${operation} ${outcome}`
+    let series = this.#series.get(key)
+    if (!series) {
+      series = this.#duration.series({ operation, outcome })
+      this.#series.set(key, series)
+    }
+    return series
   }
 }

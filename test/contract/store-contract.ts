@@ -209,6 +209,21 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
         assert.deepEqual((await store.get(ALICE, 'entry-1'))?.entry, aMaximalEntry())
         assert.deepEqual((await listAll(store, ALICE))[0]?.entry, aMaximalEntry())
       })
+
+      test('when a caller changes the entry it stored or the one it read, then the stored entry stays as it was', async (t) => {
+        const store = await makeStore(t)
+        const entry = aFullEntry()
+
+        const created = await store.create(ALICE, 'entry-1', entry)
+        entry.full_name = 'changed after create'
+        created.entry.full_name = 'changed in the result of create'
+        const read = await store.get(ALICE, 'entry-1')
+        read?.entry.addresses?.splice(0)
+        const listed = (await listAll(store, ALICE))[0]
+        if (listed?.entry.emails?.[0]) listed.entry.emails[0].email = 'changed@example.org'
+
+        assert.deepEqual((await store.get(ALICE, 'entry-1'))?.entry, aFullEntry())
+      })
     })
 
     describe('update', () => {

@@ -277,3 +277,63 @@ describe('connection-level errors', () => {
     assert.deepEqual([problem.status, problem.instance, problem.method, problem.uri], [408, null, null, null])
   })
 })
+
+describe('refusals before routing and at the connection level', () => {
+  const fields = (count: number) => Array.from({ length: count }, (_, i) => `f${String(i)}:1\r\n`).join('')
+  /** Requests refused before any route runs, by Fastify (before the hooks) or by Node's parser (answered raw), as `method` would send them. */
+  const refusals: readonly { name: string; status: number; bytes: (method: string) => Buffer }[] = [
+    { name: 'an over-long id', status: 414, bytes: (method) => Buffer.from(`${method} /addresses/${'a'.repeat(101)} HTTP/1.1\r\nHost: test\r\nX-Request-ID: r\r\nConnection: close\r\n\r\n`) },
+    { name: 'a path that is not percent-encoding', status: 400, bytes: (method) => Buffer.from(`${method} /addresses/%zz HTTP/1.1\r\nHost: test\r\nX-Request-ID: r\r\nConnection: close\r\n\r\n`) },
+    {
+      name: 'a raw non-ASCII byte in the target',
+      status: 400,
+      bytes: (method) => Buffer.concat([Buffer.from(`${method} /addresses/`), Buffer.from('é'), Buffer.from(' HTTP/1.1\r\nHost: test\r\nX-Request-ID: r\r\n\r\n')]),
+    },
+    { name: 'no Host', status: 400, bytes: (method) => Buffer.from(`${method} /addresses HTTP/1.1\r\nX-Request-ID: r\r\n\r\n`) },
+    { name: 'more header fields than the limit', status: 431, bytes: (method) => Buffer.from(`${method} /addresses HTTP/1.1\r\nHost: test\r\nX-Request-ID: r\r\n${fields(1000)}\r\n`) },
+    { name: 'headers larger than Node allows', status: 431, bytes: (method) => Buffer.from(`${method} /addresses HTTP/1.1\r\nHost: test\r\nX-Request-ID: r\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`) },
+    { name: 'an unmet expectation', status: 417, bytes: (method) => Buffer.from(`${method} /addresses HTTP/1.1\r\nHost: test\r\nX-Request-ID: r\r\nExpect: foo\r\nConnection: close\r\n\r\n`) },
+  ]
+
+  /** The security headers of an ordinary answer, which every answer must carry alike. */
+  async function securityHeadersOf(port: number): Promise<Record<string, string>> {
+    const { text } = await exchange(port, [`GET /addresses HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n`])
+    const [response] = parseResponses(text)
+    assert.equal(response?.status, 200)
+    const names = ['content-security-policy', 'cross-origin-resource-policy', 'referrer-policy', 'strict-transport-security', 'x-content-type-options', 'x-frame-options']
+    const headers = Object.fromEntries(names.map((name) => [name, response.headers[name] ?? '']))
+    for (const [name, value] of Object.entries(headers)) assert.notEqual(value, '', name)
+    return headers
+  }
+
+  for (const { name, status, bytes } of refusals) {
+    test(`when a request with ${name} is refused, then the ${String(status)} carries the security headers of every answer`, async (t) => {
+      const { port } = await serve(t)
+      const expected = await securityHeadersOf(port)
+
+      const { text } = await exchange(port, [bytes('GET')])
+
+      const [response] = parseResponses(text)
+      assert.equal(response?.status, status)
+      assert.deepEqual(Object.fromEntries(Object.keys(expected).map((header) => [header, response.headers[header]])), expected)
+      assert.equal(problemOf(response).request_id, 'r')
+    })
+
+    test(`when HEAD with ${name} is refused, then the ${String(status)} has no body and the Content-Length of the answer to GET`, async (t) => {
+      const { port } = await serve(t)
+
+      const head = await exchange(port, [bytes('HEAD')])
+      const get = await exchange(port, [bytes('GET')])
+
+      const headEnd = head.text.indexOf('\r\n\r\n')
+      assert.notEqual(headEnd, -1)
+      assert.equal(head.text.slice(headEnd + 4), '', 'bytes after the header section')
+      assert.ok(head.closed || /\r\nconnection: keep-alive\r\n/i.test(head.text), 'a HEAD answer that does not close must keep the connection usable')
+      const [headResponse] = parseResponses(head.text.slice(0, headEnd + 4).replace(/\r\ncontent-length: \d+/i, ''))
+      const [getResponse] = parseResponses(get.text)
+      assert.equal(headResponse?.status, status)
+      assert.equal(headResponse.headers['content-type'], getResponse?.headers['content-type'])
+      assert.equal(/\r\ncontent-length: (\d+)/i.exec(head.text)?.[1], String(Buffer.byteLength(getResponse?.body ?? '', 'latin1')))
+    })
+  }
+})

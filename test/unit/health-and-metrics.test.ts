@@ -2,10 +2,11 @@ import assert from 'node:assert/strict'
 import { Writable } from 'node:stream'
 import { describe, test } from 'node:test'
 import { pino } from 'pino'
-import { Registry } from 'prom-client'
+import { Histogram, Registry } from 'prom-client'
 import { StoreUnavailableError } from '../../src/domain/errors.js'
 import { READINESS_TIMEOUT_MS } from '../../src/http/health.js'
 import { buildMetricsApp } from '../../src/http/metrics.js'
+import { SeriesHistogram } from '../../src/metric-series.js'
 import { InstrumentedStore } from '../../src/storage/instrumented-store.js'
 import { MemoryStore } from '../../src/storage/memory/memory-store.js'
 import { buildTestApp } from '../helpers/app.js'
@@ -124,6 +125,51 @@ describe('metrics', () => {
     const response = await app.inject({ method: 'GET', url: '/metrics' })
 
     assert.match(response.body, /addrservice_store_operation_duration_seconds_count\{probe="x",operation="ready",outcome="ok"\} 1/)
+  })
+})
+
+describe('SeriesHistogram', () => {
+  /** A registry with a histogram of each kind, observed alike, under the same name. */
+  function twoRegistries() {
+    const options = { name: 'job_seconds', help: 'How long a job took', labelNames: ['queue', 'outcome'] as const, buckets: [0.1, 0.5, 1] }
+    const theirs = new Registry()
+    const ours = new Registry()
+    for (const registry of [theirs, ours]) registry.setDefaultLabels({ instance: 'a"b' })
+    const histogram = new Histogram({ ...options, labelNames: [...options.labelNames], registers: [theirs] })
+    const series = new SeriesHistogram({ ...options, registers: [ours] })
+    const observe = (labels: { queue: string; outcome: string }, value: number) => {
+      histogram.observe(labels, value)
+      series.series(labels).observe(value)
+    }
+    return { theirs, ours, observe, series }
+  }
+
+  test("when the same values are observed, then the text and the JSON are prom-client's Histogram's, line for line", async () => {
+    const { theirs, ours, observe } = twoRegistries()
+
+    for (const value of [0.05, 0.1, 0.3, 0.7, 2, 9]) observe({ queue: 'mail', outcome: 'ok' }, value)
+    observe({ queue: 'print\nnow', outcome: 'error' }, 0.5)
+
+    assert.equal(await ours.metrics(), await theirs.metrics())
+    assert.deepEqual(await ours.getMetricsAsJSON(), await theirs.getMetricsAsJSON())
+  })
+
+  test('when a series is looked up again, then it is the same one and counts on', async () => {
+    const { ours, series } = twoRegistries()
+
+    series.series({ queue: 'mail', outcome: 'ok' }).observe(1)
+    series.series({ outcome: 'ok', queue: 'mail' }).observe(1)
+
+    assert.match(await ours.metrics(), /job_seconds_count\{instance="a\\"b",queue="mail",outcome="ok"\} 2\n/)
+  })
+
+  test('when the registry is reset, then the series start again from nothing', async () => {
+    const { ours, series } = twoRegistries()
+    series.series({ queue: 'mail', outcome: 'ok' }).observe(1)
+
+    ours.resetMetrics()
+
+    assert.doesNotMatch(await ours.metrics(), /job_seconds_count/)
   })
 })
 

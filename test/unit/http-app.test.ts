@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict'
+import { request as httpRequest } from 'node:http'
 import { describe, test, type TestContext } from 'node:test'
+import { setTimeout as delay } from 'node:timers/promises'
 import { brotliDecompressSync, gunzipSync, gzipSync, deflateSync } from 'node:zlib'
 import { ANONYMOUS_PRINCIPAL } from '../../src/domain/principal.js'
 import { MemoryStore } from '../../src/storage/memory/memory-store.js'
@@ -9,8 +11,10 @@ import type { ProblemBody } from '../../src/http/problems.js'
 import { buildTestApp, type TestAppOptions } from '../helpers/app.js'
 import { aFullEntry, aLargeEntry, anEntry } from '../helpers/factories.js'
 import { capturingLogger } from '../helpers/logger.js'
+import { listenOnLoopback } from '../helpers/raw-socket.js'
 import { storedEntries } from '../helpers/stores.js'
 import { StubAddressBook } from '../helpers/stub-address-book.js'
+import { Registry } from 'prom-client'
 
 const ID = '01890a5d4b8e7bd2a0f0c3b1d2e3f405'
 const PROBLEM_MEMBERS = ['code', 'detail', 'instance', 'message', 'method', 'request_id', 'status', 'title', 'type', 'uri']
@@ -795,4 +799,43 @@ describe('request logging', () => {
       assert.ok(lines.every((entry) => entry.req_id === undefined || entry.req_id === 'log-me'))
     })
   }
+
+  test('when the client closes the connection mid-export, then the request is still logged, with aborted: true and the status sent, and counted', async (t) => {
+    // A book whose NDJSON (about 3 MB) is more than the socket buffers hold, so that the export is
+    // still being written when the client leaves.
+    const store = new MemoryStore()
+    await store.createMany('default', Array.from({ length: 10_000 }, (_, index) => ({ id: `entry-${String(index)}`, entry: aFullEntry({ full_name: `Entry ${String(index)}` }) })))
+    const { lines, logger } = capturingLogger()
+    const metrics = new Registry()
+    const app = buildTestApp(t, { store, logger, metrics, serveMetrics: true, conformance: false })
+    const port = await listenOnLoopback(app)
+
+    await new Promise<void>((resolve, reject) => {
+      const exporting = httpRequest({ port, host: '127.0.0.1', path: '/addresses', headers: { accept: 'application/x-ndjson', 'x-request-id': 'left-early' } }, (response) => {
+        response.once('data', () => {
+          exporting.destroy()
+          resolve()
+        })
+      })
+      exporting.on('error', (error) => {
+        if (!exporting.destroyed) reject(error)
+      })
+      exporting.end()
+    })
+    let line: Record<string, unknown> | undefined
+    for (let waited = 0; !line && waited < 5000; waited += 20) {
+      await delay(20)
+      line = lines.find((entry) => entry.req_id === 'left-early')
+    }
+
+    assert.deepEqual(
+      { method: line?.method, uri: line?.uri, status: line?.status, aborted: line?.aborted, owner: line?.owner, msg: line?.msg, level: line?.level },
+      { method: 'GET', uri: '/addresses', status: 200, aborted: true, owner: 'default', msg: 'request aborted', level: 30 },
+    )
+    assert.equal(typeof line?.time_ms, 'number')
+    const text = await metrics.metrics()
+    assert.match(text, /http_request_duration_seconds_count\{method="GET",route="\/addresses",status_code="200"\} 1\n/)
+    assert.match(text, /http_requests_aborted_total\{method="GET",route="\/addresses",status_code="200"\} 1\n/)
+    assert.match(text, /http_requests_in_flight 0\n/)
+  })
 })

@@ -1,0 +1,46 @@
+/**
+ * The second reference of `npm run bench`: Fastify 5 with the routes the scenarios use over a Map,
+ * and nothing else (no plugins, hooks, schemas or logging). Between it and the raw node:http
+ * baseline lies what the framework costs; between it and addrservice, what addrservice adds.
+ * Seeds BENCH_SEED synthetic entries at start; listens on BENCH_PORT and prints "listening".
+ */
+import { randomUUID } from 'node:crypto'
+import Fastify from 'fastify'
+import { entryNumber } from './entries.js'
+
+const entries = new Map<string, unknown>()
+for (let index = 0; index < Number(process.env.BENCH_SEED ?? 0); index++) entries.set(randomUUID().replaceAll('-', ''), entryNumber(index))
+
+/** The first `limit` entries whose JSON contains `q` (case-insensitive): a scan, as a Map allows. */
+function page(limit: number, q: string | undefined): Record<string, unknown> {
+  const result: Record<string, unknown> = {}
+  let count = 0
+  for (const [id, entry] of entries) {
+    if (count === limit) break
+    if (q !== undefined && !JSON.stringify(entry).toLowerCase().includes(q)) continue
+    result[id] = entry
+    count++
+  }
+  return result
+}
+
+const app = Fastify({ logger: false })
+app.get('/readyz', () => ({ status: 'ready' }))
+app.get<{ Querystring: { limit?: string; q?: string } }>('/addresses', (request) => page(Number(request.query.limit ?? 100), request.query.q?.toLowerCase()))
+app.post('/addresses', (request, reply) => {
+  const id = randomUUID().replaceAll('-', '')
+  entries.set(id, request.body)
+  return reply.code(201).header('location', `/addresses/${id}`).send()
+})
+app.get<{ Params: { id: string } }>('/addresses/:id', (request, reply) => {
+  const entry = entries.get(request.params.id)
+  return entry === undefined ? reply.code(404).send({ message: 'not found' }) : entry
+})
+app.put<{ Params: { id: string } }>('/addresses/:id', (request, reply) => {
+  if (!entries.has(request.params.id)) return reply.code(404).send({ message: 'not found' })
+  entries.set(request.params.id, request.body)
+  return reply.code(204).send()
+})
+
+await app.listen({ host: '127.0.0.1', port: Number(process.env.BENCH_PORT ?? 0) })
+process.stdout.write('listening\n')
