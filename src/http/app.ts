@@ -29,7 +29,7 @@ import { addRateLimit, RATE_LIMIT_GUARD } from './rate-limit.js'
 import { NO_GUARD, type Guard } from './responses.js'
 import { requestIdFrom } from './request-id.js'
 import { API_SECURITY_HEADERS } from './security-headers.js'
-import { validatorCompiler } from './validation.js'
+import { lazySerializers, validatorCompiler } from './validation.js'
 
 export { requestIdFrom }
 
@@ -100,6 +100,9 @@ export function buildApp(config: AppConfig, { addressBook, authenticator }: AppS
     // The serializer asks Ajv which branch of a union a value takes; it must know our formats
     // (the value was validated on the way in, so any string of them will do here).
     serializerOpts: { ajv: { formats: { [PLAIN_TEXT]: true, uri: true } } },
+    // TypeBox checks what is checked (Fastify's Ajv compiler never loads), and each response
+    // serializer is compiled when first used.
+    schemaController: { compilersFactory: { buildValidator: () => validatorCompiler as never, buildSerializer: lazySerializers } },
     frameworkErrors: (error, request, reply) => {
       // A bad URL or an over-long id is answered before any onRequest hook runs.
       identify(request, reply)
@@ -137,7 +140,6 @@ export function buildApp(config: AppConfig, { addressBook, authenticator }: AppS
   for (const method of METHODS) {
     if (method !== 'CONNECT' && !app.supportedMethods.includes(method)) app.addHttpMethod(method)
   }
-  app.setValidatorCompiler(validatorCompiler)
 
   app.decorateRequest('failure', undefined)
   app.decorateRequest('recorded', false)
