@@ -40,6 +40,8 @@ const SECONDS = secondsArg >= 0 ? Number(args[secondsArg + 1]) : smoke ? 1 : qui
 const WARMUP = smoke ? 0 : quick ? 2 : 3
 /** Rounds of the features' runs: each round runs every variant once, so that a drift of the machine touches them all alike. */
 const FEATURE_ROUNDS = quick ? 2 : 3
+/** Rounds of each scenario on the 1,000-entry book (the search on the big book runs once). */
+const ROUNDS = smoke || quick ? 1 : 2
 const FEATURE_SECONDS = secondsArg >= 0 ? SECONDS : quick ? 3 : 5
 const outArg = args.indexOf('--out')
 const CONNECTIONS = 32
@@ -353,6 +355,29 @@ async function measure(target: Target, server: Server, scenario: Scenario, dir: 
   }
 }
 
+/** Whether a target takes part in a scenario. */
+function runs(target: Target, scenario: Scenario): boolean {
+  return !target.only || target.only.some((name) => scenario.name.startsWith(name))
+}
+
+/** One row for a target's rounds of a scenario: the median of each figure. */
+function medianOf(rows: readonly Measurement[]): Measurement {
+  const [first] = rows
+  if (!first) throw new Error('no rounds measured')
+  const of = (figure: (row: Measurement) => number) => median(rows.map(figure))
+  return {
+    target: first.target,
+    scenario: first.scenario,
+    requestsPerSecond: of((row) => row.requestsPerSecond),
+    p50Ms: of((row) => row.p50Ms),
+    p99Ms: of((row) => row.p99Ms),
+    errors: rows.reduce((sum, row) => sum + row.errors, 0),
+    cpuPercent: of((row) => row.cpuPercent),
+    cpuUsPerRequest: of((row) => row.cpuUsPerRequest),
+    rssMiB: Math.max(...rows.map((row) => row.rssMiB)),
+  }
+}
+
 // ---------------------------------------------------------------- what each feature costs a GET
 
 /**
@@ -571,7 +596,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'addrservice-bench-'))
   const node = process.version
   console.log(
-    `addrservice benchmark, ${new Date().toISOString()}, Node ${node}, ${String(availableParallelism())} cores; wrk, ${String(CONNECTIONS)} connections, ${String(WARMUP)} s warm-up + ${String(SECONDS)} s per run`,
+    `addrservice benchmark, ${new Date().toISOString()}, Node ${node}, ${String(availableParallelism())} cores; wrk, ${String(CONNECTIONS)} connections, ${String(WARMUP)} s warm-up + ${String(SECONDS)} s per run, median of ${String(ROUNDS)} round${ROUNDS === 1 ? '' : 's'} (interleaved across the servers)`,
   )
   console.log(pinning ? 'servers pinned to core 0, wrk to core 1 (taskset)' : 'taskset is missing (or one core only): servers and wrk are not pinned, so they share the cores')
 
@@ -600,19 +625,33 @@ async function main(): Promise<void> {
 
   const results: Measurement[] = []
   try {
-    for (const target of chosenTargets) {
-      const mine = chosenScenarios.filter((scenario) => !target.only || target.only.some((name) => scenario.name.startsWith(name)))
-      const small = mine.filter((scenario) => !scenario.big)
-      if (small.length > 0) {
+    // Every server of the 1,000-entry book runs at once (idle ones cost nothing), and each
+    // scenario is measured round after round across them, so that a drift of the machine during
+    // the run touches every server alike; a server's figure is the median of its rounds.
+    const servers = new Map<Target, Server>()
+    try {
+      for (const target of chosenTargets) {
+        if (!chosenScenarios.some((scenario) => !scenario.big && runs(target, scenario))) continue
         const server = await startTarget(target, dir)
-        try {
-          await seedBook(server)
-          for (const scenario of small) results.push(await measure(target, server, scenario, dir))
-        } finally {
-          await server.stop()
-        }
+        servers.set(target, server)
+        await seedBook(server)
       }
-      const big = mine.filter((scenario) => scenario.big)
+      for (const scenario of chosenScenarios.filter((each) => !each.big)) {
+        const samples = new Map<Target, Measurement[]>()
+        for (let round = 0; round < ROUNDS; round++) {
+          for (const [target, server] of servers) {
+            if (!runs(target, scenario)) continue
+            const sample = await measure(target, server, scenario, dir, { warmup: round === 0 ? WARMUP : 0 })
+            samples.set(target, [...(samples.get(target) ?? []), sample])
+          }
+        }
+        for (const rows of samples.values()) results.push(medianOf(rows))
+      }
+    } finally {
+      for (const server of servers.values()) await server.stop()
+    }
+    for (const target of chosenTargets) {
+      const big = chosenScenarios.filter((scenario) => scenario.big && runs(target, scenario))
       if (big.length > 0 && target.store !== 'memory') {
         const server = await startTarget(target, dir, { seed: BIG_BOOK })
         try {

@@ -240,13 +240,18 @@ export class AddressBookService implements AddressBook {
   async importEntries(principal: Principal, items: Iterable<ImportItem>, request: WriteRequest = {}): Promise<Replayable<readonly ImportedEntry[]>> {
     requireScope(principal, 'write')
     const { entries, fingerprint } = await checkedImport(items, this.#newId, request.idempotencyKey !== undefined)
-    const imported = entries.map(({ id, item: { line, card, unmapped } }): ImportedEntry => ({
-      id,
-      version: 1,
-      ...(line === undefined ? {} : { line }),
-      ...(card === undefined ? {} : { card }),
-      ...(unmapped && unmapped.length > 0 ? { unmapped } : {}),
-    }))
+    const imported: ImportedEntry[] = []
+    const slice = new TimeSlice()
+    for (const { id, item: { line, card, unmapped } } of entries) {
+      imported.push({
+        id,
+        version: 1,
+        ...(line === undefined ? {} : { line }),
+        ...(card === undefined ? {} : { card }),
+        ...(unmapped && unmapped.length > 0 ? { unmapped } : {}),
+      })
+      if (slice.due()) await slice.pause()
+    }
     try {
       return await this.#idempotent(principal.owner, request, fingerprint, imported, async (options) => {
         if (entries.length > 0) await this.#store.createMany(principal.owner, entries, options)
