@@ -6,27 +6,14 @@
  */
 import { randomUUID } from 'node:crypto'
 import Fastify from 'fastify'
-import { entryNumber } from './entries.js'
+import { entryNumber, firstMatches } from './entries.js'
 
 const entries = new Map<string, unknown>()
 for (let index = 0; index < Number(process.env.BENCH_SEED ?? 0); index++) entries.set(randomUUID().replaceAll('-', ''), entryNumber(index))
 
-/** The first `limit` entries whose JSON contains `q` (case-insensitive): a scan, as a Map allows. */
-function page(limit: number, q: string | undefined): Record<string, unknown> {
-  const result: Record<string, unknown> = {}
-  let count = 0
-  for (const [id, entry] of entries) {
-    if (count === limit) break
-    if (q !== undefined && !JSON.stringify(entry).toLowerCase().includes(q)) continue
-    result[id] = entry
-    count++
-  }
-  return result
-}
-
 const app = Fastify({ logger: false })
 app.get('/readyz', () => ({ status: 'ready' }))
-app.get<{ Querystring: { limit?: string; q?: string } }>('/addresses', (request) => page(Number(request.query.limit ?? 100), request.query.q?.toLowerCase()))
+app.get<{ Querystring: { limit?: string; q?: string } }>('/addresses', (request) => firstMatches(entries, Number(request.query.limit ?? 100), request.query.q?.toLowerCase()))
 app.post('/addresses', (request, reply) => {
   const id = randomUUID().replaceAll('-', '')
   entries.set(id, request.body)

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
-import { entryNumber } from './entries.js'
+import { entryNumber, firstMatches } from './entries.js'
 
 const entries = new Map<string, unknown>()
 for (let index = 0; index < Number(process.env.BENCH_SEED ?? 0); index++) entries.set(randomUUID().replaceAll('-', ''), entryNumber(index))
@@ -31,28 +31,13 @@ function json(response: ServerResponse, status: number, body: unknown): void {
   response.end(text)
 }
 
-/** The first `limit` entries whose JSON contains `q` (case-insensitive): a scan, as a Map allows. */
-function page(url: URL): Record<string, unknown> {
-  const limit = Number(url.searchParams.get('limit') ?? 100)
-  const q = url.searchParams.get('q')?.toLowerCase()
-  const result: Record<string, unknown> = {}
-  let count = 0
-  for (const [id, entry] of entries) {
-    if (count === limit) break
-    if (q !== undefined && !JSON.stringify(entry).toLowerCase().includes(q)) continue
-    result[id] = entry
-    count++
-  }
-  return result
-}
-
 async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
   const url = new URL(request.url ?? '/', 'http://localhost')
   const id = url.pathname.startsWith('/addresses/') ? url.pathname.slice('/addresses/'.length) : undefined
   if (url.pathname === '/readyz') {
     json(response, 200, { status: 'ready' })
   } else if (url.pathname === '/addresses' && request.method === 'GET') {
-    json(response, 200, page(url))
+    json(response, 200, firstMatches(entries, Number(url.searchParams.get('limit') ?? 100), url.searchParams.get('q')?.toLowerCase()))
   } else if (url.pathname === '/addresses' && request.method === 'POST') {
     const newId = randomUUID().replaceAll('-', '')
     entries.set(newId, await readBody(request))

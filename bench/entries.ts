@@ -42,3 +42,16 @@ export function entryNumber(index: number) {
     addresses: [{ kind: 'home' as const, street_number: index % 200, street_name: 'High Street', pincode: `P${String(index % 9999)}`, city, country }],
   }
 }
+
+/** The first `limit` entries of a book in a Map whose JSON contains `q` (lower case; case-insensitive): a scan, as the reference servers do. */
+export function firstMatches(entries: ReadonlyMap<string, unknown>, limit: number, q: string | undefined): Record<string, unknown> {
+  const result: Record<string, unknown> = {}
+  let count = 0
+  for (const [id, entry] of entries) {
+    if (count === limit) break
+    if (q !== undefined && !JSON.stringify(entry).toLowerCase().includes(q)) continue
+    result[id] = entry
+    count++
+  }
+  return result
+}
