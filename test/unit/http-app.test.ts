@@ -434,6 +434,29 @@ describe('imports', () => {
     assert.deepEqual(await storedIds(store), [])
   })
 
+  test('when an import is big enough for its answer to be made in slices, then the answer is still one JSON document naming every line once', async (t) => {
+    const { app, store } = appWithBook(t)
+    const lines = 30_000
+    // About 1 MB of NDJSON, within the import limit; sent compressed, as a big upload would be.
+    const payload = gzipSync(Array.from({ length: lines }, (_, n) => `{"full_name":"Imported ${String(n)}"}\n`).join(''))
+
+    const response = await app.inject({
+      method: 'POST',
+      url: '/addresses',
+      headers: { 'content-type': 'application/x-ndjson', 'content-encoding': 'gzip' },
+      payload,
+    })
+
+    assert.equal(response.statusCode, 200, response.body)
+    assert.match(String(response.headers['content-type']), /^application\/json/)
+    const { created } = response.json<{ created: { id: string; etag: string; line: number }[] }>()
+    assert.equal(created.length, lines)
+    assert.deepEqual(created.map((item) => item.line), Array.from({ length: lines }, (_, n) => n + 1))
+    assert.equal(new Set(created.map((item) => item.id)).size, lines)
+    assert.ok(created.every((item) => item.etag === '"1"'))
+    assert.equal((await storedIds(store)).length, lines)
+  })
+
   test('when a vCard import breaks off after good cards, then 400 names where and nothing is stored', async (t) => {
     const { app, store } = appWithBook(t)
     const card = 'BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Ada\r\nEND:VCARD\r\n'

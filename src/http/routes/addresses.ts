@@ -107,11 +107,12 @@ async function* exportText(entries: AsyncIterable<ExportedEntry>, vcard: VCardVe
  * go: an import of 200,000 entries answers with megabytes.
  */
 /**
- * The answer to an import, `{"created":[…]}`, as parts made a slice of time at a time and sent as
- * a stream: as one string, the answer to 200,000 lines (14 MB) was joined, then compressed or
- * encoded in one piece, for tens of milliseconds of the event loop each.
+ * The answer to an import, `{"created":[…]}`, made a slice of time at a time. One that takes more
+ * than one slice is sent as a stream of its parts: as one string, the answer to 200,000 lines
+ * (14 MB) was joined, then compressed or encoded in one piece, for tens of milliseconds of the
+ * event loop each.
  */
-async function importResult(imported: readonly ImportedEntry[]): Promise<Readable> {
+async function importResult(imported: readonly ImportedEntry[]): Promise<string | Readable> {
   const slice = new TimeSlice()
   const parts: string[] = []
   let created: string[] = []
@@ -136,7 +137,8 @@ async function importResult(imported: readonly ImportedEntry[]): Promise<Readabl
   }
   if (created.length > 0 || parts.length === 0) flush()
   parts.push(']}')
-  return Readable.from(parts, { objectMode: false })
+  // Made in one slice, it is small: one string, with its Content-Length.
+  return parts.length === 2 ? parts.join('') : Readable.from(parts, { objectMode: false })
 }
 
 /** The URL of the next page: this request's, with the next cursor in place of its own. */
