@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import Type from 'typebox'
 import { Compile } from 'typebox/compile'
-import { parse as parseYaml } from 'yaml'
+import type * as Yaml from 'yaml'
 import { isSetting, listSettings, SETTINGS, type Config, type ConfigLayer, type Setting, type SettingsTree } from './settings.js'
 
 /** A configuration problem: `key` names where the bad value came from. */
@@ -125,6 +126,9 @@ function checkAcrossSettings(config: Config): void {
   }
 }
 
+/** The YAML parser, loaded only to read a configuration file (a start with flags and variables alone does without it). */
+const require = createRequire(import.meta.url)
+
 function readConfigFile(file: string): ConfigLayer {
   let text: string
   try {
@@ -135,7 +139,7 @@ function readConfigFile(file: string): ConfigLayer {
   }
   let values: unknown
   try {
-    values = parseYaml(text, { maxAliasCount: 100 })
+    values = (require('yaml') as typeof Yaml).parse(text, { maxAliasCount: 100 })
   } catch (error) {
     const where = (error as { linePos?: { line: number }[] }).linePos?.[0]?.line
     throw new ConfigError(`--config ${file}`, `not valid YAML${where === undefined ? '' : ` (line ${String(where)})`}`)
