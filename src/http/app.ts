@@ -252,10 +252,8 @@ function bodyLimits(config: AppConfig): BodyLimits {
 function sendProblem(request: FastifyRequest, reply: FastifyReply, error: unknown, config: AppConfig): void {
   request.failure = error
   const { problem, detail, errors, headers } = resolveProblem(error, bodyLimitOf(request, bodyLimits(config)))
-  // Node sends no body in answer to HEAD but keeps its Content-Length, which must be that of the
-  // answer to GET (RFC 9110 section 8.6): the body names the method, so it is built for GET.
-  const method = request.method === 'HEAD' ? 'GET' : request.method
-  const body = problemBody(problem, detail, { method, target: request.url, requestId: request.id })
+  // Node sends no body in answer to HEAD, but the Content-Length of this one, built as for GET.
+  const body = problemBody(problem, detail, { method: request.method, target: request.url, requestId: request.id })
   if (errors) body.errors = [...errors]
   if (config.debug) body.trace = error instanceof Error ? (error.stack ?? String(error)) : String(error)
   reply.raw.statusMessage = problem.title

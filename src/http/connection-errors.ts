@@ -230,7 +230,7 @@ const SECURITY_HEADER_LINES = Object.entries(API_SECURITY_HEADERS)
 function sendRaw(socket: Duplex, problem: ProblemType, detail: string, request: ProblemRequest, log: FastifyBaseLogger, reason: string | undefined): void {
   if (!socket.writable) return
   const head = request.method === 'HEAD'
-  const body = JSON.stringify(problemBody(problem, detail, head ? { ...request, method: 'GET' } : request))
+  const body = JSON.stringify(problemBody(problem, detail, request))
   socket.end(
     `HTTP/1.1 ${String(problem.status)} ${problem.title}\r\n` +
       `Date: ${new Date().toUTCString()}\r\n` +

@@ -267,7 +267,11 @@ export interface ProblemRequest {
   readonly requestId: string
 }
 
-/** The members every error body has, whichever layer answers. */
+/**
+ * The members every error body has, whichever layer answers. An answer to HEAD carries no body
+ * but the Content-Length of the answer to GET (RFC 9110 sections 9.3.2 and 8.6); since the body
+ * names the method, it is the GET's body, built alike for both.
+ */
 export function problemBody(problem: ProblemType, detail: string, { method, target, requestId }: ProblemRequest): ProblemBody {
   const uri = target === null ? null : truncate(pathOf(target), 1024)
   return {
@@ -276,7 +280,7 @@ export function problemBody(problem: ProblemType, detail: string, { method, targ
     status: problem.status,
     detail,
     instance: uri,
-    method,
+    method: method === 'HEAD' ? 'GET' : method,
     uri,
     code: problem.status,
     message: problem.title,
