@@ -55,9 +55,14 @@ export class SeriesHistogram<L extends string> {
     for (const registry of registers) registry.registerMetric(this as unknown as Parameters<Registry['registerMetric']>[0])
   }
 
-  /** The series of these label values, created at first use; keep it to observe it again. */
+  /**
+   * The series of these label values, created at first use: one Map lookup by the values joined,
+   * cheap enough to ask for on every observation. Kept only here, so that a reset of the
+   * registry starts every series again.
+   */
   series(labels: Readonly<Record<L, string>>): HistogramSeries {
-    const key = this.#labelNames.map((name) => labels[name]).join('\u0000')
+    let key = ''
+    for (const name of this.#labelNames) key += `${labels[name]}\u0000`
     let series = this.#series.get(key)
     if (!series) {
       series = newSeries(Object.fromEntries(this.#labelNames.map((name) => [name, labels[name]])), this.#bounds)

@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
 import { AggregatorRegistry, Counter, Gauge, type Registry } from 'prom-client'
-import { SeriesHistogram, type HistogramSeries } from '../metric-series.js'
+import { SeriesHistogram } from '../metric-series.js'
 import { Headers } from './responses.js'
 
 declare module 'fastify' {
@@ -20,8 +20,6 @@ declare module 'fastify' {
 export class RequestMetrics {
   readonly #duration: SeriesHistogram<'method' | 'route' | 'status_code'>
   readonly #aborted: Counter<'method' | 'route' | 'status_code'>
-  /** The series by method, route and status: the histogram's lookup, without building its labels. */
-  readonly #series = new Map<string, HistogramSeries>()
   #inFlight = 0
 
   constructor(registry: Registry) {
@@ -62,15 +60,9 @@ export class RequestMetrics {
       request.inFlight = false
       this.#inFlight--
     }
-    const route = request.routeOptions.url ?? 'unmatched'
-    const key = `${request.method} ${String(status)} ${route}`
-    let series = this.#series.get(key)
-    if (!series) {
-      series = this.#duration.series({ method: request.method, route, status_code: String(status) })
-      this.#series.set(key, series)
-    }
-    series.observe(elapsedMs / 1000)
-    if (aborted) this.#aborted.inc({ method: request.method, route, status_code: String(status) })
+    const labels = { method: request.method, route: request.routeOptions.url ?? 'unmatched', status_code: String(status) }
+    this.#duration.series(labels).observe(elapsedMs / 1000)
+    if (aborted) this.#aborted.inc(labels)
   }
 }
 

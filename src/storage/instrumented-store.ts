@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks'
 import { Counter, Gauge, type Registry } from 'prom-client'
-import { SeriesHistogram, type HistogramSeries } from '../metric-series.js'
+import { SeriesHistogram } from '../metric-series.js'
 import type { AddressEntry } from '../domain/address-entry.js'
 import type { EntryFilter } from '../domain/listing.js'
 import type {
@@ -52,8 +52,6 @@ export class InstrumentedStore implements Store {
   readonly description: string
   readonly #store: Store
   readonly #duration: SeriesHistogram<'operation' | 'outcome'>
-  /** The duration series by operation and outcome, found once. */
-  readonly #series = new Map<string, HistogramSeries>()
   readonly #errors: Counter<'operation'>
 
   constructor(store: Store, registry: Registry) {
@@ -184,24 +182,14 @@ export class InstrumentedStore implements Store {
     }
     return running.then(
       (result) => {
-        this.#seriesOf(operation, 'ok').observe((performance.now() - started) / 1000)
+        this.#duration.series({ operation, outcome: 'ok' }).observe((performance.now() - started) / 1000)
         return result
       },
       (failure: unknown) => {
-        this.#seriesOf(operation, 'error').observe((performance.now() - started) / 1000)
+        this.#duration.series({ operation, outcome: 'error' }).observe((performance.now() - started) / 1000)
         this.#errors.inc({ operation })
         throw failure
       },
     )
-  }
-
-  #seriesOf(operation: Operation, outcome: 'ok' | 'error'): HistogramSeries {
-    const key = `${operation} ${outcome}`
-    let series = this.#series.get(key)
-    if (!series) {
-      series = this.#duration.series({ operation, outcome })
-      this.#series.set(key, series)
-    }
-    return series
   }
 }

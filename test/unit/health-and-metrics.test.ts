@@ -174,6 +174,18 @@ describe('SeriesHistogram', () => {
 })
 
 describe('InstrumentedStore', () => {
+  test('when the registry is reset, then the operations after it are recorded again', async (t) => {
+    const registry = new Registry()
+    const store = new InstrumentedStore(new MemoryStore(), registry)
+    t.after(() => store.close())
+    await store.ready()
+
+    registry.resetMetrics()
+    await store.ready()
+
+    assert.match(await registry.metrics(), /addrservice_store_operation_duration_seconds_count\{operation="ready",outcome="ok"\} 1\n/)
+  })
+
   test('when operations succeed and fail, then durations are recorded by outcome and failures counted', async (t) => {
     const registry = new Registry()
     const inner = new MemoryStore()
