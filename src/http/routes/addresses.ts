@@ -100,17 +100,12 @@ async function* exportText(entries: AsyncIterable<ExportedEntry>, vcard: VCardVe
   if (chunk !== '') yield chunk
 }
 
-/** What an import answers: each new entry with its tag, and where it was in the body. */
 /**
  * What an import answers: each new entry with its tag, and where it was in the body, as JSON text
- * (the ImportResult schema). Written here a slice of time at a time rather than serialized in one
- * go: an import of 200,000 entries answers with megabytes.
- */
-/**
- * The answer to an import, `{"created":[…]}`, made a slice of time at a time. One that takes more
- * than one slice is sent as a stream of its parts: as one string, the answer to 200,000 lines
- * (14 MB) was joined, then compressed or encoded in one piece, for tens of milliseconds of the
- * event loop each.
+ * (the ImportResult schema), `{"created":[…]}`. Written a slice of time at a time rather than
+ * serialized in one go; one that takes more than one slice is sent as a stream of its parts: as
+ * one string, the answer to 200,000 lines (14 MB) was joined, then compressed or encoded in one
+ * piece, for tens of milliseconds of the event loop each.
  */
 async function importResult(imported: readonly ImportedEntry[]): Promise<string | Readable> {
   const slice = new TimeSlice()
