@@ -262,6 +262,24 @@ async function seedBook(server: Server): Promise<void> {
   }
 }
 
+/**
+ * Starts a server for each target on the 1,000-entry book, all at once (idle ones cost nothing),
+ * hands them to `use`, and stops them all after, whatever happened.
+ */
+async function withSeededServers<T>(targets: readonly Target[], dir: string, use: (servers: ReadonlyMap<Target, Server>) => Promise<T>): Promise<T> {
+  const servers = new Map<Target, Server>()
+  try {
+    for (const target of targets) {
+      const server = await startTarget(target, dir)
+      servers.set(target, server)
+      await seedBook(server)
+    }
+    return await use(servers)
+  } finally {
+    for (const server of servers.values()) await server.stop()
+  }
+}
+
 // ---------------------------------------------------------------- load
 
 // In this order: the page of 100 runs before POST grows the book, on the same 1,000 entries everywhere.
@@ -431,13 +449,7 @@ async function featureCosts(dir: string): Promise<{ referenceUs: number; costs: 
     target: feature.settings || feature.auth ? { name: feature.name, store: 'sqlite' as const, auth: feature.auth ?? 'none', ...(feature.settings ? { settings: feature.settings } : {}) } : reference,
   }))
   const targets = [reference, ...new Set(variants.map((variant) => variant.target).filter((target) => target !== reference))]
-  const servers = new Map<Target, Server>()
-  try {
-    for (const target of targets) {
-      const server = await startTarget(target, dir)
-      servers.set(target, server)
-      await seedBook(server)
-    }
+  return withSeededServers(targets, dir, async (servers) => {
     const runs = [{ target: reference, headers: {} }, ...variants.map(({ feature, target }) => ({ target, headers: feature.headers ?? {} }))]
     const samples = runs.map(() => [] as Measurement[])
     for (let round = 0; round < FEATURE_ROUNDS; round++) {
@@ -448,8 +460,9 @@ async function featureCosts(dir: string): Promise<{ referenceUs: number; costs: 
       }
       process.stdout.write(`  features: round ${String(round + 1)} of ${String(FEATURE_ROUNDS)} done\n`)
     }
-    const cpuOf = (index: number) => median((samples[index] ?? []).map((row) => row.cpuUsPerRequest))
-    const rateOf = (index: number) => median((samples[index] ?? []).map((row) => row.requestsPerSecond))
+    const rows = samples.map(medianOf)
+    const cpuOf = (index: number) => rows[index]?.cpuUsPerRequest ?? Number.NaN
+    const rateOf = (index: number) => rows[index]?.requestsPerSecond ?? Number.NaN
     const costs = variants.map(({ feature }, offset) => {
       const [withIndex, withoutIndex] = feature.variantHasIt ? [offset + 1, 0] : [0, offset + 1]
       const costUs = cpuOf(withIndex) - cpuOf(withoutIndex)
@@ -465,9 +478,7 @@ async function featureCosts(dir: string): Promise<{ referenceUs: number; costs: 
       }
     })
     return { referenceUs: cpuOf(0), costs }
-  } finally {
-    for (const server of servers.values()) await server.stop()
-  }
+  })
 }
 
 // ---------------------------------------------------------------- start-up
@@ -628,14 +639,8 @@ async function main(): Promise<void> {
     // Every server of the 1,000-entry book runs at once (idle ones cost nothing), and each
     // scenario is measured round after round across them, so that a drift of the machine during
     // the run touches every server alike; a server's figure is the median of its rounds.
-    const servers = new Map<Target, Server>()
-    try {
-      for (const target of chosenTargets) {
-        if (!chosenScenarios.some((scenario) => !scenario.big && runs(target, scenario))) continue
-        const server = await startTarget(target, dir)
-        servers.set(target, server)
-        await seedBook(server)
-      }
+    const small = chosenTargets.filter((target) => chosenScenarios.some((scenario) => !scenario.big && runs(target, scenario)))
+    await withSeededServers(small, dir, async (servers) => {
       for (const scenario of chosenScenarios.filter((each) => !each.big)) {
         const samples = new Map<Target, Measurement[]>()
         for (let round = 0; round < ROUNDS; round++) {
@@ -647,9 +652,7 @@ async function main(): Promise<void> {
         }
         for (const rows of samples.values()) results.push(medianOf(rows))
       }
-    } finally {
-      for (const server of servers.values()) await server.stop()
-    }
+    })
     for (const target of chosenTargets) {
       const big = chosenScenarios.filter((scenario) => scenario.big && runs(target, scenario))
       if (big.length > 0 && target.store !== 'memory') {
