@@ -4,7 +4,7 @@ import closeWithGrace from 'close-with-grace'
 import type { Logger } from 'pino'
 import { runPrimary, WORKER_MESSAGES, type WorkerMessage } from '../cluster.js'
 import type { Config } from '../config/settings.js'
-import { clusterMetricsSource } from '../http/metrics.js'
+import { clusterMetricsSource } from '../http/edge/metrics.js'
 import { checkServeConfig, startMetricsServer, startServer, StartupError } from '../server.js'
 import { describeStoreConfig } from '../storage/store-config.js'
 

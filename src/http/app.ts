@@ -8,9 +8,9 @@ import type { Authenticator } from '../auth/authenticator.js'
 import { PLAIN_TEXT } from '../domain/address-entry.js'
 import type { Config } from '../config/settings.js'
 import type { AddressBook } from '../service/address-book-service.js'
-import { addAuthentication, authenticationGuard } from './authentication.js'
-import { addBodyParsers, bodyLimitOf, type BodyLimits } from './body-parsers.js'
-import { addWebApp } from './web-app.js'
+import { addAuthentication, authenticationGuard } from './edge/authentication.js'
+import { addBodyParsers, bodyLimitOf, type BodyLimits } from './json/body-parsers.js'
+import { addWebApp } from './site/web-app.js'
 import {
   addConnectionErrors,
   answerClientError,
@@ -18,18 +18,18 @@ import {
   idleConnectionTimeout,
   nodeServerOptions,
   protocolProblem,
-} from './connection-errors.js'
-import { addEntityTags } from './etag.js'
-import { addHealthRoutes, PROBE_PATHS } from './health.js'
-import { addMetricsRoute, RequestMetrics } from './metrics.js'
-import { addApiDocsRoutes, addOpenApi } from './openapi.js'
-import { addressRoutes } from './routes/addresses.js'
-import { HttpProblem, pathOf, problemBody, Problems, resolveProblem } from './problems.js'
-import { addRateLimit, RATE_LIMIT_GUARD } from './rate-limit.js'
-import { NO_GUARD, type Guard } from './responses.js'
-import { requestIdFrom } from './request-id.js'
-import { API_SECURITY_HEADERS } from './security-headers.js'
-import { lazySerializers, validatorCompiler } from './validation.js'
+} from './edge/connection-errors.js'
+import { addEntityTags } from './edge/etag.js'
+import { addHealthRoutes, PROBE_PATHS } from './site/health.js'
+import { addMetricsRoute, RequestMetrics } from './edge/metrics.js'
+import { addApiDocsRoutes, addOpenApi } from './json/openapi.js'
+import { addressRoutes } from './json/addresses.js'
+import { HttpProblem, pathOf, problemBody, Problems, resolveProblem } from './edge/problems.js'
+import { addRateLimit, RATE_LIMIT_GUARD } from './edge/rate-limit.js'
+import { NO_GUARD, type Guard } from './edge/responses.js'
+import { requestIdFrom } from './edge/request-id.js'
+import { API_SECURITY_HEADERS } from './edge/security-headers.js'
+import { lazySerializers, validatorCompiler } from './edge/validation.js'
 
 export { requestIdFrom }
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { PassThrough } from 'node:stream'
 import { describe, test } from 'node:test'
 import { pino } from 'pino'
-import { answerClientError, connectionsCheckingInterval, idleConnectionTimeout, readRequestHead } from '../../src/http/connection-errors.js'
+import { answerClientError, connectionsCheckingInterval, idleConnectionTimeout, readRequestHead } from '../../src/http/edge/connection-errors.js'
 
 describe('connectionsCheckingInterval', () => {
   for (const [headersTimeoutMs, requestTimeoutMs, expected] of [

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { lazySerializers } from '../../src/http/validation.js'
+import { lazySerializers } from '../../src/http/edge/validation.js'
 
 describe('response serializers', () => {
   const route = (schema: unknown) => ({ method: 'GET', url: '/x', httpStatus: '200', schema })

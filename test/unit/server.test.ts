@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer, type AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, test, type TestContext } from 'node:test'
 import { pino, type Logger } from 'pino'
 import { DEFAULT_CONFIG } from '../../src/config/load.js'
@@ -8,7 +11,6 @@ import { checkServeConfig, startServer, StartupError, type RunningServer } from 
 import { testConfig } from '../helpers/factories.js'
 import { httpRequest } from '../helpers/http-client.js'
 import { capturingLogger } from '../helpers/logger.js'
-import { aSqliteStore } from '../helpers/stores.js'
 
 const silent = (): Logger => pino({ level: 'silent' })
 
@@ -19,10 +21,13 @@ function configFor(host: string, { mode = null, ...overrides }: { mode?: Config[
 }
 
 /** Starts the service and closes it when the test ends (unless the test closed it first). */
-async function started(t: TestContext, config: Config, logger: Logger = silent()): Promise<RunningServer> {
+async function started(t: TestContext, config: Config, logger: Logger = silent(), storeDir?: string): Promise<RunningServer> {
   const running = await startServer(config, logger)
   t.after(async () => {
     if (running.app.server.listening) await running.close()
+    // A store's directory goes only once the server, and the SQLite writer thread with it, has
+    // closed: a writer still booting would find its directory gone.
+    if (storeDir !== undefined) rmSync(storeDir, { recursive: true, force: true })
   })
   return running
 }
@@ -118,19 +123,22 @@ describe('startServer', () => {
   })
 
   describe('with authentication on', () => {
-    function apiKeyConfig(t: TestContext, metricsPort: number | null): Config {
-      const store = aSqliteStore(t)
-      return testConfig({
-        store: { kind: 'sqlite', path: store.path },
+    /** A configuration with a SQLite store in a directory of its own, which `started` removes. */
+    function apiKeyConfig(metricsPort: number | null): { config: Config; dir: string } {
+      const dir = mkdtempSync(join(tmpdir(), 'addrservice-test-'))
+      const config = testConfig({
+        store: { kind: 'sqlite', path: join(dir, 'addressbook.db') },
         server: { ...DEFAULT_CONFIG.server, port: 0 },
         auth: { ...DEFAULT_CONFIG.auth, mode: 'api-key' },
         metrics: { enabled: true, port: metricsPort, host: '127.0.0.1' },
       })
+      return { config, dir }
     }
 
     test('when metrics have no port of their own, then /metrics is not served on the API port, a warning says so, and the API needs credentials', async (t) => {
       const { lines, logger } = capturingLogger('warn')
-      const running = await started(t, apiKeyConfig(t, null), logger)
+      const { config, dir } = apiKeyConfig(null)
+      const running = await started(t, config, logger, dir)
 
       const metrics = await httpRequest(running.url, { method: 'GET', path: '/metrics' })
       const addresses = await httpRequest(running.url, { method: 'GET', path: '/addresses' })
@@ -142,7 +150,8 @@ describe('startServer', () => {
 
     test('when metrics have a port of their own, then they are served there on metrics.host, auth failures counted', async (t) => {
       const port = await freePort()
-      const running = await started(t, apiKeyConfig(t, port))
+      const { config, dir } = apiKeyConfig(port)
+      const running = await started(t, config, silent(), dir)
       await httpRequest(running.url, { method: 'GET', path: '/addresses' })
 
       const metrics = await httpRequest(`http://127.0.0.1:${String(port)}`, { method: 'GET', path: '/metrics' })

@@ -6,11 +6,11 @@ import type { Sort, SortKey } from '../../domain/listing.js'
 import { formatVCard, type VCardVersion } from '../../formats/vcard.js'
 import type { AddressBook, ExportedEntry, ImportedEntry } from '../../service/address-book-service.js'
 import { TimeSlice } from '../../lib/time-slice.js'
-import { principalOf } from '../authentication.js'
-import { ImportBody } from '../body-parsers.js'
-import { entityTagOf, preconditionsOf } from '../preconditions.js'
-import { HttpProblem, Problems } from '../problems.js'
-import { MEDIA_TYPES, preferredRepresentation, vcardContentType, vcardVersionOf, type Representation } from '../representations.js'
+import { principalOf } from '../edge/authentication.js'
+import { ImportBody } from './body-parsers.js'
+import { entityTagOf, preconditionsOf } from '../edge/preconditions.js'
+import { HttpProblem, Problems } from '../edge/problems.js'
+import { MEDIA_TYPES, preferredRepresentation, vcardContentType, vcardVersionOf, type Representation } from './representations.js'
 import {
   contentResponse,
   emptyResponse,
@@ -21,7 +21,7 @@ import {
   type Guard,
   type ProblemsByStatus,
   type Responses,
-} from '../responses.js'
+} from '../edge/responses.js'
 import {
   AddressBookPage,
   ChangesPage,

@@ -1,5 +1,5 @@
 import Negotiator from 'negotiator'
-import type { VCardVersion } from '../formats/vcard.js'
+import type { VCardVersion } from '../../formats/vcard.js'
 
 /**
  * The representations of entries a client may ask for with Accept: JSON (the default, as the

@@ -4,7 +4,7 @@ import rateLimit from '@fastify/rate-limit'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import type { Redis } from 'ioredis'
 import { Counter, type Registry } from 'prom-client'
-import type { Config } from '../config/settings.js'
+import type { Config } from '../../config/settings.js'
 import { HttpProblem, Problems } from './problems.js'
 import { Headers, problemResponses, type Guard } from './responses.js'
 

@@ -1,5 +1,5 @@
-import type { Preconditions } from '../service/address-book-service.js'
-import type { VCardVersion } from '../formats/vcard.js'
+import type { Preconditions } from '../../service/address-book-service.js'
+import type { VCardVersion } from '../../formats/vcard.js'
 
 /**
  * Entity tags of address entries are strong and name the stored version: `"3"`. Strong, because

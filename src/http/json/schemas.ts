@@ -2,8 +2,8 @@ import Type from 'typebox'
 import { AddressEntry, AddressEntryPatch, UnmappedProperty } from '../../domain/address-entry.js'
 import { SORT_KEYS } from '../../domain/listing.js'
 import { CHANGE_KINDS } from '../../domain/vocabulary.js'
-import { MEDIA_TYPES } from '../representations.js'
-import { Headers } from '../responses.js'
+import { MEDIA_TYPES } from './representations.js'
+import { Headers } from '../edge/responses.js'
 
 /**
  * The schemas of the address routes: what their parameters, headers and bodies are. Query strings

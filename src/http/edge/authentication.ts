@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { Counter, type Registry } from 'prom-client'
-import type { Authenticator, Credential } from '../auth/authenticator.js'
-import { InsufficientScopeError } from '../domain/errors.js'
-import { ANONYMOUS_PRINCIPAL, hasScope, type Principal } from '../domain/principal.js'
+import type { Authenticator, Credential } from '../../auth/authenticator.js'
+import { InsufficientScopeError } from '../../domain/errors.js'
+import { ANONYMOUS_PRINCIPAL, hasScope, type Principal } from '../../domain/principal.js'
 import { HttpProblem, Problems } from './problems.js'
 import { problemResponses, type Guard } from './responses.js'
 

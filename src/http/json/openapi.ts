@@ -2,11 +2,11 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { FastifyInstance } from 'fastify'
 import Type from 'typebox'
-import type { Authenticator } from '../auth/authenticator.js'
-import { AddressEntry, AddressEntryPatch, EmailAddress, PhoneNumber, PostalAddress } from '../domain/address-entry.js'
-import { securitySchemes } from './authentication.js'
-import { ProblemDetails } from './problems.js'
-import { emptyResponse, Headers, jsonResponse } from './responses.js'
+import type { Authenticator } from '../../auth/authenticator.js'
+import { AddressEntry, AddressEntryPatch, EmailAddress, PhoneNumber, PostalAddress } from '../../domain/address-entry.js'
+import { securitySchemes } from '../edge/authentication.js'
+import { ProblemDetails } from '../edge/problems.js'
+import { emptyResponse, Headers, jsonResponse } from '../edge/responses.js'
 
 export interface ApiDocsOptions {
   /** Also serve the interactive docs at /docs. */

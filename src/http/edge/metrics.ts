@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
 import { AggregatorRegistry, Counter, Gauge, type Registry } from 'prom-client'
-import { SeriesHistogram } from '../metric-series.js'
+import { SeriesHistogram } from '../../metric-series.js'
 import { Headers } from './responses.js'
 
 declare module 'fastify' {

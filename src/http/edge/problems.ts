@@ -1,6 +1,6 @@
 import Type from 'typebox'
-import { describeSchemaErrors, type SchemaError } from '../domain/address-entry.js'
-import { DomainError, ErrorCode, type CodedError, type ItemFieldError } from '../domain/errors.js'
+import { describeSchemaErrors, type SchemaError } from '../../domain/address-entry.js'
+import { DomainError, ErrorCode, type CodedError, type ItemFieldError } from '../../domain/errors.js'
 
 /** One kind of error response. `title` is also the HTTP reason phrase and the body's `message`. */
 export interface ProblemType {

@@ -1,9 +1,9 @@
 import { setTimeout as delay } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
 import Type from 'typebox'
-import type { AddressBook } from '../service/address-book-service.js'
-import { HttpProblem, Problems, RETRY_AFTER_SECONDS } from './problems.js'
-import { Headers, jsonResponse, problemResponses } from './responses.js'
+import type { AddressBook } from '../../service/address-book-service.js'
+import { HttpProblem, Problems, RETRY_AFTER_SECONDS } from '../edge/problems.js'
+import { Headers, jsonResponse, problemResponses } from '../edge/responses.js'
 
 /**
  * A readiness check that takes longer than this answers 503: probes have short timeouts of their

@@ -1,10 +1,21 @@
 import { existsSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import fastifyStatic from '@fastify/static'
 import type { FastifyInstance } from 'fastify'
 
-/** Where `npm run build` puts the web app: dist/app, two levels above this module in src/ and in dist/. */
-export const WEB_APP_ROOT = fileURLToPath(new URL('../../dist/app/', import.meta.url))
+/**
+ * Where `npm run build` puts the web app: dist/app in the repository, found from this module
+ * upwards, because this module sits at one depth in src/ and at another in the bundle in dist/.
+ */
+export const WEB_APP_ROOT = join(repositoryOf(fileURLToPath(import.meta.url)), 'dist', 'app')
+
+/** The nearest directory above `path` that holds a package.json. */
+function repositoryOf(path: string): string {
+  const parent = dirname(path)
+  if (parent === path || existsSync(join(parent, 'package.json'))) return parent
+  return repositoryOf(parent)
+}
 
 export const WEB_APP_PREFIX = '/app/'
 

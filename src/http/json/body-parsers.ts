@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { readNdjson } from '../formats/ndjson.js'
-import { readVCards, VCardSyntaxError } from '../formats/vcard.js'
-import type { ImportItem } from '../service/address-book-service.js'
-import { HttpProblem, Problems } from './problems.js'
+import { readNdjson } from '../../formats/ndjson.js'
+import { readVCards, VCardSyntaxError } from '../../formats/vcard.js'
+import type { ImportItem } from '../../service/address-book-service.js'
+import { HttpProblem, Problems } from '../edge/problems.js'
 import { MEDIA_TYPES } from './representations.js'
 
 /**
