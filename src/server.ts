@@ -6,6 +6,7 @@ import type { Config } from './config/settings.js'
 import { buildApp, type App } from './http/app.js'
 import { buildMetricsApp, type MetricsSource } from './http/edge/metrics.js'
 import { AddressBookService } from './service/address-book-service.js'
+import { CardBookService } from './service/card-book-service.js'
 import { createStore } from './storage/factory.js'
 import { InstrumentedStore } from './storage/instrumented-store.js'
 import { ApiKeys } from './auth/api-keys.js'
@@ -118,7 +119,8 @@ export async function startServer(config: Config, logger: Logger, { version, rol
   }
   const addressBook = addressBookFor(store, config)
   const forgetting = forgetExpiredNowAndThen(addressBook, logger)
-  const app = buildApp(config, { addressBook, authenticator }, {
+  const cardBook = new CardBookService(store)
+  const app = buildApp(config, { addressBook, cardBook, authenticator }, {
     logger,
     ...(version === undefined ? {} : { version }),
     ...(registry ? { metrics: registry, serveMetrics } : {}),

@@ -41,6 +41,18 @@ export const ErrorCode = {
   idempotencyKeyReused: 'idempotency-key-reused',
   invalidSyncToken: 'invalid-sync-token',
   syncTokenExpired: 'sync-token-expired',
+  /** A card (CardDAV) with the UID of another card of the book. */
+  uidConflict: 'uid-conflict',
+  /** A body that is not the kind of document the resource takes (CardDAV: not a vCard). */
+  unsupportedCard: 'unsupported-card',
+  /** A card that cannot be read: not well-formed vCard, or several cards in one resource. */
+  invalidCard: 'invalid-card',
+  /** A DAV request body that is not well-formed XML, has a DOCTYPE, or is not the request it should be. */
+  invalidXml: 'invalid-xml',
+  /** PROPFIND with Depth: infinity. */
+  depthInfinityRefused: 'depth-infinity-refused',
+  /** A collection this server will not make: each owner has one address book. */
+  collectionNotAllowed: 'collection-not-allowed',
   storeUnavailable: 'store-unavailable',
   notReady: 'not-ready',
   internalError: 'internal-error',
@@ -206,5 +218,16 @@ export class SyncTokenExpiredError extends DomainError {
   readonly code = ErrorCode.syncTokenExpired
   constructor() {
     super('The sync token is older than the changes kept; sync in full and use the new token')
+  }
+}
+
+/** A card whose UID is already another card's: a book holds each contact once. */
+export class UidConflictError extends DomainError {
+  readonly code = ErrorCode.uidConflict
+  constructor(
+    /** The name of the card that has the UID. */
+    readonly holder: string,
+  ) {
+    super(`Another card (${JSON.stringify(holder.slice(0, 300))}) has this UID`)
   }
 }

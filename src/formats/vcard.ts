@@ -268,11 +268,65 @@ interface Draft {
 type SingleField = 'full_name' | 'nickname' | 'organization' | 'job_title' | 'birthday' | 'notes'
 
 function readCard(card: CardLines, index: number): ParsedCard {
+  return readerOf(card).read(index, card.line)
+}
+
+function readerOf(card: CardLines): CardReader {
   const version = versionOf(card)
   const properties = card.lines
     .filter((contentLine) => contentLine.name.toUpperCase() !== 'VERSION')
     .map((contentLine) => parseProperty(contentLine, version))
-  return new CardReader(properties).read(index, card.line)
+  return new CardReader(properties)
+}
+
+/** One card as a CardDAV resource holds it: the entry, the UID as written, and what the entry has no place for. */
+export interface CardResource {
+  /** The entry as mapped: not yet validated. */
+  readonly entry: Record<string, unknown>
+  readonly uid?: string
+  /**
+   * The content lines of the properties the entry has no place for, as written (unfolded, CRLF
+   * between them): formatVCard writes them back into the card. Properties it writes itself are
+   * never kept, even where part of them did not fit the entry.
+   */
+  readonly kept: string
+}
+
+/** Properties formatVCard writes from the entry (or as card metadata). */
+const WRITTEN = new Set(['VERSION', 'PRODID', 'UID', 'FN', 'N', 'NICKNAME', 'ORG', 'TITLE', 'BDAY', 'TEL', 'EMAIL', 'ADR', 'URL', 'NOTE', 'REV'])
+
+/**
+ * The one card of a resource. @throws VCardSyntaxError where the text is not vCard, or holds
+ * more than one card
+ */
+export function readCardResource(text: string): CardResource {
+  const cards = splitCards(contentLines(text))
+  const first = cards.next()
+  if (first.done === true) throw new VCardSyntaxError('no BEGIN:VCARD: the text holds no vCard', 1)
+  const card = first.value
+  const second = cards.next()
+  if (second.done !== true) throw new VCardSyntaxError('a resource holds one card, and this text holds more', second.value.line)
+  const reader = readerOf(card)
+  const { entry } = reader.read(1, card.line)
+  const unmapped = reader.unmappedLines()
+  const writtenGroups = new Set(card.lines.filter((line) => line.name.includes('.') && WRITTEN.has(ungrouped(line.name))).map((line) => groupOf(line.name)))
+  const kept = card.lines.filter((line) => {
+    const name = ungrouped(line.name)
+    if (WRITTEN.has(name) || !unmapped.has(line.line)) return false
+    // An Apple label of a property written from the entry goes with it.
+    return !(name === 'X-ABLABEL' && writtenGroups.has(groupOf(line.name)))
+  })
+  const uidLine = card.lines.find((line) => ungrouped(line.name) === 'UID')
+  const uid = uidLine === undefined ? undefined : unescapeText(uidLine.value.trim())
+  return { entry, ...(uid === undefined || uid === '' ? {} : { uid }), kept: kept.map(contentLineText).join('\r\n') }
+}
+
+function groupOf(name: string): string {
+  return name.slice(0, Math.max(0, name.indexOf('.'))).toUpperCase()
+}
+
+function contentLineText(line: ContentLine): string {
+  return `${line.name}${line.params.map((param) => `;${param}`).join('')}:${line.value}`
 }
 
 class CardReader {
@@ -527,6 +581,11 @@ class CardReader {
     this.#labelsDone.add(label)
   }
 
+  /** The lines of the card that hold properties (wholly or partly) not in the entry. */
+  unmappedLines(): ReadonlySet<number> {
+    return new Set(this.#unmapped.map(({ line }) => line))
+  }
+
   #report(property: Property, reason?: string, value = textOf(property)): void {
     this.#unmapped.push({ line: property.line, item: { property: property.name, value, ...(reason === undefined ? {} : { reason }) } })
   }
@@ -580,11 +639,11 @@ const OMITTED_YEAR = '1604'
  * One entry as a vCard: CRLF line breaks, lines folded at 75 octets. Every field is written, and
  * reads back the same through parseVCards.
  */
-export function formatVCard(card: { id: string; entry: AddressEntry; updatedAt?: string }, version: VCardVersion): string {
-  const { id, entry, updatedAt } = card
+export function formatVCard(card: { id: string; entry: AddressEntry; updatedAt?: string; uid?: string | undefined; kept?: string | undefined }, version: VCardVersion): string {
+  const { id, entry, updatedAt, uid = id, kept } = card
   const v4 = version === '4.0'
   const text = (value: string) => escapeText(value, !v4)
-  const lines = ['BEGIN:VCARD', `VERSION:${version}`, `PRODID:${PRODID}`, `UID${v4 ? ';VALUE=text' : ''}:${text(id)}`]
+  const lines = ['BEGIN:VCARD', `VERSION:${version}`, `PRODID:${PRODID}`, `UID${v4 ? ';VALUE=text' : ''}:${text(uid)}`]
   lines.push(`FN:${text(entry.full_name)}`, `N:${structuredName(entry.full_name)}`)
   if (entry.nickname !== undefined) lines.push(`NICKNAME:${text(entry.nickname)}`)
   if (entry.organization !== undefined) lines.push(`ORG:${escapeText(entry.organization, true)}`)
@@ -596,6 +655,7 @@ export function formatVCard(card: { id: string; entry: AddressEntry; updatedAt?:
   for (const address of entry.addresses ?? []) lines.push(addressLine(address, v4))
   for (const url of entry.urls ?? []) lines.push(`URL:${url}`)
   if (entry.notes !== undefined) lines.push(`NOTE:${text(entry.notes)}`)
+  if (kept !== undefined && kept !== '') lines.push(...kept.split('\r\n'))
   if (updatedAt !== undefined) lines.push(`REV:${timestamp(updatedAt, v4)}`)
   lines.push('END:VCARD')
   return lines.map(foldLine).join('\r\n') + '\r\n'

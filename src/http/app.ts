@@ -8,6 +8,8 @@ import type { Authenticator } from '../auth/authenticator.js'
 import { PLAIN_TEXT } from '../domain/address-entry.js'
 import type { Config } from '../config/settings.js'
 import type { AddressBook } from '../service/address-book-service.js'
+import type { CardBook } from '../service/card-book-service.js'
+import { DAV_READ_METHODS, davRoutes } from './dav/routes.js'
 import { addAuthentication, authenticationGuard } from './edge/authentication.js'
 import { addBodyParsers, bodyLimitOf, type BodyLimits } from './json/body-parsers.js'
 import { addWebApp } from './site/web-app.js'
@@ -42,6 +44,8 @@ export type AppConfig = Pick<Config, 'debug' | 'server' | 'rateLimit' | 'cors' |
 /** What the HTTP layer serves and asks: the address book, and who is calling. */
 export interface AppServices {
   readonly addressBook: AddressBook
+  /** The address book as cards, for CardDAV; none serves no DAV routes. */
+  readonly cardBook?: CardBook | undefined
   /** Decides who calls; none means authentication is off (every request acts for the default owner). */
   readonly authenticator?: Authenticator | undefined
 }
@@ -84,7 +88,7 @@ declare module 'fastify' {
  * Builds the address book's HTTP application around a service: routes with schemas, one error
  * handler, one not-found handler, hooks. It does not listen; the caller owns the server's life.
  */
-export function buildApp(config: AppConfig, { addressBook, authenticator }: AppServices, options: AppOptions = {}): App {
+export function buildApp(config: AppConfig, { addressBook, cardBook, authenticator }: AppServices, options: AppOptions = {}): App {
   const { bodyLimit } = config.server
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
@@ -136,9 +140,10 @@ export function buildApp(config: AppConfig, { addressBook, authenticator }: AppS
       if (reply) recordEnd(reply.request, reply, answeredWith ?? 'aborted')
     },
   })
-  // Every method Node can parse is routed, so that a known path answers 405 rather than 404.
+  // Every method Node can parse is routed, so that a known path answers 405 rather than 404, and
+  // its body is read: DAV's PROPFIND, REPORT, PROPPATCH and MKCOL carry XML.
   for (const method of METHODS) {
-    if (method !== 'CONNECT' && !app.supportedMethods.includes(method)) app.addHttpMethod(method)
+    if (method !== 'CONNECT' && !app.supportedMethods.includes(method)) app.addHttpMethod(method, { hasBody: true })
   }
 
   app.decorateRequest('failure', undefined)
@@ -181,11 +186,13 @@ export function buildApp(config: AppConfig, { addressBook, authenticator }: AppS
   const limitRate = config.rateLimit.enabled ?? authenticator !== undefined
   const logger = options.logger ?? app.log
   const guard: Guard = { ...NO_GUARD, ...(authenticator ? authenticationGuard(authenticator) : {}), ...(limitRate ? RATE_LIMIT_GUARD : {}) }
-  // Address routes live in a scope of their own: authentication guards them, not the probes.
+  // The protocols live in a scope of their own, each in its own below it: authentication and the
+  // rate limit guard both (one budget per client), not the probes.
   void app.register(async (scope) => {
-    addAuthentication(scope, { authenticator, metrics: options.metrics })
+    addAuthentication(scope, { authenticator, metrics: options.metrics, readMethods: DAV_READ_METHODS })
     if (limitRate) await addRateLimit(scope, { settings: config.rateLimit, logger, metrics: options.metrics })
     await scope.register(addressRoutes, { service: addressBook, guard })
+    if (cardBook) await scope.register(davRoutes, { cards: cardBook, debug: config.debug })
   })
   // Registered as plugins, so that they load after the OpenAPI collector and appear in its document.
   void app.register(async (scope) => {

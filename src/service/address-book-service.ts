@@ -5,8 +5,6 @@ import {
   EntryNotFoundError,
   IdempotencyKeyInUseError,
   IdempotencyKeyReusedError,
-  InsufficientScopeError,
-  InvalidEntryError,
   InvalidImportError,
   PreconditionFailedError,
   PreconditionRequiredError,
@@ -17,9 +15,10 @@ import {
 import { isEntryId, newEntryId } from '../domain/ids.js'
 import { normalizeFilter, sortValueOf, type FilterRequest, type PagePosition, type Sort } from '../domain/listing.js'
 import { mergePatch } from '../domain/merge-patch.js'
-import { hasScope, type Principal, type Scope } from '../domain/principal.js'
+import type { Principal } from '../domain/principal.js'
 import type { ChangeKind } from '../domain/vocabulary.js'
 import { systemClock, type AddressBookStore, type Clock, type StoredEntry, type WriteOptions } from '../storage/store.js'
+import { checkedEntry, requireScope } from './gate.js'
 import { decodeCursor, encodeCursor, fingerprintOf } from './cursor.js'
 import { decodeSyncToken, encodeSyncToken } from './sync-token.js'
 import { TimeSlice } from '../lib/time-slice.js'
@@ -440,9 +439,6 @@ function failedWrite(id: string, preconditions: Preconditions): Error {
   return preconditions.ifMatch === undefined ? new EntryNotFoundError(id) : new PreconditionFailedError(id)
 }
 
-function requireScope(principal: Principal, needed: Scope): void {
-  if (!hasScope(principal, needed)) throw new InsufficientScopeError(needed)
-}
 
 function versioned(stored: StoredEntry): VersionedEntry {
   return { id: stored.id, version: stored.version, entry: stored.entry }
@@ -499,10 +495,4 @@ async function checkedImport(items: Iterable<ImportItem>, newId: () => string, f
   }
   if (problems.length > 0) throw new InvalidImportError(problems)
   return { entries, fingerprint: hash?.digest('base64url') ?? '' }
-}
-
-function checkedEntry(value: unknown): AddressEntry {
-  const errors = validateAddressEntry(value)
-  if (errors.length > 0) throw new InvalidEntryError(errors)
-  return value as AddressEntry
 }

@@ -10,8 +10,10 @@ import type {
   IdempotencyClaim,
   ListQuery,
   NewApiKey,
+  NewEntry,
   Store,
   StoredEntry,
+  UpdateOptions,
   WriteOptions,
 } from './store.js'
 
@@ -20,6 +22,7 @@ type Operation =
   | 'create'
   | 'create_many'
   | 'get'
+  | 'find_by_name'
   | 'update'
   | 'delete'
   | 'list'
@@ -94,7 +97,7 @@ export class InstrumentedStore implements Store {
     return this.#measure('create', () => this.#store.create(owner, id, entry, options))
   }
 
-  createMany(owner: string, entries: readonly { readonly id: string; readonly entry: AddressEntry }[], options?: WriteOptions): Promise<void> {
+  createMany(owner: string, entries: readonly NewEntry[], options?: WriteOptions): Promise<void> {
     return this.#measure('create_many', () => this.#store.createMany(owner, entries, options))
   }
 
@@ -102,8 +105,12 @@ export class InstrumentedStore implements Store {
     return this.#measure('get', () => this.#store.get(owner, id))
   }
 
-  update(owner: string, id: string, entry: AddressEntry, ifVersion?: readonly number[]): Promise<StoredEntry | undefined> {
-    return this.#measure('update', () => this.#store.update(owner, id, entry, ifVersion))
+  findByName(owner: string, name: string): Promise<StoredEntry | undefined> {
+    return this.#measure('find_by_name', () => this.#store.findByName(owner, name))
+  }
+
+  update(owner: string, id: string, entry: AddressEntry, ifVersion?: readonly number[], options?: UpdateOptions): Promise<StoredEntry | undefined> {
+    return this.#measure('update', () => this.#store.update(owner, id, entry, ifVersion, options))
   }
 
   delete(owner: string, id: string, ifVersion?: readonly number[]): Promise<boolean> {

@@ -13,6 +13,25 @@ export interface StoredEntry {
   readonly createdAt: string
   readonly updatedAt: string
   readonly entry: AddressEntry
+  /** Absent when the entry has none (never an empty object). */
+  readonly card?: CardData | undefined
+}
+
+/** What a CardDAV card held beyond its entry: kept so that the card can be served back. Opaque to the store. */
+export interface CardData {
+  /**
+   * The resource name the client chose, e.g. `3F2504E0-4F89.vcf`; absent when the name is derived
+   * from the id. At most 255 characters. Unique within the owner's book, so that a client's
+   * request for the name finds one entry (see findByName).
+   */
+  readonly name?: string | undefined
+  /** The card's UID, when it is not the entry's id. */
+  readonly uid?: string | undefined
+  /**
+   * The card's properties the entry has no place for, as the format wrote them (text, opaque
+   * here; may be large: up to ~1 MiB, e.g. photos).
+   */
+  readonly kept?: string | undefined
 }
 
 /**
@@ -22,6 +41,24 @@ export interface StoredEntry {
  */
 export interface WriteOptions {
   readonly idempotency?: { readonly key: string; readonly result: string } | undefined
+  /** The card data of the entry a create stores, kept beside it. */
+  readonly card?: CardData | undefined
+}
+
+/** What an update may carry besides the entry. */
+export interface UpdateOptions {
+  /**
+   * The entry's card data: undefined keeps it as it is (an edit through the JSON API must not
+   * lose what a phone stored with the card, its photo say), an object replaces it, null removes it.
+   */
+  readonly card?: CardData | null | undefined
+}
+
+/** A new entry of createMany, with its card data when it has some. */
+export interface NewEntry {
+  readonly id: string
+  readonly entry: AddressEntry
+  readonly card?: CardData | undefined
 }
 
 /** One change of an owner's book, at its place in the owner's sequence of changes. */
@@ -32,6 +69,11 @@ export interface StoredChange {
   readonly kind: ChangeKind
   /** The entry as it is now; absent for a deletion. */
   readonly stored?: StoredEntry | undefined
+  /**
+   * For a deletion: the name the entry's card data had, if any, so that a CardDAV client is told
+   * which of its resources went.
+   */
+  readonly name?: string | undefined
 }
 
 export interface ChangePage {
@@ -81,22 +123,31 @@ export interface AddressBookStore {
    * StoreUnavailableError when it may come back by itself) otherwise. Cheap enough to call often.
    */
   ready(): Promise<void>
-  /** Rejects with EntryExistsError when the owner has an entry with this id. */
+  /**
+   * Rejects with EntryExistsError when the owner has an entry with this id, or one whose card data
+   * has this card data's name (the error then names that entry).
+   */
   create(owner: string, id: string, entry: AddressEntry, options?: WriteOptions): Promise<StoredEntry>
   /**
    * Stores several new entries as one, each at version 1: all or none. Rejects with
-   * EntryExistsError (and stores nothing) when any id is taken or given twice. An import may hold
-   * hundreds of thousands: what the adapter does on the event loop for them it does a slice of
-   * time at a time, and it resolves nothing to copy back.
+   * EntryExistsError (and stores nothing) when any id or card name is taken or given twice. An
+   * import may hold hundreds of thousands: what the adapter does on the event loop for them it
+   * does a slice of time at a time, and it resolves nothing to copy back.
    */
-  createMany(owner: string, entries: readonly { readonly id: string; readonly entry: AddressEntry }[], options?: WriteOptions): Promise<void>
+  createMany(owner: string, entries: readonly NewEntry[], options?: WriteOptions): Promise<void>
   get(owner: string, id: string): Promise<StoredEntry | undefined>
+  /**
+   * The owner's entry whose card data has exactly this name (case-sensitive): how a CardDAV
+   * request for a resource the client named finds its entry. An indexed lookup.
+   */
+  findByName(owner: string, name: string): Promise<StoredEntry | undefined>
   /**
    * Replaces the entry; resolves undefined when there is no such entry (no upsert), or when
    * `ifVersion` is given and the stored version is not one of them. The check and the write are
-   * one atomic step: no concurrent writer, through any instance, can slip between them.
+   * one atomic step: no concurrent writer, through any instance, can slip between them. Rejects
+   * with EntryExistsError when the new card data's name is another entry's of the owner.
    */
-  update(owner: string, id: string, entry: AddressEntry, ifVersion?: readonly number[]): Promise<StoredEntry | undefined>
+  update(owner: string, id: string, entry: AddressEntry, ifVersion?: readonly number[], options?: UpdateOptions): Promise<StoredEntry | undefined>
   /** Resolves false when there was no such entry, or (with `ifVersion`) not at one of those versions. */
   delete(owner: string, id: string, ifVersion?: readonly number[]): Promise<boolean>
   /**
@@ -111,7 +162,8 @@ export interface AddressBookStore {
   /**
    * The owner's changes after seq `since`, oldest first, at most `limit`. Each entry appears once,
    * at its latest change: `created` when it was created after `since`, else `updated`; a deleted
-   * entry appears as `deleted` (its tombstone) until the tombstone is forgotten.
+   * entry appears as `deleted` (its tombstone, with the name its card data had) until the
+   * tombstone is forgotten.
    */
   changesSince(owner: string, since: number, limit: number): Promise<ChangePage>
   /** Forgets the tombstones of deletions made before `before` (ISO time), for every owner; resolves how many. */

@@ -5,6 +5,7 @@ import { EntryExistsError } from '../../src/domain/errors.js'
 import { DEFAULT_SORT, normalizeFilter } from '../../src/domain/listing.js'
 import type { ApiKeyRecord, Clock, NewApiKey, Store, StoredEntry } from '../../src/storage/store.js'
 import { aFullEntry, anEntry } from '../helpers/factories.js'
+import { describeCardContract } from './card-contract.js'
 import { describeListingContract } from './listing-contract.js'
 import { describeSyncContract } from './sync-contract.js'
 
@@ -605,5 +606,6 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
 
     describeListingContract(makeStore)
     describeSyncContract(makeStore)
+    describeCardContract(makeStore)
   })
 }

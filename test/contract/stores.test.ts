@@ -1,8 +1,12 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { describe } from 'node:test'
+import { Registry } from 'prom-client'
+import { InstrumentedStore } from '../../src/storage/instrumented-store.js'
 import { MemoryStore } from '../../src/storage/memory/memory-store.js'
 import { SqliteStore } from '../../src/storage/sqlite/sqlite-store.js'
+import { describeCardContract } from './card-contract.js'
 import { describeStoreContract } from './store-contract.js'
 
 describeStoreContract('MemoryStore', (t, clock) => {
@@ -19,4 +23,13 @@ describeStoreContract('SqliteStore', (t, clock) => {
     rmSync(dir, { recursive: true, force: true })
   })
   return store
+})
+
+// The card data passes through the wrapper both ways: its options, and findByName.
+describe('InstrumentedStore over a MemoryStore', () => {
+  describeCardContract((t, clock) => {
+    const store = new InstrumentedStore(new MemoryStore(clock), new Registry())
+    t.after(() => store.close())
+    return store
+  })
 })

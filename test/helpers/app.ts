@@ -4,6 +4,7 @@ import type { Authenticator } from '../../src/auth/authenticator.js'
 import { buildApp, type App, type AppOptions } from '../../src/http/app.js'
 import { addressBookFor } from '../../src/server.js'
 import type { AddressBook } from '../../src/service/address-book-service.js'
+import { CardBookService } from '../../src/service/card-book-service.js'
 import { MemoryStore } from '../../src/storage/memory/memory-store.js'
 import type { AddressBookStore } from '../../src/storage/store.js'
 import { testConfig } from './factories.js'
@@ -23,7 +24,8 @@ export function buildTestApp(t: TestContext, options: TestAppOptions = {}): App 
   const store = options.store ?? new MemoryStore()
   const config = testConfig(options.config)
   const addressBook = options.service ?? addressBookFor(store, config)
-  const app = buildApp(config, { addressBook, authenticator: options.authenticator }, {
+  const cardBook = new CardBookService(store)
+  const app = buildApp(config, { addressBook, cardBook, authenticator: options.authenticator }, {
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.metrics ? { metrics: options.metrics } : {}),
     ...(options.serveMetrics ? { serveMetrics: options.serveMetrics } : {}),

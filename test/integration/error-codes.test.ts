@@ -25,6 +25,17 @@ function answerOf(response: { statusCode: number; body: string }): Answer {
   return { status: response.statusCode, body: JSON.parse(response.body) as ProblemBody }
 }
 
+/** A DAV error body as the members of a problem it carries: its type and title, with the response's status. */
+function davAnswerOf(response: { statusCode: number; body: string; headers: Record<string, unknown> }): Answer {
+  assert.match(String(response.headers['content-type']), /^application\/xml/)
+  const member = (name: string) => new RegExp(`<x:${name} xmlns:x="urn:addrservice:problem">([^<]*)</x:${name}>`).exec(response.body)?.[1] ?? ''
+  const body = { type: member('type'), title: member('title'), status: response.statusCode } as ProblemBody
+  return { status: response.statusCode, body }
+}
+
+const DAV_BOOK = '/dav/addressbooks/default/contacts/'
+const vcard = { 'content-type': 'text/vcard' }
+
 /** The last answer of a raw exchange on a listening app. */
 async function rawAnswer(t: TestContext, options: TestAppOptions, request: string, waitMs = 5000): Promise<Answer> {
   const app = buildTestApp(t, options)
@@ -172,6 +183,17 @@ const PRODUCERS: { readonly [K in keyof typeof ErrorCode]: (t: TestContext) => P
     const { next } = (await before.inject({ method: 'GET', url: '/addresses/changes' })).json<{ next: string }>()
     return answerOf(await buildTestApp(t).inject({ method: 'GET', url: `/addresses/changes?since=${next}` }))
   },
+  uidConflict: async (t) => {
+    const app = buildTestApp(t)
+    const card = 'BEGIN:VCARD\r\nVERSION:3.0\r\nUID:u-1\r\nFN:Ada\r\nEND:VCARD\r\n'
+    await app.inject({ method: 'PUT', url: `${DAV_BOOK}a.vcf`, headers: vcard, payload: card })
+    return davAnswerOf(await app.inject({ method: 'PUT', url: `${DAV_BOOK}b.vcf`, headers: vcard, payload: card }))
+  },
+  unsupportedCard: async (t) => davAnswerOf(await buildTestApp(t).inject({ method: 'PUT', url: `${DAV_BOOK}a.vcf`, headers: json, payload: '{}' })),
+  invalidCard: async (t) => davAnswerOf(await buildTestApp(t).inject({ method: 'PUT', url: `${DAV_BOOK}a.vcf`, headers: vcard, payload: 'BEGIN:VCARD\r\nFN:x\r\n' })),
+  invalidXml: async (t) => davAnswerOf(await buildTestApp(t).inject({ method: 'PROPFIND', url: DAV_BOOK, headers: { 'content-type': 'application/xml' }, payload: '<a>' })),
+  depthInfinityRefused: async (t) => davAnswerOf(await buildTestApp(t).inject({ method: 'PROPFIND', url: DAV_BOOK, headers: { depth: 'infinity' } })),
+  collectionNotAllowed: async (t) => davAnswerOf(await buildTestApp(t).inject({ method: 'MKCOL', url: `${DAV_BOOK}new` })),
   storeUnavailable: async (t) => {
     const store = new TroubledStore()
     store.failure = new StoreUnavailableError()

@@ -206,6 +206,57 @@ function hostileHeaders(random: Random): Record<string, string> {
   return headers
 }
 
+const DAV_BOOKS = ['/dav/addressbooks/default/contacts/', '/dav/addressbooks/alice/contacts/']
+
+function davPath(random: Random): string {
+  return random.pick([
+    () => '/dav/',
+    () => '/dav',
+    () => '/.well-known/carddav',
+    () => random.pick(DAV_BOOKS),
+    () => `${random.pick(DAV_BOOKS)}${random.pick(ODD_IDS)}`,
+    () => `${random.pick(DAV_BOOKS)}${random.pick(ODD_IDS)}.vcf`,
+    () => `${random.pick(DAV_BOOKS)}x.vcf/more`,
+    () => '/dav/principals/%zz/',
+    () => `/dav/principals/${'a'.repeat(3_000)}/`,
+    () => '/dav/addressbooks/bob/contacts/',
+    () => '/dav/addressbooks/default/other/',
+    () => '/dav/../addresses',
+    () => '/dav/%2e%2e/%2e%2e/',
+  ])()
+}
+
+/** What DAV clients send, each of it wrong: XML that is malformed, hostile or the wrong request, cards that cannot be stored. */
+function hostileDavBody(random: Random): { payload: Buffer; headers: Record<string, string>; what: string } {
+  const xml = { 'content-type': random.pick(['application/xml', 'text/xml; charset=utf-8', 'application/json', '']) }
+  const vcard = { 'content-type': random.pick(['text/vcard', 'text/x-vcard', 'text/vcard; charset=utf-16', 'application/xml']) }
+  const lol = '<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">'
+  return random.pick([
+    () => ({ payload: Buffer.from(`<?xml version="1.0"?><!DOCTYPE d [${lol}]><d:propfind xmlns:d="DAV:"><d:prop><d:x>&c;</d:x></d:prop></d:propfind>`), headers: xml, what: 'entity bomb' }),
+    () => ({ payload: Buffer.from('<!DOCTYPE x SYSTEM "file:///etc/passwd"><x/>'), headers: xml, what: 'external entity' }),
+    () => ({ payload: Buffer.from('<d:propfind xmlns:d="DAV:"><d:prop>'), headers: xml, what: 'unclosed' }),
+    () => ({ payload: Buffer.from(`${'<a>'.repeat(10_000)}${'</a>'.repeat(10_000)}`), headers: xml, what: 'deep' }),
+    () => ({ payload: Buffer.from('<x:propfind xmlns:y="DAV:"/>'), headers: xml, what: 'unbound prefix' }),
+    () => ({ payload: Buffer.from('<d:sync-collection xmlns:d="DAV:"><d:sync-token>urn:x-addrservice:sync:%%%</d:sync-token><d:prop><d:getetag/></d:prop></d:sync-collection>'), headers: xml, what: 'bad token' }),
+    () => ({ payload: Buffer.from('<c:addressbook-query xmlns:c="urn:ietf:params:xml:ns:carddav"><c:filter><c:prop-filter><c:text-match collation="i;klingon">x</c:text-match></c:prop-filter></c:filter><c:limit><c:nresults>-1</c:nresults></c:limit></c:addressbook-query>'), headers: xml, what: 'bad query' }),
+    () => ({ payload: Buffer.from('<d:propertyupdate xmlns:d="DAV:"><d:set><d:prop><d:displayname>x</d:displayname></d:prop></d:set></d:propertyupdate>'), headers: xml, what: 'proppatch' }),
+    () => ({ payload: Buffer.from([0xff, 0xfe, 0x3c, 0x00]), headers: xml, what: 'utf-16' }),
+    () => ({ payload: Buffer.from('BEGIN:VCARD\r\nVERSION:3.0\r\nFN:x\r\n'), headers: vcard, what: 'card without END' }),
+    () => ({ payload: Buffer.from('BEGIN:VCARD\r\nVERSION:3.0\r\nEMAIL:a@b.c\r\nEND:VCARD\r\n'), headers: vcard, what: 'card without a name' }),
+    () => ({ payload: Buffer.from('BEGIN:VCARD\r\nVERSION:3.0\r\nFN:a\u0000\r\nEND:VCARD\r\n'), headers: vcard, what: 'card with NUL' }),
+    () => ({ payload: Buffer.from('BEGIN:VCARD\r\nVERSION:9.9\r\nFN:a\r\nEND:VCARD\r\nBEGIN:VCARD\r\nFN:b\r\nEND:VCARD\r\n'), headers: vcard, what: 'two cards' }),
+    () => ({ payload: Buffer.from(`BEGIN:VCARD\r\nVERSION:3.0\r\nFN:a\r\nNOTE:${'x'.repeat(1_100_000)}\r\nEND:VCARD\r\n`), headers: vcard, what: 'big card' }),
+    () => ({ payload: Buffer.from('{"full_name":"x"}'), headers: vcard, what: 'JSON as a card' }),
+  ])()
+}
+
+const DAV_METHODS = ['PROPFIND', 'REPORT', 'PROPPATCH', 'MKCOL', 'PUT', 'DELETE', 'GET', 'COPY', 'MOVE', 'LOCK']
+
+/** Whether a request is on the DAV surface, where refusals are DAV error bodies. */
+function onDavSurface(method: string, url: string): boolean {
+  return url.startsWith('/dav') || url.startsWith('/.well-known/carddav') || method === 'PROPFIND'
+}
+
 interface InjectedRequest {
   method: string
   url: string
@@ -215,6 +266,11 @@ interface InjectedRequest {
 }
 
 function injectedRequest(random: Random): InjectedRequest {
+  if (random.chance(0.25)) {
+    const method = random.pick(DAV_METHODS)
+    const body = hostileDavBody(random)
+    return { method, url: davPath(random), headers: { ...hostileHeaders(random), depth: random.pick(['0', '1', 'infinity', '2', '']), ...body.headers }, payload: body.payload, what: `DAV ${body.what}` }
+  }
   const method = random.chance(0.7) ? random.pick(['POST', 'PUT']) : random.pick(INJECTABLE_METHODS)
   const url = random.chance(0.7) ? random.pick(['/addresses', `/addresses/${ID}`, '/addresses/']) : hostilePath(random)
   const headers = hostileHeaders(random)
@@ -274,6 +330,12 @@ function rawRequest(random: Random): { bytes: Buffer; method: string; what: stri
 }
 
 
+function assertDavError(body: string, requestId: string, context: string): void {
+  assert.match(body, /^<\?xml version="1.0" encoding="utf-8"\?>\n<d:error xmlns:d="DAV:"/, context)
+  assert.match(body, /<x:type xmlns:x="urn:addrservice:problem">urn:addrservice:problem:[a-z0-9-]+<\/x:type>/, context)
+  assert.ok(body.includes(`>${requestId}</x:request-id>`), `${context}: the request id is not in the body`)
+}
+
 function assertProblem(body: string, status: number, requestId: string | undefined, context: string): void {
   let problem: ProblemBody
   try {
@@ -314,7 +376,10 @@ describe('fuzzing the HTTP edge', () => {
         count(response.statusCode)
         assert.ok(response.statusCode < 500, `${context}: ${String(response.statusCode)} ${response.body.slice(0, 300)}`)
         if (request.method === 'POST' || request.method === 'PUT' || request.method === 'DELETE') assert.ok(response.statusCode >= 400, `${context}: ${String(response.statusCode)}`)
-        if (response.statusCode >= 400) {
+        if (response.statusCode >= 400 && String(response.headers['content-type']).startsWith('application/xml')) {
+          assert.ok(onDavSurface(request.method, request.url), `${context}: a DAV error body off the DAV paths`)
+          if (request.method !== 'HEAD') assertDavError(decoded(response.rawPayload, response.headers['content-encoding']), String(response.headers['x-request-id']), context)
+        } else if (response.statusCode >= 400) {
           assert.match(String(response.headers['content-type']), /^application\/problem\+json/, context)
           if (request.method !== 'HEAD') {
             const body = decoded(response.rawPayload, response.headers['content-encoding'])

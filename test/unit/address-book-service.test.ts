@@ -104,6 +104,10 @@ class FakeStore implements AddressBookStore {
     return this.#call('get', [owner, id], () => this.#inner.get(owner, id))
   }
 
+  findByName(owner: string, name: string): Promise<StoredEntry | undefined> {
+    return this.#call('findByName', [owner, name], () => this.#inner.findByName(owner, name))
+  }
+
   update(owner: string, id: string, entry: AddressEntry, ifVersion?: readonly number[]): Promise<StoredEntry | undefined> {
     const args = ifVersion === undefined ? [owner, id, entry] : [owner, id, entry, ifVersion]
     return this.#call('update', args, () => this.#inner.update(owner, id, entry, ifVersion))

@@ -561,6 +561,86 @@ describe('PostgresStore on a server', { skip: POSTGRES_SKIP }, () => {
     assert.equal(version?.version, POSTGRES_MIGRATIONS.length)
   })
 
+  test('when a database from before card data is opened, then its entries and tombstones have none, and card names can then be given and found', async (t) => {
+    const url = await freshUrl(t)
+    const pool = new pg.Pool({ connectionString: url, max: 1 })
+    t.after(() => pool.end())
+    const client = await pool.connect()
+    const beforeCardData = POSTGRES_MIGRATIONS.length - 1
+    try {
+      await client.query('CREATE TABLE addrservice_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())')
+      for (const [index, migration] of POSTGRES_MIGRATIONS.slice(0, beforeCardData).entries()) {
+        if (typeof migration === 'string') await client.query(migration)
+        else await migration(client)
+        await client.query('INSERT INTO addrservice_migrations (version) VALUES ($1)', [index + 1])
+      }
+      const index = indexEntry(anEntry())
+      await client.query(
+        `INSERT INTO address_entries (id, owner, version, created_at, updated_at, entry, sort_name, search_text, created_seq, changed_seq)
+         VALUES ('old', 'default', 1, now(), now(), $1, $2, $3, 1, 1)`,
+        [JSON.stringify(anEntry()), index.sortName, index.searchText],
+      )
+      await client.query("INSERT INTO tombstones (owner, id, seq, deleted_at) VALUES ('default', 'gone', 2, now())")
+      await client.query("INSERT INTO change_counters (owner, latest) VALUES ('default', 2)")
+    } finally {
+      client.release()
+    }
+    const store = new PostgresStore(url)
+    t.after(() => store.close())
+
+    const stored = await store.get('default', 'old')
+    const { changes } = await store.changesSince('default', 0, 10)
+    await store.update('default', 'old', anEntry(), undefined, { card: { name: 'old.vcf' } })
+
+    assert.ok(stored)
+    assert.equal('card' in stored, false)
+    assert.deepEqual(changes.map((change) => [change.id, change.kind, 'card' in (change.stored ?? {}), 'name' in change]), [
+      ['old', 'created', false, false],
+      ['gone', 'deleted', false, false],
+    ])
+    assert.equal((await store.findByName('default', 'old.vcf'))?.id, 'old')
+    await assert.rejects(store.create('default', 'new', anEntry(), { card: { name: 'old.vcf' } }), EntryExistsError)
+    const [version] = await query<{ version: number }>(url, 'SELECT max(version) AS version FROM addrservice_migrations')
+    assert.equal(version?.version, POSTGRES_MIGRATIONS.length)
+  })
+
+  test('when the planner may not scan, then an entry is found by its card name through the card name index', async (t) => {
+    const url = await freshUrl(t)
+    const store = new PostgresStore(url)
+    t.after(() => store.close())
+    await store.create('default', 'e1', anEntry(), { card: { name: 'a.vcf' } })
+    const client = new pg.Client({ connectionString: url })
+    await client.connect()
+    t.after(() => client.end())
+    await client.query('SET enable_seqscan = off')
+    await client.query("PREPARE by_name (text, text) AS SELECT * FROM address_entries WHERE owner = $1 AND card_name = $2")
+    await client.query('SET plan_cache_mode = force_generic_plan')
+
+    const { rows } = await client.query<{ 'QUERY PLAN': string }>("EXPLAIN EXECUTE by_name ('default', 'a.vcf')")
+    const plan = rows.map((row) => row['QUERY PLAN']).join('\n')
+
+    assert.match(plan, /Index Scan using address_entries_by_card_name/, plan)
+  })
+
+  test('when two instances give one card name to two entries at once, then one is stored and the other rejects with EntryExistsError', async (t) => {
+    const url = await freshUrl(t)
+    const first = new PostgresStore(url)
+    const second = new PostgresStore(url)
+    t.after(() => Promise.all([first.close(), second.close()]))
+    await Promise.all([first.ready(), second.ready()])
+    await first.create('default', 'holder', anEntry(), { card: { name: 'other.vcf' } })
+
+    const outcomes = await Promise.allSettled([
+      first.create('default', 'a', anEntry(), { card: { name: 'same.vcf' } }),
+      second.create('default', 'b', anEntry(), { card: { name: 'same.vcf' } }),
+      second.update('default', 'holder', anEntry(), undefined, { card: { name: 'same.vcf' } }),
+    ])
+
+    assert.equal(outcomes.filter((outcome) => outcome.status === 'fulfilled').length, 1, JSON.stringify(outcomes))
+    for (const outcome of outcomes) if (outcome.status === 'rejected') assert.ok(outcome.reason instanceof EntryExistsError, String(outcome.reason))
+    assert.ok(await first.findByName('default', 'same.vcf'))
+  })
+
   test('when a write is rejected by the database for its own reasons, then the error passes unchanged', async (t) => {
     const url = await freshUrl(t)
     const store = new PostgresStore(url)

@@ -176,7 +176,8 @@ describe('SqliteStore', () => {
 
       assert.match(plan, /MERGE \(UNION ALL\)/, plan)
       assert.match(plan, /SEARCH address_entries USING INDEX address_entries_by_change \(owner=\? AND changed_seq>\?\)/, plan)
-      assert.match(plan, /SEARCH tombstones USING COVERING INDEX tombstones_by_seq \(owner=\? AND seq>\?\)/, plan)
+      // Not covering since tombstones keep card names: each tombstone found is read by its key.
+      assert.match(plan, /SEARCH tombstones USING (COVERING )?INDEX tombstones_by_seq \(owner=\? AND seq>\?\)/, plan)
       assert.doesNotMatch(plan, /TEMP B-TREE/, plan)
     })
   })
@@ -407,6 +408,49 @@ describe('SqliteStore', () => {
       assert.equal(db.pragma('user_version', { simple: true }), SQLITE_MIGRATIONS.length)
     })
 
+    test('when a file from before card data is opened, then its entries and tombstones have none, and card names can then be given and found', async (t) => {
+      const folder = aTempFolder(t)
+      const old = folder.connect()
+      const beforeCardData = SQLITE_MIGRATIONS.length - 1
+      for (const migration of SQLITE_MIGRATIONS.slice(0, beforeCardData)) {
+        if (typeof migration === 'string') old.exec(migration)
+        else migration(old)
+      }
+      old.pragma(`user_version = ${String(beforeCardData)}`)
+      old
+        .prepare(
+          `INSERT INTO address_entries (id, owner, version, created_at, updated_at, sort_name, search_text, entry, created_seq, changed_seq)
+           VALUES ('old', ?, 1, '2024-01-01T00:00:00.000Z', '2024-01-01T00:00:00.000Z', 'ada lovelace', 'ada lovelace', ?, 1, 1)`,
+        )
+        .run(OWNER, JSON.stringify(anEntry()))
+      old.prepare("INSERT INTO tombstones (owner, id, seq, deleted_at) VALUES (?, 'gone', 2, '2024-01-01T00:00:01.000Z')").run(OWNER)
+      old.prepare('INSERT INTO change_counters (owner, latest) VALUES (?, 2)').run(OWNER)
+
+      const store = folder.open()
+
+      const stored = await store.get(OWNER, 'old')
+      assert.ok(stored)
+      assert.equal('card' in stored, false)
+      assert.deepEqual((await store.changesSince(OWNER, 0, 10)).changes.map((change) => [change.id, change.kind, 'card' in (change.stored ?? {}), 'name' in change]), [
+        ['old', 'created', false, false],
+        ['gone', 'deleted', false, false],
+      ])
+      await store.update(OWNER, 'old', anEntry(), undefined, { card: { name: 'old.vcf' } })
+      assert.equal((await store.findByName(OWNER, 'old.vcf'))?.id, 'old')
+      await assert.rejects(store.create(OWNER, 'new', anEntry(), { card: { name: 'old.vcf' } }), EntryExistsError)
+      assert.equal(folder.connect().pragma('user_version', { simple: true }), SQLITE_MIGRATIONS.length)
+    })
+
+    test('when an entry is found by its card name, then the lookup is a search of the card name index', (t) => {
+      const folder = aTempFolder(t)
+      folder.open()
+
+      const rows = folder.connect().prepare('EXPLAIN QUERY PLAN SELECT id FROM address_entries WHERE owner = ? AND card_name = ?').all(OWNER, 'a.vcf') as { detail: string }[]
+      const plan = rows.map((row) => row.detail).join('\n')
+
+      assert.match(plan, /^SEARCH address_entries USING INDEX address_entries_by_card_name \(owner=\? AND card_name=\?\)$/, plan)
+    })
+
     test('when a new file is opened, then every migration is applied and user_version counts them', (t) => {
       const folder = aTempFolder(t)
 
@@ -462,7 +506,7 @@ describe('SqliteStore', () => {
 
       assert.deepEqual(
         columns.map((column) => column.name),
-        ['seq', 'id', 'owner', 'version', 'created_at', 'updated_at', 'sort_name', 'entry', 'created_seq', 'changed_seq', 'search_text'],
+        ['seq', 'id', 'owner', 'version', 'created_at', 'updated_at', 'sort_name', 'entry', 'created_seq', 'changed_seq', 'search_text', 'card_name', 'card_uid', 'card_kept'],
       )
       assert.ok(row !== null && typeof row === 'object' && 'entry' in row && typeof row.entry === 'string')
       assert.deepEqual(
@@ -479,8 +523,21 @@ describe('SqliteStore', () => {
           created_seq: 1,
           changed_seq: 2,
           search_text: indexEntry(aFullEntry()).searchText,
+          card_name: null,
+          card_uid: null,
+          card_kept: null,
         },
       )
+    })
+
+    test('when an entry is stored with card data, then the card data sits in its own columns, out of the entry column', async (t) => {
+      const folder = aTempFolder(t)
+      const store = folder.open()
+
+      await store.create(OWNER, 'entry-1', anEntry(), { card: { name: 'a.vcf', uid: 'u-1', kept: 'NOTE:x\r\n' } })
+
+      const row = folder.connect().prepare('SELECT entry, card_name, card_uid, card_kept FROM address_entries').get()
+      assert.deepEqual(row, { entry: JSON.stringify(anEntry()), card_name: 'a.vcf', card_uid: 'u-1', card_kept: 'NOTE:x\r\n' })
     })
   })
 

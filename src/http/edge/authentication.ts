@@ -99,6 +99,8 @@ export interface AuthenticationOptions {
   /** None: authentication is off, every request acts for the default owner with every scope. */
   readonly authenticator: Authenticator | undefined
   readonly metrics?: Registry | undefined
+  /** The methods that only look, which a read-only credential may use: GET, HEAD and OPTIONS by default. */
+  readonly readMethods?: ReadonlySet<string> | undefined
 }
 
 /**
@@ -107,7 +109,7 @@ export interface AuthenticationOptions {
  * registered in between counts refused requests per client address, and a refused request
  * never has its body read. Writing with a read-only credential is refused here too.
  */
-export function addAuthentication(app: FastifyInstance, { authenticator, metrics }: AuthenticationOptions): void {
+export function addAuthentication(app: FastifyInstance, { authenticator, metrics, readMethods = READ_METHODS }: AuthenticationOptions): void {
   if (!authenticator) {
     // Every request of this scope acts for the default owner: a property of the scope's requests,
     // so that no hook has to run for each of them.
@@ -116,12 +118,7 @@ export function addAuthentication(app: FastifyInstance, { authenticator, metrics
   }
   app.decorateRequest('principal', null)
   const failures = metrics
-    ? new Counter({
-        name: 'addrservice_auth_failures_total',
-        help: 'Requests refused by authentication, by reason',
-        labelNames: ['reason'],
-        registers: [metrics],
-      })
+    ? authFailureCounter(metrics)
     : undefined
   const refuse = (request: FastifyRequest, failure: AuthFailure) => {
     request.authFailure = failure
@@ -156,12 +153,21 @@ export function addAuthentication(app: FastifyInstance, { authenticator, metrics
       )
       return
     }
-    if (principal && !READ_METHODS.has(request.method) && !hasScope(principal, 'write')) {
+    if (principal && !readMethods.has(request.method) && !hasScope(principal, 'write')) {
       done(new InsufficientScopeError('write'))
       return
     }
     done(null, payload)
   })
+}
+
+const AUTH_FAILURES = 'addrservice_auth_failures_total'
+
+/** The one counter of refusals in a registry, whichever protocol's scope counts them. */
+function authFailureCounter(metrics: Registry): Counter<'reason'> {
+  const existing = metrics.getSingleMetric(AUTH_FAILURES)
+  if (existing instanceof Counter) return existing
+  return new Counter({ name: AUTH_FAILURES, help: 'Requests refused by authentication, by reason', labelNames: ['reason'], registers: [metrics] })
 }
 
 /** The caller of a request that passed authentication; a route reached without one is a defect, not a guest. */

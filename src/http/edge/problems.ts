@@ -91,6 +91,12 @@ const ROWS: { readonly [K in keyof typeof ErrorCode]: Row } = {
     'Gone',
     'The sync token is older than the changes this service keeps: sync in full (GET /addresses), then start again with a new token.',
   ],
+  uidConflict: [409, 'Conflict', 'Another card of the address book has this UID; nothing was changed.'],
+  unsupportedCard: [415, 'Unsupported Media Type', 'The body is not a vCard (text/vcard); nothing was changed.'],
+  invalidCard: [400, 'Invalid card', 'The body is not one well-formed vCard; nothing was changed.'],
+  invalidXml: [400, 'Invalid XML', 'The request body is not well-formed XML of the request it should be (a DOCTYPE is never accepted).'],
+  depthInfinityRefused: [403, 'Forbidden', 'PROPFIND with Depth: infinity is not served; ask with Depth 0 or 1.'],
+  collectionNotAllowed: [403, 'Forbidden', 'Each owner has one address book; no other collection can be made.'],
   storeUnavailable: [
     503,
     'Service Unavailable',

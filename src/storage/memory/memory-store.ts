@@ -1,10 +1,12 @@
 import { EntryExistsError } from '../../domain/errors.js'
 import { TimeSlice } from '../../lib/time-slice.js'
+import { keptCard } from '../card-data.js'
 import type { AddressEntry } from '../../domain/address-entry.js'
 import { compareCodePoints, indexEntry, matchesFilter, sortValueOf, type EntryFilter, type EntryIndex } from '../../domain/listing.js'
 import {
   systemClock,
   type ApiKeyRecord,
+  type CardData,
   type ChangePage,
   type ChangePosition,
   type Clock,
@@ -12,9 +14,11 @@ import {
   type IdempotencyRecord,
   type ListQuery,
   type NewApiKey,
+  type NewEntry,
   type Store,
   type StoredChange,
   type StoredEntry,
+  type UpdateOptions,
   type WriteOptions,
 } from '../store.js'
 
@@ -30,11 +34,14 @@ interface Tombstone {
   readonly id: string
   readonly seq: number
   readonly deletedAt: string
+  /** The name the entry's card data had. */
+  readonly name: string | undefined
 }
 
-/** One owner's book: entries by id, tombstones by id, and where its changes stand. */
+/** One owner's book: entries by id, the ids of entries by their card name, tombstones by id, and where its changes stand. */
 class Book {
   readonly entries = new Map<string, Kept>()
+  readonly names = new Map<string, string>()
   readonly tombstones = new Map<string, Tombstone>()
   latest = 0
   forgottenThrough = 0
@@ -45,17 +52,18 @@ interface HeldKey extends IdempotencyRecord {
   readonly expiresAt: string
 }
 
+/** An entry on its way in: already the store's own copy, and indexed. */
+interface IncomingEntry {
+  readonly id: string
+  readonly entry: AddressEntry
+  readonly card: CardData | undefined
+  readonly index: EntryIndex
+}
+
 /**
  * Keeps entries (and API keys) in process memory: for tests and throwaway runs. Nothing survives
  * a restart, which is why the service refuses API-key authentication on it.
  */
-/** An entry on its way in: already the store's own copy, and indexed. */
-interface NewEntry {
-  readonly id: string
-  readonly entry: AddressEntry
-  readonly index: EntryIndex
-}
-
 export class MemoryStore implements Store {
   readonly description = 'memory'
   readonly #books = new Map<string, Book>()
@@ -72,7 +80,7 @@ export class MemoryStore implements Store {
 
   create(owner: string, id: string, entry: AddressEntry, options: WriteOptions = {}): Promise<StoredEntry> {
     try {
-      const [stored] = this.#insert(owner, [{ id, entry: copyOfJson(entry), index: indexEntry(entry) }], options)
+      const [stored] = this.#insert(owner, [{ id, entry: copyOfJson(entry), card: keptCard(options.card), index: indexEntry(entry) }], options)
       if (!stored) throw new Error('the memory store stored nothing of one entry')
       return Promise.resolve(copy(stored))
     } catch (error) {
@@ -81,29 +89,38 @@ export class MemoryStore implements Store {
   }
 
   /** Copies and indexes the entries a slice of time at a time, then stores them all in one step. */
-  async createMany(owner: string, entries: readonly { readonly id: string; readonly entry: AddressEntry }[], options: WriteOptions = {}): Promise<void> {
+  async createMany(owner: string, entries: readonly NewEntry[], options: WriteOptions = {}): Promise<void> {
     const slice = new TimeSlice()
-    const prepared: NewEntry[] = []
-    for (const { id, entry } of entries) {
-      prepared.push({ id, entry: copyOfJson(entry), index: indexEntry(entry) })
+    const prepared: IncomingEntry[] = []
+    for (const { id, entry, card } of entries) {
+      prepared.push({ id, entry: copyOfJson(entry), card: keptCard(card), index: indexEntry(entry) })
       if (slice.due()) await slice.pause()
     }
     this.#insert(owner, prepared, options)
   }
 
-  /** Checks every id and stores every entry, in one step: all or none. Throws EntryExistsError. */
-  #insert(owner: string, entries: readonly NewEntry[], options: WriteOptions): StoredEntry[] {
+  /**
+   * Checks every id and card name and stores every entry, in one step: all or none. Throws
+   * EntryExistsError, naming the id that is taken, or the entry that holds the name.
+   */
+  #insert(owner: string, entries: readonly IncomingEntry[], options: WriteOptions): StoredEntry[] {
     const book = this.#book(owner)
     const ids = new Set<string>()
-    for (const { id } of entries) {
+    const names = new Map<string, string>()
+    for (const { id, card } of entries) {
       if (book.entries.has(id) || ids.has(id)) throw new EntryExistsError(id)
       ids.add(id)
+      if (card?.name === undefined) continue
+      const holder = book.names.get(card.name) ?? names.get(card.name)
+      if (holder !== undefined) throw new EntryExistsError(holder)
+      names.set(card.name, id)
     }
     const now = this.clock().toISOString()
-    const created = entries.map(({ id, entry, index }) => {
+    const created = entries.map(({ id, entry, card, index }) => {
       const seq = ++book.latest
-      const stored = { id, owner, version: 1, createdAt: now, updatedAt: now, entry }
+      const stored = { id, owner, version: 1, createdAt: now, updatedAt: now, entry, ...(card ? { card } : {}) }
       book.entries.set(id, { stored, index, createdSeq: seq, changedSeq: seq })
+      if (card?.name !== undefined) book.names.set(card.name, id)
       book.tombstones.delete(id)
       return stored
     })
@@ -116,25 +133,43 @@ export class MemoryStore implements Store {
     return Promise.resolve(kept && copy(kept.stored))
   }
 
-  update(owner: string, id: string, entry: AddressEntry, ifVersion?: readonly number[]): Promise<StoredEntry | undefined> {
+  findByName(owner: string, name: string): Promise<StoredEntry | undefined> {
+    const book = this.#books.get(owner)
+    const id = book?.names.get(name)
+    const kept = id === undefined ? undefined : book?.entries.get(id)
+    return Promise.resolve(kept && copy(kept.stored))
+  }
+
+  update(owner: string, id: string, entry: AddressEntry, ifVersion?: readonly number[], options: UpdateOptions = {}): Promise<StoredEntry | undefined> {
     const kept = this.#find(owner, id, ifVersion)
     if (!kept) return Promise.resolve(undefined)
     const book = this.#book(owner)
-    const updated = {
-      ...kept.stored,
+    const card = options.card === undefined ? kept.stored.card : keptCard(options.card)
+    const holder = card?.name === undefined ? undefined : book.names.get(card.name)
+    if (holder !== undefined && holder !== id) return Promise.reject(new EntryExistsError(holder))
+    const updated: StoredEntry = {
+      id,
+      owner,
       version: kept.stored.version + 1,
+      createdAt: kept.stored.createdAt,
       updatedAt: this.clock().toISOString(),
       entry: copyOfJson(entry),
+      ...(card ? { card } : {}),
     }
+    if (kept.stored.card?.name !== undefined) book.names.delete(kept.stored.card.name)
+    if (card?.name !== undefined) book.names.set(card.name, id)
     book.entries.set(id, { stored: updated, index: indexEntry(entry), createdSeq: kept.createdSeq, changedSeq: ++book.latest })
     return Promise.resolve(copy(updated))
   }
 
   delete(owner: string, id: string, ifVersion?: readonly number[]): Promise<boolean> {
-    if (!this.#find(owner, id, ifVersion)) return Promise.resolve(false)
+    const kept = this.#find(owner, id, ifVersion)
+    if (!kept) return Promise.resolve(false)
     const book = this.#book(owner)
+    const name = kept.stored.card?.name
     book.entries.delete(id)
-    book.tombstones.set(id, { id, seq: ++book.latest, deletedAt: this.clock().toISOString() })
+    if (name !== undefined) book.names.delete(name)
+    book.tombstones.set(id, { id, seq: ++book.latest, deletedAt: this.clock().toISOString(), name })
     return Promise.resolve(true)
   }
 
@@ -169,7 +204,8 @@ export class MemoryStore implements Store {
       }
     }
     for (const tombstone of book.tombstones.values()) {
-      if (tombstone.seq > since) changes.push({ seq: tombstone.seq, id: tombstone.id, kind: 'deleted' })
+      if (tombstone.seq <= since) continue
+      changes.push({ seq: tombstone.seq, id: tombstone.id, kind: 'deleted', ...(tombstone.name === undefined ? {} : { name: tombstone.name }) })
     }
     changes.sort((a, b) => a.seq - b.seq)
     return Promise.resolve({ changes: changes.slice(0, limit), more: changes.length > limit })
@@ -291,7 +327,7 @@ function idempotencyName(owner: string, key: string): string {
 }
 
 function copy(stored: StoredEntry): StoredEntry {
-  return { ...stored, entry: copyOfJson(stored.entry) }
+  return { ...stored, entry: copyOfJson(stored.entry), ...(stored.card ? { card: { ...stored.card } } : {}) }
 }
 
 /**

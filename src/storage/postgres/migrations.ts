@@ -72,6 +72,13 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
      PRIMARY KEY (owner, key)
    );
    CREATE INDEX idempotency_keys_by_expiry ON idempotency_keys (expires_at);`,
+  // Card data: what a CardDAV card held beyond its entry, in columns of its own (a large one is
+  // kept out of line by TOAST); the card name unique per owner, through an index of the entries
+  // that have one; and the name a deleted entry's card had, which a tombstone keeps for sync.
+  // Existing entries have none.
+  `ALTER TABLE address_entries ADD COLUMN card_name text, ADD COLUMN card_uid text, ADD COLUMN card_kept text;
+   CREATE UNIQUE INDEX address_entries_by_card_name ON address_entries (owner, card_name) WHERE card_name IS NOT NULL;
+   ALTER TABLE tombstones ADD COLUMN card_name text;`,
 ]
 
 /**

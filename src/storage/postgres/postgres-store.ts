@@ -4,19 +4,23 @@ import { EntryExistsError, StoreUnavailableError } from '../../domain/errors.js'
 import { TimeSlice } from '../../lib/time-slice.js'
 import type { Scope } from '../../domain/principal.js'
 import { indexEntry, type EntryFilter, type SortKey } from '../../domain/listing.js'
+import { cardFromColumns, keptCard } from '../card-data.js'
 import { likePattern } from '../like-pattern.js'
 import {
   systemClock,
   type ApiKeyRecord,
+  type CardData,
   type ChangePage,
   type ChangePosition,
   type Clock,
   type IdempotencyClaim,
   type ListQuery,
   type NewApiKey,
+  type NewEntry,
   type Store,
   type StoredChange,
   type StoredEntry,
+  type UpdateOptions,
   type WriteOptions,
 } from '../store.js'
 import { redactPassword } from '../store-config.js'
@@ -29,9 +33,15 @@ interface EntryRow {
   created_at: Date
   updated_at: Date
   entry: AddressEntry
+  card_name: string | null
+  card_uid: string | null
+  card_kept: string | null
 }
 
-/** A change as changesSince reads it: an entry's columns, or only seq and id for a tombstone. Seqs are bigint: text. */
+/**
+ * A change as changesSince reads it: an entry's columns, or only seq, id and card name for a
+ * tombstone. Seqs are bigint: text.
+ */
 interface ChangeRow {
   seq: string
   id: string
@@ -40,6 +50,9 @@ interface ChangeRow {
   created_at: Date | null
   updated_at: Date | null
   entry: AddressEntry | null
+  card_name: string | null
+  card_uid: string | null
+  card_kept: string | null
 }
 
 interface ApiKeyRow {
@@ -66,6 +79,8 @@ export interface PostgresStoreOptions {
 }
 
 const COLUMNS = 'id, owner, version, created_at, updated_at, entry'
+/** What a read returns of an entry: its columns and its card data's. */
+const READ_COLUMNS = `${COLUMNS}, card_name, card_uid, card_kept`
 const KEY_COLUMNS = 'id, owner, scope, label, secret_hash, created_at, last_used_at, revoked_at'
 
 /**
@@ -77,31 +92,53 @@ interface Statement {
   readonly text: string
 }
 
-/** A new entry as CREATE_ENTRIES takes it: with its listing columns and filter terms. */
+/** A new entry as CREATE_ENTRIES takes it: with its listing columns, filter terms and card data. */
 interface NewRow {
   readonly id: string
   readonly entry: AddressEntry
   readonly sort_name: string
   readonly search_text: string
   readonly terms: readonly { readonly field: string; readonly value: string }[]
+  readonly card_name?: string | undefined
+  readonly card_uid?: string | undefined
+  readonly card_kept?: string | undefined
 }
 
 type IdempotencyResult = NonNullable<WriteOptions['idempotency']>
 
-/** A create waiting for its owner's create in flight; `entry` is a copy of the caller's, taken when it asked. */
+/**
+ * What CREATE_ENTRIES did: whether it stored the entries; when not, the ids it found taken, and
+ * the holders of the card names it found taken, by the id of the entry that asked for the name;
+ * and the time the entries were created at.
+ */
+interface InsertOutcome {
+  readonly stored: boolean
+  readonly taken: ReadonlySet<string>
+  readonly named: ReadonlyMap<string, string>
+  readonly now: string
+}
+
+/** A create waiting for its owner's create in flight; `entry` and `card` are copies of the caller's, taken when it asked. */
 interface WaitingCreate {
   readonly row: NewRow
   readonly entry: AddressEntry
+  readonly card: CardData | undefined
   readonly idempotency: IdempotencyResult | undefined
   readonly resolve: (stored: StoredEntry) => void
   readonly reject: (error: unknown) => void
 }
 
-/** What UPDATE_ENTRY answers: the new version, or null with whether it found and locked the entry all the same. */
+/**
+ * What UPDATE_ENTRY answers: the new version and the card data the entry has now, or a null
+ * version with whether it found and locked the entry all the same.
+ */
 interface UpdateRow {
   version: number | null
   created_at: Date | null
   locked: boolean
+  card_name: string | null
+  card_uid: string | null
+  card_kept: string | null
 }
 
 /*
@@ -120,27 +157,34 @@ interface UpdateRow {
 
 /**
  * Creates entries, given in $2 with their places 1..$5, and records the results in $4 under their
- * idempotency keys. The counter is reached only when none of the ids is taken in the snapshot and
- * none is given twice; otherwise the statement changes nothing, and answers so with the taken
- * ids. An id taken since the snapshot fails the whole statement on the primary key. A tombstone
- * written since the snapshot (of an id created and deleted meanwhile) is not cleared: readers
- * ignore a tombstone whose id has an entry.
+ * idempotency keys. The counter is reached only when none of the ids is taken in the snapshot,
+ * none of the card names is another entry's, and no id is given twice; otherwise the statement
+ * changes nothing, and answers so with the taken ids, and the ids of the entries that hold the
+ * names by the id of the input that asked for it. An id or a name taken since the snapshot fails
+ * the whole statement on its unique index. A tombstone written since the snapshot (of an id
+ * created and deleted meanwhile) is not cleared: readers ignore a tombstone whose id has an entry.
  */
 const CREATE_ENTRIES: Statement = {
   name: 'addrservice-create-entries',
   text: `WITH input AS (
-      SELECT * FROM jsonb_to_recordset($2::jsonb) AS input(id text, entry jsonb, sort_name text, search_text text, terms jsonb, place bigint)
+      SELECT * FROM jsonb_to_recordset($2::jsonb)
+        AS input(id text, entry jsonb, sort_name text, search_text text, terms jsonb, place bigint, card_name text, card_uid text, card_kept text)
     ),
     taken AS (SELECT id FROM address_entries WHERE owner = $1 AND id IN (SELECT id FROM input)),
+    named AS (
+      SELECT input.id, holder.id AS holder FROM input JOIN address_entries AS holder ON holder.owner = $1 AND holder.card_name = input.card_name
+      WHERE holder.id <> input.id
+    ),
     counter AS (
       INSERT INTO change_counters AS counter (owner, latest)
-      SELECT $1, $5::bigint WHERE NOT EXISTS (SELECT FROM taken) AND (SELECT count(DISTINCT id) FROM input) = $5::bigint
+      SELECT $1, $5::bigint WHERE NOT EXISTS (SELECT FROM taken) AND NOT EXISTS (SELECT FROM named) AND (SELECT count(DISTINCT id) FROM input) = $5::bigint
       ON CONFLICT (owner) DO UPDATE SET latest = counter.latest + EXCLUDED.latest
       RETURNING latest - $5::bigint AS before
     ),
     created AS (
-      INSERT INTO address_entries (${COLUMNS}, sort_name, search_text, created_seq, changed_seq)
-      SELECT input.id, $1, 1, $3, $3, input.entry, input.sort_name, input.search_text, counter.before + input.place, counter.before + input.place
+      INSERT INTO address_entries (${COLUMNS}, sort_name, search_text, created_seq, changed_seq, card_name, card_uid, card_kept)
+      SELECT input.id, $1, 1, $3, $3, input.entry, input.sort_name, input.search_text, counter.before + input.place, counter.before + input.place,
+        input.card_name, input.card_uid, input.card_kept
       FROM counter, input
       RETURNING id
     ),
@@ -154,7 +198,7 @@ const CREATE_ENTRIES: Statement = {
       UPDATE idempotency_keys SET result = recorded.result FROM jsonb_to_recordset($4::jsonb) AS recorded(key text, result text)
       WHERE idempotency_keys.owner = $1 AND idempotency_keys.key = recorded.key AND EXISTS (SELECT FROM counter)
     )
-    SELECT ARRAY(SELECT id FROM taken) AS taken, EXISTS (SELECT FROM counter) AS stored`,
+    SELECT ARRAY(SELECT id FROM taken) AS taken, ARRAY(SELECT jsonb_build_array(id, holder) FROM named) AS named, EXISTS (SELECT FROM counter) AS stored`,
 }
 
 /** The result of a request that wrote nothing (createMany of no entries): no seq, no counter. */
@@ -165,11 +209,19 @@ const RECORD_RESULT: Statement = {
 
 const GET_ENTRY: Statement = {
   name: 'addrservice-get-entry',
-  text: `SELECT ${COLUMNS} FROM address_entries WHERE owner = $1 AND id = $2`,
+  text: `SELECT ${READ_COLUMNS} FROM address_entries WHERE owner = $1 AND id = $2`,
+}
+
+/** Through address_entries_by_card_name, which holds only the entries that have a card name. */
+const FIND_BY_NAME: Statement = {
+  name: 'addrservice-find-by-name',
+  text: `SELECT ${READ_COLUMNS} FROM address_entries WHERE owner = $1 AND card_name = $2`,
 }
 
 /**
- * Replaces an entry (if at one of the versions $8) and its terms. The entry is locked first; the
+ * Replaces an entry (if at one of the versions $8), its terms, and, unless $9 keeps them, its card
+ * data with $10..$12. A card name another entry holds fails the statement on its unique index.
+ * The entry is locked first; the
  * lock waits for any write of it in flight and then reads its latest version. The counter is
  * reached only when that version is the one in the snapshot: then no write of the entry (nor of
  * its terms) committed after the snapshot, and the snapshot's terms are the ones to replace.
@@ -190,9 +242,13 @@ const UPDATE_ENTRY: Statement = {
       RETURNING latest
     ),
     updated AS (
-      UPDATE address_entries SET entry = $3::jsonb, version = version + 1, updated_at = $4, sort_name = $5, search_text = $6, changed_seq = counter.latest
+      UPDATE address_entries SET entry = $3::jsonb, version = version + 1, updated_at = $4, sort_name = $5, search_text = $6, changed_seq = counter.latest,
+        card_name = CASE WHEN $9::boolean THEN card_name ELSE $10::text END,
+        card_uid = CASE WHEN $9::boolean THEN card_uid ELSE $11::text END,
+        card_kept = CASE WHEN $9::boolean THEN card_kept ELSE $12::text END
       FROM counter WHERE owner = $1 AND id = $2
-      RETURNING address_entries.id, address_entries.version, address_entries.created_at
+      RETURNING address_entries.id, address_entries.version, address_entries.created_at,
+        address_entries.card_name, address_entries.card_uid, address_entries.card_kept
     ),
     terms AS (SELECT field, value FROM jsonb_to_recordset($7::jsonb) AS term(field text, value text)),
     stale AS (
@@ -204,7 +260,8 @@ const UPDATE_ENTRY: Statement = {
       SELECT updated.id, $1, terms.field, terms.value FROM updated, terms
       ON CONFLICT DO NOTHING
     )
-    SELECT updated.version, updated.created_at, EXISTS (SELECT FROM target) AS locked FROM (SELECT) AS one LEFT JOIN updated ON true`,
+    SELECT updated.version, updated.created_at, EXISTS (SELECT FROM target) AS locked, updated.card_name, updated.card_uid, updated.card_kept
+    FROM (SELECT) AS one LEFT JOIN updated ON true`,
 }
 
 /** Within a transaction: the entry's lock, so that the statements after it read its latest version. */
@@ -214,9 +271,9 @@ const LOCK_ENTRY: Statement = {
 }
 
 /**
- * Deletes an entry (if at one of the versions $3) and leaves a tombstone. The entry is locked
- * before the counter, as by an update. The tombstone replaces one its id may still have (see
- * CREATE_ENTRIES), which the snapshot need not show.
+ * Deletes an entry (if at one of the versions $3) and leaves a tombstone, with the card name the
+ * entry had. The entry is locked before the counter, as by an update. The tombstone replaces one
+ * its id may still have (see CREATE_ENTRIES), which the snapshot need not show.
  */
 const DELETE_ENTRY: Statement = {
   name: 'addrservice-delete-entry',
@@ -230,10 +287,10 @@ const DELETE_ENTRY: Statement = {
       ON CONFLICT (owner) DO UPDATE SET latest = counter.latest + 1
       RETURNING latest
     ),
-    deleted AS (DELETE FROM address_entries USING counter WHERE owner = $1 AND id = $2 RETURNING counter.latest AS seq),
+    deleted AS (DELETE FROM address_entries USING counter WHERE owner = $1 AND id = $2 RETURNING counter.latest AS seq, address_entries.card_name),
     tombstone AS (
-      INSERT INTO tombstones (owner, id, seq, deleted_at) SELECT $1, $2, seq, $4 FROM deleted
-      ON CONFLICT (owner, id) DO UPDATE SET seq = EXCLUDED.seq, deleted_at = EXCLUDED.deleted_at
+      INSERT INTO tombstones (owner, id, seq, deleted_at, card_name) SELECT $1, $2, seq, $4, card_name FROM deleted
+      ON CONFLICT (owner, id) DO UPDATE SET seq = EXCLUDED.seq, deleted_at = EXCLUDED.deleted_at, card_name = EXCLUDED.card_name
     )
     SELECT count(*)::integer AS deleted FROM deleted`,
 }
@@ -245,10 +302,10 @@ const CHANGE_POSITION: Statement = {
 
 const CHANGES_SINCE: Statement = {
   name: 'addrservice-changes-since',
-  text: `(SELECT changed_seq AS seq, id, created_seq > $2 AS created, version, created_at, updated_at, entry
+  text: `(SELECT changed_seq AS seq, id, created_seq > $2 AS created, version, created_at, updated_at, entry, card_name, card_uid, card_kept
       FROM address_entries WHERE owner = $1 AND changed_seq > $2 ORDER BY changed_seq LIMIT $3)
     UNION ALL
-    (SELECT seq, id, NULL, NULL, NULL, NULL, NULL FROM tombstones
+    (SELECT seq, id, NULL, NULL, NULL, NULL, NULL, card_name, NULL, NULL FROM tombstones
       WHERE owner = $1 AND seq > $2
       AND NOT EXISTS (SELECT FROM address_entries WHERE address_entries.owner = $1 AND address_entries.id = tombstones.id)
       ORDER BY seq LIMIT $3)
@@ -312,10 +369,11 @@ export class PostgresStore implements Store {
    * them all. An owner's writes commit one after another, each waiting for the one before to reach
    * the disk; creates that go together share that wait.
    */
-  create(owner: string, id: string, entry: AddressEntry, { idempotency }: WriteOptions = {}): Promise<StoredEntry> {
+  create(owner: string, id: string, entry: AddressEntry, { idempotency, card }: WriteOptions = {}): Promise<StoredEntry> {
     return new Promise((resolve, reject) => {
       const copy = structuredClone(entry)
-      const create = { row: toNewRow(id, copy), entry: copy, idempotency, resolve, reject }
+      const kept = keptCard(card)
+      const create = { row: toNewRow(id, copy, kept), entry: copy, card: kept, idempotency, resolve, reject }
       const waiting = this.#waitingCreates.get(owner)
       if (waiting) waiting.push(create)
       else void this.#createInTurns(owner, [create])
@@ -323,27 +381,32 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * One statement (CREATE_ENTRIES); a taken id, or one given twice, is named and stores nothing.
-   * Its rows are made a slice of time at a time.
+   * One statement (CREATE_ENTRIES); a taken id or card name, or one given twice, is named and
+   * stores nothing. Its rows are made a slice of time at a time.
    */
-  async createMany(owner: string, entries: readonly { readonly id: string; readonly entry: AddressEntry }[], { idempotency }: WriteOptions = {}): Promise<void> {
+  async createMany(owner: string, entries: readonly NewEntry[], { idempotency }: WriteOptions = {}): Promise<void> {
     if (entries.length === 0) {
       if (idempotency) await this.#query(RECORD_RESULT, [owner, idempotency.key, idempotency.result])
       return
     }
-    const { stored, taken } = await this.#insertEntries(owner, await rowsJsonInSlices(entries), entries.length, idempotency ? [idempotency] : [])
+    const twice = firstNameGivenTwice(entries)
+    if (twice !== undefined) throw new EntryExistsError(twice)
+    const { stored, taken, named } = await this.#insertEntries(owner, await rowsJsonInSlices(entries), entries.length, idempotency ? [idempotency] : [])
     if (!stored) {
       const ids = entries.map(({ id }) => id)
       const clash = firstClash(ids, new Set(ids.filter((id) => !taken.has(id))))
-      throw clash === undefined ? new Error('createMany stored nothing and named no taken id') : new EntryExistsError(clash)
+      if (clash !== undefined) throw new EntryExistsError(clash)
+      const holder = named.values().next()
+      throw holder.done ? new Error('createMany stored nothing and named no taken id') : new EntryExistsError(holder.value)
     }
   }
 
   /**
    * Creates `first`, then those of the owner that waited meanwhile, turn after turn until none
-   * waits. A turn's ids are distinct: a create of an id already in the turn waits for the next, in
-   * which it finds the id taken. When a turn finds the server unreachable, those that waited for
-   * it fail with it: tried in turn, each would wait for its own timeout after the others'.
+   * waits. A turn's ids and card names are distinct: a create of an id or name already in the turn
+   * waits for the next, in which it finds it taken. When a turn finds the server unreachable, those
+   * that waited for it fail with it: tried in turn, each would wait for its own timeout after the
+   * others'.
    */
   async #createInTurns(owner: string, first: WaitingCreate[]): Promise<void> {
     this.#waitingCreates.set(owner, [])
@@ -355,14 +418,17 @@ export class PostgresStore implements Store {
         break
       }
       const ids = new Set<string>()
+      const names = new Set<string>()
       turn = []
       const later: WaitingCreate[] = []
       for (const create of waiting) {
-        if (ids.has(create.row.id)) {
+        const name = create.row.card_name
+        if (ids.has(create.row.id) || (name !== undefined && names.has(name))) {
           later.push(create)
         } else {
           turn.push(create)
           ids.add(create.row.id)
+          if (name !== undefined) names.add(name)
         }
       }
       this.#waitingCreates.set(owner, later)
@@ -372,7 +438,8 @@ export class PostgresStore implements Store {
 
   /**
    * Settles every one of `creates`, never rejects. They are stored together when none of their ids
-   * is taken; otherwise the creates of taken ids are refused and the others tried again. When the
+   * or card names is taken; otherwise the creates of taken ones are refused and the others tried
+   * again. When the
    * server refuses the statement for a reason of its own, each is tried alone, so that the error
    * is that of the create that causes it; when the server is not there, it is every create's, and
    * the promise resolves it.
@@ -380,12 +447,12 @@ export class PostgresStore implements Store {
   async #createTogether(owner: string, creates: readonly WaitingCreate[]): Promise<StoreUnavailableError | undefined> {
     let remaining = creates
     while (remaining.length > 0) {
-      let outcome: { stored: boolean; taken: Set<string>; now: string }
+      let outcome: InsertOutcome
       try {
         const results = remaining.flatMap(({ idempotency }) => (idempotency ? [idempotency] : []))
         outcome = await this.#insertEntries(owner, rowsJson(remaining.map(({ row }) => row)), remaining.length, results)
-        // Ids are distinct within a turn: a statement that stored nothing has named a taken id.
-        if (!outcome.stored && outcome.taken.size === 0) throw new Error('creates that went together stored nothing and named no taken id')
+        // Ids and names are distinct within a turn: a statement that stored nothing has named a taken one.
+        if (!outcome.stored && outcome.taken.size === 0 && outcome.named.size === 0) throw new Error('creates that went together stored nothing and named no taken id')
       } catch (error) {
         if (remaining.length === 1 || error instanceof StoreUnavailableError) {
           for (const { reject } of remaining) reject(error)
@@ -400,28 +467,29 @@ export class PostgresStore implements Store {
         }
         return undefined
       }
-      const { stored, taken, now } = outcome
-      for (const { row, entry, resolve, reject } of remaining) {
+      const { stored, taken, named, now } = outcome
+      for (const { row, entry, card, resolve, reject } of remaining) {
+        const holder = named.get(row.id)
         if (taken.has(row.id)) reject(new EntryExistsError(row.id))
-        else if (stored) resolve({ id: row.id, owner, version: 1, createdAt: now, updatedAt: now, entry })
+        else if (holder !== undefined) reject(new EntryExistsError(holder))
+        else if (stored) resolve({ id: row.id, owner, version: 1, createdAt: now, updatedAt: now, entry, ...(card ? { card } : {}) })
       }
-      remaining = stored ? [] : remaining.filter(({ row }) => !taken.has(row.id))
+      remaining = stored ? [] : remaining.filter(({ row }) => !taken.has(row.id) && !named.has(row.id))
     }
     return undefined
   }
 
   /**
-   * CREATE_ENTRIES, run again when an entry committed since its snapshot took one of the ids (its
-   * new snapshot then names it). Resolves whether it stored the entries, the ids it found taken
-   * (then it stored nothing), and the time the entries were created at.
+   * CREATE_ENTRIES, run again when an entry committed since its snapshot took one of the ids or
+   * card names (its new snapshot then names it).
    */
-  async #insertEntries(owner: string, rows: string, count: number, results: readonly IdempotencyResult[]): Promise<{ stored: boolean; taken: Set<string>; now: string }> {
+  async #insertEntries(owner: string, rows: string, count: number, results: readonly IdempotencyResult[]): Promise<InsertOutcome> {
     const now = this.#clock().toISOString()
     const values = [owner, rows, now, JSON.stringify(results), count]
     for (let attempt = 1; ; attempt++) {
       try {
-        const [result] = await this.#query<{ stored: boolean; taken: string[] }>(CREATE_ENTRIES, values)
-        return { stored: result?.stored ?? false, taken: new Set(result?.taken), now }
+        const [result] = await this.#query<{ stored: boolean; taken: string[]; named: [string, string][] }>(CREATE_ENTRIES, values)
+        return { stored: result?.stored ?? false, taken: new Set(result?.taken), named: new Map(result?.named), now }
       } catch (error) {
         if (attempt === CREATE_ATTEMPTS || !isTakenMeanwhile(error)) throw error
       }
@@ -433,27 +501,64 @@ export class PostgresStore implements Store {
     return rows[0] && toStoredEntry(rows[0])
   }
 
+  async findByName(owner: string, name: string): Promise<StoredEntry | undefined> {
+    const rows = await this.#query<EntryRow>(FIND_BY_NAME, [owner, name])
+    return rows[0] && toStoredEntry(rows[0])
+  }
+
   /**
    * One statement (UPDATE_ENTRY), unless another write of the same entry committed after the
    * statement's snapshot was taken: the entry's terms that write added are not in that snapshot,
    * so this one could not replace them. Then the statement writes nothing, and runs again in a
-   * transaction that locks the entry first, so that its snapshot is the entry's latest.
+   * transaction that locks the entry first, so that its snapshot is the entry's latest. A card
+   * name another entry holds fails it on the name's index, and the holder is then looked up: should
+   * it have gone meanwhile, the update is tried again.
    */
-  async update(owner: string, id: string, entry: AddressEntry, ifVersion?: readonly number[]): Promise<StoredEntry | undefined> {
+  async update(owner: string, id: string, entry: AddressEntry, ifVersion?: readonly number[], { card }: UpdateOptions = {}): Promise<StoredEntry | undefined> {
     const index = indexEntry(entry)
     const updatedAt = this.#clock().toISOString()
-    const values = [owner, id, JSON.stringify(entry), updatedAt, index.sortName, index.searchText, JSON.stringify(index.terms), ifVersion ?? null]
-    let [row] = await this.#query<UpdateRow>(UPDATE_ENTRY, values)
-    if (isStale(row)) {
-      row = await this.#transaction(async (client) => {
-        await client.query({ ...LOCK_ENTRY, values: [owner, id] })
-        const { rows } = await client.query<UpdateRow>({ ...UPDATE_ENTRY, values })
-        if (isStale(rows[0])) throw new Error(`the update of ${id} read a stale snapshot while it held the entry's lock`)
-        return { keep: true, value: rows[0] }
-      })
+    const kept = card === undefined ? undefined : keptCard(card)
+    const values = [
+      owner,
+      id,
+      JSON.stringify(entry),
+      updatedAt,
+      index.sortName,
+      index.searchText,
+      JSON.stringify(index.terms),
+      ifVersion ?? null,
+      card === undefined,
+      kept?.name ?? null,
+      kept?.uid ?? null,
+      kept?.kept ?? null,
+    ]
+    let row: UpdateRow | undefined
+    for (let attempt = 1; ; attempt++) {
+      try {
+        row = await this.#updateOnce(owner, id, values)
+        break
+      } catch (error) {
+        if (!isNameTaken(error) || kept?.name === undefined) throw error
+        const holder = await this.findByName(owner, kept.name)
+        if (holder && holder.id !== id) throw new EntryExistsError(holder.id)
+        if (attempt === CREATE_ATTEMPTS) throw error
+      }
     }
     if (!row?.created_at || row.version === null) return undefined
-    return { id, owner, version: row.version, createdAt: row.created_at.toISOString(), updatedAt, entry: structuredClone(entry) }
+    const now = cardFromColumns(row.card_name, row.card_uid, row.card_kept)
+    return { id, owner, version: row.version, createdAt: row.created_at.toISOString(), updatedAt, entry: structuredClone(entry), ...(now ? { card: now } : {}) }
+  }
+
+  /** UPDATE_ENTRY, and again after the entry's lock when its snapshot was stale (see update). */
+  async #updateOnce(owner: string, id: string, values: unknown[]): Promise<UpdateRow | undefined> {
+    const [row] = await this.#query<UpdateRow>(UPDATE_ENTRY, values)
+    if (!isStale(row)) return row
+    return this.#transaction(async (client) => {
+      await client.query({ ...LOCK_ENTRY, values: [owner, id] })
+      const { rows } = await client.query<UpdateRow>({ ...UPDATE_ENTRY, values })
+      if (isStale(rows[0])) throw new Error(`the update of ${id} read a stale snapshot while it held the entry's lock`)
+      return { keep: true, value: rows[0] }
+    })
   }
 
   /** One statement (DELETE_ENTRY). Its terms go with it (ON DELETE CASCADE); a tombstone takes its place. */
@@ -473,7 +578,7 @@ export class PostgresStore implements Store {
     }
     values.push(limit)
     const rows = await this.#query<EntryRow>(
-      `SELECT ${COLUMNS} FROM address_entries WHERE ${where}${position}
+      `SELECT ${READ_COLUMNS} FROM address_entries WHERE ${where}${position}
        ORDER BY ${column} ${direction}, id COLLATE "C" ${direction} LIMIT $${String(values.length)}`,
       values,
     )
@@ -690,9 +795,14 @@ function isStale(row: UpdateRow | undefined): boolean {
   return row?.version === null && row.locked
 }
 
-/** The unique violation of an entry's id: another write created it after the statement's snapshot. */
+/** The unique violation of an entry's id or card name: another write took it after the statement's snapshot. */
 function isTakenMeanwhile(error: unknown): boolean {
-  return error instanceof pg.DatabaseError && error.code === '23505' && error.constraint === 'address_entries_pkey'
+  return error instanceof pg.DatabaseError && error.code === '23505' && (error.constraint === 'address_entries_pkey' || isNameTaken(error))
+}
+
+/** The unique violation of a card name: another entry of the owner holds it. */
+function isNameTaken(error: unknown): boolean {
+  return error instanceof pg.DatabaseError && error.code === '23505' && error.constraint === 'address_entries_by_card_name'
 }
 
 async function migrate(pool: pg.Pool): Promise<void> {
@@ -774,7 +884,7 @@ function rowsJson(rows: readonly NewRow[], first = 1): string {
 }
 
 /** The rows of many entries as CREATE_ENTRIES reads them, made a slice of time at a time. */
-async function rowsJsonInSlices(entries: readonly { readonly id: string; readonly entry: AddressEntry }[]): Promise<string> {
+async function rowsJsonInSlices(entries: readonly NewEntry[]): Promise<string> {
   const slice = new TimeSlice()
   const parts: string[] = []
   let rows: NewRow[] = []
@@ -783,8 +893,8 @@ async function rowsJsonInSlices(entries: readonly { readonly id: string; readonl
     if (rows.length > 0) parts.push(rowsJson(rows, made - rows.length + 1).slice(1, -1))
     rows = []
   }
-  for (const { id, entry } of entries) {
-    rows.push(toNewRow(id, entry))
+  for (const { id, entry, card } of entries) {
+    rows.push(toNewRow(id, entry, keptCard(card)))
     made++
     if (slice.due()) {
       flush()
@@ -795,9 +905,21 @@ async function rowsJsonInSlices(entries: readonly { readonly id: string; readonl
   return `[${parts.join(',')}]`
 }
 
-function toNewRow(id: string, entry: AddressEntry): NewRow {
+function toNewRow(id: string, entry: AddressEntry, card: CardData | undefined): NewRow {
   const { sortName, searchText, terms } = indexEntry(entry)
-  return { id, entry, sort_name: sortName, search_text: searchText, terms }
+  return { id, entry, sort_name: sortName, search_text: searchText, terms, card_name: card?.name, card_uid: card?.uid, card_kept: card?.kept }
+}
+
+/** The id of the entry that first gives a card name that a later one gives again. */
+function firstNameGivenTwice(entries: readonly NewEntry[]): string | undefined {
+  const holders = new Map<string, string>()
+  for (const { id, card } of entries) {
+    if (card?.name === undefined) continue
+    const holder = holders.get(card.name)
+    if (holder !== undefined) return holder
+    holders.set(card.name, id)
+  }
+  return undefined
 }
 
 /** The first id that cannot be created: not free, or given a second time. */
@@ -812,12 +934,16 @@ function firstClash(ids: readonly string[], free: ReadonlySet<string>): string |
 
 function toStoredChange(owner: string, row: ChangeRow): StoredChange {
   const seq = Number(row.seq)
-  if (row.entry === null || row.version === null || row.created_at === null || row.updated_at === null) return { seq, id: row.id, kind: 'deleted' }
-  const stored = toStoredEntry({ id: row.id, owner, version: row.version, created_at: row.created_at, updated_at: row.updated_at, entry: row.entry })
+  if (row.entry === null || row.version === null || row.created_at === null || row.updated_at === null) {
+    return { seq, id: row.id, kind: 'deleted', ...(row.card_name === null ? {} : { name: row.card_name }) }
+  }
+  const { card_name, card_uid, card_kept } = row
+  const stored = toStoredEntry({ id: row.id, owner, version: row.version, created_at: row.created_at, updated_at: row.updated_at, entry: row.entry, card_name, card_uid, card_kept })
   return { seq, id: row.id, kind: row.created ? 'created' : 'updated', stored }
 }
 
 function toStoredEntry(row: EntryRow): StoredEntry {
+  const card = cardFromColumns(row.card_name, row.card_uid, row.card_kept)
   return {
     id: row.id,
     owner: row.owner,
@@ -825,5 +951,6 @@ function toStoredEntry(row: EntryRow): StoredEntry {
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),
     entry: row.entry,
+    ...(card ? { card } : {}),
   }
 }

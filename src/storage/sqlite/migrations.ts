@@ -114,6 +114,15 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
    ) STRICT, WITHOUT ROWID;
    CREATE INDEX idempotency_keys_by_expiry ON idempotency_keys (expires_at);`,
   indexSearchPerOwner,
+  // Card data: what a CardDAV card held beyond its entry, in columns of its own after the others
+  // (a listing reads past a large one only to return it); the card name unique per owner, through
+  // an index of the entries that have one; and the name a deleted entry's card had, which a
+  // tombstone keeps for sync. Existing entries have none.
+  `ALTER TABLE address_entries ADD COLUMN card_name TEXT;
+   ALTER TABLE address_entries ADD COLUMN card_uid TEXT;
+   ALTER TABLE address_entries ADD COLUMN card_kept TEXT;
+   CREATE UNIQUE INDEX address_entries_by_card_name ON address_entries (owner, card_name) WHERE card_name IS NOT NULL;
+   ALTER TABLE tombstones ADD COLUMN card_name TEXT;`,
 ]
 
 /** Fills the listing index of entries stored before it existed. */

@@ -4,6 +4,7 @@ import Database from 'better-sqlite3'
 import type { AddressEntry } from '../../domain/address-entry.js'
 import { EntryExistsError, StoreUnavailableError } from '../../domain/errors.js'
 import { TimeSlice } from '../../lib/time-slice.js'
+import { cardFromColumns, keptCard } from '../card-data.js'
 import type { Scope } from '../../domain/principal.js'
 import { indexEntry, type EntryFilter, type SortKey } from '../../domain/listing.js'
 import {
@@ -15,9 +16,11 @@ import {
   type IdempotencyClaim,
   type ListQuery,
   type NewApiKey,
+  type NewEntry,
   type Store,
   type StoredChange,
   type StoredEntry,
+  type UpdateOptions,
   type WriteOptions,
 } from '../store.js'
 import { configureDurability } from './durability.js'
@@ -33,9 +36,12 @@ interface EntryRow {
   created_at: string
   updated_at: string
   entry: string
+  card_name: string | null
+  card_uid: string | null
+  card_kept: string | null
 }
 
-/** A change as changesSince reads it: an entry's columns, or only seq and id for a tombstone. */
+/** A change as changesSince reads it: an entry's columns, or only seq, id and card name for a tombstone. */
 interface ChangeRow {
   seq: number
   id: string
@@ -44,6 +50,19 @@ interface ChangeRow {
   created_at: string | null
   updated_at: string | null
   entry: string | null
+  card_name: string | null
+  card_uid: string | null
+  card_kept: string | null
+}
+
+/** What the writer answers for an update that found its entry. */
+interface UpdatedRow {
+  version: number
+  createdAt: string
+  updatedAt: string
+  cardName: string | null
+  cardUid: string | null
+  cardKept: string | null
 }
 
 interface ApiKeyRow {
@@ -64,7 +83,8 @@ export interface SqliteStoreOptions {
   onBatch?: (size: number) => void
 }
 
-const COLUMNS = 'id, owner, version, created_at, updated_at, entry'
+/** An entry's columns, its card data last: a large one is read past only when it is asked for. */
+const COLUMNS = 'id, owner, version, created_at, updated_at, entry, card_name, card_uid, card_kept'
 const UTF8 = new TextEncoder()
 
 /**
@@ -83,6 +103,7 @@ export class SqliteStore implements Store {
   readonly #clock: Clock
   readonly #writer: GroupCommit
   readonly #select: Database.Statement<[string, string], EntryRow>
+  readonly #selectByName: Database.Statement<[string, string], EntryRow>
   readonly #position: Database.Statement<[string], { latest: number; forgotten_through: number }>
   readonly #changes: Database.Statement<[{ owner: string; since: number; limit: number }], ChangeRow>
   readonly #tag: Database.Statement<[string], { tag: number }>
@@ -113,6 +134,7 @@ export class SqliteStore implements Store {
     }
     this.#db = db
     this.#select = db.prepare(`SELECT ${COLUMNS} FROM address_entries WHERE owner = ? AND id = ?`)
+    this.#selectByName = db.prepare(`SELECT ${COLUMNS} FROM address_entries WHERE owner = ? AND card_name = ?`)
     this.#position = db.prepare('SELECT latest, forgotten_through FROM change_counters WHERE owner = ?')
     this.#changes = db.prepare(changesSql)
     this.#tag = db.prepare('SELECT tag FROM search_owners WHERE owner = ?')
@@ -131,22 +153,18 @@ export class SqliteStore implements Store {
     })
   }
 
-  async create(owner: string, id: string, entry: AddressEntry, { idempotency }: WriteOptions = {}): Promise<StoredEntry> {
+  async create(owner: string, id: string, entry: AddressEntry, { idempotency, card }: WriteOptions = {}): Promise<StoredEntry> {
     const now = this.#clock().toISOString()
-    await this.#write({ kind: 'create', owner, now, items: [{ id, entry: JSON.stringify(entry), index: indexEntry(entry) }], idempotency })
-    return { id, owner, version: 1, createdAt: now, updatedAt: now, entry: structuredClone(entry) }
+    const kept = keptCard(card)
+    await this.#write({ kind: 'create', owner, now, items: [{ id, entry: JSON.stringify(entry), index: indexEntry(entry), ...(kept ? { card: kept } : {}) }], idempotency })
+    return { id, owner, version: 1, createdAt: now, updatedAt: now, entry: structuredClone(entry), ...(kept ? { card: kept } : {}) }
   }
 
-  /** One write: all of them or none, durable together, with the idempotency result if there is one. */
   /**
    * One write: all of them or none, durable together, with the idempotency result if there is
    * one. The rows are made a slice of time at a time, and each slice's packed for the writer.
    */
-  async createMany(
-    owner: string,
-    entries: readonly { readonly id: string; readonly entry: AddressEntry }[],
-    { idempotency }: WriteOptions = {},
-  ): Promise<void> {
+  async createMany(owner: string, entries: readonly NewEntry[], { idempotency }: WriteOptions = {}): Promise<void> {
     const now = this.#clock().toISOString()
     const slice = new TimeSlice()
     const packed: Uint8Array[] = []
@@ -155,8 +173,9 @@ export class SqliteStore implements Store {
       if (rows.length > 0) packed.push(UTF8.encode(JSON.stringify(rows)))
       rows = []
     }
-    for (const { id, entry } of entries) {
-      rows.push({ id, entry: JSON.stringify(entry), index: indexEntry(entry) })
+    for (const { id, entry, card } of entries) {
+      const kept = keptCard(card)
+      rows.push({ id, entry: JSON.stringify(entry), index: indexEntry(entry), ...(kept ? { card: kept } : {}) })
       if (slice.due()) {
         pack()
         await slice.pause()
@@ -173,12 +192,28 @@ export class SqliteStore implements Store {
     })
   }
 
-  async update(owner: string, id: string, entry: AddressEntry, ifVersion?: readonly number[]): Promise<StoredEntry | undefined> {
+  findByName(owner: string, name: string): Promise<StoredEntry | undefined> {
+    return attempt(() => {
+      const row = this.#selectByName.get(owner, name)
+      return row && toStoredEntry(row)
+    })
+  }
+
+  async update(owner: string, id: string, entry: AddressEntry, ifVersion?: readonly number[], { card }: UpdateOptions = {}): Promise<StoredEntry | undefined> {
     const now = this.#clock().toISOString()
-    const row = (await this.#write({ kind: 'update', owner, id, now, entry: JSON.stringify(entry), index: indexEntry(entry), versions: versions(ifVersion) })) as
-      | { version: number; createdAt: string; updatedAt: string }
-      | undefined
-    return row && { id, owner, ...row, entry: structuredClone(entry) }
+    const row = (await this.#write({
+      kind: 'update',
+      owner,
+      id,
+      now,
+      entry: JSON.stringify(entry),
+      index: indexEntry(entry),
+      versions: versions(ifVersion),
+      card: card === undefined ? undefined : (keptCard(card) ?? null),
+    })) as UpdatedRow | undefined
+    if (!row) return undefined
+    const kept = cardFromColumns(row.cardName, row.cardUid, row.cardKept)
+    return { id, owner, version: row.version, createdAt: row.createdAt, updatedAt: row.updatedAt, entry: structuredClone(entry), ...(kept ? { card: kept } : {}) }
   }
 
   async delete(owner: string, id: string, ifVersion?: readonly number[]): Promise<boolean> {
@@ -332,6 +367,7 @@ function migrate(db: Database.Database, applied: number): void {
 }
 
 function toStoredEntry(row: EntryRow): StoredEntry {
+  const card = cardFromColumns(row.card_name, row.card_uid, row.card_kept)
   return {
     id: row.id,
     owner: row.owner,
@@ -339,14 +375,16 @@ function toStoredEntry(row: EntryRow): StoredEntry {
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     entry: JSON.parse(row.entry) as AddressEntry,
+    ...(card ? { card } : {}),
   }
 }
 
 function toStoredChange(owner: string, row: ChangeRow): StoredChange {
   if (row.entry === null || row.version === null || row.created_at === null || row.updated_at === null) {
-    return { seq: row.seq, id: row.id, kind: 'deleted' }
+    return { seq: row.seq, id: row.id, kind: 'deleted', ...(row.card_name === null ? {} : { name: row.card_name }) }
   }
-  const stored = toStoredEntry({ id: row.id, owner, version: row.version, created_at: row.created_at, updated_at: row.updated_at, entry: row.entry })
+  const { card_name, card_uid, card_kept } = row
+  const stored = toStoredEntry({ id: row.id, owner, version: row.version, created_at: row.created_at, updated_at: row.updated_at, entry: row.entry, card_name, card_uid, card_kept })
   return { seq: row.seq, id: row.id, kind: row.created === 1 ? 'created' : 'updated', stored }
 }
 
@@ -355,13 +393,14 @@ function versions(ifVersion: readonly number[] | undefined): string | null {
 }
 
 /**
- * An owner's changes after `since`: live entries at their latest change, and tombstones. SQLite
- * merges the two, each walked in seq order on its index, and stops at the limit.
+ * An owner's changes after `since`: live entries at their latest change, and tombstones with the
+ * card name their entry had. SQLite merges the two, each walked in seq order on its index, and
+ * stops at the limit.
  */
-export const changesSql = `SELECT changed_seq AS seq, id, created_seq > @since AS created, version, created_at, updated_at, entry
+export const changesSql = `SELECT changed_seq AS seq, id, created_seq > @since AS created, version, created_at, updated_at, entry, card_name, card_uid, card_kept
   FROM address_entries WHERE owner = @owner AND changed_seq > @since
   UNION ALL
-  SELECT seq, id, NULL, NULL, NULL, NULL, NULL FROM tombstones WHERE owner = @owner AND seq > @since
+  SELECT seq, id, NULL, NULL, NULL, NULL, NULL, card_name, NULL, NULL FROM tombstones WHERE owner = @owner AND seq > @since
   ORDER BY seq LIMIT @limit`
 
 const SORT_COLUMNS: Record<SortKey, string> = { full_name: 'sort_name', created: 'created_at', updated: 'updated_at' }

@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3'
 import type { EntryIndex } from '../../domain/listing.js'
-import type { NewApiKey } from '../store.js'
+import type { CardData, NewApiKey } from '../store.js'
 import { trigramTokens } from './trigrams.js'
 
 /**
@@ -25,6 +25,8 @@ export type WriteOp =
       readonly index: EntryIndex
       /** A JSON list of the versions the write is conditional on, or null for none. */
       readonly versions: string | null
+      /** The card data to store instead of the entry's: null removes it; undefined keeps it. */
+      readonly card?: CardData | null | undefined
     }
   | { readonly kind: 'delete'; readonly owner: string; readonly id: string; readonly now: string; readonly versions: string | null }
   | { readonly kind: 'forgetDeletions'; readonly before: string }
@@ -47,6 +49,7 @@ export interface NewRow {
   readonly id: string
   readonly entry: string
   readonly index: EntryIndex
+  readonly card?: CardData | undefined
 }
 
 /**
@@ -73,7 +76,7 @@ export function transferablesOf(batch: readonly WriteOp[]): ArrayBuffer[] {
 export interface WriteFailure {
   readonly message: string
   readonly code?: string
-  /** The id of an entry that already exists, when that is why. */
+  /** The id of an entry that already exists, or that holds the card name, when that is why. */
   readonly takenId?: string
 }
 
@@ -89,13 +92,31 @@ export const KEY_COLUMNS = 'id, owner, scope, label, secret_hash, created_at, la
 export class Writes {
   readonly #db: Database.Database
   readonly #advance: Database.Statement<[{ owner: string; count: number }], { latest: number }>
-  readonly #insert: Database.Statement<[string, string, string, string, string, string, string, number, number], { seq: number }>
-  readonly #update: Database.Statement<
-    [{ entry: string; updatedAt: string; sortName: string; searchText: string; owner: string; id: string; versions: string | null }],
-    { seq: number; version: number; created_at: string; updated_at: string }
+  readonly #insert: Database.Statement<
+    [string, string, string, string, string, string, string, number, number, string | null, string | null, string | null],
+    { seq: number }
   >
-  readonly #delete: Database.Statement<[{ owner: string; id: string; versions: string | null }], { seq: number }>
-  readonly #insertTombstone: Database.Statement<[string, string, number, string]>
+  readonly #update: Database.Statement<
+    [
+      {
+        entry: string
+        updatedAt: string
+        sortName: string
+        searchText: string
+        owner: string
+        id: string
+        versions: string | null
+        keepCard: number
+        cardName: string | null
+        cardUid: string | null
+        cardKept: string | null
+      },
+    ],
+    { seq: number; version: number; created_at: string; updated_at: string; card_name: string | null; card_uid: string | null; card_kept: string | null }
+  >
+  readonly #delete: Database.Statement<[{ owner: string; id: string; versions: string | null }], { seq: number; card_name: string | null }>
+  readonly #insertTombstone: Database.Statement<[string, string, number, string, string | null]>
+  readonly #selectByName: Database.Statement<[string, string], { id: string }>
   readonly #deleteTombstone: Database.Statement<[string, string]>
   readonly #raiseForgotten: Database.Statement<[string]>
   readonly #forgetTombstones: Database.Statement<[string]>
@@ -124,23 +145,27 @@ export class Writes {
        ON CONFLICT (owner) DO UPDATE SET latest = latest + excluded.latest RETURNING latest`,
     )
     this.#insert = db.prepare(
-      `INSERT INTO address_entries (id, owner, version, created_at, updated_at, sort_name, search_text, entry, created_seq, changed_seq)
-       VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
+      `INSERT INTO address_entries (id, owner, version, created_at, updated_at, sort_name, search_text, entry, created_seq, changed_seq, card_name, card_uid, card_kept)
+       VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
     )
     // The update takes the owner's next place itself, so that an update that matches nothing
     // takes none; the counter is advanced to it right after, in the same transaction.
     this.#update = db.prepare(
       `UPDATE address_entries SET entry = @entry, version = version + 1, updated_at = @updatedAt, sort_name = @sortName, search_text = @searchText,
-         changed_seq = (SELECT latest + 1 FROM change_counters WHERE owner = @owner)
+         changed_seq = (SELECT latest + 1 FROM change_counters WHERE owner = @owner),
+         card_name = CASE WHEN @keepCard THEN card_name ELSE @cardName END,
+         card_uid = CASE WHEN @keepCard THEN card_uid ELSE @cardUid END,
+         card_kept = CASE WHEN @keepCard THEN card_kept ELSE @cardKept END
        WHERE owner = @owner AND id = @id AND (@versions IS NULL OR version IN (SELECT value FROM json_each(@versions)))
-       RETURNING seq, version, created_at, updated_at`,
+       RETURNING seq, version, created_at, updated_at, card_name, card_uid, card_kept`,
     )
     this.#delete = db.prepare(
       `DELETE FROM address_entries
        WHERE owner = @owner AND id = @id AND (@versions IS NULL OR version IN (SELECT value FROM json_each(@versions)))
-       RETURNING seq`,
+       RETURNING seq, card_name`,
     )
-    this.#insertTombstone = db.prepare('INSERT INTO tombstones (owner, id, seq, deleted_at) VALUES (?, ?, ?, ?)')
+    this.#insertTombstone = db.prepare('INSERT INTO tombstones (owner, id, seq, deleted_at, card_name) VALUES (?, ?, ?, ?, ?)')
+    this.#selectByName = db.prepare('SELECT id FROM address_entries WHERE owner = ? AND card_name = ?')
     this.#deleteTombstone = db.prepare('DELETE FROM tombstones WHERE owner = ? AND id = ?')
     this.#raiseForgotten = db.prepare(
       `UPDATE change_counters SET forgotten_through = max(forgotten_through, forgotten.seq)
@@ -214,7 +239,10 @@ export class Writes {
           for (const item of items) {
             this.#taken = item.id
             seq++
-            const row = this.#insert.get(item.id, op.owner, op.now, op.now, item.index.sortName, item.index.searchText, item.entry, seq, seq)
+            const { card } = item
+            const row = this.#namedWrite(op.owner, item.id, card?.name, () =>
+              this.#insert.get(item.id, op.owner, op.now, op.now, item.index.sortName, item.index.searchText, item.entry, seq, seq, card?.name ?? null, card?.uid ?? null, card?.kept ?? null),
+            )
             if (row) this.#writeIndex(row.seq, op.owner, tag, item.index)
             this.#deleteTombstone.run(op.owner, item.id)
           }
@@ -224,18 +252,33 @@ export class Writes {
       }
       case 'update': {
         const { sortName, searchText } = op.index
-        const row = this.#update.get({ entry: op.entry, updatedAt: op.now, sortName, searchText, owner: op.owner, id: op.id, versions: op.versions })
+        const { card } = op
+        const row = this.#namedWrite(op.owner, op.id, card?.name, () =>
+          this.#update.get({
+            entry: op.entry,
+            updatedAt: op.now,
+            sortName,
+            searchText,
+            owner: op.owner,
+            id: op.id,
+            versions: op.versions,
+            keepCard: card === undefined ? 1 : 0,
+            cardName: card?.name ?? null,
+            cardUid: card?.uid ?? null,
+            cardKept: card?.kept ?? null,
+          }),
+        )
         if (!row) return undefined
         this.#next(op.owner, 1)
         this.#clearIndex(row.seq)
         this.#writeIndex(row.seq, op.owner, this.#tag(op.owner), op.index)
-        return { version: row.version, createdAt: row.created_at, updatedAt: row.updated_at }
+        return { version: row.version, createdAt: row.created_at, updatedAt: row.updated_at, cardName: row.card_name, cardUid: row.card_uid, cardKept: row.card_kept }
       }
       case 'delete': {
         const row = this.#delete.get({ owner: op.owner, id: op.id, versions: op.versions })
         if (!row) return false
         this.#clearIndex(row.seq)
-        this.#insertTombstone.run(op.owner, op.id, this.#next(op.owner, 1), op.now)
+        this.#insertTombstone.run(op.owner, op.id, this.#next(op.owner, 1), op.now, row.card_name)
         return true
       }
       case 'forgetDeletions':
@@ -263,6 +306,21 @@ export class Writes {
       case 'touchApiKey':
         this.#touchKey.run(op.at, op.id)
         return undefined
+    }
+  }
+
+  /**
+   * Writes an entry that may carry a card name. When the name's unique index refuses it, the
+   * failure names the entry that holds the name; a refusal of the id is left as it is.
+   */
+  #namedWrite<T>(owner: string, id: string, name: string | undefined, write: () => T): T {
+    try {
+      return write()
+    } catch (error) {
+      if (name === undefined || !(error instanceof Database.SqliteError) || error.code !== 'SQLITE_CONSTRAINT_UNIQUE') throw error
+      const holder = this.#selectByName.get(owner, name)
+      if (holder && holder.id !== id) throw new NameTakenError(name, holder.id)
+      throw error
     }
   }
 
@@ -294,7 +352,18 @@ export class Writes {
   }
 }
 
+/** A write refused because another entry of the owner holds the card name. */
+class NameTakenError extends Error {
+  constructor(
+    name: string,
+    readonly holder: string,
+  ) {
+    super(`the card name ${JSON.stringify(name)} is the entry ${JSON.stringify(holder)}'s`)
+  }
+}
+
 function failureOf(error: unknown, id?: string): WriteFailure {
+  if (error instanceof NameTakenError) return { message: error.message, code: 'SQLITE_CONSTRAINT_UNIQUE', takenId: error.holder }
   const code = error instanceof Database.SqliteError ? error.code : undefined
   const taken = code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE'
   return {

@@ -1,0 +1,67 @@
+import Negotiator from 'negotiator'
+import { formatVCard, readCardResource, VCardSyntaxError, type VCardVersion } from '../../formats/vcard.js'
+import type { Card } from '../../service/card-book-service.js'
+import { entityTagOf } from '../edge/preconditions.js'
+import { escapeXml, type XmlElement } from './xml.js'
+
+/**
+ * What a card is served as. By default, the card exactly as its client last sent it while the
+ * entry has not changed since (so that a PUT can answer with the ETag, RFC 6352 §6.3.2.3, and a
+ * client that tells cards by their content sees the same card), or else vCard 3.0 written from the
+ * entry, with every property of the card sent that the entry has no place for written back. A
+ * client that names a version (Accept, or address-data's version) gets that version.
+ */
+export interface ServedCard {
+  readonly text: string
+  readonly etag: string
+}
+
+export function servedCard(card: Card, asked?: VCardVersion): ServedCard {
+  const { sent } = card
+  const etag = entityTagOf(card.version, asked)
+  if (sent?.version === card.version && (asked === undefined || versionOfText(sent.text) === asked)) return { text: sent.text, etag }
+  const kept = sent === undefined ? undefined : keptOf(sent.text)
+  const text = formatVCard({ id: card.id, entry: card.entry, updatedAt: card.updatedAt, uid: card.uid, kept }, asked ?? '3.0')
+  return { text, etag }
+}
+
+/** The card's ETag as PROPFIND lists it: that of what GET serves by default. */
+export function defaultEntityTag(card: Card): string {
+  return entityTagOf(card.version)
+}
+
+function versionOfText(text: string): string | undefined {
+  return /^VERSION:[ \t]*(\S+)/im.exec(text)?.[1]
+}
+
+/** What the card sent holds that the entry has no place for; none when it can no longer be read. */
+function keptOf(text: string): string | undefined {
+  try {
+    return readCardResource(text).kept
+  } catch (error) {
+    if (error instanceof VCardSyntaxError) return undefined
+    throw error
+  }
+}
+
+export function contentTypeOf(text: string): string {
+  return versionOfText(text) === '4.0' ? 'text/vcard; charset=utf-8; version=4.0' : 'text/vcard; charset=utf-8'
+}
+
+/** The version an Accept header names: 4.0 or 3.0 when it asks for one of them with its version, else none. */
+export function versionAccepted(accept: string | undefined): VCardVersion | undefined {
+  if (!accept?.includes('version')) return undefined
+  const [chosen] = new Negotiator({ headers: { accept } }).mediaTypes(['text/vcard;version=3.0', 'text/vcard;version=4.0'])
+  return chosen === 'text/vcard;version=4.0' ? '4.0' : chosen === 'text/vcard;version=3.0' ? '3.0' : undefined
+}
+
+/** The version an `address-data` element of a REPORT or PROPFIND names, if any. */
+export function versionOfAddressData(element: XmlElement | undefined): VCardVersion | undefined {
+  const version = element?.attributes.get('version')?.trim()
+  return version === '4.0' || version === '3.0' ? version : undefined
+}
+
+/** The value of the address-data property: the card, escaped as XML text. */
+export function addressDataXml(card: Card, asked: VCardVersion | undefined): string {
+  return escapeXml(servedCard(card, asked).text)
+}

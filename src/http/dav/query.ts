@@ -1,0 +1,168 @@
+import { formatPhoneNumber } from '../../formats/phone-number.js'
+import type { Card } from '../../service/card-book-service.js'
+import { HttpProblem, Problems } from '../edge/problems.js'
+import { element, statusResponse } from './multistatus.js'
+import { propertyRequestOf, propertyResponse } from './propfind.js'
+import { sendMultistatus, type DavContext } from './request.js'
+import { hrefOf } from './resources.js'
+import { CARDDAV, child, DAV, is, type XmlElement } from './xml.js'
+
+/**
+ * addressbook-query (RFC 6352 §8.6): the cards that pass a filter of prop-filters, each with
+ * text-matches (equals, contains, starts-with, ends-with, negated or not) under the
+ * i;unicode-casemap, i;ascii-casemap or i;octet collation, combined by anyof or allof. A limit
+ * that cuts the result short ends it with 507 on the book (§8.6.1).
+ */
+
+type MatchType = 'equals' | 'contains' | 'starts-with' | 'ends-with'
+const MATCH_TYPES: ReadonlySet<string> = new Set(['equals', 'contains', 'starts-with', 'ends-with'])
+const COLLATIONS: Readonly<Record<string, (text: string) => string>> = {
+  'i;unicode-casemap': (text) => text.normalize('NFKC').toLowerCase(),
+  'i;ascii-casemap': (text) => text.replace(/[A-Z]/g, (char) => char.toLowerCase()),
+  'i;octet': (text) => text,
+}
+
+interface TextMatch {
+  readonly text: string
+  readonly fold: (text: string) => string
+  readonly type: MatchType
+  readonly negate: boolean
+}
+
+interface PropFilter {
+  readonly name: string
+  readonly allOf: boolean
+  readonly notDefined: boolean
+  readonly matches: readonly TextMatch[]
+}
+
+interface Filter {
+  readonly allOf: boolean
+  readonly props: readonly PropFilter[]
+}
+
+export async function addressbookQuery({ reply, cards, principal, resource }: DavContext, body: XmlElement): Promise<void> {
+  if (resource.kind !== 'book') throw new HttpProblem(Problems.invalidXml, { detail: 'addressbook-query is a report of the address book.' })
+  const filter = filterOf(child(body, CARDDAV, 'filter'))
+  const limit = limitOf(child(body, CARDDAV, 'limit'))
+  const wanted = propertyRequestOf(body)
+  const owner = principal.owner
+  async function* responses(): AsyncGenerator<string> {
+    let found = 0
+    for await (const card of cards.cards(principal)) {
+      if (!passes(card, filter)) continue
+      if (limit !== undefined && found >= limit) {
+        yield statusResponse(hrefOf(resource), 507, element(DAV, 'error', element(DAV, 'number-of-matches-within-limits')))
+        return
+      }
+      found++
+      yield propertyResponse({ resource: { kind: 'card', owner, name: card.name }, principal, card }, wanted)
+    }
+  }
+  await sendMultistatus(reply, responses())
+}
+
+function filterOf(element: XmlElement | undefined): Filter {
+  if (!element) return { allOf: false, props: [] }
+  return {
+    allOf: element.attributes.get('test') === 'allof',
+    props: element.children.filter((candidate) => is(candidate, CARDDAV, 'prop-filter')).map(propFilterOf),
+  }
+}
+
+function propFilterOf(element: XmlElement): PropFilter {
+  const name = element.attributes.get('name')?.trim().toUpperCase()
+  if (!name) throw new HttpProblem(Problems.invalidXml, { detail: 'A prop-filter needs a name.' })
+  return {
+    name,
+    allOf: element.attributes.get('test') === 'allof',
+    notDefined: child(element, CARDDAV, 'is-not-defined') !== undefined,
+    matches: element.children.filter((candidate) => is(candidate, CARDDAV, 'text-match')).map(textMatchOf),
+  }
+}
+
+function textMatchOf(element: XmlElement): TextMatch {
+  const collation = element.attributes.get('collation') ?? 'i;unicode-casemap'
+  const fold = COLLATIONS[collation]
+  if (!fold) throw new HttpProblem(Problems.invalidXml, { detail: `The collation ${collation} is not supported: use i;unicode-casemap, i;ascii-casemap or i;octet.`.slice(0, 200) })
+  const type = element.attributes.get('match-type') ?? 'contains'
+  if (!MATCH_TYPES.has(type)) throw new HttpProblem(Problems.invalidXml, { detail: 'match-type must be equals, contains, starts-with or ends-with.' })
+  return { text: fold(element.text), fold, type: type as MatchType, negate: element.attributes.get('negate-condition') === 'yes' }
+}
+
+function limitOf(element: XmlElement | undefined): number | undefined {
+  const text = element === undefined ? undefined : child(element, CARDDAV, 'nresults')?.text.trim()
+  if (text === undefined) return undefined
+  const limit = Number(text)
+  if (!Number.isInteger(limit) || limit < 1) throw new HttpProblem(Problems.invalidXml, { detail: 'CARDDAV:nresults must be a whole number of at least 1.' })
+  return limit
+}
+
+function passes(card: Card, filter: Filter): boolean {
+  if (filter.props.length === 0) return true
+  const test = (prop: PropFilter) => propPasses(valuesOf(card, prop.name), prop)
+  return filter.allOf ? filter.props.every(test) : filter.props.some(test)
+}
+
+function propPasses(values: readonly string[], prop: PropFilter): boolean {
+  if (prop.notDefined) return values.length === 0
+  if (values.length === 0) return false
+  if (prop.matches.length === 0) return true
+  const test = (match: TextMatch) => values.some((value) => textMatches(value, match)) !== match.negate
+  return prop.allOf ? prop.matches.every(test) : prop.matches.some(test)
+}
+
+function textMatches(value: string, { text, fold, type }: TextMatch): boolean {
+  const folded = fold(value)
+  switch (type) {
+    case 'equals':
+      return folded === text
+    case 'contains':
+      return folded.includes(text)
+    case 'starts-with':
+      return folded.startsWith(text)
+    case 'ends-with':
+      return folded.endsWith(text)
+  }
+}
+
+/** The values a card has for a property, as its vCard would show them. */
+function valuesOf(card: Card, name: string): string[] {
+  const { entry } = card
+  switch (name) {
+    case 'FN':
+    case 'N':
+      return [entry.full_name]
+    case 'NICKNAME':
+      return entry.nickname === undefined ? [] : [entry.nickname]
+    case 'EMAIL':
+      return (entry.emails ?? []).map(({ email }) => email)
+    case 'TEL':
+      return [...(entry.phone_numbers ?? []), ...(entry.fax_numbers ?? [])].map((phone) => formatPhoneNumber(phone, 'text'))
+    case 'ORG':
+      return entry.organization === undefined ? [] : [entry.organization]
+    case 'TITLE':
+      return entry.job_title === undefined ? [] : [entry.job_title]
+    case 'NOTE':
+      return entry.notes === undefined ? [] : [entry.notes]
+    case 'URL':
+      return entry.urls ?? []
+    case 'UID':
+      return [card.uid]
+    default:
+      return sentValues(card.sent?.text, name)
+  }
+}
+
+/** The values of another property (CATEGORIES, X-…) in the card as it was sent, as written. */
+function sentValues(text: string | undefined, name: string): string[] {
+  if (text === undefined) return []
+  return text
+    .replace(/\r?\n[ \t]/g, '')
+    .split(/\r?\n/)
+    .filter((line) => {
+      const head = line.slice(0, line.search(/[;:]/)).toUpperCase()
+      return head === name || head.endsWith(`.${name}`)
+    })
+    .map((line) => line.slice(line.indexOf(':') + 1))
+}
