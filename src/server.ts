@@ -7,6 +7,7 @@ import { buildApp, type App } from './http/app.js'
 import { buildMetricsApp, type MetricsSource } from './http/edge/metrics.js'
 import { AddressBookService } from './service/address-book-service.js'
 import { CardBookService } from './service/card-book-service.js'
+import { DeviceKeyService } from './service/device-keys.js'
 import { createStore } from './storage/factory.js'
 import { InstrumentedStore } from './storage/instrumented-store.js'
 import { ApiKeys } from './auth/api-keys.js'
@@ -106,8 +107,9 @@ export async function startServer(config: Config, logger: Logger, { version, rol
   })
 
   let authenticator
+  const keys = config.auth.mode === 'api-key' || config.auth.mode === 'jwt' ? apiKeysOf(config, store, logger) : undefined
   try {
-    authenticator = await createAuthenticator(config, store, logger)
+    authenticator = await createAuthenticator(config, keys)
   } catch (error) {
     await store.close()
     throw error
@@ -120,7 +122,8 @@ export async function startServer(config: Config, logger: Logger, { version, rol
   const addressBook = addressBookFor(store, config)
   const forgetting = forgetExpiredNowAndThen(addressBook, logger)
   const cardBook = new CardBookService(store)
-  const app = buildApp(config, { addressBook, cardBook, authenticator }, {
+  const deviceKeys = keys ? new DeviceKeyService(keys) : undefined
+  const app = buildApp(config, { addressBook, cardBook, deviceKeys, authenticator }, {
     logger,
     ...(version === undefined ? {} : { version }),
     ...(registry ? { metrics: registry, serveMetrics } : {}),
@@ -207,23 +210,26 @@ function forgetExpiredNowAndThen(addressBook: AddressBookService, logger: Logger
 }
 
 /** Who may call, as auth.mode says; none when authentication is off. */
-async function createAuthenticator(config: Config, store: Store, logger: Logger): Promise<Authenticator | undefined> {
+/** The owners' API keys in the store: what api-key mode authenticates with, and jwt mode's devices. */
+function apiKeysOf(config: Config, store: Store, logger: Logger): ApiKeys {
+  return new ApiKeys(store, {
+    cacheMs: config.auth.keyCacheMs,
+    onBackgroundError: (error) => {
+      logger.warn({ err: error }, 'cannot record when an API key was last used')
+    },
+  })
+}
+
+async function createAuthenticator(config: Config, keys: ApiKeys | undefined): Promise<Authenticator | undefined> {
   const { auth } = config
   switch (auth.mode) {
-    case 'api-key': {
-      const keys = new ApiKeys(store, {
-        cacheMs: auth.keyCacheMs,
-        onBackgroundError: (error) => {
-          logger.warn({ err: error }, 'cannot record when an API key was last used')
-        },
-      })
-      return apiKeyAuthenticator(keys)
-    }
+    case 'api-key':
+      return keys ? apiKeyAuthenticator(keys) : undefined
     case 'jwt':
       try {
         // jose is loaded only when tokens are to be verified.
         const { JwtVerifier } = await import('./auth/jwt.js')
-        return jwtAuthenticator(new JwtVerifier(auth.jwt))
+        return jwtAuthenticator(new JwtVerifier(auth.jwt), keys)
       } catch (error) {
         const key = auth.jwt.publicKeyFile === null ? 'auth.jwt' : 'auth.jwt.public-key-file'
         const reason = (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.message : String(error))

@@ -33,14 +33,19 @@ export function apiKeyAuthenticator(keys: ApiKeys): Authenticator {
   }
 }
 
-/** Bearer JSON Web Tokens only. */
-export function jwtAuthenticator(verifier: JwtVerifier): Authenticator {
+/**
+ * Bearer JSON Web Tokens; and, given the owners' API keys, Basic with one of them, so that the
+ * devices of people who sign in with a JWT (a phone's contacts app speaks Basic only) have a
+ * password of their own. A bearer credential is always a JWT here.
+ */
+export function jwtAuthenticator(verifier: JwtVerifier, keys?: ApiKeys): Authenticator {
+  const basic = keys ? apiKeyAuthenticator(keys) : undefined
   return {
     mode: 'jwt',
-    schemes: ['Bearer'],
+    schemes: basic ? ['Bearer', 'Basic'] : ['Bearer'],
     authenticate(credential) {
-      if (credential.scheme !== 'bearer') return Promise.resolve({ reason: 'basic authentication is not accepted with jwt' })
-      return verifier.verify(credential.token)
+      if (credential.scheme === 'bearer') return verifier.verify(credential.token)
+      return basic ? basic.authenticate(credential) : Promise.resolve({ reason: 'basic authentication is not accepted with jwt' })
     },
   }
 }

@@ -53,6 +53,10 @@ export const ErrorCode = {
   depthInfinityRefused: 'depth-infinity-refused',
   /** A collection this server will not make: each owner has one address book. */
   collectionNotAllowed: 'collection-not-allowed',
+  /** A request for a device key that is not one: its label or scope. */
+  invalidKeyRequest: 'invalid-key-request',
+  /** No key of the caller's owner has this id. */
+  keyNotFound: 'key-not-found',
   storeUnavailable: 'store-unavailable',
   notReady: 'not-ready',
   internalError: 'internal-error',
@@ -229,5 +233,21 @@ export class UidConflictError extends DomainError {
     readonly holder: string,
   ) {
     super(`Another card (${JSON.stringify(holder.slice(0, 300))}) has this UID`)
+  }
+}
+
+/** A request for a new key that cannot be granted: each failing member is named. */
+export class InvalidKeyRequestError extends DomainError {
+  readonly code = ErrorCode.invalidKeyRequest
+  constructor(readonly errors: readonly FieldError[]) {
+    super(`Invalid key request: ${errors.map((e) => `${e.path || '/'} ${e.message}`).join('; ')}`, { detail: null, fieldErrors: errors })
+  }
+}
+
+/** No key of the caller's owner has this id (another owner's key included). */
+export class KeyNotFoundError extends DomainError {
+  readonly code = ErrorCode.keyNotFound
+  constructor(readonly id: string) {
+    super(`No key with id ${JSON.stringify(id.slice(0, 100))}`)
   }
 }

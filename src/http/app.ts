@@ -9,6 +9,8 @@ import { PLAIN_TEXT } from '../domain/address-entry.js'
 import type { Config } from '../config/settings.js'
 import type { AddressBook } from '../service/address-book-service.js'
 import type { CardBook } from '../service/card-book-service.js'
+import type { DeviceKeys } from '../service/device-keys.js'
+import { keyRoutes } from './json/keys.js'
 import { DAV_READ_METHODS, davRoutes } from './dav/routes.js'
 import { addAuthentication, authenticationGuard } from './edge/authentication.js'
 import { addBodyParsers, bodyLimitOf, type BodyLimits } from './json/body-parsers.js'
@@ -44,6 +46,8 @@ export type AppConfig = Pick<Config, 'debug' | 'server' | 'rateLimit' | 'cors' |
 /** What the HTTP layer serves and asks: the address book, and who is calling. */
 export interface AppServices {
   readonly addressBook: AddressBook
+  /** The caller's own API keys, for devices; none (authentication off) serves no /keys routes. */
+  readonly deviceKeys?: DeviceKeys | undefined
   /** The address book as cards, for CardDAV; none serves no DAV routes. */
   readonly cardBook?: CardBook | undefined
   /** Decides who calls; none means authentication is off (every request acts for the default owner). */
@@ -88,7 +92,7 @@ declare module 'fastify' {
  * Builds the address book's HTTP application around a service: routes with schemas, one error
  * handler, one not-found handler, hooks. It does not listen; the caller owns the server's life.
  */
-export function buildApp(config: AppConfig, { addressBook, cardBook, authenticator }: AppServices, options: AppOptions = {}): App {
+export function buildApp(config: AppConfig, { addressBook, cardBook, deviceKeys, authenticator }: AppServices, options: AppOptions = {}): App {
   const { bodyLimit } = config.server
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
@@ -192,6 +196,7 @@ export function buildApp(config: AppConfig, { addressBook, cardBook, authenticat
     addAuthentication(scope, { authenticator, metrics: options.metrics, readMethods: DAV_READ_METHODS })
     if (limitRate) await addRateLimit(scope, { settings: config.rateLimit, logger, metrics: options.metrics })
     await scope.register(addressRoutes, { service: addressBook, guard })
+    if (deviceKeys && authenticator) await scope.register(keyRoutes, { keys: deviceKeys, guard })
     if (cardBook) await scope.register(davRoutes, { cards: cardBook, debug: config.debug })
   })
   // Registered as plugins, so that they load after the OpenAPI collector and appear in its document.

@@ -5,6 +5,7 @@ import { buildApp, type App, type AppOptions } from '../../src/http/app.js'
 import { addressBookFor } from '../../src/server.js'
 import type { AddressBook } from '../../src/service/address-book-service.js'
 import { CardBookService } from '../../src/service/card-book-service.js'
+import type { DeviceKeys } from '../../src/service/device-keys.js'
 import { MemoryStore } from '../../src/storage/memory/memory-store.js'
 import type { AddressBookStore } from '../../src/storage/store.js'
 import { testConfig } from './factories.js'
@@ -14,6 +15,8 @@ export interface TestAppOptions extends AppOptions {
   store?: AddressBookStore
   service?: AddressBook
   authenticator?: Authenticator
+  /** The callers' own keys, served at /keys (with an authenticator). */
+  deviceKeys?: DeviceKeys
   config?: Parameters<typeof testConfig>[0]
   /** Check every injected response against the app's OpenAPI document (on unless false). */
   conformance?: boolean
@@ -25,7 +28,7 @@ export function buildTestApp(t: TestContext, options: TestAppOptions = {}): App 
   const config = testConfig(options.config)
   const addressBook = options.service ?? addressBookFor(store, config)
   const cardBook = new CardBookService(store)
-  const app = buildApp(config, { addressBook, cardBook, authenticator: options.authenticator }, {
+  const app = buildApp(config, { addressBook, cardBook, deviceKeys: options.deviceKeys, authenticator: options.authenticator }, {
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.metrics ? { metrics: options.metrics } : {}),
     ...(options.serveMetrics ? { serveMetrics: options.serveMetrics } : {}),

@@ -3,12 +3,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test, type TestContext } from 'node:test'
-import type { Authenticator } from '../../src/auth/authenticator.js'
+import { ApiKeys } from '../../src/auth/api-keys.js'
+import { apiKeyAuthenticator, type Authenticator } from '../../src/auth/authenticator.js'
 import { IdentityProviderUnavailableError } from '../../src/auth/verdict.js'
 import type { AddressEntry } from '../../src/domain/address-entry.js'
 import { ErrorCode, StoreUnavailableError } from '../../src/domain/errors.js'
 import { Problems, type ProblemBody } from '../../src/http/edge/problems.js'
 import { AddressBookService } from '../../src/service/address-book-service.js'
+import { DeviceKeyService } from '../../src/service/device-keys.js'
 import { MemoryStore } from '../../src/storage/memory/memory-store.js'
 import type { StoredEntry, WriteOptions } from '../../src/storage/store.js'
 import { buildTestApp, type TestAppOptions } from '../helpers/app.js'
@@ -194,6 +196,18 @@ const PRODUCERS: { readonly [K in keyof typeof ErrorCode]: (t: TestContext) => P
   invalidXml: async (t) => davAnswerOf(await buildTestApp(t).inject({ method: 'PROPFIND', url: DAV_BOOK, headers: { 'content-type': 'application/xml' }, payload: '<a>' })),
   depthInfinityRefused: async (t) => davAnswerOf(await buildTestApp(t).inject({ method: 'PROPFIND', url: DAV_BOOK, headers: { depth: 'infinity' } })),
   collectionNotAllowed: async (t) => davAnswerOf(await buildTestApp(t).inject({ method: 'MKCOL', url: `${DAV_BOOK}new` })),
+  invalidKeyRequest: async (t) => {
+    const keys = new ApiKeys(new MemoryStore())
+    const { key } = await keys.create('alice', 'write', null)
+    const app = buildTestApp(t, { authenticator: apiKeyAuthenticator(keys), deviceKeys: new DeviceKeyService(keys) })
+    return answerOf(await app.inject({ method: 'POST', url: '/keys', headers: { authorization: `Bearer ${key}` }, payload: { label: '' } }))
+  },
+  keyNotFound: async (t) => {
+    const keys = new ApiKeys(new MemoryStore())
+    const { key } = await keys.create('alice', 'write', null)
+    const app = buildTestApp(t, { authenticator: apiKeyAuthenticator(keys), deviceKeys: new DeviceKeyService(keys) })
+    return answerOf(await app.inject({ method: 'DELETE', url: '/keys/0123456789abcdef', headers: { authorization: `Bearer ${key}` } }))
+  },
   storeUnavailable: async (t) => {
     const store = new TroubledStore()
     store.failure = new StoreUnavailableError()

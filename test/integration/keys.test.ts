@@ -1,176 +1,109 @@
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { describe, test, type TestContext } from 'node:test'
-import { aFullEntry } from '../helpers/factories.js'
-import { httpRequest } from '../helpers/http-client.js'
-import { POSTGRES_SKIP, useTestPostgres } from '../helpers/postgres.js'
-import { runCli, startServer } from '../helpers/server-process.js'
+import { ApiKeys } from '../../src/auth/api-keys.js'
+import { apiKeyAuthenticator, jwtAuthenticator } from '../../src/auth/authenticator.js'
+import { JwtVerifier } from '../../src/auth/jwt.js'
+import { DeviceKeyService } from '../../src/service/device-keys.js'
+import { MemoryStore } from '../../src/storage/memory/memory-store.js'
+import { buildTestApp } from '../helpers/app.js'
+import { aToken, jwtSettings } from '../helpers/jwt.js'
 
-const KEY = /^addr_[0-9a-f]{16}_[0-9A-Za-z]{43}$/
+const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`
+const bearer = (token: string) => `Bearer ${token}`
 
-function aDatabase(t: TestContext): string {
-  const dir = mkdtempSync(join(tmpdir(), 'addrservice-keys-'))
-  t.after(() => {
-    rmSync(dir, { recursive: true, force: true })
-  })
-  return `sqlite:${join(dir, 'addressbook.db')}`
+interface WireKey {
+  id: string
+  key?: string
+  label: string | null
+  scope: string
+  revoked_at: string | null
 }
 
-async function createKey(db: string, ...args: string[]): Promise<string> {
-  const created = await runCli(['keys', 'create', '--db', db, ...args])
-  assert.equal(created.code, 0, created.stderr)
-  return created.stdout.trim()
+/** An app in api-key mode with a write key for maria, a read key for her, and a key for bob. */
+async function world(t: TestContext) {
+  const store = new MemoryStore()
+  const keys = new ApiKeys(store, { cacheMs: 0 })
+  const maria = (await keys.create('maria', 'write', 'laptop')).key
+  const mariaReader = (await keys.create('maria', 'read', null)).key
+  const bob = await keys.create('bob', 'write', null)
+  const app = buildTestApp(t, { store, authenticator: apiKeyAuthenticator(keys), deviceKeys: new DeviceKeyService(keys) })
+  return { app, maria: bearer(maria), mariaReader: bearer(mariaReader), bob: bearer(bob.key), bobKeyId: bob.record.id }
 }
 
-const bearer = (key: string) => ({ authorization: `Bearer ${key}` })
+describe('device keys', () => {
+  test('when maria makes a key for her phone, then it is shown once, works as her CardDAV password, and is listed without its secret', async (t) => {
+    const { app, maria } = await world(t)
 
-/** Asks every `intervalMs` until `check` holds; resolves with how long that took. */
-async function timeUntil(check: () => Promise<boolean>, timeoutMs: number, intervalMs = 100): Promise<number> {
-  const started = Date.now()
-  for (;;) {
-    if (await check()) return Date.now() - started
-    assert.ok(Date.now() - started < timeoutMs, `not within ${String(timeoutMs)} ms`)
-    await new Promise((resolve) => setTimeout(resolve, intervalMs))
-  }
-}
+    const created = await app.inject({ method: 'POST', url: '/keys', headers: { authorization: maria }, payload: { label: "Maria's iPhone" } })
+    const made = created.json<WireKey>()
+    const dav = await app.inject({ method: 'PROPFIND', url: '/dav/addressbooks/maria/contacts/', headers: { authorization: basic('maria', String(made.key)), depth: '0' } })
+    const listed = await app.inject({ method: 'GET', url: '/keys', headers: { authorization: maria } })
 
-describe('addrservice keys', () => {
-  test('when a key is created, then stdout has the key alone, stderr says for whom, and list shows it without the secret', async (t) => {
-    const db = aDatabase(t)
-
-    const created = await runCli(['keys', 'create', '--db', db, '--owner', 'alice', '--scope', 'read', '--label', 'phone sync'])
-    const listed = await runCli(['keys', 'list', '--db', db])
-
-    assert.equal(created.code, 0, created.stderr)
-    assert.match(created.stdout, /^addr_[0-9a-f]{16}_[0-9A-Za-z]{43}\n$/)
-    const key = created.stdout.trim()
-    const id = key.slice(5, 21)
-    assert.match(created.stderr, new RegExp(`created key ${id} for owner alice \\(scope read\\)`))
-    assert.equal(listed.code, 0)
-    const [header, row, ...rest] = listed.stdout.trimEnd().split('\n')
-    assert.equal(header, 'ID\tOWNER\tSCOPE\tLABEL\tCREATED\tLAST USED\tREVOKED')
-    const columns = String(row).split('\t')
-    assert.deepEqual([columns[0], columns[1], columns[2], columns[3], columns[5], columns[6]], [id, 'alice', 'read', 'phone sync', '-', '-'])
-    assert.match(String(columns[4]), /^\d{4}-\d{2}-\d{2}T/)
-    assert.deepEqual(rest, [])
-    assert.ok(!listed.stdout.includes(key.slice(22)), 'list shows the secret')
+    assert.equal(created.statusCode, 201)
+    assert.equal(created.headers['cache-control'], 'no-store')
+    assert.equal(created.headers.location, `/keys/${made.id}`)
+    assert.match(String(made.key), /^addr_[0-9a-f]{16}_/)
+    assert.equal(made.scope, 'write')
+    assert.equal(dav.statusCode, 207)
+    const keys = listed.json<{ keys: WireKey[] }>().keys
+    assert.deepEqual(keys.map((key) => key.label), ['laptop', null, "Maria's iPhone"])
+    assert.ok(!listed.body.includes(String(made.key).slice(-20)), 'no secret in the list')
   })
 
-  test('when keys of several owners exist, then --owner lists one owner only, and the scope defaults to write', async (t) => {
-    const db = aDatabase(t)
-    await createKey(db, '--owner', 'alice')
-    await createKey(db, '--owner', 'bob')
+  test('when a key is revoked, then it stops working, and another owner\'s key answers as a missing one and stays', async (t) => {
+    const { app, maria, bob, bobKeyId } = await world(t)
+    const made = (await app.inject({ method: 'POST', url: '/keys', headers: { authorization: maria }, payload: { label: 'old phone' } })).json<WireKey>()
 
-    const listed = await runCli(['keys', 'list', '--db', db, '--owner', 'bob'])
+    const revoked = await app.inject({ method: 'DELETE', url: `/keys/${made.id}`, headers: { authorization: maria } })
+    const refused = await app.inject({ method: 'GET', url: '/addresses', headers: { authorization: bearer(String(made.key)) } })
+    const others = await app.inject({ method: 'DELETE', url: `/keys/${bobKeyId}`, headers: { authorization: maria } })
+    const missing = await app.inject({ method: 'DELETE', url: '/keys/0123456789abcdef', headers: { authorization: maria } })
 
-    const rows = listed.stdout.trimEnd().split('\n').slice(1).map((line) => line.split('\t'))
-    assert.deepEqual(rows.map((row) => [row[1], row[2]]), [['bob', 'write']])
+    assert.equal(revoked.statusCode, 204)
+    assert.equal(refused.statusCode, 401)
+    assert.equal(others.statusCode, 404)
+    assert.equal(others.json<{ type: string }>().type, missing.json<{ type: string }>().type)
+    assert.equal((await app.inject({ method: 'GET', url: '/addresses', headers: { authorization: bob } })).statusCode, 200)
   })
 
-  test('when a server in api-key mode runs on the same store, then a key created meanwhile works at once, as Bearer and as Basic, and its use is recorded', async (t) => {
-    const db = aDatabase(t)
-    const server = await startServer(['--db', db, '--auth', 'api-key'])
-    t.after(() => server.child.kill('SIGKILL'))
-    const key = await createKey(db, '--owner', 'alice')
+  test('when a read-only key asks for a key, then 403; a write key may make a read key', async (t) => {
+    const { app, maria, mariaReader } = await world(t)
 
-    const created = await httpRequest(server.baseUrl, { method: 'POST', path: '/addresses', headers: bearer(key), body: JSON.stringify(aFullEntry()) })
-    const basic = `Basic ${Buffer.from(`alice:${key}`).toString('base64')}`
-    const read = await httpRequest(server.baseUrl, { method: 'GET', path: String(created.headers.location), headers: { authorization: basic } })
-    const listed = await runCli(['keys', 'list', '--db', db])
+    const fromReader = await app.inject({ method: 'POST', url: '/keys', headers: { authorization: mariaReader }, payload: { label: 'x', scope: 'read' } })
+    const readKey = await app.inject({ method: 'POST', url: '/keys', headers: { authorization: maria }, payload: { label: 'tablet', scope: 'read' } })
+    const listedByReader = await app.inject({ method: 'GET', url: '/keys', headers: { authorization: mariaReader } })
 
-    assert.equal(created.status, 201)
-    assert.equal(read.status, 200)
-    assert.deepEqual(JSON.parse(read.body), aFullEntry())
-    assert.match(String(listed.stdout.split('\n')[1]?.split('\t')[5]), /^\d{4}-\d{2}-\d{2}T/, 'last used is recorded')
-    const logged = server.logLines().filter((line) => line.uri === '/addresses' || String(line.uri).startsWith('/addresses/'))
-    assert.deepEqual(logged.map((line) => line.owner), ['alice', 'alice'])
-    assert.ok(!JSON.stringify(server.logLines()).includes(key.slice(22)), 'the secret reached the log')
+    assert.equal(fromReader.statusCode, 403)
+    assert.equal(readKey.statusCode, 201)
+    assert.equal(readKey.json<WireKey>().scope, 'read')
+    assert.equal(listedByReader.statusCode, 200)
   })
 
-  test('when a key is revoked, then the running server refuses it within 5 seconds, and list shows when', async (t) => {
-    const db = aDatabase(t)
-    const server = await startServer(['--db', db, '--auth', 'api-key'])
-    t.after(() => server.child.kill('SIGKILL'))
-    const key = await createKey(db, '--owner', 'alice')
-    assert.equal((await httpRequest(server.baseUrl, { method: 'GET', path: '/addresses', headers: bearer(key) })).status, 200)
+  test('when the request for a key is not one, then 400 invalid-key-request naming each member, and no key is made', async (t) => {
+    const { app, maria } = await world(t)
 
-    const revoked = await runCli(['keys', 'revoke', '--db', db, key.slice(5, 21)])
-    const took = await timeUntil(async () => (await httpRequest(server.baseUrl, { method: 'GET', path: '/addresses', headers: bearer(key) })).status === 401, 5000)
+    const response = await app.inject({ method: 'POST', url: '/keys', headers: { authorization: maria }, payload: { label: ' ', scope: 'admin', extra: 1 } })
+    const after = await app.inject({ method: 'GET', url: '/keys', headers: { authorization: maria } })
 
-    assert.equal(revoked.code, 0, revoked.stderr)
-    assert.match(revoked.stdout, /^revoked [0-9a-f]{16} \(owner alice\) at \d{4}-/)
-    assert.ok(took < 5000)
-    const listed = await runCli(['keys', 'list', '--db', db])
-    assert.match(String(listed.stdout.split('\n')[1]?.split('\t')[6]), /^\d{4}-\d{2}-\d{2}T/)
+    assert.equal(response.statusCode, 400)
+    assert.equal(response.json<{ type: string }>().type, 'urn:addrservice:problem:invalid-key-request')
+    assert.deepEqual(response.json<{ errors: { path: string }[] }>().errors.map((error) => error.path).sort(), ['/extra', '/label', '/scope'])
+    assert.equal(after.json<{ keys: unknown[] }>().keys.length, 2)
   })
 
-  for (const [name, args, code, message] of [
-    ['a key id that does not exist', ['revoke', '0000000000000000'], 1, /no key has the id "0000000000000000"/],
-    ['no owner', ['create'], 2, /needs --owner NAME/],
-    ['an owner with a colon', ['create', '--owner', 'a:b'], 2, /without a colon/],
-    ['an unknown scope', ['create', '--owner', 'a', '--scope', 'admin'], 2, /--scope must be read or write/],
-    ['no command', [], 2, /keys needs a command/],
-    ['an unknown command', ['rotate'], 2, /unknown keys command "rotate"/],
-    ['an option of another command', ['list', '--scope', 'read'], 2, /does not take --scope/],
-    ['a stray argument', ['list', 'extra'], 2, /takes no arguments/],
-  ] as const) {
-    test(`when keys is given ${name}, then it exits ${String(code)} with one line`, async (t) => {
-      const result = await runCli(['keys', ...args, '--db', aDatabase(t)])
+  test('when someone signs in with a JWT, then they make a key, and their phone signs in to CardDAV with it as Basic', async (t) => {
+    const secret = 'a-secret-of-the-identity-provider-32b'
+    const store = new MemoryStore()
+    const keys = new ApiKeys(store)
+    const app = buildTestApp(t, { store, authenticator: jwtAuthenticator(new JwtVerifier(jwtSettings({ secret })), keys), deviceKeys: new DeviceKeyService(keys) })
+    const token = await aToken(new TextEncoder().encode(secret), { sub: 'lena' })
 
-      assert.equal(result.code, code)
-      assert.match(result.stderr, message)
-      assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr)
-      assert.equal(result.stdout, '')
-    })
-  }
+    const made = (await app.inject({ method: 'POST', url: '/keys', headers: { authorization: bearer(token) }, payload: { label: 'Android' } })).json<WireKey>()
+    const dav = await app.inject({ method: 'PROPFIND', url: '/dav/addressbooks/lena/contacts/', headers: { authorization: basic('lena', String(made.key)), depth: '0' } })
+    const challenge = await app.inject({ method: 'PROPFIND', url: '/dav/addressbooks/lena/contacts/', headers: { depth: '0' } })
 
-  test('when the store is memory, then keys refuses with one line: it cannot keep them', async () => {
-    const result = await runCli(['keys', 'list', '--db', 'memory:'])
-
-    assert.equal(result.code, 2)
-    assert.match(result.stderr, /keeps them/)
+    assert.equal(dav.statusCode, 207)
+    assert.equal(challenge.statusCode, 401)
+    assert.match(String(challenge.headers['www-authenticate']), /Basic/)
   })
-
-  test('when the server is asked for api-key mode on the memory store, then it refuses to start with one line', async () => {
-    const result = await runCli(['--db', 'memory:', '--auth', 'api-key', '--port', '0'])
-
-    assert.equal(result.code, 2)
-    assert.match(result.stderr, /^addrservice: invalid configuration: auth\.mode: api-key needs a store that keeps keys/)
-  })
-
-  test('when keys --help is asked for, then its usage goes to stdout', async () => {
-    const result = await runCli(['keys', '--help'])
-
-    assert.equal(result.code, 0)
-    assert.match(result.stdout, /addrservice keys create --owner NAME/)
-  })
-
-  describe('on PostgreSQL, across instances', { skip: POSTGRES_SKIP }, () => {
-    const postgres = POSTGRES_SKIP ? undefined : useTestPostgres()
-
-    test('when a key is created, then two instances accept it at once; when it is revoked, both refuse it within 5 seconds', async (t) => {
-      assert.ok(postgres)
-      const db = await postgres.freshSchemaUrl(t)
-      const instances = await Promise.all([startServer(['--db', db, '--auth', 'api-key']), startServer(['--db', db, '--auth', 'api-key'])])
-      for (const instance of instances) t.after(() => instance.child.kill('SIGKILL'))
-      const key = await createKey(db, '--owner', 'alice')
-
-      const statuses = await Promise.all(instances.map(async (instance) => (await httpRequest(instance.baseUrl, { method: 'GET', path: '/addresses', headers: bearer(key) })).status))
-      await runCli(['keys', 'revoke', '--db', db, key.slice(5, 21)])
-      const took = await timeUntil(async () => {
-        const answers = await Promise.all(instances.map((instance) => httpRequest(instance.baseUrl, { method: 'GET', path: '/addresses', headers: bearer(key) })))
-        return answers.every((answer) => answer.status === 401)
-      }, 5000)
-
-      assert.deepEqual(statuses, [200, 200])
-      assert.ok(took < 5000)
-    })
-  })
-})
-
-// KEY is the shape every created key must have; checked here once against a fresh key.
-test('when a key is printed, then it has the addr_<id>_<secret> shape that secret scanners can match', async (t) => {
-  assert.match(await createKey(aDatabase(t), '--owner', 'carol'), KEY)
 })

@@ -8,6 +8,7 @@ import { JwtVerifier } from '../../src/auth/jwt.js'
 import type { App } from '../../src/http/app.js'
 import type { ProblemBody } from '../../src/http/edge/problems.js'
 import { MemoryStore } from '../../src/storage/memory/memory-store.js'
+import { DeviceKeyService } from '../../src/service/device-keys.js'
 import { buildTestApp, type TestAppOptions } from '../helpers/app.js'
 import { aFullEntry } from '../helpers/factories.js'
 import { jwtSettings } from '../helpers/jwt.js'
@@ -40,7 +41,8 @@ async function documentOf(app: App): Promise<Document> {
 
 function appIn(t: TestContext, mode: string, options: TestAppOptions = {}): App {
   const authenticator = modes[mode]?.()
-  return buildTestApp(t, { ...options, ...(authenticator ? { authenticator } : {}) })
+  const deviceKeys = new DeviceKeyService(new ApiKeys(new MemoryStore()))
+  return buildTestApp(t, { ...options, ...(authenticator ? { authenticator, deviceKeys } : {}) })
 }
 
 function operations(document: Document): [string, string, Operation][] {
@@ -75,9 +77,9 @@ describe('the OpenAPI document', () => {
     assert.deepEqual(Object.keys(document.components.securitySchemes).sort(), ['basic', 'bearer'])
     assert.deepEqual([document.components.securitySchemes.bearer?.scheme, document.components.securitySchemes.basic?.scheme], ['bearer', 'basic'])
     for (const [path, method, operation] of operations(document)) {
-      const guarded = path.startsWith('/addresses') && method !== 'options'
+      const guarded = (path.startsWith('/addresses') || path.startsWith('/keys')) && method !== 'options'
       assert.deepEqual(operation.security, guarded ? [{ bearer: [] }, { basic: [] }] : undefined, `${method} ${path}`)
-      assert.equal(path.startsWith('/addresses'), operation.responses['429'] !== undefined, `${method} ${path}`)
+      assert.equal(path.startsWith('/addresses') || path.startsWith('/keys'), operation.responses['429'] !== undefined, `${method} ${path}`)
       if (guarded) {
         assert.ok(headerNames(operation.responses['401']).includes('WWW-Authenticate'), `${method} ${path}`)
         assert.ok(headerNames(operation.responses['403']).includes('WWW-Authenticate'), `${method} ${path}`)
@@ -123,9 +125,9 @@ describe('the OpenAPI document', () => {
     assert.ok(dav.includes('PROPFIND /dav/*') && dav.includes('REPORT /dav/*') && dav.includes('GET /.well-known/carddav'), dav.join('\n'))
     const otherMethods = undocumented.filter((route) => !/^(GET|HEAD) (\/docs|\/app\/|\/$)/.test(route) && !dav.includes(route))
     assert.ok(otherMethods.includes('TRACE /addresses/{id}') && otherMethods.includes('DELETE /addresses'), otherMethods.join('\n'))
-    assert.ok(otherMethods.every((route) => / \/addresses(\/\{id\}|\/changes)?$/.test(route)), otherMethods.join('\n'))
+    assert.ok(otherMethods.every((route) => / \/(addresses(\/\{id\}|\/changes)?|keys(\/\{id\})?)$/.test(route)), otherMethods.join('\n'))
     assert.ok(undocumented.some((route) => route.startsWith('GET /docs')), undocumented.join('\n'))
-    assert.deepEqual(Object.keys(document.paths).sort(), ['/addresses', '/addresses/changes', '/addresses/{id}', '/livez', '/metrics', '/openapi.json', '/readyz'])
+    assert.deepEqual(Object.keys(document.paths).sort(), ['/addresses', '/addresses/changes', '/addresses/{id}', '/keys', '/keys/{id}', '/livez', '/metrics', '/openapi.json', '/readyz'])
   })
 
   test('when an operation changes an entry or reads one, then it documents ETag, If-Match and If-None-Match', async (t) => {

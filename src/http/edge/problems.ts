@@ -97,6 +97,8 @@ const ROWS: { readonly [K in keyof typeof ErrorCode]: Row } = {
   invalidXml: [400, 'Invalid XML', 'The request body is not well-formed XML of the request it should be (a DOCTYPE is never accepted).'],
   depthInfinityRefused: [403, 'Forbidden', 'PROPFIND with Depth: infinity is not served; ask with Depth 0 or 1.'],
   collectionNotAllowed: [403, 'Forbidden', 'Each owner has one address book; no other collection can be made.'],
+  invalidKeyRequest: [400, 'Invalid key request', 'The request for a key is not one that can be granted; "errors" names each failing member.'],
+  keyNotFound: [404, 'Key not found', 'No key of yours has this id.'],
   storeUnavailable: [
     503,
     'Service Unavailable',
