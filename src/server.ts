@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
@@ -123,8 +124,16 @@ export async function startServer(config: Config, logger: Logger, { version, rol
   const forgetting = forgetExpiredNowAndThen(addressBook, logger)
   const cardBook = new CardBookService(store)
   const deviceKeys = keys ? new DeviceKeyService(keys) : undefined
+  let tls
+  try {
+    tls = tlsFiles(config)
+  } catch (error) {
+    await store.close()
+    throw error
+  }
   const app = buildApp(config, { addressBook, cardBook, deviceKeys, authenticator }, {
     logger,
+    ...(tls ? { tls } : {}),
     ...(version === undefined ? {} : { version }),
     ...(registry ? { metrics: registry, serveMetrics } : {}),
   })
@@ -210,6 +219,21 @@ function forgetExpiredNowAndThen(addressBook: AddressBookService, logger: Logger
 }
 
 /** Who may call, as auth.mode says; none when authentication is off. */
+/** The certificate chain and key to serve HTTPS with, when the configuration names them; StartupError when they cannot be read. */
+function tlsFiles(config: Config): { cert: Buffer; key: Buffer } | undefined {
+  const { certFile, keyFile } = config.server.tls
+  if (certFile === null || keyFile === null) return undefined
+  const read = (file: string, key: string) => {
+    try {
+      return readFileSync(file)
+    } catch (error) {
+      const reason = (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.message : String(error))
+      throw new StartupError(2, `invalid configuration: ${key}: cannot be used (${reason})`, { cause: error })
+    }
+  }
+  return { cert: read(certFile, 'server.tls.cert-file'), key: read(keyFile, 'server.tls.key-file') }
+}
+
 /** The owners' API keys in the store: what api-key mode authenticates with, and jwt mode's devices. */
 function apiKeysOf(config: Config, store: Store, logger: Logger): ApiKeys {
   return new ApiKeys(store, {

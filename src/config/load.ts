@@ -107,6 +107,9 @@ function checkAcrossSettings(config: Config): void {
   if (server.shutdownDelayMs >= server.shutdownTimeoutMs) {
     throw new ConfigError('server.shutdown-delay-ms', `must be below server.shutdown-timeout-ms (${String(server.shutdownTimeoutMs)})`)
   }
+  if ((server.tls.certFile === null) !== (server.tls.keyFile === null)) {
+    throw new ConfigError(server.tls.certFile === null ? 'server.tls.cert-file' : 'server.tls.key-file', 'is needed too: HTTPS takes both server.tls.cert-file and server.tls.key-file')
+  }
   if (auth.mode === 'api-key' && config.store.kind === 'memory') {
     throw new ConfigError('auth.mode', 'api-key needs a store that keeps keys (sqlite or postgres), not memory')
   }

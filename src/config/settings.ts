@@ -114,6 +114,10 @@ export const SETTINGS = {
       false,
       "whose X-Forwarded-For to believe for the client address: false, true, or a comma-separated list of addresses and CIDR ranges",
     ),
+    tls: {
+      'cert-file': setting(nullable(Type.String({ minLength: 1 })), null, 'a PEM file with the certificate chain: serve HTTPS (with key-file)'),
+      'key-file': setting(nullable(Type.String({ minLength: 1 })), null, "a PEM file with the certificate's private key"),
+    },
   },
   'addr-db': setting(Type.Unknown(), { sqlite: './var/addressbook.db' }, 'the store: {memory: null}, {sqlite: PATH} or {postgres: URL}, or as a URL', {
     env: ['DATABASE_URL', 'ADDRSERVICE_DB'],

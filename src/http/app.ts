@@ -65,6 +65,8 @@ export interface AppOptions {
   version?: string
   /** Where the built web app is (dist/app by default). */
   webAppRoot?: string
+  /** Serve HTTPS with this certificate chain and key (PEM), rather than HTTP. */
+  tls?: { readonly cert: Buffer; readonly key: Buffer }
 }
 
 export type App = FastifyInstance<
@@ -120,6 +122,9 @@ export function buildApp(config: AppConfig, { addressBook, cardBook, deviceKeys,
       answerClientError(error, socket, app.log)
     },
     http: nodeServerOptions(config.server),
+    // Fastify serves HTTPS when given these, with the same server options; the types of its
+    // HTTPS overload are those of another server class, which App does not need to know.
+    ...((options.tls ? { https: { ...nodeServerOptions(config.server), ...options.tls } } : {}) as Record<string, never>),
   }).withTypeProvider<TypeBoxTypeProvider>()
   app.server.headersTimeout = config.server.headersTimeoutMs
   const metrics = options.metrics ? new RequestMetrics(options.metrics) : undefined

@@ -86,6 +86,9 @@ describe('loadConfig', () => {
         '  shutdown-timeout-ms: 3000',
         '  shutdown-delay-ms: 500',
         '  trust-proxy: 127.0.0.1,10.0.0.0/8',
+        '  tls:',
+        '    cert-file: /etc/addrservice/cert.pem',
+        '    key-file: /etc/addrservice/key.pem',
         'addr-db: {memory: null}',
         'metrics: {enabled: false, port: 9464}',
         'logging: {level: debug, format: pretty, file: /tmp/x.log}',
@@ -106,6 +109,7 @@ describe('loadConfig', () => {
         shutdownTimeoutMs: 3000,
         shutdownDelayMs: 500,
         trustProxy: '127.0.0.1,10.0.0.0/8',
+        tls: { certFile: '/etc/addrservice/cert.pem', keyFile: '/etc/addrservice/key.pem' },
       },
       store: { kind: 'memory' },
       metrics: { enabled: false, port: 9464, host: '127.0.0.1' },
@@ -141,6 +145,10 @@ describe('loadConfig', () => {
     assert.equal(load({ workers: '2' }, { ADDRSERVICE_WORKERS: '4' }).workers, 2)
     assert.equal(load({ workers: 'auto' }).workers, availableParallelism())
     assert.equal(load({ config: yamlFile(t, 'workers: auto\n') }).workers, availableParallelism())
+  })
+
+  test('when server.tls names a certificate but no key, then ConfigError names the missing one', (t) => {
+    assertConfigError(() => load({ config: yamlFile(t, 'server:\n  tls:\n    cert-file: /etc/cert.pem\n') }), 'server.tls.key-file', /both/)
   })
 
   for (const [workers, key] of [['0', '--workers'], ['many', '--workers'], ['257', '--workers']] as const) {

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
+import { request as httpsRequest } from 'node:https'
 import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -43,6 +45,33 @@ async function refusal(config: Config): Promise<StartupError> {
   }
   await running.close()
   assert.fail(`it started at ${running.url}`)
+}
+
+/** A self-signed certificate for 127.0.0.1 and its key, in a directory removed when the test ends. */
+function aCertificate(t: TestContext): { certFile: string; keyFile: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'addrservice-tls-'))
+  t.after(() => {
+    rmSync(dir, { recursive: true, force: true })
+  })
+  const certFile = join(dir, 'cert.pem')
+  const keyFile = join(dir, 'key.pem')
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-keyout', keyFile, '-out', certFile], { stdio: 'ignore' })
+  return { certFile, keyFile }
+}
+
+function httpsGet(url: string, path: string, method = 'GET'): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const request = httpsRequest(`${url}${path}`, { method, rejectUnauthorized: false, headers: { depth: '0' } }, (response) => {
+      let body = ''
+      response.setEncoding('utf8')
+      response.on('data', (chunk: string) => (body += chunk))
+      response.on('end', () => {
+        resolve({ status: response.statusCode ?? 0, body })
+      })
+    })
+    request.on('error', reject)
+    request.end()
+  })
 }
 
 async function takenPort(t: TestContext): Promise<number> {
@@ -120,6 +149,31 @@ describe('startServer', () => {
 
     assert.ok(lines.some((line) => String(line.msg).startsWith('Server listening at ')), 'the logger was used')
     assert.ok(!lines.some((line) => String(line.msg).includes('debug mode')))
+  })
+
+  describe('with server.tls', () => {
+    test('when a certificate and key are configured, then the API and CardDAV are served over HTTPS', async (t) => {
+      const { certFile, keyFile } = aCertificate(t)
+      const config = configFor('127.0.0.1', { mode: 'none' })
+      const running = await started(t, { ...config, server: { ...config.server, tls: { certFile, keyFile } } })
+
+      const live = await httpsGet(running.url, '/livez')
+      const dav = await httpsGet(running.url, '/dav/', 'PROPFIND')
+
+      assert.match(running.url, /^https:\/\//)
+      assert.equal(live.status, 200)
+      assert.equal(dav.status, 207)
+    })
+
+    test('when the key file cannot be read, then StartupError with exit code 2 naming the setting', async (t) => {
+      const { certFile } = aCertificate(t)
+      const config = configFor('127.0.0.1', { mode: 'none' })
+
+      const error = await refusal({ ...config, server: { ...config.server, tls: { certFile, keyFile: '/nonexistent/key.pem' } } })
+
+      assert.equal(error.exitCode, 2)
+      assert.equal(error.message, 'invalid configuration: server.tls.key-file: cannot be used (ENOENT)')
+    })
   })
 
   describe('with authentication on', () => {
