@@ -290,6 +290,11 @@ export interface CardResource {
    * never kept, even where part of them did not fit the entry.
    */
   readonly kept: string
+  /**
+   * What the card is (KIND, or Apple's X-ADDRESSBOOKSERVER-KIND), lower case: `individual` when
+   * it does not say, `org`, `group`, `location`…
+   */
+  readonly kind: string
 }
 
 /** Properties formatVCard writes from the entry (or as card metadata). */
@@ -316,9 +321,12 @@ export function readCardResource(text: string): CardResource {
     // An Apple label of a property written from the entry goes with it.
     return !(name === 'X-ABLABEL' && writtenGroups.has(groupOf(line.name)))
   })
+  const kindLine = card.lines.find((line) => ungrouped(line.name) === 'KIND' || ungrouped(line.name) === 'X-ADDRESSBOOKSERVER-KIND')
+  const declared = kindLine?.value.trim().toLowerCase()
+  const kind = declared === undefined || declared === '' ? 'individual' : declared
   const uidLine = card.lines.find((line) => ungrouped(line.name) === 'UID')
   const uid = uidLine === undefined ? undefined : unescapeText(uidLine.value.trim())
-  return { entry, ...(uid === undefined || uid === '' ? {} : { uid }), kept: kept.map(contentLineText).join('\r\n') }
+  return { entry, ...(uid === undefined || uid === '' ? {} : { uid }), kept: kept.map(contentLineText).join('\r\n'), kind }
 }
 
 function groupOf(name: string): string {

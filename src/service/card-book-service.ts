@@ -5,7 +5,7 @@ import { sortValueOf, type EntryFilter, type PagePosition, type Sort } from '../
 import type { Principal } from '../domain/principal.js'
 import type { AddressBookStore, CardData, StoredEntry } from '../storage/store.js'
 import { checkedEntry, requireScope } from './gate.js'
-import { decodeSyncToken, encodeSyncToken } from './sync-token.js'
+import { decodeCardSyncToken, encodeCardSyncToken } from './sync-token.js'
 import type { Preconditions } from './address-book-service.js'
 import { TimeSlice } from '../lib/time-slice.js'
 
@@ -45,6 +45,11 @@ export interface CardContent {
   readonly uid?: string | undefined
   /** The card as it came, kept with the entry. */
   readonly text: string
+  /**
+   * Whether the card is a person or an organization, which the book holds as an entry; other
+   * cards (a group) are kept and served back, but are no entries: the JSON API never lists them.
+   */
+  readonly isEntry?: boolean | undefined
 }
 
 export interface PutResult {
@@ -66,7 +71,17 @@ export interface CardChanges {
   readonly more: boolean
 }
 
+/** A card's name and version without the card: what a listing of ETags needs. */
+export interface CardStamp {
+  readonly name: string
+  readonly version: number
+  /** ISO 8601, UTC, with milliseconds. */
+  readonly updatedAt: string
+}
+
 export interface CardBook {
+  /** Every card's name and version, read a batch at a time: a whole book's ETags cost little. */
+  stamps(principal: Principal): AsyncIterable<CardStamp>
   /** A token for where the book stands now: it changes with every change, and only then. */
   currentToken(principal: Principal): Promise<string>
   /** Every card of the book, read a batch at a time as the caller consumes them. */
@@ -92,12 +107,30 @@ export interface CardBook {
 
 /** Entries read from the store at a time. */
 const BATCH = 500
+/** Stamps read from the store at a time: they are small. */
+const STAMP_BATCH = 2000
 /** The suffix of the names derived from ids. */
 const CARD_SUFFIX = '.vcf'
 
 /** The name of an entry's card when its client gave it none. */
 export function derivedName(id: string): string {
   return `${id}${CARD_SUFFIX}`
+}
+
+/**
+ * Where a card is kept: the owner's book of entries, or beside it, the owner's cards that are not
+ * entries. Those live in a book of their own in the store, under a key no owner name can be
+ * (owner names have no control characters), so that nothing that reads entries ever sees them.
+ */
+type Shelf = 'entries' | 'others'
+
+function keyOf(owner: string, shelf: Shelf): string {
+  return shelf === 'entries' ? owner : `${owner}\u001fcards`
+}
+
+interface Found {
+  readonly shelf: Shelf
+  readonly stored: StoredEntry
 }
 
 export class CardBookService implements CardBook {
@@ -111,42 +144,64 @@ export class CardBookService implements CardBook {
 
   async currentToken(principal: Principal): Promise<string> {
     requireScope(principal, 'read')
-    const { latest } = await this.#store.changePosition(principal.owner)
-    return tokenOf(principal.owner, latest)
+    const { owner } = principal
+    const [entries, others] = await Promise.all(SHELVES.map(async (shelf) => (await this.#store.changePosition(keyOf(owner, shelf))).latest))
+    return encodeCardSyncToken(owner, { entries: entries ?? 0, others: others ?? 0 })
+  }
+
+  async *stamps(principal: Principal): AsyncIterable<CardStamp> {
+    requireScope(principal, 'read')
+    const slice = new TimeSlice()
+    for (const shelf of SHELVES) {
+      const key = keyOf(principal.owner, shelf)
+      let after: { createdAt: string; id: string } | undefined
+      for (;;) {
+        const batch = await this.#store.listStamps(key, STAMP_BATCH, after)
+        for (const { id, version, updatedAt, name } of batch) {
+          yield { name: name ?? derivedName(id), version, updatedAt }
+          if (slice.due()) await slice.pause()
+        }
+        const last = batch.at(-1)
+        if (batch.length < STAMP_BATCH || !last) break
+        after = { createdAt: last.createdAt, id: last.id }
+      }
+    }
   }
 
   async *cards(principal: Principal): AsyncIterable<Card> {
     requireScope(principal, 'read')
-    const { owner } = principal
     const sort: Sort = { key: 'created', descending: false }
     const filter: EntryFilter = { terms: [] }
     const slice = new TimeSlice()
-    let after: PagePosition | undefined
-    for (;;) {
-      const batch = await this.#store.list(owner, { filter, sort, limit: BATCH, after })
-      for (const stored of batch) {
-        yield cardOf(stored)
-        if (slice.due()) await slice.pause()
+    for (const shelf of SHELVES) {
+      const key = keyOf(principal.owner, shelf)
+      let after: PagePosition | undefined
+      for (;;) {
+        const batch = await this.#store.list(key, { filter, sort, limit: BATCH, after })
+        for (const stored of batch) {
+          yield cardOf(stored)
+          if (slice.due()) await slice.pause()
+        }
+        const last = batch.at(-1)
+        if (batch.length < BATCH || !last) break
+        after = { value: sortValueOf(sort.key, last), id: last.id }
       }
-      const last = batch.at(-1)
-      if (batch.length < BATCH || !last) return
-      after = { value: sortValueOf(sort.key, last), id: last.id }
     }
   }
 
   async card(principal: Principal, name: string): Promise<Card> {
     requireScope(principal, 'read')
-    const stored = await this.#find(principal.owner, name)
-    if (!stored) throw new EntryNotFoundError(name)
-    return cardOf(stored)
+    const found = await this.#find(principal.owner, name)
+    if (!found) throw new EntryNotFoundError(name)
+    return cardOf(found.stored)
   }
 
   async *cardsNamed(principal: Principal, names: readonly string[]): AsyncIterable<Card | { readonly missing: string }> {
     requireScope(principal, 'read')
     const slice = new TimeSlice()
     for (const name of names) {
-      const stored = await this.#find(principal.owner, name)
-      yield stored ? cardOf(stored) : { missing: name }
+      const found = await this.#find(principal.owner, name)
+      yield found ? cardOf(found.stored) : { missing: name }
       if (slice.due()) await slice.pause()
     }
   }
@@ -155,28 +210,29 @@ export class CardBookService implements CardBook {
     requireScope(principal, 'write')
     const entry = checkedEntry(content.entry)
     const { owner } = principal
+    const shelf: Shelf = content.isEntry === false ? 'others' : 'entries'
     const existing = await this.#find(owner, name)
     if (existing) {
+      const { stored } = existing
       if (preconditions.ifNoneMatch === 'any') throw new PreconditionFailedError(name)
       const named = preconditions.ifMatch === 'any' ? undefined : preconditions.ifMatch
-      if (named && !named.includes(existing.version)) throw new PreconditionFailedError(name)
-      const uid = content.uid ?? existing.card?.uid ?? existing.id
-      await this.#refuseTakenUid(owner, uid, existing.id)
+      if (named && !named.includes(stored.version)) throw new PreconditionFailedError(name)
+      const uid = content.uid ?? stored.card?.uid ?? stored.id
+      await this.#refuseTakenUid(owner, uid, stored.id)
+      if (existing.shelf !== shelf) {
+        // A card that becomes an entry, or stops being one, moves: it goes, and comes anew.
+        if (!(await this.#store.delete(keyOf(owner, existing.shelf), stored.id, [stored.version]))) throw new PreconditionFailedError(name)
+        return { card: await this.#create(owner, shelf, name, entry, uid, content.text), created: false }
+      }
       // The update is conditional on this version, so the card makes the next one.
-      const card = cardData(name, existing.id, uid, { version: existing.version + 1, text: content.text })
-      const updated = await this.#store.update(owner, existing.id, entry, [existing.version], { card })
+      const card = cardData(name, stored.id, uid, { version: stored.version + 1, text: content.text })
+      const updated = await this.#store.update(keyOf(owner, shelf), stored.id, entry, [stored.version], { card })
       if (!updated) throw new PreconditionFailedError(name)
       return { card: cardOf(updated), created: false }
     }
     if (preconditions.ifMatch !== undefined) throw new PreconditionFailedError(name)
-    const uid = content.uid
-    if (uid !== undefined) await this.#refuseTakenUid(owner, uid, undefined)
-    // A card whose UID can be an id is stored under it: the UID then needs no keeping, and a
-    // second card with the same UID is found by it.
-    const id = uid !== undefined && isEntryId(uid) ? uid : this.#newId()
-    const card = cardData(name, id, uid ?? id, { version: 1, text: content.text })
-    const created = await this.#store.create(owner, id, entry, { card })
-    return { card: cardOf(created), created: true }
+    if (content.uid !== undefined) await this.#refuseTakenUid(owner, content.uid, undefined)
+    return { card: await this.#create(owner, shelf, name, entry, content.uid, content.text), created: true }
   }
 
   async deleteCard(principal: Principal, name: string, preconditions: Preconditions = {}): Promise<void> {
@@ -184,55 +240,75 @@ export class CardBookService implements CardBook {
     const existing = await this.#find(principal.owner, name)
     if (!existing) throw preconditions.ifMatch === undefined ? new EntryNotFoundError(name) : new PreconditionFailedError(name)
     const named = preconditions.ifMatch === 'any' ? undefined : preconditions.ifMatch
-    if (!(await this.#store.delete(principal.owner, existing.id, named))) throw named ? new PreconditionFailedError(name) : new EntryNotFoundError(name)
+    const deleted = await this.#store.delete(keyOf(principal.owner, existing.shelf), existing.stored.id, named)
+    if (!deleted) throw named ? new PreconditionFailedError(name) : new EntryNotFoundError(name)
   }
 
   async changesSince(principal: Principal, token: string | undefined, limit: number): Promise<CardChanges> {
     requireScope(principal, 'read')
     const { owner } = principal
-    const since = token === undefined ? 0 : decodeSyncToken(owner, token).seq
-    const page = await this.#store.changesSince(owner, since, limit)
-    // Read after the page, as the change feed does: deletions forgotten meanwhile show here.
-    const { latest, forgottenThrough } = await this.#store.changePosition(owner)
-    if (token !== undefined && (since < forgottenThrough || since > latest)) throw new SyncTokenExpiredError()
+    const since = token === undefined ? { entries: 0, others: 0 } : decodeCardSyncToken(owner, token)
+    // The cards that are not entries first: there are few, and a page cut short stays in order.
+    const others = await this.#changesOf(keyOf(owner, 'others'), since.others, limit, token !== undefined)
+    const entries = others.more
+      ? { changes: [], seq: since.entries, more: true }
+      : await this.#changesOf(keyOf(owner, 'entries'), since.entries, Math.max(1, limit - others.changes.length), token !== undefined)
     // A name deleted and then given to a new card appears twice: the later change is the one
     // that holds (names are unique, so the deletion came first).
     const byName = new Map<string, CardChange>()
-    for (const change of page.changes) {
-      const name = change.stored ? nameOf(change.stored) : (change.name ?? derivedName(change.id))
-      byName.delete(name)
-      // A first sync lists what is, not what was: deletions before it mean nothing to the client.
-      if (change.stored) byName.set(name, { name, card: cardOf(change.stored) })
-      else if (token !== undefined) byName.set(name, { name })
+    for (const change of [...others.changes, ...entries.changes]) {
+      byName.delete(change.name)
+      byName.set(change.name, change)
     }
-    const changes = [...byName.values()]
-    const seq = page.changes.at(-1)?.seq ?? since
-    return { changes, token: tokenOf(owner, seq), more: page.more }
+    return { changes: [...byName.values()], token: encodeCardSyncToken(owner, { entries: entries.seq, others: others.seq }), more: entries.more }
   }
 
-  /** The entry whose card has this name: one the client chose, or one derived from its id. */
-  async #find(owner: string, name: string): Promise<StoredEntry | undefined> {
-    const named = await this.#store.findByName(owner, name)
-    if (named) return named
-    if (!name.endsWith(CARD_SUFFIX)) return undefined
-    const id = name.slice(0, -CARD_SUFFIX.length)
-    if (!isEntryId(id)) return undefined
-    const stored = await this.#store.get(owner, id)
-    return stored && stored.card?.name === undefined ? stored : undefined
+  /** One shelf's changes after `since`: each card once; a deletion only for a client that had the card (one with a token). */
+  async #changesOf(key: string, since: number, limit: number, incremental: boolean): Promise<{ changes: CardChange[]; seq: number; more: boolean }> {
+    const page = await this.#store.changesSince(key, since, limit)
+    // Read after the page, as the change feed does: deletions forgotten meanwhile show here.
+    const { latest, forgottenThrough } = await this.#store.changePosition(key)
+    if (incremental && (since < forgottenThrough || since > latest)) throw new SyncTokenExpiredError()
+    const changes: CardChange[] = []
+    for (const change of page.changes) {
+      if (change.stored) changes.push({ name: nameOf(change.stored), card: cardOf(change.stored) })
+      else if (incremental) changes.push({ name: change.name ?? derivedName(change.id) })
+    }
+    return { changes, seq: page.changes.at(-1)?.seq ?? since, more: page.more }
   }
 
-  /** Another entry than `self` whose card has this UID refuses it. */
+  async #create(owner: string, shelf: Shelf, name: string, entry: AddressEntry, uid: string | undefined, text: string): Promise<Card> {
+    // A card whose UID can be an id is stored under it: the UID then needs no keeping, and a
+    // second card with the same UID is found by it.
+    const id = uid !== undefined && isEntryId(uid) ? uid : this.#newId()
+    const card = cardData(name, id, uid ?? id, { version: 1, text })
+    return cardOf(await this.#store.create(keyOf(owner, shelf), id, entry, { card }))
+  }
+
+  /** The card with this name, on either shelf: a name its client chose, or one derived from its id. */
+  async #find(owner: string, name: string): Promise<Found | undefined> {
+    for (const shelf of SHELVES) {
+      const key = keyOf(owner, shelf)
+      const named = await this.#store.findByName(key, name)
+      if (named) return { shelf, stored: named }
+      const id = name.endsWith(CARD_SUFFIX) ? name.slice(0, -CARD_SUFFIX.length) : ''
+      const stored = isEntryId(id) ? await this.#store.get(key, id) : undefined
+      if (stored && stored.card?.name === undefined) return { shelf, stored }
+    }
+    return undefined
+  }
+
+  /** Another card than `self` whose UID this is refuses it, on either shelf. */
   async #refuseTakenUid(owner: string, uid: string, self: string | undefined): Promise<void> {
     if (!isEntryId(uid) || uid === self) return
-    const holder = await this.#store.get(owner, uid)
-    if (holder && holder.id !== self && (holder.card?.uid ?? holder.id) === uid) throw new UidConflictError(nameOf(holder))
+    for (const shelf of SHELVES) {
+      const holder = await this.#store.get(keyOf(owner, shelf), uid)
+      if (holder && holder.id !== self && (holder.card?.uid ?? holder.id) === uid) throw new UidConflictError(nameOf(holder))
+    }
   }
 }
 
-/** Sync tokens of the card book name a position only: the same state of the book, the same token. */
-function tokenOf(owner: string, seq: number): string {
-  return encodeSyncToken(owner, { seq, issuedAt: 0 })
-}
+const SHELVES: readonly Shelf[] = ['entries', 'others']
 
 function nameOf(stored: StoredEntry): string {
   return stored.card?.name ?? derivedName(stored.id)

@@ -41,3 +41,29 @@ export function decodeSyncToken(owner: string, token: string): SyncPosition {
 function isCount(value: unknown): value is number {
   return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= MAX_SEQ
 }
+
+/**
+ * The card book's tokens: a position in each of the two sequences a CardDAV book is made of
+ * (the owner's entries, and its cards that are not entries), and nothing else, so that the same
+ * state of the book has the same token.
+ */
+const CARD_VERSION = 2
+
+export interface CardSyncPosition {
+  readonly entries: number
+  readonly others: number
+}
+
+export function encodeCardSyncToken(owner: string, position: CardSyncPosition): string {
+  return encodeOpaque(CARD_VERSION, [ownerTag(owner), position.entries, position.others])
+}
+
+/** The positions a card book token carries; InvalidSyncTokenError when it is not one of ours or not the owner's. */
+export function decodeCardSyncToken(owner: string, token: string): CardSyncPosition {
+  const parts = decodeOpaque(token, CARD_VERSION, 3)
+  if (!parts) throw new InvalidSyncTokenError('is malformed')
+  const [tag, entries, others] = parts
+  if (typeof tag !== 'string' || !isCount(entries) || !isCount(others)) throw new InvalidSyncTokenError('is malformed')
+  if (tag !== ownerTag(owner)) throw new InvalidSyncTokenError('was made for another address book')
+  return { entries, others }
+}

@@ -7,6 +7,7 @@ import type {
   ApiKeyRecord,
   ChangePage,
   ChangePosition,
+  EntryStamp,
   IdempotencyClaim,
   ListQuery,
   NewApiKey,
@@ -26,6 +27,7 @@ type Operation =
   | 'update'
   | 'delete'
   | 'list'
+  | 'list_stamps'
   | 'count'
   | 'change_position'
   | 'changes_since'
@@ -119,6 +121,10 @@ export class InstrumentedStore implements Store {
 
   list(owner: string, query: ListQuery): Promise<StoredEntry[]> {
     return this.#measure('list', () => this.#store.list(owner, query))
+  }
+
+  listStamps(owner: string, limit: number, after?: { readonly createdAt: string; readonly id: string }): Promise<EntryStamp[]> {
+    return this.#measure('list_stamps', () => this.#store.listStamps(owner, limit, after))
   }
 
   count(owner: string, filter: EntryFilter): Promise<number> {

@@ -17,6 +17,17 @@ export interface StoredEntry {
   readonly card?: CardData | undefined
 }
 
+/** What a listing of versions needs of an entry, without the entry: its id, version, times and card name. */
+export interface EntryStamp {
+  readonly id: string
+  readonly version: number
+  /** ISO 8601 timestamps in UTC, with milliseconds. */
+  readonly createdAt: string
+  readonly updatedAt: string
+  /** The card name of its card data, when it has one. */
+  readonly name?: string | undefined
+}
+
 /** What a CardDAV card held beyond its entry: kept so that the card can be served back. Opaque to the store. */
 export interface CardData {
   /**
@@ -155,6 +166,12 @@ export interface AddressBookStore {
    * `after`, at most `limit`. The cost does not grow with how deep the page is.
    */
   list(owner: string, query: ListQuery): Promise<StoredEntry[]>
+  /**
+   * The owner's entries' stamps in creation order (ties by id), after `after` (the createdAt and
+   * id of the last stamp of the previous page), at most `limit`. Reads neither the entries nor
+   * their card data beyond the name: a listing of a whole book's versions costs little.
+   */
+  listStamps(owner: string, limit: number, after?: { readonly createdAt: string; readonly id: string }): Promise<EntryStamp[]>
   /** How many of the owner's entries pass the filter. */
   count(owner: string, filter: EntryFilter): Promise<number>
   /** Where the owner's sequence of changes stands, as of one consistent moment. */

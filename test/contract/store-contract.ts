@@ -7,6 +7,7 @@ import type { ApiKeyRecord, Clock, NewApiKey, Store, StoredEntry } from '../../s
 import { aFullEntry, anEntry } from '../helpers/factories.js'
 import { describeCardContract } from './card-contract.js'
 import { describeListingContract } from './listing-contract.js'
+import { describeStampsContract } from './stamps-contract.js'
 import { describeSyncContract } from './sync-contract.js'
 
 /**
@@ -607,5 +608,6 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
     describeListingContract(makeStore)
     describeSyncContract(makeStore)
     describeCardContract(makeStore)
+    describeStampsContract(makeStore)
   })
 }

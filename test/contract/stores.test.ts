@@ -7,7 +7,8 @@ import { InstrumentedStore } from '../../src/storage/instrumented-store.js'
 import { MemoryStore } from '../../src/storage/memory/memory-store.js'
 import { SqliteStore } from '../../src/storage/sqlite/sqlite-store.js'
 import { describeCardContract } from './card-contract.js'
-import { describeStoreContract } from './store-contract.js'
+import { describeStampsContract } from './stamps-contract.js'
+import { describeStoreContract, type MakeStore } from './store-contract.js'
 
 describeStoreContract('MemoryStore', (t, clock) => {
   const store = new MemoryStore(clock)
@@ -25,11 +26,13 @@ describeStoreContract('SqliteStore', (t, clock) => {
   return store
 })
 
-// The card data passes through the wrapper both ways: its options, and findByName.
+// The card data passes through the wrapper both ways: its options, findByName and listStamps.
 describe('InstrumentedStore over a MemoryStore', () => {
-  describeCardContract((t, clock) => {
+  const makeStore: MakeStore = (t, clock) => {
     const store = new InstrumentedStore(new MemoryStore(clock), new Registry())
     t.after(() => store.close())
     return store
-  })
+  }
+  describeCardContract(makeStore)
+  describeStampsContract(makeStore)
 })

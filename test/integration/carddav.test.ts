@@ -512,3 +512,65 @@ describe('names given again', () => {
     assert.equal((await app.inject({ method: 'GET', url: `${BOOK}nul.vcf` })).statusCode, 404)
   })
 })
+
+describe('cards that are not entries', () => {
+  const GROUP = card('UID:0c0c0c0c-1111-4222-8333-444455556666', 'FN:Family', 'N:Family;;;;', 'X-ADDRESSBOOKSERVER-KIND:group', 'X-ADDRESSBOOKSERVER-MEMBER:urn:uuid:0a0a0a0a-1111-4222-8333-444455556666')
+
+  test('when Apple PUTs a group card, then it is served back as it came, listed and synced over DAV, and the JSON API never lists it', async (t) => {
+    const app = buildTestApp(t)
+    await put(app, 'person.vcf', card('FN:Ada'))
+    const initial = await syncCollection(app, '')
+
+    const created = await put(app, 'family.vcf', GROUP)
+    const served = await app.inject({ method: 'GET', url: `${BOOK}family.vcf` })
+    const listing = await app.inject({ method: 'PROPFIND', url: BOOK, headers: { ...XML, depth: '1' }, payload: propfind('<d:getetag/>') })
+    const next = await syncCollection(app, syncTokenOf(initial.body))
+    const json = await app.inject({ method: 'GET', url: '/addresses' })
+    const changes = await app.inject({ method: 'GET', url: '/addresses/0c0c0c0c-1111-4222-8333-444455556666' })
+
+    assert.equal(created.statusCode, 201)
+    assert.equal(served.body, GROUP)
+    assert.ok(responsesOf(listing.body).some(({ href }) => href === `${BOOK}family.vcf`))
+    assert.deepEqual(responsesOf(next.body).map(({ href }) => href), [`${BOOK}family.vcf`])
+    assert.deepEqual(Object.values(JSON.parse(json.body) as Record<string, { full_name: string }>).map((entry) => entry.full_name), ['Ada'])
+    assert.equal(changes.statusCode, 404)
+  })
+
+  test('when a group card is deleted, then a sync reports it gone, and its UID is free again', async (t) => {
+    const app = buildTestApp(t)
+    await put(app, 'family.vcf', GROUP)
+    const initial = await syncCollection(app, '')
+
+    const deleted = await app.inject({ method: 'DELETE', url: `${BOOK}family.vcf` })
+    const next = await syncCollection(app, syncTokenOf(initial.body))
+    const again = await put(app, 'family-2.vcf', GROUP)
+
+    assert.equal(deleted.statusCode, 204)
+    assert.match(responsesOf(next.body).find(({ href }) => href === `${BOOK}family.vcf`)?.text ?? '', /404 Not Found/)
+    assert.equal(again.statusCode, 201)
+  })
+
+  test('when a person card takes the UID of a group card, then 409 no-uid-conflict', async (t) => {
+    const app = buildTestApp(t)
+    await put(app, 'family.vcf', GROUP)
+
+    const response = await put(app, 'person.vcf', card('UID:0c0c0c0c-1111-4222-8333-444455556666', 'FN:Ada'))
+
+    assert.equal(response.statusCode, 409)
+  })
+})
+
+describe('leniency', () => {
+  test('when a card has one property the entry refuses (a malformed email), then it is stored without it, and served back as it came', async (t) => {
+    const app = buildTestApp(t)
+    const sent = card('UID:0d0d0d0d-1111-4222-8333-444455556666', 'FN:Ada', 'EMAIL:not an email', 'EMAIL:ada@example.org', 'BDAY:2023-02-30')
+
+    const created = await put(app, 'a.vcf', sent)
+    const served = await app.inject({ method: 'GET', url: `${BOOK}a.vcf` })
+    const entry = await app.inject({ method: 'GET', url: '/addresses/0d0d0d0d-1111-4222-8333-444455556666' })
+
+    assert.equal(created.statusCode, 201, created.body)
+    assert.equal(served.body, sent)
+    assert.deepEqual(JSON.parse(entry.body), { full_name: 'Ada', emails: [{ kind: 'other', email: 'ada@example.org' }] })
+  })
+})

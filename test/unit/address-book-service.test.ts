@@ -29,6 +29,7 @@ import type {
   IdempotencyClaim,
   ListQuery,
   StoredEntry,
+  EntryStamp,
   WriteOptions,
 } from '../../src/storage/store.js'
 import { DEFAULT_SORT, type EntryFilter } from '../../src/domain/listing.js'
@@ -102,6 +103,10 @@ class FakeStore implements AddressBookStore {
 
   get(owner: string, id: string): Promise<StoredEntry | undefined> {
     return this.#call('get', [owner, id], () => this.#inner.get(owner, id))
+  }
+
+  listStamps(owner: string, limit: number, after?: { readonly createdAt: string; readonly id: string }): Promise<EntryStamp[]> {
+    return this.#call('listStamps', [owner, limit, after], () => this.#inner.listStamps(owner, limit, after))
   }
 
   findByName(owner: string, name: string): Promise<StoredEntry | undefined> {

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import pg from 'pg'
 import { EntryExistsError, StoreUnavailableError } from '../../src/domain/errors.js'
 import { POSTGRES_MIGRATIONS } from '../../src/storage/postgres/migrations.js'
-import { PostgresStore } from '../../src/storage/postgres/postgres-store.js'
+import { LIST_STAMPS, PostgresStore } from '../../src/storage/postgres/postgres-store.js'
 import { redactPassword } from '../../src/storage/store-config.js'
 import type { AddressEntry } from '../../src/domain/address-entry.js'
 import type { StoredEntry } from '../../src/storage/store.js'
@@ -620,6 +620,26 @@ describe('PostgresStore on a server', { skip: POSTGRES_SKIP }, () => {
     const plan = rows.map((row) => row['QUERY PLAN']).join('\n')
 
     assert.match(plan, /Index Scan using address_entries_by_card_name/, plan)
+  })
+
+  test("when the planner may not scan, then stamps are listed by walking the owner's creation index from the position on, with no sort", async (t) => {
+    const url = await freshUrl(t)
+    const store = new PostgresStore(url)
+    t.after(() => store.close())
+    await store.create('default', 'e1', anEntry(), { card: { name: 'a.vcf' } })
+    const client = new pg.Client({ connectionString: url })
+    await client.connect()
+    t.after(() => client.end())
+    await client.query('SET enable_seqscan = off')
+    await client.query(`PREPARE stamps (text, timestamptz, text, integer) AS ${LIST_STAMPS.text}`)
+    await client.query('SET plan_cache_mode = force_generic_plan')
+
+    const { rows } = await client.query<{ 'QUERY PLAN': string }>("EXPLAIN EXECUTE stamps ('default', '-infinity', '', 100)")
+    const plan = rows.map((row) => row['QUERY PLAN']).join('\n')
+
+    assert.match(plan, /Index Scan using address_entries_by_created on address_entries/, plan)
+    assert.match(plan, /Index Cond: .*owner = \$1.*ROW\(created_at, .*\) > ROW\(\$2, \$3\)/, plan)
+    assert.doesNotMatch(plan, /Sort/, plan)
   })
 
   test('when two instances give one card name to two entries at once, then one is stored and the other rejects with EntryExistsError', async (t) => {

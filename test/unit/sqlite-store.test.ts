@@ -7,7 +7,7 @@ import Database from 'better-sqlite3'
 import { EntryExistsError, StoreUnavailableError } from '../../src/domain/errors.js'
 import { DEFAULT_SORT, indexEntry, matchesFilter, normalizeFilter, type FilterRequest, type Sort } from '../../src/domain/listing.js'
 import { SQLITE_MIGRATIONS } from '../../src/storage/sqlite/migrations.js'
-import { changesSql, countSql, listingSql, SqliteStore, type SqliteStoreOptions } from '../../src/storage/sqlite/sqlite-store.js'
+import { changesSql, countSql, listingSql, SqliteStore, stampsSql, type SqliteStoreOptions } from '../../src/storage/sqlite/sqlite-store.js'
 import type { Clock, ListQuery } from '../../src/storage/store.js'
 import { aSqliteStore, storedEntries } from '../helpers/stores.js'
 import { aFullEntry, anEntry } from '../helpers/factories.js'
@@ -165,6 +165,16 @@ describe('SqliteStore', () => {
 
       assert.match(plan, /SEARCH entry_terms USING PRIMARY KEY/, plan)
       assert.doesNotMatch(plan, /SCAN address_entries/, plan)
+    })
+
+    test("when stamps are listed, then the owner's creation index is searched from the position on, with no sort", (t) => {
+      const folder = aTempFolder(t)
+      folder.open()
+
+      const rows = folder.connect().prepare(`EXPLAIN QUERY PLAN ${stampsSql}`).all({ owner: OWNER, createdAt: '2024-01-01T00:00:00.000Z', id: 'x', limit: 100 }) as { detail: string }[]
+      const plan = rows.map((row) => row.detail).join('\n')
+
+      assert.equal(plan, 'SEARCH address_entries USING INDEX address_entries_by_created (owner=? AND (created_at,id)>(?,?))')
     })
 
     test('when changes are read, then entries and tombstones are each walked in seq order on an index and merged, with no sort', (t) => {

@@ -27,7 +27,7 @@ export async function multiget({ reply, cards, principal, resource }: DavContext
     for (const href of missing) yield statusResponse(href, 404)
     for await (const found of cards.cardsNamed(principal, names)) {
       if ('missing' in found) yield statusResponse(hrefOf({ kind: 'card', owner, name: found.missing }), 404)
-      else yield propertyResponse({ resource: { kind: 'card', owner, name: found.name }, principal, card: found }, wanted)
+      else yield propertyResponse({ resource: { kind: 'card', owner, name: found.name }, principal, stamp: found }, wanted, found)
     }
   }
   await sendMultistatus(reply, responses())

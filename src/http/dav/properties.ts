@@ -1,6 +1,6 @@
 import { hasScope, type Principal } from '../../domain/principal.js'
-import type { Card } from '../../service/card-book-service.js'
-import { defaultEntityTag } from './address-data.js'
+import type { CardStamp } from '../../service/card-book-service.js'
+import { entityTagOf } from '../edge/preconditions.js'
 import { syncTokenUri } from './sync-token-uri.js'
 import { element, hrefElement, type Property } from './multistatus.js'
 import { hrefOf, type DavResource } from './resources.js'
@@ -20,8 +20,8 @@ export interface PropertyTarget {
   readonly principal: Principal
   /** The book's sync token: for the book itself. */
   readonly token?: string | undefined
-  /** The card: for a card. */
-  readonly card?: Card | undefined
+  /** A card's version and time: for a card. */
+  readonly stamp?: CardStamp | undefined
 }
 
 type Value = (target: PropertyTarget) => string | undefined
@@ -73,9 +73,9 @@ const BY_KIND: Readonly<Record<DavResource['kind'], ReadonlyMap<string, Value>>>
   card: table([
     ...COMMON,
     [DAV, 'resourcetype', () => ''],
-    [DAV, 'getetag', ({ card }) => (card === undefined ? undefined : escapeXml(defaultEntityTag(card)))],
+    [DAV, 'getetag', ({ stamp }) => (stamp === undefined ? undefined : escapeXml(entityTagOf(stamp.version)))],
     [DAV, 'getcontenttype', () => 'text/vcard; charset=utf-8'],
-    [DAV, 'getlastmodified', ({ card }) => (card === undefined ? undefined : new Date(card.updatedAt).toUTCString())],
+    [DAV, 'getlastmodified', ({ stamp }) => (stamp === undefined ? undefined : new Date(stamp.updatedAt).toUTCString())],
   ]),
 }
 

@@ -1,4 +1,4 @@
-import type { Card } from '../../service/card-book-service.js'
+import type { Card, CardStamp } from '../../service/card-book-service.js'
 import { addressDataXml, versionOfAddressData } from './address-data.js'
 import { propertiesResponse } from './multistatus.js'
 import { propertiesByStatus, propertyNames, type PropertyTarget } from './properties.js'
@@ -21,14 +21,18 @@ export function propertyRequestOf(container: XmlElement | undefined): PropertyRe
   return { kind: 'prop', names: prop.children.map(({ ns, name }) => ({ ns, name })), addressData: child(prop, CARDDAV, 'address-data') }
 }
 
-/** One resource's response to a property request. */
-export function propertyResponse(target: PropertyTarget, wanted: PropertyRequest): string {
+/** Whether a request asks for the cards themselves, not only for what their stamps say. */
+export function needsCards(wanted: PropertyRequest): boolean {
+  return wanted.kind === 'prop' && wanted.addressData !== undefined
+}
+
+/** One resource's response to a property request; a card's address-data needs the card. */
+export function propertyResponse(target: PropertyTarget, wanted: PropertyRequest, card?: Card): string {
   const href = hrefOf(target.resource)
   if (wanted.kind === 'propname') {
     return propertiesResponse(href, new Map([[200, propertyNames(target.resource.kind)]]))
   }
   const names = wanted.kind === 'allprop' ? propertyNames(target.resource.kind) : wanted.names
-  const card = target.card
   const addressData = (ns: string, name: string) =>
     card && ns === CARDDAV && name === 'address-data' ? addressDataXml(card, versionOfAddressData(wanted.kind === 'prop' ? wanted.addressData : undefined)) : undefined
   return propertiesResponse(href, propertiesByStatus(target, names, addressData))
@@ -42,12 +46,12 @@ export async function propfind({ request, reply, cards, principal, resource }: D
   const wanted = propertyRequestOf(body)
   const asksFor = (ns: string, name: string) => wanted.kind !== 'prop' || wanted.names.some((n) => n.ns === ns && n.name === name)
   const bookToken = async () => (asksFor('http://calendarserver.org/ns/', 'getctag') || asksFor(DAV, 'sync-token') || asksFor(DAV, 'getetag') ? cards.currentToken(principal) : undefined)
-  const target = (of: DavResource, extra: { token?: string | undefined; card?: Card } = {}): PropertyTarget => ({ resource: of, principal, ...extra })
+  const target = (of: DavResource, extra: { token?: string | undefined; stamp?: CardStamp } = {}): PropertyTarget => ({ resource: of, principal, ...extra })
 
   switch (resource.kind) {
     case 'card': {
       const card = await cards.card(principal, resource.name)
-      await sendMultistatus(reply, [propertyResponse(target(resource, { card }), wanted)])
+      await sendMultistatus(reply, [propertyResponse(target(resource, { stamp: card }), wanted, card)])
       return
     }
     case 'book': {
@@ -57,9 +61,14 @@ export async function propfind({ request, reply, cards, principal, resource }: D
         return
       }
       const owner = resource.owner
+      // A listing of ETags (what every sync starts with) reads only the cards' stamps.
       async function* listing(): AsyncGenerator<string> {
         yield self
-        for await (const card of cards.cards(principal)) yield propertyResponse(target({ kind: 'card', owner, name: card.name }, { card }), wanted)
+        if (needsCards(wanted)) {
+          for await (const card of cards.cards(principal)) yield propertyResponse(target({ kind: 'card', owner, name: card.name }, { stamp: card }), wanted, card)
+        } else {
+          for await (const stamp of cards.stamps(principal)) yield propertyResponse(target({ kind: 'card', owner, name: stamp.name }, { stamp }), wanted)
+        }
       }
       await sendMultistatus(reply, listing())
       return

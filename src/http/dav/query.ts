@@ -56,7 +56,7 @@ export async function addressbookQuery({ reply, cards, principal, resource }: Da
         return
       }
       found++
-      yield propertyResponse({ resource: { kind: 'card', owner, name: card.name }, principal, card }, wanted)
+      yield propertyResponse({ resource: { kind: 'card', owner, name: card.name }, principal, stamp: card }, wanted, card)
     }
   }
   await sendMultistatus(reply, responses())

@@ -33,7 +33,7 @@ export async function syncCollection({ reply, cards, principal, resource }: DavC
     for (;;) {
       for (const change of page.changes) {
         const of = { kind: 'card', owner, name: change.name } as const
-        yield change.card ? propertyResponse({ resource: of, principal, card: change.card }, wanted) : statusResponse(hrefOf(of), 404)
+        yield change.card ? propertyResponse({ resource: of, principal, stamp: change.card }, wanted, change.card) : statusResponse(hrefOf(of), 404)
       }
       sent += page.changes.length
       token = page.token

@@ -10,6 +10,7 @@ import {
   type ChangePage,
   type ChangePosition,
   type Clock,
+  type EntryStamp,
   type IdempotencyClaim,
   type IdempotencyRecord,
   type ListQuery,
@@ -45,6 +46,12 @@ class Book {
   readonly tombstones = new Map<string, Tombstone>()
   latest = 0
   forgottenThrough = 0
+}
+
+/** Where a page of stamps ends, as listStamps is given it. */
+interface StampPosition {
+  readonly createdAt: string
+  readonly id: string
 }
 
 interface HeldKey extends IdempotencyRecord {
@@ -183,6 +190,17 @@ export class MemoryStore implements Store {
       .sort((a, b) => order(position(a), position(b)))
       .slice(0, limit)
     return Promise.resolve(page.map((kept) => copy(kept.stored)))
+  }
+
+  listStamps(owner: string, limit: number, after?: StampPosition): Promise<EntryStamp[]> {
+    // Times are ASCII, where UTF-16 order is code point order: only ids need compareCodePoints.
+    const order = (a: StampPosition, b: StampPosition) => compare(a.createdAt, b.createdAt) || compareCodePoints(a.id, b.id)
+    const page = [...(this.#books.get(owner)?.entries.values() ?? [])]
+      .map((kept) => kept.stored)
+      .filter((stored) => after === undefined || order(after, stored) < 0)
+      .sort(order)
+      .slice(0, limit)
+    return Promise.resolve(page.map(({ id, version, createdAt, updatedAt, card }) => ({ id, version, createdAt, updatedAt, ...(card?.name === undefined ? {} : { name: card.name }) })))
   }
 
   count(owner: string, filter: EntryFilter): Promise<number> {

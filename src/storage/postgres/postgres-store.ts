@@ -13,6 +13,7 @@ import {
   type ChangePage,
   type ChangePosition,
   type Clock,
+  type EntryStamp,
   type IdempotencyClaim,
   type ListQuery,
   type NewApiKey,
@@ -36,6 +37,15 @@ interface EntryRow {
   card_name: string | null
   card_uid: string | null
   card_kept: string | null
+}
+
+/** What listStamps reads of an entry, its times as ISO text (see LIST_STAMPS). */
+interface StampRow {
+  id: string
+  version: number
+  created: string
+  updated: string
+  card_name: string | null
 }
 
 /**
@@ -312,6 +322,23 @@ const CHANGES_SINCE: Statement = {
     ORDER BY seq LIMIT $3`,
 }
 
+/** A time as toISOString writes it (UTC, milliseconds), formatted by the server: a whole book's times are not parsed into Dates and back. */
+const ISO_TIME = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`
+
+/**
+ * A page of an owner's stamps in creation order, after ($2, $3): a walk of
+ * address_entries_by_created from the position on. The first page starts after ('-infinity', ''),
+ * so that one statement serves every page. card_kept, which TOAST keeps out of line, is not read.
+ */
+export const LIST_STAMPS: Statement = {
+  name: 'addrservice-list-stamps',
+  text: `SELECT id, version, to_char(created_at AT TIME ZONE 'UTC', ${ISO_TIME}) AS created,
+      to_char(updated_at AT TIME ZONE 'UTC', ${ISO_TIME}) AS updated, card_name
+    FROM address_entries
+    WHERE owner = $1 AND (created_at, id COLLATE "C") > ($2::timestamptz, $3::text)
+    ORDER BY created_at, id COLLATE "C" LIMIT $4`,
+}
+
 /** How many times a create runs when entries committed since its snapshot take its ids. */
 const CREATE_ATTEMPTS = 3
 
@@ -583,6 +610,17 @@ export class PostgresStore implements Store {
       values,
     )
     return rows.map(toStoredEntry)
+  }
+
+  async listStamps(owner: string, limit: number, after?: { readonly createdAt: string; readonly id: string }): Promise<EntryStamp[]> {
+    const rows = await this.#query<StampRow>(LIST_STAMPS, [owner, after?.createdAt ?? '-infinity', after?.id ?? '', limit])
+    return rows.map((row) => ({
+      id: row.id,
+      version: row.version,
+      createdAt: row.created,
+      updatedAt: row.updated,
+      ...(row.card_name === null ? {} : { name: row.card_name }),
+    }))
   }
 
   async count(owner: string, filter: EntryFilter): Promise<number> {

@@ -13,6 +13,7 @@ import {
   type ChangePage,
   type ChangePosition,
   type Clock,
+  type EntryStamp,
   type IdempotencyClaim,
   type ListQuery,
   type NewApiKey,
@@ -39,6 +40,15 @@ interface EntryRow {
   card_name: string | null
   card_uid: string | null
   card_kept: string | null
+}
+
+/** What listStamps reads of an entry. */
+interface StampRow {
+  id: string
+  version: number
+  created_at: string
+  updated_at: string
+  card_name: string | null
 }
 
 /** A change as changesSince reads it: an entry's columns, or only seq, id and card name for a tombstone. */
@@ -106,6 +116,7 @@ export class SqliteStore implements Store {
   readonly #selectByName: Database.Statement<[string, string], EntryRow>
   readonly #position: Database.Statement<[string], { latest: number; forgotten_through: number }>
   readonly #changes: Database.Statement<[{ owner: string; since: number; limit: number }], ChangeRow>
+  readonly #stamps: Database.Statement<[{ owner: string; createdAt: string; id: string; limit: number }], StampRow>
   readonly #tag: Database.Statement<[string], { tag: number }>
   /** Listing statements by their SQL: a handful of shapes, each prepared once. */
   readonly #listings = new Map<string, Database.Statement<unknown[], EntryRow & { total?: number }>>()
@@ -137,6 +148,7 @@ export class SqliteStore implements Store {
     this.#selectByName = db.prepare(`SELECT ${COLUMNS} FROM address_entries WHERE owner = ? AND card_name = ?`)
     this.#position = db.prepare('SELECT latest, forgotten_through FROM change_counters WHERE owner = ?')
     this.#changes = db.prepare(changesSql)
+    this.#stamps = db.prepare(stampsSql)
     this.#tag = db.prepare('SELECT tag FROM search_owners WHERE owner = ?')
     this.#keys = {
       select: db.prepare(`SELECT ${KEY_COLUMNS} FROM api_keys WHERE id = ?`),
@@ -227,6 +239,19 @@ export class SqliteStore implements Store {
         .all(...values)
         .map(toStoredEntry)
     })
+  }
+
+  /** The first page starts after ('', ''), before every entry: one statement serves every page. */
+  listStamps(owner: string, limit: number, after?: { readonly createdAt: string; readonly id: string }): Promise<EntryStamp[]> {
+    return attempt(() =>
+      this.#stamps.all({ owner, createdAt: after?.createdAt ?? '', id: after?.id ?? '', limit }).map((row) => ({
+        id: row.id,
+        version: row.version,
+        createdAt: row.created_at,
+        updatedAt: row.updated_at,
+        ...(row.card_name === null ? {} : { name: row.card_name }),
+      })),
+    )
   }
 
   count(owner: string, filter: EntryFilter): Promise<number> {
@@ -402,6 +427,14 @@ export const changesSql = `SELECT changed_seq AS seq, id, created_seq > @since A
   UNION ALL
   SELECT seq, id, NULL, NULL, NULL, NULL, NULL, card_name, NULL, NULL FROM tombstones WHERE owner = @owner AND seq > @since
   ORDER BY seq LIMIT @limit`
+
+/**
+ * A page of an owner's stamps in creation order: a walk of address_entries_by_created from the
+ * position on, which reads each row only as far as card_name. card_kept comes after it: the
+ * pages of a photo are never read.
+ */
+export const stampsSql = `SELECT id, version, created_at, updated_at, card_name FROM address_entries
+  WHERE owner = @owner AND (created_at, id) > (@createdAt, @id) ORDER BY created_at, id LIMIT @limit`
 
 const SORT_COLUMNS: Record<SortKey, string> = { full_name: 'sort_name', created: 'created_at', updated: 'updated_at' }
 
