@@ -43,6 +43,24 @@ function listAll(store: Store, owner: string): Promise<StoredEntry[]> {
  */
 export function describeCardContract(makeStore: MakeStore): void {
   describe('card data', () => {
+    test('when a book is kept under an owner key with a control character (the cards that are no entries), then it is a book of its own in every way', async (t) => {
+      const store = await makeStore(t)
+      const others = `${ALICE}\u001fcards`
+      await store.create(ALICE, 'a', anEntry({ full_name: 'Ada' }))
+
+      const group = await store.create(others, 'g', anEntry({ full_name: 'Family' }), { card: aCard({ name: 'family.vcf', kept: '1\nBEGIN:VCARD\r\nX-ADDRESSBOOKSERVER-KIND:group\r\nEND:VCARD\r\n' }) })
+
+      assert.deepEqual((await listAll(store, ALICE)).map((stored) => stored.id), ['a'])
+      assert.deepEqual((await listAll(store, others)).map((stored) => stored.id), ['g'])
+      assert.deepEqual(await store.findByName(others, 'family.vcf'), group)
+      assert.equal(await store.findByName(ALICE, 'family.vcf'), undefined)
+      assert.deepEqual((await store.changesSince(others, 0, 10)).changes.map((change) => change.id), ['g'])
+      assert.equal((await store.changePosition(ALICE)).latest, 1)
+      assert.deepEqual((await store.listStamps(others, 10)).map((stamp) => stamp.name), ['family.vcf'])
+      assert.ok(await store.delete(others, 'g'))
+      assert.deepEqual((await store.changesSince(others, 1, 10)).changes.map((change) => [change.kind, change.name]), [['deleted', 'family.vcf']])
+    })
+
     test('when an entry is created with card data, then create, get, list and findByName return it beside the entry', async (t) => {
       const store = await makeStore(t)
 
