@@ -26,6 +26,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { newEntryId } from '../src/domain/ids.js'
 import { SqliteStore } from '../src/storage/sqlite/sqlite-store.js'
 import { entryNumber } from './entries.js'
+import { vdirsyncerPair } from '../test/helpers/vdirsyncer.js'
 
 const CARDS = Number(process.env.BENCH_CARDS ?? 50_000)
 const VDIRSYNCER_CARDS = 5_000
@@ -383,35 +384,7 @@ try {
     const vdirsyncerDb = join(dir, 'vdirsyncer-book.db')
     await seedBook(vdirsyncerDb, VDIRSYNCER_CARDS)
     const second = await startServer(vdirsyncerDb)
-    const cards = join(dir, 'cards')
-    const folder = join(cards, 'contacts')
-    // The local side exists already, so discovery pairs it with the server's book without asking.
-    mkdirSync(folder, { recursive: true })
-    const config = join(dir, 'vdirsyncer.conf')
-    writeFileSync(
-      config,
-      [
-        '[general]',
-        `status_path = ${JSON.stringify(join(dir, 'status'))}`,
-        '',
-        '[pair contacts]',
-        'a = "local"',
-        'b = "server"',
-        'collections = ["from b"]',
-        '',
-        '[storage local]',
-        'type = "filesystem"',
-        `path = ${JSON.stringify(cards)}`,
-        'fileext = ".vcf"',
-        '',
-        '[storage server]',
-        'type = "carddav"',
-        `url = "http://127.0.0.1:${String(second.port)}/.well-known/carddav"`,
-        'username = "bench"',
-        'password = "bench"',
-        '',
-      ].join('\n'),
-    )
+    const { config, folder } = vdirsyncerPair(dir, { url: `http://127.0.0.1:${String(second.port)}/.well-known/carddav`, username: 'bench', password: 'bench' })
     const discovered = await run('vdirsyncer', ['-c', config, 'discover'])
     if (discovered.code !== 0) throw new Error(`vdirsyncer discover: exit ${String(discovered.code)}\n${discovered.output}`)
     const synced = await run('vdirsyncer', ['-c', config, 'sync'])

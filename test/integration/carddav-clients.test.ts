@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict'
 import { spawn, spawnSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test, type TestContext } from 'node:test'
 import { httpRequest } from '../helpers/http-client.js'
 import { POSTGRES_SKIP, useTestPostgres } from '../helpers/postgres.js'
 import { cleanEnv, runCli, startServer } from '../helpers/server-process.js'
+import { vdirsyncerPair } from '../helpers/vdirsyncer.js'
 
 /*
  * Real CardDAV clients against the built server: vdirsyncer syncs a folder of .vcf files with the
@@ -148,38 +149,7 @@ function aClient(t: TestContext, wellKnownUrl: string, password: string): Client
   t.after(() => {
     rmSync(dir, { recursive: true, force: true })
   })
-  const cards = join(dir, 'cards')
-  const folder = join(cards, BOOK)
-  const status = join(dir, 'status')
-  // The local side of the pair exists already, so discovery pairs it with the server's book
-  // without asking whether to create it.
-  mkdirSync(folder, { recursive: true })
-  const config = join(dir, 'vdirsyncer.conf')
-  writeFileSync(
-    config,
-    [
-      '[general]',
-      `status_path = ${JSON.stringify(status)}`,
-      '',
-      '[pair contacts]',
-      'a = "local"',
-      'b = "server"',
-      // Only the server's books: a local folder the server lacks must fail the test, not be created there.
-      'collections = ["from b"]',
-      '',
-      '[storage local]',
-      'type = "filesystem"',
-      `path = ${JSON.stringify(cards)}`,
-      'fileext = ".vcf"',
-      '',
-      '[storage server]',
-      'type = "carddav"',
-      `url = ${JSON.stringify(wellKnownUrl)}`,
-      `username = ${JSON.stringify(OWNER)}`,
-      `password = ${JSON.stringify(password)}`,
-      '',
-    ].join('\n'),
-  )
+  const { config, folder, status } = vdirsyncerPair(dir, { url: wellKnownUrl, username: OWNER, password })
   const khardConfig = join(dir, 'khard.conf')
   writeFileSync(
     khardConfig,
