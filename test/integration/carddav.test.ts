@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict'
 import { describe, test, type TestContext } from 'node:test'
 import type { LightMyRequestResponse } from 'fastify'
+import { Registry } from 'prom-client'
 import { ApiKeys } from '../../src/auth/api-keys.js'
 import { apiKeyAuthenticator } from '../../src/auth/authenticator.js'
 import type { App } from '../../src/http/app.js'
 import { MemoryStore } from '../../src/storage/memory/memory-store.js'
 import { buildTestApp } from '../helpers/app.js'
 import { anEntry } from '../helpers/factories.js'
+import { capturingLogger } from '../helpers/logger.js'
 
 const BOOK = '/dav/addressbooks/default/contacts/'
 const XML = { 'content-type': 'application/xml; charset=utf-8' }
@@ -572,5 +574,32 @@ describe('leniency', () => {
     assert.equal(created.statusCode, 201, created.body)
     assert.equal(served.body, sent)
     assert.deepEqual(JSON.parse(entry.body), { full_name: 'Ada', emails: [{ kind: 'other', email: 'ada@example.org' }] })
+  })
+})
+
+describe('the edge, for DAV as for JSON', () => {
+  test('when DAV requests are served, then each has its request id, its access log line and its metrics', async (t) => {
+    const registry = new Registry()
+    const { lines, logger } = capturingLogger('info')
+    const app = buildTestApp(t, { metrics: registry, serveMetrics: true, logger })
+
+    const response = await app.inject({ method: 'PROPFIND', url: BOOK, headers: { ...XML, depth: '0', 'x-request-id': 'dav-request-1' }, payload: propfind('<d:getetag/>') })
+    const metrics = await app.inject({ method: 'GET', url: '/metrics' })
+
+    assert.equal(response.headers['x-request-id'], 'dav-request-1')
+    assert.ok(lines.some((line) => line.req_id === 'dav-request-1' && line.method === 'PROPFIND' && line.status === 207 && line.uri === BOOK), JSON.stringify(lines))
+    assert.match(metrics.body, /http_request_duration_seconds_count\{method="PROPFIND",route="\/dav\/\*",status_code="207"\} 1/)
+  })
+
+  test('when a client goes over the rate limit on DAV paths, then 429 in a DAV error body with Retry-After, counted with its JSON requests', async (t) => {
+    const app = buildTestApp(t, { config: { rateLimit: { enabled: true, max: 2, windowMs: 60_000, redis: null, redisPrefix: 'carddav:' } } })
+
+    await app.inject({ method: 'GET', url: '/addresses' })
+    await app.inject({ method: 'PROPFIND', url: BOOK, headers: { depth: '0' } })
+    const limited = await app.inject({ method: 'PROPFIND', url: BOOK, headers: { depth: '0' } })
+
+    assert.equal(limited.statusCode, 429)
+    assert.ok(limited.headers['retry-after'])
+    assert.match(limited.body, /urn:addrservice:problem:too-many-requests/)
   })
 })

@@ -209,3 +209,56 @@ export async function exportBook(format: ExportFormat, q: string): Promise<{ blo
 export async function probe(): Promise<void> {
   await request('/addresses?limit=1', { headers: { Accept: 'application/json' } })
 }
+
+export type KeyScope = 'read' | 'write'
+
+/** One of the owner's device keys, as GET /keys lists it: never the secret itself. */
+export interface DeviceKey {
+  id: string
+  label: string | null
+  scope: KeyScope
+  created_at: string
+  last_used_at: string | null
+  revoked_at: string | null
+}
+
+/** The owner's keys, or null when the service has no keys API (authentication off: 404). */
+export async function listKeys(): Promise<DeviceKey[] | null> {
+  try {
+    const response = await request('/keys', { headers: { Accept: 'application/json' } })
+    return ((await response.json()) as { keys: DeviceKey[] }).keys
+  } catch (error) {
+    if (error instanceof ApiError && !(error instanceof UnauthorizedError) && error.status === 404) return null
+    throw error
+  }
+}
+
+/** A new key for a device: the answer holds the key itself, which the server never shows again. */
+export async function createKey(label: string, scope: KeyScope): Promise<DeviceKey & { key: string }> {
+  const response = await request('/keys', { method: 'POST', headers: JSON_BODY, body: JSON.stringify({ label, scope }) })
+  return (await response.json()) as DeviceKey & { key: string }
+}
+
+export async function revokeKey(id: string): Promise<void> {
+  await request(`/keys/${encodeURIComponent(id)}`, { method: 'DELETE' })
+}
+
+const PRINCIPAL_QUERY = '<d:propfind xmlns:d="DAV:"><d:prop><d:current-user-principal/></d:prop></d:propfind>'
+
+/**
+ * Who the session acts for, as CardDAV names them: an API key does not say its owner's name to the
+ * app, but the DAV root's current-user-principal does, in every authentication mode. Null when
+ * the answer names no principal.
+ */
+export async function currentOwner(): Promise<string | null> {
+  const response = await request('/dav/', {
+    method: 'PROPFIND',
+    headers: { Depth: '0', 'Content-Type': 'application/xml; charset=utf-8' },
+    body: PRINCIPAL_QUERY,
+  })
+  const document = new DOMParser().parseFromString(await response.text(), 'application/xml')
+  const principal = document.getElementsByTagNameNS('DAV:', 'current-user-principal')[0]
+  const href = principal?.getElementsByTagNameNS('DAV:', 'href')[0]?.textContent ?? ''
+  const match = /\/principals\/([^/]+)\/?$/.exec(new URL(href.trim(), location.origin).pathname)
+  return match?.[1] === undefined ? null : decodeURIComponent(match[1])
+}
