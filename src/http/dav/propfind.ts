@@ -1,7 +1,7 @@
 import type { Card, CardStamp } from '../../service/card-book-service.js'
 import { addressDataXml, versionOfAddressData } from './address-data.js'
 import { propertiesResponse } from './multistatus.js'
-import { propertiesByStatus, propertyNames, type PropertyTarget } from './properties.js'
+import { propertiesByStatus, propertyNames, stampResponder, type PropertyTarget } from './properties.js'
 import { depthOf, sendMultistatus, wrongBody, xmlBody, type DavContext } from './request.js'
 import { hrefOf, type DavResource } from './resources.js'
 import { CARDDAV, child, DAV, is, type XmlElement } from './xml.js'
@@ -67,7 +67,11 @@ export async function propfind({ request, reply, cards, principal, resource }: D
         if (needsCards(wanted)) {
           for await (const card of cards.cards(principal)) yield propertyResponse(target({ kind: 'card', owner, name: card.name }, { stamp: card }), wanted, card)
         } else {
-          for await (const stamp of cards.stamps(principal)) yield propertyResponse(target({ kind: 'card', owner, name: stamp.name }, { stamp }), wanted)
+          const names = wanted.kind === 'allprop' ? propertyNames('card') : wanted.kind === 'prop' ? wanted.names : undefined
+          const respond = names ? stampResponder(principal, owner, names) : undefined
+          for await (const stamp of cards.stamps(principal)) {
+            yield respond ? respond(stamp) : propertyResponse(target({ kind: 'card', owner, name: stamp.name }, { stamp }), wanted)
+          }
         }
       }
       await sendMultistatus(reply, listing())
