@@ -86,6 +86,13 @@ describe('CardDAV discovery', () => {
     assert.match(book.text, /<d:resourcetype><d:collection\/><card:addressbook\/><\/d:resourcetype>/)
   })
 
+  test('when the principal collection is listed at Depth 1, then only the caller\'s own principal is in it', async (t) => {
+    const response = await buildTestApp(t).inject({ method: 'PROPFIND', url: '/dav/principals/', headers: { ...XML, depth: '1' }, payload: propfind('<d:resourcetype/>') })
+
+    assert.equal(response.statusCode, 207)
+    assert.deepEqual(responsesOf(response.body).map(({ href }) => href), ['/dav/principals/', '/dav/principals/default/'])
+  })
+
   test('when OPTIONS is asked of a card, then DAV names addressbook and Allow the methods of a card', async (t) => {
     const response = await buildTestApp(t).inject({ method: 'OPTIONS', url: `${BOOK}x.vcf` })
 

@@ -46,7 +46,8 @@ const COMMON: readonly (readonly [string, string, Value])[] = [
 ]
 
 const BY_KIND: Readonly<Record<DavResource['kind'], ReadonlyMap<string, Value>>> = {
-  root: table([...COMMON, [DAV, 'resourcetype', collection], [DAV, 'principal-collection-set', () => hrefElement(`${hrefOf({ kind: 'root' })}principals/`)]]),
+  root: table([...COMMON, [DAV, 'resourcetype', collection], [DAV, 'principal-collection-set', () => hrefElement(hrefOf({ kind: 'principals' }))]]),
+  principals: table([...COMMON, [DAV, 'resourcetype', collection], [DAV, 'principal-collection-set', () => hrefElement(hrefOf({ kind: 'principals' }))]]),
   principal: table([
     ...COMMON,
     [DAV, 'resourcetype', () => collection() + element(DAV, 'principal')],

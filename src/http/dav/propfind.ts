@@ -86,6 +86,12 @@ export async function propfind({ request, reply, cards, principal, resource }: D
       await sendMultistatus(reply, responses)
       return
     }
+    case 'principals': {
+      const responses = [propertyResponse(target(resource), wanted)]
+      if (depth === 1) responses.push(propertyResponse(target({ kind: 'principal', owner: principal.owner }), wanted))
+      await sendMultistatus(reply, responses)
+      return
+    }
     case 'root':
     case 'principal':
       await sendMultistatus(reply, [propertyResponse(target(resource), wanted)])

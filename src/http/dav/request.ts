@@ -6,7 +6,7 @@ import type { CardBook } from '../../service/card-book-service.js'
 import { principalOf } from '../edge/authentication.js'
 import { HttpProblem, pathOf, Problems } from '../edge/problems.js'
 import { MULTISTATUS_END, MULTISTATUS_START, XML_CONTENT_TYPE } from './multistatus.js'
-import { resourceAt, type DavResource } from './resources.js'
+import { isShared, resourceAt, type DavResource } from './resources.js'
 import { parseXml, XmlError, type XmlElement } from './xml.js'
 
 /** What every DAV handler is given. */
@@ -29,7 +29,7 @@ export function notFound(resource: DavResource | undefined): Error {
 /** The request's resource, if it is the caller's; another owner's is not found. */
 export function ownResource(request: FastifyRequest, principal: Principal): DavResource {
   const resource = resourceAt(pathOf(request.url))
-  if (!resource || (resource.kind !== 'root' && resource.owner !== principal.owner)) throw notFound(resource)
+  if (!resource || (!isShared(resource) && resource.owner !== principal.owner)) throw notFound(resource)
   return resource
 }
 

@@ -3,6 +3,7 @@
  * resources into hrefs:
  *
  *   /dav/                                    the root (PROPFIND on `/` answers as it does)
+ *   /dav/principals/                         the principals: the caller's alone is listed
  *   /dav/principals/<owner>/                 the owner's principal
  *   /dav/addressbooks/<owner>/               the owner's address book home
  *   /dav/addressbooks/<owner>/contacts/      the owner's one address book
@@ -17,6 +18,7 @@ export const BOOK_NAME = 'contacts'
 
 export type DavResource =
   | { readonly kind: 'root' }
+  | { readonly kind: 'principals' }
   | { readonly kind: 'principal'; readonly owner: string }
   | { readonly kind: 'home'; readonly owner: string }
   | { readonly kind: 'book'; readonly owner: string }
@@ -24,6 +26,11 @@ export type DavResource =
 
 /** The longest card name kept: a client's names are UUIDs or alike, far shorter. */
 export const MAX_NAME_LENGTH = 255
+
+/** Whether a resource belongs to no owner (and so is everyone's to ask about). */
+export function isShared(resource: DavResource): resource is { readonly kind: 'root' } | { readonly kind: 'principals' } {
+  return resource.kind === 'root' || resource.kind === 'principals'
+}
 
 /** The resource at a request path (without its query); undefined when there is none. */
 export function resourceAt(path: string): DavResource | undefined {
@@ -38,6 +45,7 @@ export function resourceAt(path: string): DavResource | undefined {
     decoded.push(value)
   }
   const [area, owner, book, name, ...rest] = decoded
+  if (area === 'principals' && owner === undefined) return { kind: 'principals' }
   if (owner === undefined || rest.length > 0) return undefined
   if (area === 'principals') return book === undefined ? { kind: 'principal', owner } : undefined
   if (area !== 'addressbooks') return undefined
@@ -52,6 +60,8 @@ export function hrefOf(resource: DavResource): string {
   switch (resource.kind) {
     case 'root':
       return DAV_ROOT
+    case 'principals':
+      return `${DAV_ROOT}principals/`
     case 'principal':
       return `${DAV_ROOT}principals/${encodeURIComponent(resource.owner)}/`
     case 'home':
