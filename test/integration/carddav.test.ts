@@ -426,6 +426,22 @@ describe('who may do what', () => {
     assert.match(response.body, /<d:error/)
   })
 
+  test('when the credentials are wrong (a wrong key, or a right key under another user name), then 401 with a Basic challenge and nothing is stored', async (t) => {
+    const { app, alice } = await world(t)
+    const key = Buffer.from(alice.slice('Basic '.length), 'base64').toString().split(':')[1] ?? ''
+
+    const wrongKey = await app.inject({ method: 'PUT', url: `${ALICE_BOOK}a.vcf`, headers: { ...VCARD, authorization: basic('alice', `${key.slice(0, -4)}AAAA`) }, payload: card('FN:Mallory') })
+    const wrongUser = await app.inject({ method: 'PROPFIND', url: ALICE_BOOK, headers: { authorization: basic('bob', key), depth: '0' } })
+    const after = await app.inject({ method: 'GET', url: `${ALICE_BOOK}a.vcf`, headers: { authorization: alice } })
+
+    for (const refused of [wrongKey, wrongUser]) {
+      assert.equal(refused.statusCode, 401)
+      assert.match(String(refused.headers['www-authenticate']), /Basic realm="addrservice"/)
+      assert.match(refused.body, /<d:error/)
+    }
+    assert.equal(after.statusCode, 404)
+  })
+
   test('when bob asks for alice book, principal or card, then each answers as a missing one does, and her card stays', async (t) => {
     const { app, alice, bob } = await world(t)
     await app.inject({ method: 'PUT', url: `${ALICE_BOOK}a.vcf`, headers: { ...VCARD, authorization: alice }, payload: card('FN:Ada') })
