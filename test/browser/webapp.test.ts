@@ -354,6 +354,63 @@ describe('the web app in Chromium', { skip: CHROMIUM_MISSING }, () => {
     assert.equal((await apiClient(baseUrl, key).read(id)).status, 200)
   })
 
+  test('when a person connects a device, then its password is shown once, copies, comes as an Apple profile, opens CardDAV, and stops working when revoked', async (t) => {
+    const owner = 'Dana K'
+    const page = await newTab(t)
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(baseUrl).origin })
+    await signIn(page, await keyFor(owner))
+    const davBook = new URL(`/dav/addressbooks/${encodeURIComponent(owner)}/contacts/`, baseUrl)
+    const propfindWith = (key: string) =>
+      fetch(davBook, { method: 'PROPFIND', headers: { depth: '0', authorization: `Basic ${Buffer.from(`${owner}:${key}`).toString('base64')}` } })
+
+    await page.getByRole('link', { name: 'Connect a device' }).click()
+    await page.getByRole('heading', { name: 'Connect a device' }).waitFor()
+    await page.getByRole('main').locator('code', { hasText: owner }).waitFor()
+    assert.equal(await page.title(), 'Connect a device – Address book')
+    await page.getByRole('textbox', { name: 'Device', exact: true }).fill("Maria's iPhone")
+    await page.getByRole('button', { name: 'Create device password' }).click()
+    const password = page.getByRole('textbox', { name: 'Device password' })
+    await password.waitFor()
+    const key = await password.inputValue()
+    await page.getByRole('button', { name: 'Copy' }).click()
+    await page.getByText('Copied the device password.').waitFor({ state: 'attached' })
+    const copied = await page.evaluate<string>('navigator.clipboard.readText()')
+    const keys = page.getByRole('table', { name: 'Your device passwords' })
+    await keys.getByRole('rowheader', { name: "Maria's iPhone" }).waitFor()
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download profile (.mobileconfig)' }).click()])
+    const profile = readFileSync(await download.path(), 'utf8')
+    const plistValue = (name: string) => new RegExp(`<key>${name}</key>\\s*<(?:string|integer)>([^<]*)<`).exec(profile)?.[1]
+    await assertAccessible(page, 'the device screen with a new password')
+    await screenshotsOf(page, 'devices')
+
+    assert.match(key, /^addr_[0-9a-f]{16}_\S+$/)
+    assert.equal(copied, key)
+    assert.equal(await password.getAttribute('readonly'), '')
+    assert.equal(download.suggestedFilename(), 'addrservice.mobileconfig')
+    assert.match(profile, /<key>PayloadType<\/key>\s*<string>com\.apple\.carddav\.account<\/string>/)
+    assert.match(profile, /<key>PayloadType<\/key>\s*<string>Configuration<\/string>/)
+    assert.deepEqual(
+      ['CardDAVHostName', 'CardDAVPort', 'CardDAVPrincipalURL', 'CardDAVUsername', 'CardDAVPassword', 'CardDAVAccountDescription'].map(plistValue),
+      ['127.0.0.1', new URL(baseUrl).port, '/dav/principals/Dana%20K/', owner, key, 'Maria&apos;s iPhone'],
+    )
+    assert.match(profile, /<key>CardDAVUseSSL<\/key>\s*<false\/>/)
+    assert.equal((await propfindWith(key)).status, 207)
+
+    await keys.getByRole('button', { name: "Revoke Maria's iPhone" }).click()
+    const dialog = page.getByRole('dialog', { name: "Revoke Maria's iPhone?" })
+    await dialog.getByRole('button', { name: 'Revoke' }).click()
+    await dialog.waitFor({ state: 'hidden' })
+    await keys.getByRole('row', { name: /Maria's iPhone/ }).getByText(/^Revoked/).waitFor()
+    // Each instance may trust what it read of a key for auth.key-cache-ms (2 s by default).
+    let refused = await propfindWith(key)
+    for (let tries = 0; refused.status !== 401 && tries < 30; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      refused = await propfindWith(key)
+    }
+    assert.equal(refused.status, 401)
+    assert.equal(await keys.getByRole('button', { name: /^Revoke/ }).count(), 1, 'the key this browser signed in with is still revocable')
+  })
+
   test('when a book has 1,000 entries, then the first rows come at once, more load on scroll, the count says 1,000, and the long list passes axe', async (t) => {
     const key = await keyFor('bob')
     const api = apiClient(baseUrl, key)

@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks'
 import { credential, probe, UnauthorizedError, whenUnauthorized } from './api.js'
+import { Devices } from './devices.js'
 import { EntryEditor } from './entry-editor.js'
 import { EntryList } from './entry-list.js'
 import { EntryView } from './entry-view.js'
@@ -50,7 +51,7 @@ export function App() {
 
   useEffect(() => {
     // Entry screens name their entry once it is loaded; until then, and elsewhere, the screen's name.
-    const titles: Record<Screen['name'], string> = { home: '', entry: '', edit: 'Edit entry', new: 'New entry', transfer: 'Import and export' }
+    const titles: Record<Screen['name'], string> = { home: '', entry: '', edit: 'Edit entry', new: 'New entry', transfer: 'Import and export', devices: 'Connect a device' }
     setTitle(session === 'signed-out' ? 'Sign in' : titles[screen.name])
   }, [screen, session])
 
@@ -107,6 +108,9 @@ export function App() {
           <a class="button" href="#/transfer" aria-current={screen.name === 'transfer' ? 'page' : undefined}>
             Import / export
           </a>
+          <a class="button" href="#/devices" aria-current={screen.name === 'devices' ? 'page' : undefined}>
+            Connect a device
+          </a>
           {credential.get() !== null && (
             <button type="button" class="button quiet" onClick={signOut}>
               Sign out
@@ -151,5 +155,7 @@ function Detail({ screen, q, changed }: { screen: Screen; q: string; changed: (m
       return <EntryEditor key="new" changed={changed} />
     case 'transfer':
       return <Transfer q={q} changed={changed} />
+    case 'devices':
+      return <Devices />
   }
 }

@@ -9,12 +9,14 @@ export type Screen =
   | { name: 'edit'; id: string }
   | { name: 'new' }
   | { name: 'transfer' }
+  | { name: 'devices' }
 
 export function screenOf(hash: string): Screen {
   const parts = hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent)
   const [first, id, action] = parts
   if (first === 'new') return { name: 'new' }
   if (first === 'transfer') return { name: 'transfer' }
+  if (first === 'devices') return { name: 'devices' }
   if (first === 'entry' && id !== undefined && id !== '') return action === 'edit' ? { name: 'edit', id } : { name: 'entry', id }
   return { name: 'home' }
 }
@@ -27,6 +29,8 @@ export function hrefOf(screen: Screen): string {
       return '#/new'
     case 'transfer':
       return '#/transfer'
+    case 'devices':
+      return '#/devices'
     case 'entry':
       return `#/entry/${encodeURIComponent(screen.id)}`
     case 'edit':
