@@ -28,7 +28,7 @@ import { addHealthRoutes, PROBE_PATHS } from './site/health.js'
 import { addMetricsRoute, RequestMetrics } from './edge/metrics.js'
 import { addApiDocsRoutes, addOpenApi } from './json/openapi.js'
 import { addressRoutes } from './json/addresses.js'
-import { HttpProblem, pathOf, problemBody, Problems, resolveProblem } from './edge/problems.js'
+import { HttpProblem, pathOf, problemBody, Problems, resolveProblem, traceOf } from './edge/problems.js'
 import { addRateLimit, RATE_LIMIT_GUARD } from './edge/rate-limit.js'
 import { NO_GUARD, type Guard } from './edge/responses.js'
 import { requestIdFrom } from './edge/request-id.js'
@@ -272,7 +272,7 @@ function sendProblem(request: FastifyRequest, reply: FastifyReply, error: unknow
   // Node sends no body in answer to HEAD, but the Content-Length of this one, built as for GET.
   const body = problemBody(problem, detail, { method: request.method, target: request.url, requestId: request.id })
   if (errors) body.errors = [...errors]
-  if (config.debug) body.trace = error instanceof Error ? (error.stack ?? String(error)) : String(error)
+  if (config.debug) body.trace = traceOf(error)
   reply.raw.statusMessage = problem.title
   reply.code(problem.status).header('x-request-id', request.id)
   for (const [name, value] of Object.entries(headers ?? {})) reply.header(name, value)

@@ -25,11 +25,6 @@ export function servedCard(card: Card, asked?: VCardVersion): ServedCard {
   return { text, etag }
 }
 
-/** The card's ETag as PROPFIND lists it: that of what GET serves by default. */
-export function defaultEntityTag(card: Card): string {
-  return entityTagOf(card.version)
-}
-
 function versionOfText(text: string): string | undefined {
   return /^VERSION:[ \t]*(\S+)/im.exec(text)?.[1]
 }

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { ErrorCode, UidConflictError, type CodedError } from '../../domain/errors.js'
-import { problemTypeUri, resolveProblem } from '../edge/problems.js'
+import { ErrorCode, UidConflictError } from '../../domain/errors.js'
+import { problemTypeUri, resolveProblem, traceOf } from '../edge/problems.js'
 import { element, NAMESPACE_DECLARATIONS, XML_CONTENT_TYPE, XML_DECLARATION } from './multistatus.js'
 import { hrefOf } from './resources.js'
 import { CARDDAV, DAV, escapeXml } from './xml.js'
@@ -18,8 +18,6 @@ const DAV_STATUS: Partial<Record<ErrorCode, number>> = {
   // RFC 6578 §3.2: an invalid or expired sync token is 403 with DAV:valid-sync-token.
   [ErrorCode.invalidSyncToken]: 403,
   [ErrorCode.syncTokenExpired]: 403,
-  // A card that the mapper read but that is not a valid entry is not valid address data.
-  [ErrorCode.invalidEntry]: 400,
 }
 
 function preconditionOf(error: unknown, code: ErrorCode, owner: string | undefined): string {
@@ -47,10 +45,6 @@ function preconditionOf(error: unknown, code: ErrorCode, owner: string | undefin
   }
 }
 
-function codeOf(error: unknown): ErrorCode | undefined {
-  return typeof error === 'object' && error !== null && 'code' in error ? ((error as CodedError).code) : undefined
-}
-
 export interface DavErrorOptions {
   readonly bodyLimit: number
   readonly debug: boolean
@@ -62,14 +56,14 @@ export function sendDavError(request: FastifyRequest, reply: FastifyReply, error
   const { problem, detail, errors, headers } = resolveProblem(error, bodyLimit)
   const status = DAV_STATUS[problem.code] ?? problem.status
   const owner = request.principal?.owner
-  const known = codeOf(error) === problem.code ? preconditionOf(error, problem.code, owner) : preconditionOf(undefined, problem.code, owner)
+  const known = preconditionOf(error, problem.code, owner)
   const people = [
     element(PROBLEM_NS, 'type', escapeXml(problemTypeUri(problem))),
     element(PROBLEM_NS, 'title', escapeXml(problem.title)),
     element(PROBLEM_NS, 'detail', escapeXml(detail)),
     ...(errors ?? []).map(({ path, message }) => element(PROBLEM_NS, 'error', escapeXml(`${path} ${message}`))),
     element(PROBLEM_NS, 'request-id', escapeXml(request.id)),
-    ...(debug ? [element(PROBLEM_NS, 'trace', escapeXml(error instanceof Error ? (error.stack ?? String(error)) : String(error)))] : []),
+    ...(debug ? [element(PROBLEM_NS, 'trace', escapeXml(traceOf(error)))] : []),
   ].join('')
   reply.raw.statusMessage = problem.title
   reply.code(status)

@@ -43,8 +43,6 @@ const REASONS: Readonly<Record<number, string>> = {
   200: 'OK',
   403: 'Forbidden',
   404: 'Not Found',
-  409: 'Conflict',
-  424: 'Failed Dependency',
   507: 'Insufficient Storage',
 }
 
@@ -57,13 +55,22 @@ export function propertiesResponse(href: string, byStatus: ReadonlyMap<number, r
   let propstats = ''
   for (const [status, properties] of byStatus) {
     if (properties.length === 0) continue
-    const props = properties.map(({ ns, name, xml }) => element(ns, name, xml)).join('')
-    propstats += element(DAV, 'propstat', element(DAV, 'prop', props) + statusLine(status))
+    propstats += propstat(status, properties.map(({ ns, name, xml }) => element(ns, name, xml)).join(''))
   }
   return element(DAV, 'response', hrefElement(href) + propstats) + '\n'
 }
 
-/** One response of a multistatus that is a status alone: a missing card, a deletion, a collection cut short. */
+/** One response of a multistatus that is a status alone: a missing card, a deletion. */
 export function statusResponse(href: string, status: number, extra = ''): string {
   return element(DAV, 'response', hrefElement(href) + statusLine(status) + extra) + '\n'
+}
+
+/** The response that ends a result a client's limit cut short: 507 on the collection (RFC 5323 §3, RFC 6578 §3.6). */
+export function truncatedResponse(href: string): string {
+  return statusResponse(href, 507, element(DAV, 'error', element(DAV, 'number-of-matches-within-limits')))
+}
+
+/** A propstat: properties, as XML, and the status they share. */
+export function propstat(status: number, properties: string): string {
+  return element(DAV, 'propstat', element(DAV, 'prop', properties) + statusLine(status))
 }

@@ -2,7 +2,7 @@ import { hasScope, type Principal } from '../../domain/principal.js'
 import type { CardStamp } from '../../service/card-book-service.js'
 import { entityTagOf } from '../edge/preconditions.js'
 import { syncTokenUri } from './sync-token-uri.js'
-import { element, hrefElement, statusLine, type Property } from './multistatus.js'
+import { element, hrefElement, propstat, type Property } from './multistatus.js'
 import { hrefOf, type DavResource } from './resources.js'
 import { CALENDARSERVER, CARDDAV, clark, DAV, escapeXml } from './xml.js'
 
@@ -45,9 +45,12 @@ const COMMON: readonly (readonly [string, string, Value])[] = [
   [DAV, 'current-user-privilege-set', privileges],
 ]
 
+/** The root and the principal collection: what a client asks before it knows whom it is. */
+const ENTRY_POINT = table([...COMMON, [DAV, 'resourcetype', collection], [DAV, 'principal-collection-set', () => hrefElement(hrefOf({ kind: 'principals' }))]])
+
 const BY_KIND: Readonly<Record<DavResource['kind'], ReadonlyMap<string, Value>>> = {
-  root: table([...COMMON, [DAV, 'resourcetype', collection], [DAV, 'principal-collection-set', () => hrefElement(hrefOf({ kind: 'principals' }))]]),
-  principals: table([...COMMON, [DAV, 'resourcetype', collection], [DAV, 'principal-collection-set', () => hrefElement(hrefOf({ kind: 'principals' }))]]),
+  root: ENTRY_POINT,
+  principals: ENTRY_POINT,
   principal: table([
     ...COMMON,
     [DAV, 'resourcetype', () => collection() + element(DAV, 'principal')],
@@ -127,11 +130,10 @@ export function stampResponder(principal: Principal, owner: string, wanted: read
   const fixed = propertiesByStatus({ resource, principal }, wanted.filter(({ ns, name }) => !FROM_THE_STAMP.has(clark(ns, name))))
   const found = (fixed.get(200) ?? []).map(({ ns, name, xml }) => element(ns, name, xml)).join('')
   const missing = fixed.get(404) ?? []
-  const missingPropstat = missing.length === 0 ? '' : element(DAV, 'propstat', element(DAV, 'prop', missing.map(({ ns, name }) => element(ns, name)).join('')) + statusLine(404))
-  const ok = statusLine(200)
+  const missingPropstat = missing.length === 0 ? '' : propstat(404, missing.map(({ ns, name }) => element(ns, name)).join(''))
   return (stamp) => {
     const props = dynamic.map(({ ns, name }) => element(ns, name, propertyValue({ resource, principal, stamp }, ns, name))).join('') + found
     const href = hrefElement(hrefOf({ kind: 'card', owner, name: stamp.name }))
-    return `<d:response>${href}${props === '' ? '' : element(DAV, 'propstat', element(DAV, 'prop', props) + ok)}${missingPropstat}</d:response>\n`
+    return element(DAV, 'response', `${href}${props === '' ? '' : propstat(200, props)}${missingPropstat}`) + '\n'
   }
 }

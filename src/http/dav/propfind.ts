@@ -4,7 +4,7 @@ import { propertiesResponse } from './multistatus.js'
 import { propertiesByStatus, propertyNames, stampResponder, type PropertyTarget } from './properties.js'
 import { depthOf, sendMultistatus, wrongBody, xmlBody, type DavContext } from './request.js'
 import { hrefOf, type DavResource } from './resources.js'
-import { CARDDAV, child, DAV, is, type XmlElement } from './xml.js'
+import { CALENDARSERVER, CARDDAV, child, DAV, is, type XmlElement } from './xml.js'
 
 /** What a PROPFIND asks for (RFC 4918 §9.1): named properties, all of them, or only their names. */
 export type PropertyRequest =
@@ -45,7 +45,7 @@ export async function propfind({ request, reply, cards, principal, resource }: D
   if (body && !is(body, DAV, 'propfind')) throw wrongBody('a DAV:propfind element')
   const wanted = propertyRequestOf(body)
   const asksFor = (ns: string, name: string) => wanted.kind !== 'prop' || wanted.names.some((n) => n.ns === ns && n.name === name)
-  const bookToken = async () => (asksFor('http://calendarserver.org/ns/', 'getctag') || asksFor(DAV, 'sync-token') || asksFor(DAV, 'getetag') ? cards.currentToken(principal) : undefined)
+  const bookToken = async () => (asksFor(CALENDARSERVER, 'getctag') || asksFor(DAV, 'sync-token') || asksFor(DAV, 'getetag') ? cards.currentToken(principal) : undefined)
   const target = (of: DavResource, extra: { token?: string | undefined; stamp?: CardStamp } = {}): PropertyTarget => ({ resource: of, principal, ...extra })
 
   switch (resource.kind) {

@@ -1,11 +1,11 @@
 import { formatPhoneNumber } from '../../formats/phone-number.js'
 import type { Card } from '../../service/card-book-service.js'
 import { HttpProblem, Problems } from '../edge/problems.js'
-import { element, statusResponse } from './multistatus.js'
+import { truncatedResponse } from './multistatus.js'
 import { propertyRequestOf, propertyResponse } from './propfind.js'
-import { sendMultistatus, type DavContext } from './request.js'
+import { resultLimitOf, sendMultistatus, type DavContext } from './request.js'
 import { hrefOf } from './resources.js'
-import { CARDDAV, child, DAV, is, type XmlElement } from './xml.js'
+import { CARDDAV, child, is, type XmlElement } from './xml.js'
 
 /**
  * addressbook-query (RFC 6352 §8.6): the cards that pass a filter of prop-filters, each with
@@ -44,7 +44,7 @@ interface Filter {
 export async function addressbookQuery({ reply, cards, principal, resource }: DavContext, body: XmlElement): Promise<void> {
   if (resource.kind !== 'book') throw new HttpProblem(Problems.invalidXml, { detail: 'addressbook-query is a report of the address book.' })
   const filter = filterOf(child(body, CARDDAV, 'filter'))
-  const limit = limitOf(child(body, CARDDAV, 'limit'))
+  const limit = resultLimitOf(body, CARDDAV, 'CARDDAV')
   const wanted = propertyRequestOf(body)
   const owner = principal.owner
   async function* responses(): AsyncGenerator<string> {
@@ -52,7 +52,7 @@ export async function addressbookQuery({ reply, cards, principal, resource }: Da
     for await (const card of cards.cards(principal)) {
       if (!passes(card, filter)) continue
       if (limit !== undefined && found >= limit) {
-        yield statusResponse(hrefOf(resource), 507, element(DAV, 'error', element(DAV, 'number-of-matches-within-limits')))
+        yield truncatedResponse(hrefOf(resource))
         return
       }
       found++
@@ -88,14 +88,6 @@ function textMatchOf(element: XmlElement): TextMatch {
   const type = element.attributes.get('match-type') ?? 'contains'
   if (!MATCH_TYPES.has(type)) throw new HttpProblem(Problems.invalidXml, { detail: 'match-type must be equals, contains, starts-with or ends-with.' })
   return { text: fold(element.text), fold, type: type as MatchType, negate: element.attributes.get('negate-condition') === 'yes' }
-}
-
-function limitOf(element: XmlElement | undefined): number | undefined {
-  const text = element === undefined ? undefined : child(element, CARDDAV, 'nresults')?.text.trim()
-  if (text === undefined) return undefined
-  const limit = Number(text)
-  if (!Number.isInteger(limit) || limit < 1) throw new HttpProblem(Problems.invalidXml, { detail: 'CARDDAV:nresults must be a whole number of at least 1.' })
-  return limit
 }
 
 function passes(card: Card, filter: Filter): boolean {

@@ -7,7 +7,7 @@ import { principalOf } from '../edge/authentication.js'
 import { HttpProblem, pathOf, Problems } from '../edge/problems.js'
 import { MULTISTATUS_END, MULTISTATUS_START, XML_CONTENT_TYPE } from './multistatus.js'
 import { isShared, resourceAt, type DavResource } from './resources.js'
-import { parseXml, XmlError, type XmlElement } from './xml.js'
+import { child, parseXml, XmlError, type XmlElement } from './xml.js'
 
 /** What every DAV handler is given. */
 export interface DavContext {
@@ -70,6 +70,19 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true })
 
 /** How much of a streamed multistatus is sent at a time, in characters. */
 const MULTISTATUS_CHUNK = 64 * 1024
+
+/**
+ * The result limit of a REPORT: `<limit><nresults>N</nresults></limit>` in the report's own
+ * namespace (CARDDAV for addressbook-query, DAV for sync-collection); none when it names none.
+ */
+export function resultLimitOf(report: XmlElement, ns: string, prefix: string): number | undefined {
+  const limit = child(report, ns, 'limit')
+  const text = limit === undefined ? undefined : child(limit, ns, 'nresults')?.text.trim()
+  if (text === undefined) return undefined
+  const value = Number(text)
+  if (!Number.isInteger(value) || value < 1) throw new HttpProblem(Problems.invalidXml, { detail: `${prefix}:nresults must be a whole number of at least 1.` })
+  return value
+}
 
 /** Refuses a body that is not the request it should be. */
 export function wrongBody(expected: string): HttpProblem {

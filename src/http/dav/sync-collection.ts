@@ -1,8 +1,8 @@
 import { InvalidSyncTokenError } from '../../domain/errors.js'
 import { HttpProblem, Problems } from '../edge/problems.js'
-import { element, statusResponse } from './multistatus.js'
+import { element, statusResponse, truncatedResponse } from './multistatus.js'
 import { propertyRequestOf, propertyResponse } from './propfind.js'
-import { sendMultistatus, type DavContext } from './request.js'
+import { resultLimitOf, sendMultistatus, type DavContext } from './request.js'
 import { syncTokenUri, tokenOfUri } from './sync-token-uri.js'
 import { hrefOf } from './resources.js'
 import { child, DAV, escapeXml, type XmlElement } from './xml.js'
@@ -22,12 +22,11 @@ export async function syncCollection({ reply, cards, principal, resource }: DavC
   const written = child(body, DAV, 'sync-token')?.text.trim() ?? ''
   const fromUri = written === '' ? undefined : tokenOfUri(written)
   if (written !== '' && fromUri === undefined) throw new InvalidSyncTokenError('was not made by this server')
-  const limit = limitOf(body)
+  const limit = resultLimitOf(body, DAV, 'DAV')
   const wanted = propertyRequestOf(body)
   const owner = principal.owner
-  let token = fromUri
   // The first page is read before the answer starts, so that a bad token is a 403, not a broken 207.
-  let page = await cards.changesSince(principal, token, Math.min(PAGE, limit ?? PAGE))
+  let page = await cards.changesSince(principal, fromUri, Math.min(PAGE, limit ?? PAGE))
   async function* responses(): AsyncGenerator<string> {
     let sent = 0
     for (;;) {
@@ -36,23 +35,14 @@ export async function syncCollection({ reply, cards, principal, resource }: DavC
         yield change.card ? propertyResponse({ resource: of, principal, stamp: change.card }, wanted, change.card) : statusResponse(hrefOf(of), 404)
       }
       sent += page.changes.length
-      token = page.token
       if (!page.more) break
       if (limit !== undefined && sent >= limit) {
-        yield statusResponse(hrefOf(resource), 507, element(DAV, 'error', element(DAV, 'number-of-matches-within-limits')))
+        yield truncatedResponse(hrefOf(resource))
         break
       }
-      page = await cards.changesSince(principal, token, Math.min(PAGE, limit === undefined ? PAGE : limit - sent))
+      page = await cards.changesSince(principal, page.token, Math.min(PAGE, limit === undefined ? PAGE : limit - sent))
     }
     yield element(DAV, 'sync-token', escapeXml(syncTokenUri(page.token))) + '\n'
   }
   await sendMultistatus(reply, responses())
-}
-
-function limitOf(body: XmlElement): number | undefined {
-  const text = child(child(body, DAV, 'limit') ?? body, DAV, 'nresults')?.text.trim()
-  if (text === undefined || child(body, DAV, 'limit') === undefined) return undefined
-  const limit = Number(text)
-  if (!Number.isInteger(limit) || limit < 1) throw new HttpProblem(Problems.invalidXml, { detail: 'DAV:nresults must be a whole number of at least 1.' })
-  return limit
 }

@@ -264,6 +264,11 @@ export function resolveProblem(error: unknown, bodyLimit: number): ResolvedProbl
   }
 }
 
+/** What debug mode tells of an error: its stack trace, or what it says. */
+export function traceOf(error: unknown): string {
+  return error instanceof Error ? (error.stack ?? String(error)) : String(error)
+}
+
 export function problemTypeUri(problem: ProblemType): string {
   return `urn:addrservice:problem:${problem.code}`
 }
