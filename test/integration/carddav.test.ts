@@ -93,6 +93,13 @@ describe('CardDAV discovery', () => {
     assert.deepEqual(responsesOf(response.body).map(({ href }) => href), ['/dav/principals/', '/dav/principals/default/'])
   })
 
+  test('when OPTIONS is asked of the book, then Allow lists what a collection answers, and MKCOL, which makes only what is not there, is not among them', async (t) => {
+    const response = await buildTestApp(t).inject({ method: 'OPTIONS', url: BOOK })
+
+    assert.equal(response.headers.dav, '1, 3, addressbook')
+    assert.equal(response.headers.allow, 'OPTIONS, PROPFIND, PROPPATCH, REPORT')
+  })
+
   test('when OPTIONS is asked of a card, then DAV names addressbook and Allow the methods of a card', async (t) => {
     const response = await buildTestApp(t).inject({ method: 'OPTIONS', url: `${BOOK}x.vcf` })
 

@@ -1,4 +1,5 @@
 import { HttpProblem, Problems } from '../edge/problems.js'
+import { COLLECTION_METHODS } from './options.js'
 import type { DavContext } from './request.js'
 
 /**
@@ -8,5 +9,5 @@ import type { DavContext } from './request.js'
 export function mkcol({ resource }: DavContext): Promise<void> {
   throw resource.kind === 'card'
     ? new HttpProblem(Problems.collectionNotAllowed)
-    : new HttpProblem(Problems.methodNotAllowed, { detail: 'This collection exists already.', headers: { allow: 'OPTIONS, PROPFIND, PROPPATCH, REPORT' } })
+    : new HttpProblem(Problems.methodNotAllowed, { detail: 'This collection exists already.', headers: { allow: COLLECTION_METHODS } })
 }

@@ -4,7 +4,8 @@ import { resourceAt } from './resources.js'
 /** The DAV classes of every DAV resource (RFC 4918 §10.1, RFC 6352 §6.1): no locks, hence no 2. */
 export const DAV_CLASSES = '1, 3, addressbook'
 
-const COLLECTION_METHODS = 'OPTIONS, PROPFIND, PROPPATCH, REPORT, MKCOL'
+/** What a collection answers. MKCOL is not among them: it makes a resource that is not there. */
+export const COLLECTION_METHODS = 'OPTIONS, PROPFIND, PROPPATCH, REPORT'
 const CARD_METHODS = 'OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, REPORT'
 
 /** The methods a resource kind answers, as Allow lists them. */

@@ -4,6 +4,7 @@ import { HttpProblem, Problems } from '../edge/problems.js'
 import { preconditionsOf } from '../edge/preconditions.js'
 import { readCardResource, VCardSyntaxError } from '../../formats/vcard.js'
 import { servedCard } from './address-data.js'
+import { COLLECTION_METHODS } from './options.js'
 import { MAX_CARD_BYTES } from './properties.js'
 import { type DavContext } from './request.js'
 import { hrefOf } from './resources.js'
@@ -65,7 +66,7 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true })
  */
 export async function put({ request, reply, cards, principal, resource }: DavContext): Promise<void> {
   if (resource.kind !== 'card') {
-    throw new HttpProblem(Problems.methodNotAllowed, { detail: 'Cards are PUT into the address book; a collection takes no PUT.', headers: { allow: 'OPTIONS, PROPFIND, REPORT, PROPPATCH, MKCOL' } })
+    throw new HttpProblem(Problems.methodNotAllowed, { detail: 'Cards are PUT into the address book; a collection takes no PUT.', headers: { allow: COLLECTION_METHODS } })
   }
   const body = request.body
   const type = request.headers['content-type']?.split(';')[0]?.trim().toLowerCase()
