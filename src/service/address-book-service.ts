@@ -21,6 +21,7 @@ import { systemClock, type AddressBookStore, type Clock, type StoredEntry, type 
 import { checkedEntry, requireScope } from './gate.js'
 import { decodeCursor, encodeCursor, fingerprintOf } from './cursor.js'
 import { decodeSyncToken, encodeSyncToken } from './sync-token.js'
+import { inBatches } from './batches.js'
 import { TimeSlice } from '../lib/time-slice.js'
 
 /** An entry with the version it is at: 1 when created, one more with every change. */
@@ -269,23 +270,11 @@ export class AddressBookService implements AddressBook {
     const { sort } = request
     const filter = normalizeFilter(request)
     const read = (after?: PagePosition) => this.#store.list(owner, { filter, sort, limit: EXPORT_BATCH, after })
-    const first = await read()
-    async function* batches(): AsyncGenerator<ExportedEntry> {
-      // The time spent between two entries is the caller's (formatting, writing to a socket that
-      // takes everything at once): slices count it too, so that no export holds the event loop.
-      const slice = new TimeSlice()
-      let batch = first
-      for (;;) {
-        for (const stored of batch) {
-          yield exported(stored)
-          if (slice.due()) await slice.pause()
-        }
-        const last = batch.at(-1)
-        if (batch.length < EXPORT_BATCH || !last) return
-        batch = await read({ value: sortValueOf(sort.key, last), id: last.id })
-      }
+    const entries = inBatches(read, EXPORT_BATCH, (last) => ({ value: sortValueOf(sort.key, last), id: last.id }), await read())
+    async function* exports(): AsyncGenerator<ExportedEntry> {
+      for await (const stored of entries) yield exported(stored)
     }
-    return batches()
+    return exports()
   }
 
   async changes(principal: Principal, request: ChangesRequest): Promise<ChangesResult> {

@@ -6,6 +6,7 @@ import type { Principal } from '../domain/principal.js'
 import type { AddressBookStore, CardData, StoredEntry } from '../storage/store.js'
 import { checkedEntry, requireScope } from './gate.js'
 import { decodeCardSyncToken, encodeCardSyncToken } from './sync-token.js'
+import { inBatches } from './batches.js'
 import type { Preconditions } from './address-book-service.js'
 import { TimeSlice } from '../lib/time-slice.js'
 
@@ -151,19 +152,11 @@ export class CardBookService implements CardBook {
 
   async *stamps(principal: Principal): AsyncIterable<CardStamp> {
     requireScope(principal, 'read')
-    const slice = new TimeSlice()
     for (const shelf of SHELVES) {
       const key = keyOf(principal.owner, shelf)
-      let after: { createdAt: string; id: string } | undefined
-      for (;;) {
-        const batch = await this.#store.listStamps(key, STAMP_BATCH, after)
-        for (const { id, version, updatedAt, name } of batch) {
-          yield { name: name ?? derivedName(id), version, updatedAt }
-          if (slice.due()) await slice.pause()
-        }
-        const last = batch.at(-1)
-        if (batch.length < STAMP_BATCH || !last) break
-        after = { createdAt: last.createdAt, id: last.id }
+      const read = (after: { createdAt: string; id: string } | undefined) => this.#store.listStamps(key, STAMP_BATCH, after)
+      for await (const { id, version, updatedAt, name } of inBatches(read, STAMP_BATCH, ({ createdAt, id: last }) => ({ createdAt, id: last }))) {
+        yield { name: name ?? derivedName(id), version, updatedAt }
       }
     }
   }
@@ -172,20 +165,10 @@ export class CardBookService implements CardBook {
     requireScope(principal, 'read')
     const sort: Sort = { key: 'created', descending: false }
     const filter: EntryFilter = { terms: [] }
-    const slice = new TimeSlice()
     for (const shelf of SHELVES) {
       const key = keyOf(principal.owner, shelf)
-      let after: PagePosition | undefined
-      for (;;) {
-        const batch = await this.#store.list(key, { filter, sort, limit: BATCH, after })
-        for (const stored of batch) {
-          yield cardOf(stored)
-          if (slice.due()) await slice.pause()
-        }
-        const last = batch.at(-1)
-        if (batch.length < BATCH || !last) break
-        after = { value: sortValueOf(sort.key, last), id: last.id }
-      }
+      const read = (after: PagePosition | undefined) => this.#store.list(key, { filter, sort, limit: BATCH, after })
+      for await (const stored of inBatches(read, BATCH, (last) => ({ value: sortValueOf(sort.key, last), id: last.id }))) yield cardOf(stored)
     }
   }
 

@@ -30,12 +30,18 @@ export function encodeSyncToken(owner: string, position: SyncPosition): string {
 
 /** The position a token carries; InvalidSyncTokenError when it is not one of ours or not the owner's. */
 export function decodeSyncToken(owner: string, token: string): SyncPosition {
-  const parts = decodeOpaque(token, VERSION, 3)
-  if (!parts) throw new InvalidSyncTokenError('is malformed')
-  const [tag, seq, issuedAt] = parts
-  if (typeof tag !== 'string' || !isCount(seq) || !isCount(issuedAt)) throw new InvalidSyncTokenError('is malformed')
-  if (tag !== ownerTag(owner)) throw new InvalidSyncTokenError('was made for another address book')
+  const [seq, issuedAt] = countsOf(owner, token, VERSION)
   return { seq, issuedAt }
+}
+
+/** The two counts an owner's token of a version carries: every token here is its owner's tag and two counts. */
+function countsOf(owner: string, token: string, version: number): readonly [number, number] {
+  const parts = decodeOpaque(token, version, 3)
+  if (!parts) throw new InvalidSyncTokenError('is malformed')
+  const [tag, first, second] = parts
+  if (typeof tag !== 'string' || !isCount(first) || !isCount(second)) throw new InvalidSyncTokenError('is malformed')
+  if (tag !== ownerTag(owner)) throw new InvalidSyncTokenError('was made for another address book')
+  return [first, second]
 }
 
 function isCount(value: unknown): value is number {
@@ -60,10 +66,6 @@ export function encodeCardSyncToken(owner: string, position: CardSyncPosition): 
 
 /** The positions a card book token carries; InvalidSyncTokenError when it is not one of ours or not the owner's. */
 export function decodeCardSyncToken(owner: string, token: string): CardSyncPosition {
-  const parts = decodeOpaque(token, CARD_VERSION, 3)
-  if (!parts) throw new InvalidSyncTokenError('is malformed')
-  const [tag, entries, others] = parts
-  if (typeof tag !== 'string' || !isCount(entries) || !isCount(others)) throw new InvalidSyncTokenError('is malformed')
-  if (tag !== ownerTag(owner)) throw new InvalidSyncTokenError('was made for another address book')
+  const [entries, others] = countsOf(owner, token, CARD_VERSION)
   return { entries, others }
 }
