@@ -219,6 +219,12 @@ function forgetExpiredNowAndThen(addressBook: AddressBookService, logger: Logger
 }
 
 /** Who may call, as auth.mode says; none when authentication is off. */
+/** A setting whose file or value could not be used: exit code 2, naming the setting and why (an errno code when there is one). */
+function unusableSetting(key: string, error: unknown): StartupError {
+  const reason = (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.message : String(error))
+  return new StartupError(2, `invalid configuration: ${key}: cannot be used (${reason})`, { cause: error })
+}
+
 /** The certificate chain and key to serve HTTPS with, when the configuration names them; StartupError when they cannot be read. */
 function tlsFiles(config: Config): { cert: Buffer; key: Buffer } | undefined {
   const { certFile, keyFile } = config.server.tls
@@ -227,8 +233,7 @@ function tlsFiles(config: Config): { cert: Buffer; key: Buffer } | undefined {
     try {
       return readFileSync(file)
     } catch (error) {
-      const reason = (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.message : String(error))
-      throw new StartupError(2, `invalid configuration: ${key}: cannot be used (${reason})`, { cause: error })
+      throw unusableSetting(key, error)
     }
   }
   return { cert: read(certFile, 'server.tls.cert-file'), key: read(keyFile, 'server.tls.key-file') }
@@ -255,9 +260,7 @@ async function createAuthenticator(config: Config, keys: ApiKeys | undefined): P
         const { JwtVerifier } = await import('./auth/jwt.js')
         return jwtAuthenticator(new JwtVerifier(auth.jwt), keys)
       } catch (error) {
-        const key = auth.jwt.publicKeyFile === null ? 'auth.jwt' : 'auth.jwt.public-key-file'
-        const reason = (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.message : String(error))
-        throw new StartupError(2, `invalid configuration: ${key}: cannot be used (${reason})`, { cause: error })
+        throw unusableSetting(auth.jwt.publicKeyFile === null ? 'auth.jwt' : 'auth.jwt.public-key-file', error)
       }
     case 'none':
     case null:
