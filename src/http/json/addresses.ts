@@ -8,6 +8,7 @@ import type { AddressBook, ExportedEntry, ImportedEntry } from '../../service/ad
 import { TimeSlice } from '../../lib/time-slice.js'
 import { principalOf } from '../edge/authentication.js'
 import { ImportBody } from './body-parsers.js'
+import { refuseOtherMethods } from './other-methods.js'
 import { entityTagOf, preconditionsOf } from '../edge/preconditions.js'
 import { HttpProblem, Problems } from '../edge/problems.js'
 import { MEDIA_TYPES, preferredRepresentation, vcardContentType, vcardVersionOf, type Representation } from './representations.js'
@@ -349,16 +350,7 @@ export const addressRoutes: FastifyPluginCallbackTypebox<{ service: AddressBook;
       ),
     }
     app.options(url, { schema: optionsSchema }, async (_request, reply) => reply.code(204).header('allow', allow).send())
-    const others = app.supportedMethods.filter((method) => !(allowed as readonly string[]).includes(method))
-    // Every other method answers 405; OpenAPI has no words for "any other method".
-    app.route({
-      method: others,
-      url,
-      schema: { hide: true },
-      handler: () => {
-        throw new HttpProblem(Problems.methodNotAllowed, { headers: { allow } })
-      },
-    })
+    refuseOtherMethods(app, url, allowed)
   }
   done()
 }

@@ -3,6 +3,7 @@ import Type from 'typebox'
 import { SCOPES } from '../../domain/principal.js'
 import { MAX_LABEL_LENGTH, type DeviceKey, type DeviceKeys } from '../../service/device-keys.js'
 import { principalOf } from '../edge/authentication.js'
+import { refuseOtherMethods } from './other-methods.js'
 import { HttpProblem, Problems } from '../edge/problems.js'
 import { emptyResponse, Headers, jsonResponse, problemResponses, withGuard, type Guard, type ProblemsByStatus, type Responses } from '../edge/responses.js'
 
@@ -106,17 +107,8 @@ export const keyRoutes: FastifyPluginCallbackTypebox<{ keys: DeviceKeys; guard: 
   })
 
   for (const [url, allowed] of [['/keys', ['GET', 'HEAD', 'POST', 'OPTIONS']], [`/keys/${ID}`, ['DELETE', 'OPTIONS']]] as const) {
-    const allow = allowed.join(', ')
-    app.options(url, { schema: { hide: true } }, async (_request, reply) => reply.code(204).header('allow', allow).send())
-    // Every other method answers 405, as on the address paths.
-    app.route({
-      method: app.supportedMethods.filter((method) => !(allowed as readonly string[]).includes(method)),
-      url,
-      schema: { hide: true },
-      handler: () => {
-        throw new HttpProblem(Problems.methodNotAllowed, { headers: { allow } })
-      },
-    })
+    app.options(url, { schema: { hide: true } }, async (_request, reply) => reply.code(204).header('allow', allowed.join(', ')).send())
+    refuseOtherMethods(app, url, allowed)
   }
   done()
 }
