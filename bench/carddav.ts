@@ -8,6 +8,8 @@
  *   see what changed (vdirsyncer on every sync): time to the last byte, size, responses, and the
  *   server's resident memory, sampled every 10 ms, against its idle memory before it;
  * - an addressbook-multiget of 1,000 cards: time and size;
+ * - an addressbook-query for one card's name, FN contains, twice: under i;unicode-casemap, which
+ *   the store's search index narrows, and under i;octet, which reads every card;
  * - a sync-collection after one card changed (PUT), from the token taken just before the change,
  *   which is what a phone asks every few minutes: median and p95 of 20;
  * - vdirsyncer's first download of a second, 5,000-card book from a second server (with
@@ -44,6 +46,13 @@ const TARGETS = {
 
 const PROPFIND_ETAGS =
   '<?xml version="1.0" encoding="utf-8"?>\n<d:propfind xmlns:d="DAV:"><d:prop><d:getetag/><d:getcontenttype/></d:prop></d:propfind>'
+function queryBody(text: string, collation: string): string {
+  return (
+    '<?xml version="1.0" encoding="utf-8"?>\n<c:addressbook-query xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:carddav">' +
+    `<d:prop><d:getetag/></d:prop><c:filter><c:prop-filter name="FN"><c:text-match collation="${collation}" match-type="contains">${text}</c:text-match></c:prop-filter></c:filter>` +
+    '</c:addressbook-query>'
+  )
+}
 const PROPFIND_SYNC_TOKEN = '<?xml version="1.0" encoding="utf-8"?>\n<d:propfind xmlns:d="DAV:"><d:prop><d:sync-token/></d:prop></d:propfind>'
 
 function multigetBody(hrefs: readonly string[]): string {
@@ -335,6 +344,28 @@ try {
     `${(coldMultiget.bytes / 1e6).toFixed(2)} MB, ${coldMultiget.cards.toLocaleString('en')} cards` +
       (multigetOdd.length > 0 ? ` (EXPECTED ${String(hrefs.length)} at 207: ${String(multigetOdd.length)} runs differ)` : ''),
   ])
+
+  // 2b. A search, narrowed by the store's index or not.
+  const wanted = entryNumber(Math.floor(CARDS / 4)).full_name
+  const expectedFound = Array.from({ length: CARDS }, (_, index) => entryNumber(index).full_name).filter((name) => name.includes(wanted)).length
+  results.query = { text: wanted, expected: expectedFound }
+  for (const [collation, label] of [['i;unicode-casemap', 'narrowed by the search index'], ['i;octet', 'every card read']] as const) {
+    const queries: (Answer & { responses: number })[] = []
+    for (let runNumber = 0; runNumber <= RUNS; runNumber++) {
+      const answer = await davRequest(server.port, 'REPORT', BOOK, { ...XML, depth: '1' }, queryBody(wanted, collation))
+      queries.push({ ...answer, responses: count(answer.body, '<d:response>') })
+    }
+    const [coldQuery, ...warmQueries] = queries
+    if (coldQuery === undefined) throw new Error('no addressbook-query ran')
+    const odd = queries.filter(({ status, responses }) => status !== 207 || responses !== expectedFound)
+    results.query = { ...(results.query as object), [collation]: { coldMs: coldQuery.ms, warmMedianMs: median(warmQueries.map(({ ms }) => ms)), responses: coldQuery.responses } }
+    table.push([
+      `addressbook-query, ${collation}`,
+      `${coldQuery.ms.toFixed(1)} ms`,
+      `${median(warmQueries.map(({ ms }) => ms)).toFixed(1)} ms`,
+      `${label}; ${String(coldQuery.responses)} found` + (odd.length > 0 ? ` (EXPECTED ${String(expectedFound)} at 207: ${String(odd.length)} runs differ)` : ''),
+    ])
+  }
 
   // 3. A phone's periodic sync: one card changed since its last token.
   const syncs: { putStatus: number; putMs: number; status: number; ms: number; bytes: number; responses: number }[] = []

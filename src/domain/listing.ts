@@ -35,17 +35,22 @@ export interface EntryFilter {
 
 /** What a store keeps beside an entry so that it can filter, search and sort it. */
 export interface EntryIndex {
-  /** The name as it sorts: lower case. */
+  /** The name as it sorts: folded by `foldCase`. */
   readonly sortName: string
-  /** Name, nickname, organization, emails, phone numbers, cities and countries, lower case, one per line. */
+  /** Name, nickname, organization, emails, phone numbers, cities and countries, folded by `foldCase`, one per line. */
   readonly searchText: string
   /** The values exact filters match, normalized. */
   readonly terms: readonly Term[]
 }
 
-/** Text as filters and the search compare it: lower case, so that matching is case-insensitive. */
+/**
+ * Text as filters, the search and the name order compare it: compatibility forms folded (NFKC:
+ * "ﬁ" is "fi", a full-width "Ａ" is "A") and then lower case, so that matching ignores case and
+ * how a character was typed. It is Unicode's caseless comparison (i;unicode-casemap) simplified
+ * to lower case, so that a protocol comparing that way can narrow what it reads by this index.
+ */
 export function foldCase(text: string): string {
-  return text.toLowerCase()
+  return text.normalize('NFKC').toLowerCase()
 }
 
 /** The digits of a phone number as dialled from abroad: country code, area code, local number. */
@@ -105,7 +110,7 @@ export interface FilterRequest {
 }
 
 /**
- * Filters as stores apply them: lower case; phone numbers (and a search that looks like one)
+ * Filters as stores apply them: folded by `foldCase`; phone numbers (and a search that looks like one)
  * reduced to their digits, so that "+44 20 7946 0000" finds 442079460000.
  */
 export function normalizeFilter(request: FilterRequest): EntryFilter {

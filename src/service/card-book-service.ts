@@ -1,7 +1,7 @@
 import type { AddressEntry } from '../domain/address-entry.js'
 import { EntryNotFoundError, PreconditionFailedError, SyncTokenExpiredError, UidConflictError } from '../domain/errors.js'
 import { isEntryId, newEntryId } from '../domain/ids.js'
-import { sortValueOf, type EntryFilter, type PagePosition, type Sort } from '../domain/listing.js'
+import { foldCase, sortValueOf, type EntryFilter, type PagePosition, type Sort } from '../domain/listing.js'
 import type { Principal } from '../domain/principal.js'
 import type { AddressBookStore, CardData, StoredEntry } from '../storage/store.js'
 import { checkedEntry, requireScope } from './gate.js'
@@ -85,8 +85,13 @@ export interface CardBook {
   stamps(principal: Principal): AsyncIterable<CardStamp>
   /** A token for where the book stands now: it changes with every change, and only then. */
   currentToken(principal: Principal): Promise<string>
-  /** Every card of the book, read a batch at a time as the caller consumes them. */
-  cards(principal: Principal): AsyncIterable<Card>
+  /**
+   * Every card of the book, read a batch at a time as the caller consumes them; with a search,
+   * only those whose entry's search text holds it (the text the JSON API's `q` searches: name,
+   * nickname, organization, emails, phone numbers, cities and countries, folded by `foldCase`),
+   * found through the store's search index.
+   */
+  cards(principal: Principal, options?: { readonly search?: string | undefined }): AsyncIterable<Card>
   /** The card with this name; rejects with EntryNotFoundError. */
   card(principal: Principal, name: string): Promise<Card>
   /** The cards with these names, those that exist. */
@@ -161,10 +166,10 @@ export class CardBookService implements CardBook {
     }
   }
 
-  async *cards(principal: Principal): AsyncIterable<Card> {
+  async *cards(principal: Principal, { search }: { readonly search?: string | undefined } = {}): AsyncIterable<Card> {
     requireScope(principal, 'read')
     const sort: Sort = { key: 'created', descending: false }
-    const filter: EntryFilter = { terms: [] }
+    const filter: EntryFilter = search === undefined ? { terms: [] } : { q: foldCase(search), terms: [] }
     for (const shelf of SHELVES) {
       const key = keyOf(principal.owner, shelf)
       const read = (after: PagePosition | undefined) => this.#store.list(key, { filter, sort, limit: BATCH, after })

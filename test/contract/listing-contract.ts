@@ -276,6 +276,19 @@ export function describeListingContract(makeStore: MakeStore): void {
       })
     }
 
+    test('when a name is written in compatibility forms (full width, a ligature), then plain text finds it, and it sorts as plain text', async (t) => {
+      const store = await makeStore(t, aTickingClock())
+      await store.create(ALICE, 'lena', person('Lena'))
+      await store.create(ALICE, 'wide', person('Ｍａｒｉａ \uFB01sher', { emails: [{ kind: 'home', email: 'ＭＡＲＩＡ@example.org' }] }))
+      await store.create(ALICE, 'zed', person('Zed'))
+
+      assert.deepEqual(await namesOf(store, { q: 'maria fish' }), ['Ｍａｒｉａ ﬁsher'])
+      assert.deepEqual(await namesOf(store, { q: 'ＦＩＳＨ' }), ['Ｍａｒｉａ ﬁsher'])
+      assert.deepEqual(await namesOf(store, { full_name: 'MARIA FISHER' }), ['Ｍａｒｉａ ﬁsher'])
+      assert.deepEqual(await namesOf(store, { email: 'maria@example.org' }), ['Ｍａｒｉａ ﬁsher'])
+      assert.deepEqual(await namesOf(store, {}), ['Lena', 'Ｍａｒｉａ ﬁsher', 'Zed'])
+    })
+
     test('when an entry changes, then filters and search follow its new content; when it is deleted, they forget it', async (t) => {
       const store = await aBook(t)
 

@@ -331,6 +331,45 @@ describe('REPORTs', () => {
     assert.match(rows[2]?.text ?? '', /507/)
   })
 
+  test('when addressbook-query tests text that the search index holds folded, then the index narrows what is read, and what it finds is exactly what each collation matches', async (t) => {
+    const store = new MemoryStore()
+    const searches: (string | undefined)[] = []
+    const list = store.list.bind(store)
+    store.list = (owner, query) => {
+      searches.push(query.filter.q)
+      return list(owner, query)
+    }
+    const app = buildTestApp(t, { store })
+    await put(app, 'wide.vcf', card('FN:Ｍａｒｉａ \uFB01sher', 'EMAIL:maria@example.org'))
+    await put(app, 'cafe.vcf', card('FN:Cafe\u0301 Owner', 'ORG:Cafe\u0301s', 'CATEGORIES:Coffee'))
+    await put(app, 'zed.vcf', card('FN:Zed', 'EMAIL:cy@other.net', 'NICKNAME:Zee'))
+    const found = async (filter: string, test = 'anyof') => {
+      const response = await app.inject({
+        method: 'REPORT',
+        url: BOOK,
+        headers: { ...XML, depth: '1' },
+        payload: `<c:addressbook-query xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:carddav"><d:prop><d:getetag/></d:prop><c:filter test="${test}">${filter}</c:filter></c:addressbook-query>`,
+      })
+      assert.equal(response.statusCode, 207)
+      return responsesOf(response.body).map(({ href }) => href.slice(BOOK.length)).sort()
+    }
+    const match = (name: string, text: string, attributes = '') => `<c:prop-filter name="${name}"><c:text-match ${attributes}>${text}</c:text-match></c:prop-filter>`
+
+    assert.deepEqual(await found(match('FN', 'MARIA FISH')), ['wide.vcf'])
+    assert.deepEqual(searches.splice(0), ['maria fish', 'maria fish'])
+    assert.deepEqual(await found(match('FN', 'maria fish', 'collation="i;ascii-casemap"')), [])
+    assert.deepEqual(searches.splice(0), [undefined, undefined])
+    assert.deepEqual(await found(match('FN', 'cafe', 'collation="i;ascii-casemap" match-type="starts-with"')), ['cafe.vcf'])
+    assert.deepEqual(await found(match('FN', 'Cafe', 'collation="i;octet"')), ['cafe.vcf'])
+    assert.deepEqual(await found(match('FN', 'cafe')), [])
+    assert.deepEqual(await found(match('FN', 'zed') + match('EMAIL', 'example')), ['wide.vcf', 'zed.vcf'])
+    assert.deepEqual(await found(match('NICKNAME', 'zee') + match('EMAIL', 'other'), 'allof'), ['zed.vcf'])
+    assert.deepEqual(searches.splice(0).slice(-2), ['other', 'other'])
+    assert.deepEqual(await found(match('FN', 'fish', 'negate-condition="yes"')), ['cafe.vcf', 'zed.vcf'])
+    assert.deepEqual(await found('<c:prop-filter name="FN"><c:text-match>zed</c:text-match><c:text-match>owner</c:text-match></c:prop-filter>'), ['cafe.vcf', 'zed.vcf'])
+    assert.deepEqual(await found(match('CATEGORIES', 'coffee')), ['cafe.vcf'])
+  })
+
   test('when sync-collection starts without a token, then every card comes; after changes, only those, and a deleted card once as a 404 row', async (t) => {
     const app = buildTestApp(t)
     await put(app, 'a.vcf', card('FN:Ada'))

@@ -9,7 +9,7 @@ import { LIST_STAMPS, PostgresStore } from '../../src/storage/postgres/postgres-
 import { redactPassword } from '../../src/storage/store-config.js'
 import type { AddressEntry } from '../../src/domain/address-entry.js'
 import type { StoredEntry } from '../../src/storage/store.js'
-import { DEFAULT_SORT, indexEntry, normalizeFilter } from '../../src/domain/listing.js'
+import { DEFAULT_SORT, indexEntry, normalizeFilter, type FilterRequest, type Sort } from '../../src/domain/listing.js'
 import { storedEntries } from '../helpers/stores.js'
 import { aFullEntry, anEntry } from '../helpers/factories.js'
 import { POSTGRES_SKIP, useTestPostgres } from '../helpers/postgres.js'
@@ -566,7 +566,7 @@ describe('PostgresStore on a server', { skip: POSTGRES_SKIP }, () => {
     const pool = new pg.Pool({ connectionString: url, max: 1 })
     t.after(() => pool.end())
     const client = await pool.connect()
-    const beforeCardData = POSTGRES_MIGRATIONS.length - 1
+    const beforeCardData = POSTGRES_MIGRATIONS.findIndex((migration) => typeof migration === 'string' && migration.includes('card_name'))
     try {
       await client.query('CREATE TABLE addrservice_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())')
       for (const [index, migration] of POSTGRES_MIGRATIONS.slice(0, beforeCardData).entries()) {
@@ -602,6 +602,46 @@ describe('PostgresStore on a server', { skip: POSTGRES_SKIP }, () => {
     await assert.rejects(store.create('default', 'new', anEntry(), { card: { name: 'old.vcf' } }), EntryExistsError)
     const [version] = await query<{ version: number }>(url, 'SELECT max(version) AS version FROM addrservice_migrations')
     assert.equal(version?.version, POSTGRES_MIGRATIONS.length)
+  })
+
+  test('when a database from before compatibility forms were folded is opened, then entries written in them are found and sorted as plain text', async (t) => {
+    const url = await freshUrl(t)
+    const pool = new pg.Pool({ connectionString: url, max: 1 })
+    t.after(() => pool.end())
+    const client = await pool.connect()
+    const beforeRefold = POSTGRES_MIGRATIONS.length - 1
+    try {
+      await client.query('CREATE TABLE addrservice_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())')
+      for (const [index, migration] of POSTGRES_MIGRATIONS.slice(0, beforeRefold).entries()) {
+        if (typeof migration === 'string') await client.query(migration)
+        else await migration(client)
+        await client.query('INSERT INTO addrservice_migrations (version) VALUES ($1)', [index + 1])
+      }
+      const rows = [['wide', anEntry({ full_name: 'Ｍａｒｉａ \uFB01sher' })], ['plain', anEntry({ full_name: 'Zed' })]] as const
+      for (const [place, [id, entry]] of rows.entries()) {
+        // Indexed as before: lower case alone.
+        const folded = entry.full_name.toLowerCase()
+        await client.query(
+          `INSERT INTO address_entries (id, owner, version, created_at, updated_at, entry, sort_name, search_text, created_seq, changed_seq)
+           VALUES ($1, 'default', 1, now(), now(), $2, $3, $3, $4, $4)`,
+          [id, JSON.stringify(entry), folded, place + 1],
+        )
+        await client.query("INSERT INTO entry_terms (entry_id, owner, field, value) VALUES ($1, 'default', 'full_name', $2)", [id, folded])
+      }
+      await client.query("INSERT INTO change_counters (owner, latest) VALUES ('default', 2)")
+    } finally {
+      client.release()
+    }
+    const store = new PostgresStore(url)
+    t.after(() => store.close())
+
+    const ids = async (filter: FilterRequest, sort: Sort = DEFAULT_SORT) => (await store.list('default', { filter: normalizeFilter(filter), sort, limit: 10 })).map((s) => s.id)
+    assert.deepEqual(await ids({ q: 'maria fish' }), ['wide'])
+    assert.deepEqual(await ids({ full_name: 'maria fisher' }), ['wide'])
+    assert.deepEqual(await ids({ q: 'zed' }), ['plain'])
+    assert.deepEqual(await ids({}, { key: 'full_name', descending: false }), ['wide', 'plain'])
+    const stale = await query<{ count: string }>(url, "SELECT count(*) FROM entry_terms WHERE value = 'ｍａｒｉａ ﬁsher'")
+    assert.equal(stale[0]?.count, '0')
   })
 
   test('when the planner may not scan, then an entry is found by its card name through the card name index', async (t) => {

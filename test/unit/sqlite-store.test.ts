@@ -8,6 +8,7 @@ import { EntryExistsError, StoreUnavailableError } from '../../src/domain/errors
 import { DEFAULT_SORT, indexEntry, matchesFilter, normalizeFilter, type FilterRequest, type Sort } from '../../src/domain/listing.js'
 import { SQLITE_MIGRATIONS } from '../../src/storage/sqlite/migrations.js'
 import { changesSql, countSql, listingSql, SqliteStore, stampsSql, type SqliteStoreOptions } from '../../src/storage/sqlite/sqlite-store.js'
+import { trigramQuery, trigramTokens } from '../../src/storage/sqlite/trigrams.js'
 import type { Clock, ListQuery } from '../../src/storage/store.js'
 import { aSqliteStore, storedEntries } from '../helpers/stores.js'
 import { aFullEntry, anEntry } from '../helpers/factories.js'
@@ -421,7 +422,7 @@ describe('SqliteStore', () => {
     test('when a file from before card data is opened, then its entries and tombstones have none, and card names can then be given and found', async (t) => {
       const folder = aTempFolder(t)
       const old = folder.connect()
-      const beforeCardData = SQLITE_MIGRATIONS.length - 1
+      const beforeCardData = SQLITE_MIGRATIONS.findIndex((migration) => typeof migration === 'string' && migration.includes('card_name'))
       for (const migration of SQLITE_MIGRATIONS.slice(0, beforeCardData)) {
         if (typeof migration === 'string') old.exec(migration)
         else migration(old)
@@ -449,6 +450,42 @@ describe('SqliteStore', () => {
       assert.equal((await store.findByName(OWNER, 'old.vcf'))?.id, 'old')
       await assert.rejects(store.create(OWNER, 'new', anEntry(), { card: { name: 'old.vcf' } }), EntryExistsError)
       assert.equal(folder.connect().pragma('user_version', { simple: true }), SQLITE_MIGRATIONS.length)
+    })
+
+    test('when a file from before compatibility forms were folded is opened, then entries written in them are found and sorted as plain text, and the old index is gone', async (t) => {
+      const folder = aTempFolder(t)
+      const old = folder.connect()
+      const beforeRefold = SQLITE_MIGRATIONS.length - 1
+      for (const migration of SQLITE_MIGRATIONS.slice(0, beforeRefold)) {
+        if (typeof migration === 'string') old.exec(migration)
+        else migration(old)
+      }
+      old.pragma(`user_version = ${String(beforeRefold)}`)
+      const { tag } = old.prepare('INSERT INTO search_owners (owner) VALUES (?) RETURNING tag').get(OWNER) as { tag: number }
+      const insert = old.prepare(
+        `INSERT INTO address_entries (id, owner, version, created_at, updated_at, sort_name, search_text, entry, created_seq, changed_seq)
+         VALUES (?, ?, 1, '2024-01-01T00:00:00.000Z', '2024-01-01T00:00:00.000Z', ?, ?, ?, ?, ?) RETURNING seq`,
+      )
+      const rows = [['wide', anEntry({ full_name: 'Ｍａｒｉａ \uFB01sher' })], ['plain', anEntry({ full_name: 'Zed' })]] as const
+      for (const [place, [id, entry]] of rows.entries()) {
+        // Indexed as before: lower case alone.
+        const folded = entry.full_name.toLowerCase()
+        const { seq } = insert.get(id, OWNER, folded, folded, JSON.stringify(entry), place + 1, place + 1) as { seq: number }
+        old.prepare("INSERT INTO entry_terms (seq, owner, field, value) VALUES (?, ?, 'full_name', ?)").run(seq, OWNER, folded)
+        old.prepare('INSERT INTO entry_trigrams (rowid, tokens) VALUES (?, ?)').run(seq, trigramTokens(folded, tag))
+      }
+
+      const store = folder.open()
+
+      const ids = async (filter: FilterRequest, sort: Sort = DEFAULT_SORT) => (await store.list(OWNER, { filter: normalizeFilter(filter), sort, limit: 10 })).map((s) => s.id)
+      assert.deepEqual(await ids({ q: 'maria fish' }), ['wide'])
+      assert.deepEqual(await ids({ full_name: 'maria fisher' }), ['wide'])
+      assert.deepEqual(await ids({ q: 'zed' }), ['plain'])
+      assert.deepEqual(await ids({}, { key: 'full_name', descending: false }), ['wide', 'plain'])
+      const db = folder.connect()
+      assert.equal(db.prepare('SELECT count(*) FROM entry_trigrams WHERE entry_trigrams MATCH ?').pluck().get(trigramQuery('ｍａｒｉａ', tag)), 0)
+      assert.equal(db.prepare("SELECT count(*) FROM entry_terms WHERE value = 'ｍａｒｉａ ﬁsher'").pluck().get(), 0)
+      assert.equal(db.pragma('user_version', { simple: true }), SQLITE_MIGRATIONS.length)
     })
 
     test('when an entry is found by its card name, then the lookup is a search of the card name index', (t) => {

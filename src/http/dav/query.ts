@@ -1,3 +1,4 @@
+import { foldCase } from '../../domain/listing.js'
 import { formatPhoneNumber } from '../../formats/phone-number.js'
 import type { Card } from '../../service/card-book-service.js'
 import { HttpProblem, Problems } from '../edge/problems.js'
@@ -16,14 +17,17 @@ import { CARDDAV, child, is, type XmlElement } from './xml.js'
 
 type MatchType = 'equals' | 'contains' | 'starts-with' | 'ends-with'
 const MATCH_TYPES: ReadonlySet<string> = new Set(['equals', 'contains', 'starts-with', 'ends-with'])
+const UNICODE_CASEMAP = 'i;unicode-casemap'
 const COLLATIONS: Readonly<Record<string, (text: string) => string>> = {
-  'i;unicode-casemap': (text) => text.normalize('NFKC').toLowerCase(),
+  // The fold the store's search index keeps, which is what lets a query narrow by that index.
+  [UNICODE_CASEMAP]: foldCase,
   'i;ascii-casemap': (text) => text.replace(/[A-Z]/g, (char) => char.toLowerCase()),
   'i;octet': (text) => text,
 }
 
 interface TextMatch {
   readonly text: string
+  readonly collation: string
   readonly fold: (text: string) => string
   readonly type: MatchType
   readonly negate: boolean
@@ -49,7 +53,7 @@ export async function addressbookQuery({ reply, cards, principal, resource }: Da
   const owner = principal.owner
   async function* responses(): AsyncGenerator<string> {
     let found = 0
-    for await (const card of cards.cards(principal)) {
+    for await (const card of cards.cards(principal, { search: searchOf(filter) })) {
       if (!passes(card, filter)) continue
       if (limit !== undefined && found >= limit) {
         yield truncatedResponse(hrefOf(resource))
@@ -82,12 +86,37 @@ function propFilterOf(element: XmlElement): PropFilter {
 }
 
 function textMatchOf(element: XmlElement): TextMatch {
-  const collation = element.attributes.get('collation') ?? 'i;unicode-casemap'
+  const collation = element.attributes.get('collation') ?? UNICODE_CASEMAP
   const fold = COLLATIONS[collation]
   if (!fold) throw new HttpProblem(Problems.invalidXml, { detail: `The collation ${collation} is not supported: use i;unicode-casemap, i;ascii-casemap or i;octet.`.slice(0, 200) })
   const type = element.attributes.get('match-type') ?? 'contains'
   if (!MATCH_TYPES.has(type)) throw new HttpProblem(Problems.invalidXml, { detail: 'match-type must be equals, contains, starts-with or ends-with.' })
-  return { text: fold(element.text), fold, type: type as MatchType, negate: element.attributes.get('negate-condition') === 'yes' }
+  return { text: fold(element.text), collation, fold, type: type as MatchType, negate: element.attributes.get('negate-condition') === 'yes' }
+}
+
+/** Properties whose every value is a line of the store's search text, folded as i;unicode-casemap folds. */
+const SEARCHED: ReadonlySet<string> = new Set(['FN', 'N', 'NICKNAME', 'ORG', 'EMAIL'])
+
+/**
+ * A text that every card passing the filter has in its search text, so that the store's search
+ * index can narrow what is read (each card read is still tested): the longest that one of the
+ * prop-filters that every passing card passes demands, or none. A prop-filter demands a text when
+ * it tests a searched property and a passing value must hold the text under i;unicode-casemap,
+ * the fold of the index: the one text-match of an anyof, or any text-match of an allof, if not
+ * negated. (ASCII case-mapping and octets compare what NFKC may change, so they narrow nothing.)
+ */
+function searchOf(filter: Filter): string | undefined {
+  const required = filter.allOf || filter.props.length === 1 ? filter.props : []
+  let longest: string | undefined
+  for (const prop of required) {
+    if (prop.notDefined || !SEARCHED.has(prop.name)) continue
+    const demanded = prop.allOf || prop.matches.length === 1 ? prop.matches : []
+    for (const { text, collation, negate } of demanded) {
+      if (negate || collation !== UNICODE_CASEMAP) continue
+      if (text.length > (longest?.length ?? 0)) longest = text
+    }
+  }
+  return longest
 }
 
 function passes(card: Card, filter: Filter): boolean {

@@ -79,6 +79,7 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
   `ALTER TABLE address_entries ADD COLUMN card_name text, ADD COLUMN card_uid text, ADD COLUMN card_kept text;
    CREATE UNIQUE INDEX address_entries_by_card_name ON address_entries (owner, card_name) WHERE card_name IS NOT NULL;
    ALTER TABLE tombstones ADD COLUMN card_name text;`,
+  refoldIndex,
 ]
 
 /**
@@ -120,6 +121,36 @@ async function addListing(client: pg.PoolClient): Promise<void> {
     CREATE INDEX address_entries_by_updated ON address_entries (owner, updated_at, id COLLATE "C");
     CREATE INDEX address_entries_by_name ON address_entries (owner, sort_name COLLATE "C", id COLLATE "C");
     CREATE INDEX address_entries_search ON address_entries USING gin (search_text ${schema}.gin_trgm_ops);`)
+}
+
+/**
+ * Derives the listing index again for entries with text beyond ASCII, after `foldCase` took in
+ * compatibility forms (NFKC): names sort, and filters and the search match, as they would for a
+ * new entry. ASCII text folds as it did, so only the other entries are read, a thousand at a time.
+ */
+async function refoldIndex(client: pg.PoolClient): Promise<void> {
+  let after = { owner: '', id: '' }
+  for (;;) {
+    const { rows } = await client.query<{ owner: string; id: string; entry: AddressEntry }>(
+      `SELECT owner, id, entry FROM address_entries
+       WHERE (owner, id) > ($1, $2) AND entry::text ~ '[^\\x01-\\x7e]'
+       ORDER BY owner, id LIMIT 1000`,
+      [after.owner, after.id],
+    )
+    const last = rows.at(-1)
+    if (!last) return
+    for (const { owner, id, entry } of rows) {
+      const index = indexEntry(entry)
+      await client.query('UPDATE address_entries SET sort_name = $3, search_text = $4 WHERE owner = $1 AND id = $2', [owner, id, index.sortName, index.searchText])
+      await client.query('DELETE FROM entry_terms WHERE owner = $1 AND entry_id = $2', [owner, id])
+      await client.query(
+        `INSERT INTO entry_terms (entry_id, owner, field, value)
+         SELECT $1, $2, term.field, term.value FROM jsonb_to_recordset($3::jsonb) AS term(field text, value text) ON CONFLICT DO NOTHING`,
+        [id, owner, JSON.stringify(index.terms)],
+      )
+    }
+    after = { owner: last.owner, id: last.id }
+  }
 }
 
 /** Serializes migrations across every instance that starts at once (an arbitrary constant). */

@@ -123,6 +123,7 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
    ALTER TABLE address_entries ADD COLUMN card_kept TEXT;
    CREATE UNIQUE INDEX address_entries_by_card_name ON address_entries (owner, card_name) WHERE card_name IS NOT NULL;
    ALTER TABLE tombstones ADD COLUMN card_name TEXT;`,
+  refoldIndex,
 ]
 
 /** Fills the listing index of entries stored before it existed. */
@@ -176,4 +177,37 @@ function indexSearchPerOwner(db: Database.Database): void {
   }
   // In seq order within an owner, so that a new entry's text goes at the end of its owner's.
   db.exec('CREATE INDEX address_entries_by_text ON address_entries (owner, seq, search_text)')
+}
+
+/**
+ * Derives the listing index again for entries with text beyond ASCII, after `foldCase` took in
+ * compatibility forms (NFKC): names sort, and filters and the search match, as they would for a
+ * new entry. ASCII text folds as it did, so only the other entries are read; an entry's JSON
+ * holds control characters only as escapes, so any character outside space to tilde is beyond ASCII.
+ */
+function refoldIndex(db: Database.Database): void {
+  const batch = db.prepare<[number], { seq: number; owner: string; tag: number; entry: string }>(
+    `SELECT seq, owner, tag, entry FROM address_entries JOIN search_owners USING (owner)
+     WHERE seq > ? AND entry GLOB '*[^ -~]*' ORDER BY seq LIMIT 1000`,
+  )
+  const setIndex = db.prepare('UPDATE address_entries SET sort_name = ?, search_text = ? WHERE seq = ?')
+  const deleteTerms = db.prepare('DELETE FROM entry_terms WHERE seq = ?')
+  const addTerm = db.prepare('INSERT OR IGNORE INTO entry_terms (seq, owner, field, value) VALUES (?, ?, ?, ?)')
+  const deleteTrigrams = db.prepare('DELETE FROM entry_trigrams WHERE rowid = ?')
+  const addTrigrams = db.prepare('INSERT INTO entry_trigrams (rowid, tokens) VALUES (?, ?)')
+  let after = 0
+  for (;;) {
+    const rows = batch.all(after)
+    const last = rows.at(-1)
+    if (!last) break
+    for (const { seq, owner, tag, entry } of rows) {
+      const index = indexEntry(JSON.parse(entry) as AddressEntry)
+      setIndex.run(index.sortName, index.searchText, seq)
+      deleteTerms.run(seq)
+      for (const term of index.terms) addTerm.run(seq, owner, term.field, term.value)
+      deleteTrigrams.run(seq)
+      addTrigrams.run(seq, trigramTokens(index.searchText, tag))
+    }
+    after = last.seq
+  }
 }
