@@ -482,3 +482,46 @@ describe('the web app in Chromium', { skip: CHROMIUM_MISSING }, () => {
     await screenshotsOf(page, 'form')
   })
 })
+
+describe('the web app in Chromium, with authentication off', { skip: CHROMIUM_MISSING }, () => {
+  let dir: string
+  let server: ServerProcess
+  let context: BrowserContext
+  let closeBrowser: () => Promise<void>
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'addrservice-browser-open-'))
+    server = await startServer(['--db', `sqlite:${join(dir, 'addressbook.db')}`, '--auth', 'none'])
+    ;({ context, close: closeBrowser } = await launchChromium())
+    context.setDefaultTimeout(10_000)
+  })
+
+  after(async () => {
+    await closeBrowser()
+    server.child.kill('SIGTERM')
+    await server.exited
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  test('when a person connects a device, then the screen says no password is needed, names the owner, and offers a profile without one', async (t) => {
+    const page = await context.newPage()
+    t.after(() => page.close())
+
+    await page.goto(new URL('/app/#/devices', server.baseUrl).href)
+    await page.getByRole('heading', { name: 'Connect a device' }).waitFor()
+    await page.getByText('Devices connect without a password here').waitFor()
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download profile (.mobileconfig)' }).click()])
+    const profile = readFileSync(await download.path(), 'utf8')
+    const main = page.getByRole('main')
+    const davRoot = await fetch(new URL('/dav/addressbooks/default/contacts/', server.baseUrl), { method: 'PROPFIND', headers: { depth: '0' } })
+    const violations = await seriousAxeViolations(page)
+
+    assert.equal(await main.locator('code', { hasText: /^default$/ }).count(), 1)
+    assert.equal(await main.getByRole('button', { name: 'Create device password' }).count(), 0)
+    assert.match(profile, /<key>CardDAVUsername<\/key>\s*<string>default<\/string>/)
+    assert.match(profile, /<key>CardDAVPrincipalURL<\/key>\s*<string>\/dav\/principals\/default\/<\/string>/)
+    assert.doesNotMatch(profile, /CardDAVPassword/)
+    assert.equal(davRoot.status, 207)
+    assert.deepEqual(violations, [], describeViolations(violations))
+  })
+})

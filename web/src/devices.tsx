@@ -123,7 +123,12 @@ export function Devices() {
         </li>
       </ul>
 
-      {keys.state === 'none' && <p class="info">Devices connect without a password here: this service has authentication off.</p>}
+      {keys.state === 'none' && (
+        <>
+          <p class="info">Devices connect without a password here: this service has authentication off.</p>
+          <OpenServiceProfile owner={owner} />
+        </>
+      )}
       {keys.state === 'failed' && (
         <p class="error" role="alert">
           {keys.message}
@@ -294,27 +299,51 @@ function NewKeyForm({ onCreated }: { onCreated: (key: string, label: string) => 
   )
 }
 
-function CreatedKey({ created, owner, onStatus }: { created: Created; owner: string; onStatus: (message: string) => void }) {
-  const box = useRef<HTMLDivElement>(null)
-  const field = useRef<HTMLInputElement>(null)
+/** A link to an Apple profile for the owner's account (none while the owner is not known), revoked when left. */
+function useProfileUrl(owner: string, password: string | undefined, description: string): string {
   const [profileUrl, setProfileUrl] = useState('')
-
-  useEffect(() => {
-    box.current?.focus()
-  }, [created])
-
   useEffect(() => {
     if (owner === '') {
       setProfileUrl('')
       return
     }
-    const profile = mobileconfig({ url: new URL(location.href), owner, password: created.key, description: created.label })
+    const profile = mobileconfig({ url: new URL(location.href), owner, password, description })
     const url = URL.createObjectURL(new Blob([profile], { type: MOBILECONFIG_TYPE }))
     setProfileUrl(url)
     return () => {
       URL.revokeObjectURL(url)
     }
-  }, [created, owner])
+  }, [owner, password, description])
+  return profileUrl
+}
+
+function ProfileLink({ url }: { url: string }) {
+  return (
+    <a class="button" href={url} download="addrservice.mobileconfig" type={MOBILECONFIG_TYPE}>
+      Download profile (.mobileconfig)
+    </a>
+  )
+}
+
+/** With authentication off: a profile without a password (a device that insists on one may be given anything). */
+function OpenServiceProfile({ owner }: { owner: string }) {
+  const profileUrl = useProfileUrl(owner, undefined, 'this address book')
+  return (
+    <p>
+      On an iPhone, iPad or Mac, the profile sets up the account in one step: {profileUrl === '' ? 'preparing it…' : <ProfileLink url={profileUrl} />}
+    </p>
+  )
+}
+
+function CreatedKey({ created, owner, onStatus }: { created: Created; owner: string; onStatus: (message: string) => void }) {
+  const box = useRef<HTMLDivElement>(null)
+  const field = useRef<HTMLInputElement>(null)
+
+  useEffect(() => {
+    box.current?.focus()
+  }, [created])
+
+  const profileUrl = useProfileUrl(owner, created.key, created.label)
 
   const copy = async () => {
     try {
@@ -358,9 +387,7 @@ function CreatedKey({ created, owner, onStatus }: { created: Created; owner: str
         {profileUrl === '' ? (
           'type your user name above first.'
         ) : (
-          <a class="button" href={profileUrl} download="addrservice.mobileconfig" type={MOBILECONFIG_TYPE}>
-            Download profile (.mobileconfig)
-          </a>
+          <ProfileLink url={profileUrl} />
         )}
       </p>
     </div>

@@ -3,7 +3,8 @@ export interface CardDavAccount {
   /** The page's location: host, port and scheme of the service. */
   url: URL
   owner: string
-  password: string
+  /** None when the service asks for none: the device then asks for one as it installs the profile. */
+  password?: string | undefined
   description: string
 }
 
@@ -59,7 +60,7 @@ export function mobileconfig({ url, owner, password, description }: CardDavAccou
         CardDAVUseSSL: https,
         CardDAVPrincipalURL: `/dav/principals/${encodeURIComponent(owner)}/`,
         CardDAVUsername: owner,
-        CardDAVPassword: password,
+        ...(password === undefined ? {} : { CardDAVPassword: password }),
       },
     ],
     PayloadType: 'Configuration',
