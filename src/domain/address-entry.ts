@@ -35,6 +35,24 @@ const either = (words: readonly string[]) => `${words.slice(0, -1).join(', ')} o
 export const Kind = Type.Enum([...KINDS], { description: either(KINDS) })
 export const PhoneKind = Type.Enum([...PHONE_KINDS], { description: either(PHONE_KINDS) })
 
+/**
+ * A label as an entry holds it: not blank, no white space around it (the gate trims what it is
+ * given) and no control characters (a label is a line of a list, a path segment, a vCard value).
+ */
+const LABEL_PATTERN = '^[^\\s\\u0000-\\u001f\\u007f](?:[^\\u0000-\\u001f\\u007f]*[^\\s\\u0000-\\u001f\\u007f])?$'
+const LABEL_MESSAGE = 'must not be blank or hold control characters'
+export const Label = Type.String({
+  maxLength: BOUNDS.label,
+  pattern: LABEL_PATTERN,
+  format: PLAIN_TEXT,
+  description: 'a group the entry belongs to ("Family"); compared case-insensitively',
+  examples: ['Family'],
+})
+const Labels = Type.Array(Label, {
+  maxItems: BOUNDS.labels,
+  description: 'the groups the entry belongs to, each once (case-insensitively), as given: trimmed, in order',
+})
+
 /** A calendar date (`1815-12-10`), or a day of the year without one (`--12-10`), as vCard writes birthdays. */
 const BIRTHDAY_PATTERN = '^(?:\\d{4}|-)-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\\d|3[01])$'
 const BIRTHDAY_MESSAGE = 'must be a date: YYYY-MM-DD, or --MM-DD without the year'
@@ -88,6 +106,7 @@ export const AddressEntry = Type.Object(
     ),
     notes: Type.Optional(text(BOUNDS.notes)),
     urls: Type.Optional(list(Type.String({ format: 'uri', maxLength: BOUNDS.url }))),
+    labels: Type.Optional(Labels),
   },
   { additionalProperties: false, title: 'An address book entry' },
 )
@@ -117,6 +136,7 @@ export const AddressEntryPatch = Type.Object(
     birthday: textOrNull(AddressEntry.properties.birthday),
     notes: textOrNull(AddressEntry.properties.notes),
     urls: listOrNull(AddressEntry.properties.urls.items),
+    labels: Type.Optional(Type.Unsafe<string[] | null>({ ...Labels, type: ['array', 'null'] })),
   },
   { additionalProperties: Type.Null(), title: 'A merge patch of an address book entry' },
 )
@@ -215,6 +235,7 @@ function patternMessage(pattern: unknown): string {
   if (pattern === NOT_BLANK) return 'must not be blank'
   if (pattern === PLAIN_TEXT_PATTERN) return PLAIN_TEXT_MESSAGE
   if (pattern === BIRTHDAY_PATTERN) return BIRTHDAY_MESSAGE
+  if (pattern === LABEL_PATTERN) return LABEL_MESSAGE
   return `must match the pattern ${String(pattern)}`
 }
 

@@ -18,13 +18,22 @@ export interface Sort {
 export const DEFAULT_SORT: Sort = Object.freeze({ key: 'created', descending: false })
 
 /** Fields an entry can be filtered on exactly (case-insensitively). */
-export const TERM_FIELDS = ['full_name', 'email', 'phone', 'city', 'country'] as const
+export const TERM_FIELDS = ['full_name', 'email', 'phone', 'city', 'country', 'label'] as const
 export type TermField = (typeof TERM_FIELDS)[number]
 
 export interface Term {
   readonly field: TermField
   readonly value: string
 }
+
+/**
+ * A label as the entry writes it, kept in the index beside the filter terms (which hold it
+ * folded), so that a store can count a book's labels by their spellings without reading entries.
+ */
+export const LABEL_NAME = 'label_name'
+
+/** What a store keeps of an entry to filter it by exact values, and to count its labels. */
+export type IndexTerm = Term | { readonly field: typeof LABEL_NAME; readonly value: string }
 
 /** Filters as a store applies them: values already normalized by `normalizeFilter`. */
 export interface EntryFilter {
@@ -37,10 +46,10 @@ export interface EntryFilter {
 export interface EntryIndex {
   /** The name as it sorts: folded by `foldCase`. */
   readonly sortName: string
-  /** Name, nickname, organization, emails, phone numbers, cities and countries, folded by `foldCase`, one per line. */
+  /** Name, nickname, organization, emails, phone numbers, cities, countries and labels, folded by `foldCase`, one per line. */
   readonly searchText: string
-  /** The values exact filters match, normalized. */
-  readonly terms: readonly Term[]
+  /** The values exact filters match, normalized, and the entry's labels as written. */
+  readonly terms: readonly IndexTerm[]
 }
 
 /**
@@ -71,7 +80,7 @@ export function phoneDigits(text: string): string {
 }
 
 export function indexEntry(entry: AddressEntry): EntryIndex {
-  const terms: Term[] = []
+  const terms: IndexTerm[] = []
   const lines: string[] = [foldCase(entry.full_name)]
   const add = (field: TermField, value: string) => {
     if (!terms.some((term) => term.field === field && term.value === value)) terms.push({ field, value })
@@ -96,6 +105,11 @@ export function indexEntry(entry: AddressEntry): EntryIndex {
     add('country', foldCase(address.country))
     lines.push(foldCase(address.country))
   }
+  for (const label of entry.labels ?? []) {
+    add('label', foldCase(label))
+    terms.push({ field: LABEL_NAME, value: label })
+    lines.push(foldCase(label))
+  }
   return { sortName: foldCase(entry.full_name), searchText: lines.join('\n'), terms }
 }
 
@@ -107,6 +121,7 @@ export interface FilterRequest {
   readonly phone?: string | undefined
   readonly city?: string | undefined
   readonly country?: string | undefined
+  readonly label?: string | undefined
 }
 
 /**
@@ -118,7 +133,7 @@ export function normalizeFilter(request: FilterRequest): EntryFilter {
   for (const field of TERM_FIELDS) {
     const value = request[field]
     if (value === undefined) continue
-    terms.push({ field, value: field === 'phone' ? phoneDigits(value) : foldCase(value) })
+    terms.push({ field, value: field === 'phone' ? phoneDigits(value) : foldCase(field === 'label' ? value.trim() : value) })
   }
   const q = request.q === undefined ? undefined : PHONE_LIKE.test(request.q) ? phoneDigits(request.q) : foldCase(request.q)
   return q === undefined ? { terms } : { q, terms }

@@ -44,4 +44,7 @@ export const ENTRY_BOUNDS = {
   countryCode: 999,
   areaCode: 99_999,
   localNumber: 99_999_999_999_999,
+  /** Labels ("Family", "Work") on one entry, and the length of each. */
+  labels: 50,
+  label: 100,
 } as const

@@ -1,6 +1,7 @@
 import ICAL from 'ical.js'
 import type { AddressEntry, EmailAddress, PhoneNumber, PostalAddress, UnmappedProperty } from '../domain/address-entry.js'
 import { isEntryId } from '../domain/ids.js'
+import { labelKey } from '../domain/labels.js'
 import { ENTRY_BOUNDS, KINDS as ENTRY_KINDS, PHONE_KINDS as ENTRY_PHONE_KINDS, type PhoneKind } from '../domain/vocabulary.js'
 import { formatPhoneNumber, readPhoneNumber } from './phone-number.js'
 import {
@@ -263,6 +264,7 @@ interface Draft {
   fax_numbers: PhoneNumber[]
   emails: EmailAddress[]
   urls: string[]
+  labels: string[]
 }
 
 type SingleField = 'full_name' | 'nickname' | 'organization' | 'job_title' | 'birthday' | 'notes'
@@ -297,8 +299,11 @@ export interface CardResource {
   readonly kind: string
 }
 
+/** The category Google Contacts gives every contact it exports: it says nothing of the contact. */
+const GOOGLE_EVERYONE = 'myContacts'
+
 /** Properties formatVCard writes from the entry (or as card metadata). */
-const WRITTEN = new Set(['VERSION', 'PRODID', 'UID', 'FN', 'N', 'NICKNAME', 'ORG', 'TITLE', 'BDAY', 'TEL', 'EMAIL', 'ADR', 'URL', 'NOTE', 'REV'])
+const WRITTEN = new Set(['VERSION', 'PRODID', 'UID', 'FN', 'N', 'NICKNAME', 'ORG', 'TITLE', 'BDAY', 'TEL', 'EMAIL', 'ADR', 'URL', 'NOTE', 'CATEGORIES', 'REV'])
 
 /**
  * The one card of a resource. @throws VCardSyntaxError where the text is not vCard, or holds
@@ -339,7 +344,7 @@ function contentLineText(line: ContentLine): string {
 
 class CardReader {
   readonly #properties: readonly Property[]
-  readonly #draft: Draft = { addresses: [], phone_numbers: [], fax_numbers: [], emails: [], urls: [] }
+  readonly #draft: Draft = { addresses: [], phone_numbers: [], fax_numbers: [], emails: [], urls: [], labels: [] }
   readonly #unmapped: { line: number; item: UnmappedProperty }[] = []
   /** Apple's X-ABLabel of each group (`item1`), the property it labels, and the labels that have been used or listed. */
   readonly #labels = new Map<string, Property>()
@@ -416,9 +421,29 @@ class CardReader {
       case 'UID':
         this.#readUid(property)
         return
+      case 'CATEGORIES':
+        this.#readCategories(property)
+        return
       default:
         this.#report(property)
     }
+  }
+
+  /**
+   * Labels from CATEGORIES (any number of lines, each a comma-separated list): trimmed, each
+   * once whatever its case; what an entry cannot hold (too long, beyond the count) is listed.
+   */
+  #readCategories(property: Property): void {
+    const { labels } = this.#draft
+    const over: string[] = []
+    for (const item of itemsOf(property)) {
+      const label = item.trim()
+      if (label === '' || labels.some((held) => labelKey(held) === labelKey(label))) continue
+      if (label === GOOGLE_EVERYONE) this.#report(property, "Google's group of every contact, not a label", label)
+      else if (label.length > ENTRY_BOUNDS.label || labels.length === ENTRY_BOUNDS.labels) over.push(label)
+      else labels.push(label)
+    }
+    if (over.length > 0) this.#report(property, `an entry has at most ${String(ENTRY_BOUNDS.labels)} labels of at most ${String(ENTRY_BOUNDS.label)} characters`, over.join(','))
   }
 
   /** A field an entry has one of: the first value goes there, any other is listed. */
@@ -628,6 +653,7 @@ const FIELDS = [
   'birthday',
   'notes',
   'urls',
+  'labels',
 ] as const satisfies readonly (keyof Draft)[]
 
 function entryOf(draft: Draft): Record<string, unknown> {
@@ -663,6 +689,7 @@ export function formatVCard(card: { id: string; entry: AddressEntry; updatedAt?:
   for (const address of entry.addresses ?? []) lines.push(addressLine(address, v4))
   for (const url of entry.urls ?? []) lines.push(`URL:${url}`)
   if (entry.notes !== undefined) lines.push(`NOTE:${text(entry.notes)}`)
+  if (entry.labels !== undefined && entry.labels.length > 0) lines.push(`CATEGORIES:${entry.labels.map((label) => escapeText(label, !v4)).join(',')}`)
   if (kept !== undefined && kept !== '') lines.push(...kept.split('\r\n'))
   if (updatedAt !== undefined) lines.push(`REV:${timestamp(updatedAt, v4)}`)
   lines.push('END:VCARD')

@@ -1,5 +1,6 @@
 import { validateAddressEntry, type AddressEntry } from '../domain/address-entry.js'
 import { InsufficientScopeError, InvalidEntryError } from '../domain/errors.js'
+import { normalizeLabels } from '../domain/labels.js'
 import { hasScope, type Principal, type Scope } from '../domain/principal.js'
 
 /**
@@ -7,11 +8,20 @@ import { hasScope, type Principal, type Scope } from '../domain/principal.js'
  * against the schema, and the caller's scope checked.
  */
 
-/** The value as an entry; InvalidEntryError naming every failing field when it is not one. */
+/**
+ * The value as an entry, its labels trimmed and each once (see labels.ts); InvalidEntryError
+ * naming every failing field when it is not one.
+ */
 export function checkedEntry(value: unknown): AddressEntry {
-  const errors = validateAddressEntry(value)
+  const entry = withNormalLabels(value)
+  const errors = validateAddressEntry(entry)
   if (errors.length > 0) throw new InvalidEntryError(errors)
-  return value as AddressEntry
+  return entry as AddressEntry
+}
+
+function withNormalLabels(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null || !('labels' in value) || !Array.isArray(value.labels)) return value
+  return { ...value, labels: normalizeLabels(value.labels as unknown[]) }
 }
 
 export function requireScope(principal: Principal, needed: Scope): void {

@@ -8,7 +8,9 @@ import type {
   ChangePage,
   ChangePosition,
   EntryStamp,
+  EntryUpdate,
   IdempotencyClaim,
+  LabelCount,
   ListQuery,
   NewApiKey,
   NewEntry,
@@ -25,10 +27,12 @@ type Operation =
   | 'get'
   | 'find_by_name'
   | 'update'
+  | 'update_many'
   | 'delete'
   | 'list'
   | 'list_stamps'
   | 'count'
+  | 'label_counts'
   | 'change_position'
   | 'changes_since'
   | 'forget_deletions'
@@ -115,6 +119,10 @@ export class InstrumentedStore implements Store {
     return this.#measure('update', () => this.#store.update(owner, id, entry, ifVersion, options))
   }
 
+  updateMany(owner: string, updates: readonly EntryUpdate[]): Promise<StoredEntry[] | undefined> {
+    return this.#measure('update_many', () => this.#store.updateMany(owner, updates))
+  }
+
   delete(owner: string, id: string, ifVersion?: readonly number[]): Promise<boolean> {
     return this.#measure('delete', () => this.#store.delete(owner, id, ifVersion))
   }
@@ -129,6 +137,10 @@ export class InstrumentedStore implements Store {
 
   count(owner: string, filter: EntryFilter): Promise<number> {
     return this.#measure('count', () => this.#store.count(owner, filter))
+  }
+
+  labelCounts(owner: string): Promise<LabelCount[]> {
+    return this.#measure('label_counts', () => this.#store.labelCounts(owner))
   }
 
   changePosition(owner: string): Promise<ChangePosition> {

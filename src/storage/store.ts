@@ -72,6 +72,20 @@ export interface NewEntry {
   readonly card?: CardData | undefined
 }
 
+/** One entry of updateMany: its new content, conditional on its version. */
+export interface EntryUpdate {
+  readonly id: string
+  readonly entry: AddressEntry
+  /** The versions the entry may be at for the update to apply. */
+  readonly ifVersion: readonly number[]
+}
+
+/** A label as entries of a book write it, and how many entries write it so. */
+export interface LabelCount {
+  readonly label: string
+  readonly count: number
+}
+
 /** One change of an owner's book, at its place in the owner's sequence of changes. */
 export interface StoredChange {
   /** Where the change is in its owner's sequence: 1 for the owner's first write, then 2, 3, … */
@@ -159,6 +173,13 @@ export interface AddressBookStore {
    * with EntryExistsError when the new card data's name is another entry's of the owner.
    */
   update(owner: string, id: string, entry: AddressEntry, ifVersion?: readonly number[], options?: UpdateOptions): Promise<StoredEntry | undefined>
+  /**
+   * Replaces several entries as one, each as `update` does (a new version, a change recorded,
+   * card data kept): all or none. Resolves the entries as stored, in the order given, or
+   * undefined, having changed nothing, when any is missing or not at one of its versions. The
+   * checks and the writes are one atomic step, as for `update`.
+   */
+  updateMany(owner: string, updates: readonly EntryUpdate[]): Promise<StoredEntry[] | undefined>
   /** Resolves false when there was no such entry, or (with `ifVersion`) not at one of those versions. */
   delete(owner: string, id: string, ifVersion?: readonly number[]): Promise<boolean>
   /**
@@ -174,6 +195,11 @@ export interface AddressBookStore {
   listStamps(owner: string, limit: number, after?: { readonly createdAt: string; readonly id: string }): Promise<EntryStamp[]>
   /** How many of the owner's entries pass the filter. */
   count(owner: string, filter: EntryFilter): Promise<number>
+  /**
+   * The owner's labels, each spelling as entries write it with how many entries write it so, in
+   * no particular order. Read from the index (`indexEntry`'s label names): no entry is read.
+   */
+  labelCounts(owner: string): Promise<LabelCount[]>
   /** Where the owner's sequence of changes stands, as of one consistent moment. */
   changePosition(owner: string): Promise<ChangePosition>
   /**

@@ -242,7 +242,9 @@ export function describeListingContract(makeStore: MakeStore): void {
       }))
       await store.create(ALICE, 'alan', person('Alan Turing', {
         addresses: [{ kind: 'home', street_name: 'Hollymeade', pincode: 'SK9', city: 'Wilmslow', country: 'United Kingdom' }],
+        labels: ['Bletchley Park', 'Family'],
       }))
+      await store.create(BOB, 'bob-alan', person('Alan Turing', { labels: ['Family'] }))
       return store
     }
 
@@ -266,6 +268,10 @@ export function describeListingContract(makeStore: MakeStore): void {
       ['a search for a wildcard alone', { q: '%' }, ['Grace Hopper']],
       ['a search and a filter together', { q: 'a', country: 'united kingdom' }, ['Ada Lovelace', 'Alan Turing']],
       ['a search that matches nothing', { q: 'zzz' }, []],
+      ['a label in another case', { label: 'FAMILY' }, ['Alan Turing']],
+      ['a label and a search together', { label: 'bletchley park', q: 'turing' }, ['Alan Turing']],
+      ['a label that only starts the same', { label: 'Bletchley' }, []],
+      ['a search for part of a label', { q: 'bletch' }, ['Alan Turing']],
     ]
     for (const [name, filter, expected] of cases) {
       test(`when filtered by ${name}, then exactly the matching entries, and count agrees`, async (t) => {

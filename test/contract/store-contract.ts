@@ -6,6 +6,7 @@ import { DEFAULT_SORT, normalizeFilter } from '../../src/domain/listing.js'
 import type { ApiKeyRecord, Clock, NewApiKey, Store, StoredEntry } from '../../src/storage/store.js'
 import { aFullEntry, anEntry } from '../helpers/factories.js'
 import { describeCardContract } from './card-contract.js'
+import { describeLabelsContract } from './labels-contract.js'
 import { describeListingContract } from './listing-contract.js'
 import { describeStampsContract } from './stamps-contract.js'
 import { describeSyncContract } from './sync-contract.js'
@@ -606,6 +607,7 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
     })
 
     describeListingContract(makeStore)
+    describeLabelsContract(makeStore)
     describeSyncContract(makeStore)
     describeCardContract(makeStore)
     describeStampsContract(makeStore)

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import type { AddressEntry } from '../../src/domain/address-entry.js'
 import { describe, test, type TestContext } from 'node:test'
 import type { LightMyRequestResponse } from 'fastify'
 import { Registry } from 'prom-client'
@@ -206,6 +207,23 @@ describe('cards as resources', () => {
     assert.match(served.body, /CATEGORIES:Family,Work/)
     assert.match(served.body, /PHOTO;ENCODING=b;TYPE=JPEG:\/9j\/4AAQSkZJRg==/)
     assert.match(served.body, /X-CUSTOM:kept/)
+  })
+
+  test("when a card carries CATEGORIES, then they are the entry's labels, and a label changed in the JSON API is what the card's CATEGORIES say next", async (t) => {
+    const app = buildTestApp(t)
+    const id = '0a0a0a0a-1111-4222-8333-444455556667'
+    await put(app, 'l.vcf', card(`UID:${id}`, 'FN:Ada', 'CATEGORIES:Family,Work'))
+
+    const before = await app.inject({ method: 'GET', url: `/addresses/${id}` })
+    const listed = await app.inject({ method: 'GET', url: '/addresses?label=family' })
+    const patched = await app.inject({ method: 'PATCH', url: `/addresses/${id}`, headers: { 'content-type': 'application/merge-patch+json' }, payload: { labels: ['Work', 'Poets'] } })
+    const served = await app.inject({ method: 'GET', url: `${BOOK}l.vcf` })
+
+    assert.deepEqual((JSON.parse(before.body) as AddressEntry).labels, ['Family', 'Work'])
+    assert.deepEqual(Object.keys(JSON.parse(listed.body) as object), [id])
+    assert.equal(patched.statusCode, 204, patched.body)
+    assert.match(served.body, /\r\nCATEGORIES:Work,Poets\r\n/)
+    assert.equal(served.body.match(/CATEGORIES/g)?.length, 1)
   })
 
   test('when an entry was created through the JSON API, then its card is named after its id', async (t) => {

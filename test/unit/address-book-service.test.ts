@@ -30,6 +30,8 @@ import type {
   ListQuery,
   StoredEntry,
   EntryStamp,
+  EntryUpdate,
+  LabelCount,
   WriteOptions,
 } from '../../src/storage/store.js'
 import { DEFAULT_SORT, type EntryFilter } from '../../src/domain/listing.js'
@@ -118,6 +120,14 @@ class FakeStore implements AddressBookStore {
     return this.#call('update', args, () => this.#inner.update(owner, id, entry, ifVersion))
   }
 
+  updateMany(owner: string, updates: readonly EntryUpdate[]): Promise<StoredEntry[] | undefined> {
+    return this.#call('updateMany', [owner, updates], () => this.#inner.updateMany(owner, updates))
+  }
+
+  labelCounts(owner: string): Promise<LabelCount[]> {
+    return this.#call('labelCounts', [owner], () => this.#inner.labelCounts(owner))
+  }
+
   delete(owner: string, id: string, ifVersion?: readonly number[]): Promise<boolean> {
     const args = ifVersion === undefined ? [owner, id] : [owner, id, ifVersion]
     return this.#call('delete', args, () => this.#inner.delete(owner, id, ifVersion))
@@ -185,6 +195,17 @@ function isNotFound(id: string) {
 }
 
 describe('AddressBookService', () => {
+  describe('labels', () => {
+    test('when an entry comes with labels, then each is trimmed and kept once, whatever its case, the first spelling in order', async (t) => {
+      const { service } = aService(t)
+
+      const { id, entry } = await service.create(CALLER, anEntry({ labels: ['  Family ', 'Work', 'FAMILY', 'work ', 'Ｆａｍｉｌｙ'] }))
+
+      assert.deepEqual(entry.labels, ['Family', 'Work'])
+      assert.deepEqual((await service.get(CALLER, id)).entry.labels, ['Family', 'Work'])
+    })
+  })
+
   describe('create', () => {
     test('when an entry is created, then it resolves a UUIDv7 id as 32 lowercase hex characters', async (t) => {
       const { service } = aService(t)
@@ -343,6 +364,13 @@ describe('AddressBookService', () => {
         errors: [{ path: '/emails/0/kind', message: 'must be one of: home, work, other' }],
       },
       { when: 'it is not an object', value: null, errors: [{ path: '', message: 'must be object' }] },
+      { when: 'a label is blank', value: anEntry({ labels: ['Family', ' \t'] }), errors: [{ path: '/labels/1', message: 'must not be blank or hold control characters' }] },
+      { when: 'a label holds a line break', value: anEntry({ labels: ['Family\nWork'] }), errors: [{ path: '/labels/0', message: 'must not be blank or hold control characters' }] },
+      {
+        when: 'there are too many labels',
+        value: anEntry({ labels: Array.from({ length: 51 }, (_, index) => `Label ${String(index)}`) }),
+        errors: [{ path: '/labels', message: 'must not have more than 50 items' }],
+      },
       {
         when: "an email's quoted local part holds a NUL",
         value: anEntry({ emails: [{ kind: 'home', email: '"\u0000"@example.com' }] }),

@@ -153,13 +153,14 @@ describe('vCard exports of contacts apps', () => {
           birthday: '--03-15',
           notes: 'Knows everyone at the market, and their prices.',
           urls: ['https://example.org/maria'],
+          labels: ['Starred in Android'],
         },
         unmapped: [
           ['TEL', '912 345 678'],
           ['ADR', ';;Avenida da Boavista 1277;Porto;;;Portu…'],
           ['X-ABDATE', '2015-06-20'],
           ['X-ABLABEL', '_$!<Anniversary>!$_'],
-          ['CATEGORIES', 'myContacts,Starred in Android'],
+          ['CATEGORIES', 'myContacts'],
         ],
       },
     ],
@@ -823,11 +824,35 @@ describe('parseVCards: the mapping', () => {
       { property: 'PHOTO', value: 'https://example.org/ada.jpg' },
       { property: 'X-SOCIALPROFILE', value: 'https://twitter.com/ada' },
       { property: 'IMPP', value: 'xmpp:ada@example.org' },
-      { property: 'CATEGORIES', value: 'friends,engines' },
       { property: 'GEO', value: 'geo:51.5,-0.12' },
       { property: 'KIND', value: 'group' },
       { property: 'X-CUSTOM', value: 'a,b;c\nd' },
     ])
+  })
+
+  test('when a card has CATEGORIES, then they are its labels: trimmed, each once, commas escaped kept, and what an entry cannot hold listed', () => {
+    const many = Array.from({ length: 52 }, (_, index) => `L${String(index)}`).join(',')
+    const card = read('3.0', 'FN:Ada', 'CATEGORIES: Family ,Work,family,Engines\\, Analytical', 'CATEGORIES:Work,Poets', `CATEGORIES:${'x'.repeat(101)}`, `CATEGORIES:${many}`)
+
+    const labels = card.entry.labels as string[]
+    assert.deepEqual(labels.slice(0, 5), ['Family', 'Work', 'Engines, Analytical', 'Poets', 'L0'])
+    assert.equal(labels.length, 50)
+    assert.deepEqual(card.unmapped.map(({ property, value }) => [property, value.slice(0, 12)]), [
+      ['CATEGORIES', 'x'.repeat(12)],
+      ['CATEGORIES', 'L46,L47,L48,'],
+    ])
+  })
+
+  test('when an entry has labels, then every version writes them as CATEGORIES, which read back as the same labels', () => {
+    const entry = anEntry({ labels: ['Family', 'Engines, Analytical', 'a;b\\c'] })
+    for (const version of ['3.0', '4.0'] as const) {
+      const text = formatVCard({ id: 'e1', entry }, version)
+      const [card] = parseVCards(text)
+
+      assert.match(text, /\r\nCATEGORIES:Family,Engines\\, Analytical,a/)
+      assert.deepEqual(card?.entry.labels, entry.labels)
+      assert.deepEqual(card?.unmapped, [])
+    }
   })
 
   test("when a URL has no scheme, then it is listed; Google's escaped colon is unescaped", () => {

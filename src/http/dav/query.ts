@@ -95,7 +95,7 @@ function textMatchOf(element: XmlElement): TextMatch {
 }
 
 /** Properties whose every value is a line of the store's search text, folded as i;unicode-casemap folds. */
-const SEARCHED: ReadonlySet<string> = new Set(['FN', 'N', 'NICKNAME', 'ORG', 'EMAIL'])
+const SEARCHED: ReadonlySet<string> = new Set(['FN', 'N', 'NICKNAME', 'ORG', 'EMAIL', 'CATEGORIES'])
 
 /**
  * A text that every card passing the filter has in its search text, so that the store's search
@@ -170,12 +170,14 @@ function valuesOf(card: Card, name: string): string[] {
       return entry.urls ?? []
     case 'UID':
       return [card.uid]
+    case 'CATEGORIES':
+      return entry.labels ?? []
     default:
       return sentValues(card.sent?.text, name)
   }
 }
 
-/** The values of another property (CATEGORIES, X-…) in the card as it was sent, as written. */
+/** The values of another property (IMPP, X-…) in the card as it was sent, as written. */
 function sentValues(text: string | undefined, name: string): string[] {
   if (text === undefined) return []
   return text

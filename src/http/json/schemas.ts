@@ -1,7 +1,7 @@
 import Type from 'typebox'
 import { AddressEntry, AddressEntryPatch, UnmappedProperty } from '../../domain/address-entry.js'
 import { SORT_KEYS } from '../../domain/listing.js'
-import { CHANGE_KINDS } from '../../domain/vocabulary.js'
+import { CHANGE_KINDS, ENTRY_BOUNDS } from '../../domain/vocabulary.js'
 import { MEDIA_TYPES } from './representations.js'
 import { Headers } from '../edge/responses.js'
 
@@ -42,6 +42,7 @@ export const ListParameters = Type.Object({
   phone: Type.Optional(searchText(40)),
   city: Type.Optional(searchText(100)),
   country: Type.Optional(searchText(100)),
+  label: Type.Optional({ ...searchText(ENTRY_BOUNDS.label), description: 'entries with this label (case-insensitive)' }),
   sort: Type.Optional(Type.Enum(SORTS, { description: 'the order, - for descending (default created); ties by id' })),
   count: Type.Optional(Type.Boolean({ description: 'also send X-Total-Count' })),
 })

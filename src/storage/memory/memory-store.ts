@@ -2,7 +2,7 @@ import { EntryExistsError } from '../../domain/errors.js'
 import { TimeSlice } from '../../lib/time-slice.js'
 import { keptCard } from '../card-data.js'
 import type { AddressEntry } from '../../domain/address-entry.js'
-import { compareCodePoints, indexEntry, matchesFilter, sortValueOf, type EntryFilter, type EntryIndex } from '../../domain/listing.js'
+import { compareCodePoints, indexEntry, LABEL_NAME, matchesFilter, sortValueOf, type EntryFilter, type EntryIndex } from '../../domain/listing.js'
 import {
   systemClock,
   type ApiKeyRecord,
@@ -11,8 +11,10 @@ import {
   type ChangePosition,
   type Clock,
   type EntryStamp,
+  type EntryUpdate,
   type IdempotencyClaim,
   type IdempotencyRecord,
+  type LabelCount,
   type ListQuery,
   type NewApiKey,
   type NewEntry,
@@ -154,6 +156,24 @@ export class MemoryStore implements Store {
     const card = options.card === undefined ? kept.stored.card : keptCard(options.card)
     const holder = card?.name === undefined ? undefined : book.names.get(card.name)
     if (holder !== undefined && holder !== id) return Promise.reject(new EntryExistsError(holder))
+    return Promise.resolve(copy(this.#replace(book, kept, entry, card)))
+  }
+
+  updateMany(owner: string, updates: readonly EntryUpdate[]): Promise<StoredEntry[] | undefined> {
+    if (new Set(updates.map(({ id }) => id)).size < updates.length) return Promise.resolve(undefined)
+    const found: { kept: Kept; entry: AddressEntry }[] = []
+    for (const { id, ifVersion, entry } of updates) {
+      const kept = this.#find(owner, id, ifVersion)
+      if (!kept) return Promise.resolve(undefined)
+      found.push({ kept, entry })
+    }
+    const book = this.#book(owner)
+    return Promise.resolve(found.map(({ kept, entry }) => copy(this.#replace(book, kept, entry, kept.stored.card))))
+  }
+
+  /** Stores the entry's next version in the book, with this card data; returns it, the book's own. */
+  #replace(book: Book, kept: Kept, entry: AddressEntry, card: CardData | undefined): StoredEntry {
+    const { id, owner } = kept.stored
     const updated: StoredEntry = {
       id,
       owner,
@@ -166,7 +186,7 @@ export class MemoryStore implements Store {
     if (kept.stored.card?.name !== undefined) book.names.delete(kept.stored.card.name)
     if (card?.name !== undefined) book.names.set(card.name, id)
     book.entries.set(id, { stored: updated, index: indexEntry(entry), createdSeq: kept.createdSeq, changedSeq: ++book.latest })
-    return Promise.resolve(copy(updated))
+    return updated
   }
 
   delete(owner: string, id: string, ifVersion?: readonly number[]): Promise<boolean> {
@@ -205,6 +225,14 @@ export class MemoryStore implements Store {
 
   count(owner: string, filter: EntryFilter): Promise<number> {
     return Promise.resolve(this.#matching(owner, filter).length)
+  }
+
+  labelCounts(owner: string): Promise<LabelCount[]> {
+    const counts = new Map<string, number>()
+    for (const { index } of this.#books.get(owner)?.entries.values() ?? []) {
+      for (const term of index.terms) if (term.field === LABEL_NAME) counts.set(term.value, (counts.get(term.value) ?? 0) + 1)
+    }
+    return Promise.resolve([...counts].map(([label, count]) => ({ label, count })))
   }
 
   changePosition(owner: string): Promise<ChangePosition> {

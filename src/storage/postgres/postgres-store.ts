@@ -3,7 +3,7 @@ import type { AddressEntry } from '../../domain/address-entry.js'
 import { EntryExistsError, StoreUnavailableError } from '../../domain/errors.js'
 import { TimeSlice } from '../../lib/time-slice.js'
 import type { Scope } from '../../domain/principal.js'
-import { indexEntry, type EntryFilter, type SortKey } from '../../domain/listing.js'
+import { indexEntry, LABEL_NAME, type EntryFilter, type SortKey } from '../../domain/listing.js'
 import { cardFromColumns, keptCard } from '../card-data.js'
 import { likePattern } from '../like-pattern.js'
 import {
@@ -14,6 +14,8 @@ import {
   type ChangePosition,
   type Clock,
   type EntryStamp,
+  type EntryUpdate,
+  type LabelCount,
   type IdempotencyClaim,
   type ListQuery,
   type NewApiKey,
@@ -272,6 +274,12 @@ const UPDATE_ENTRY: Statement = {
     )
     SELECT updated.version, updated.created_at, EXISTS (SELECT FROM target) AS locked, updated.card_name, updated.card_uid, updated.card_kept
     FROM (SELECT) AS one LEFT JOIN updated ON true`,
+}
+
+/** An owner's labels by spelling: a range of the terms' primary key (owner, field, value, entry). */
+const LABEL_COUNTS: Statement = {
+  name: 'addrservice-label-counts',
+  text: 'SELECT value AS label, count(*)::integer AS count FROM entry_terms WHERE owner = $1 AND field = $2 GROUP BY value',
 }
 
 /** Within a transaction: the entry's lock, so that the statements after it read its latest version. */
@@ -576,6 +584,35 @@ export class PostgresStore implements Store {
     return { id, owner, version: row.version, createdAt: row.created_at.toISOString(), updatedAt, entry: structuredClone(entry), ...(now ? { card: now } : {}) }
   }
 
+  /**
+   * One transaction: every entry locked (in id order, so that two of these cannot deadlock), and
+   * its version checked; then each updated as `update` does, under its lock. Rolled back, and
+   * undefined, when any entry is missing or at another version.
+   */
+  async updateMany(owner: string, updates: readonly EntryUpdate[]): Promise<StoredEntry[] | undefined> {
+    if (new Set(updates.map(({ id }) => id)).size < updates.length) return undefined
+    const updatedAt = this.#clock().toISOString()
+    return this.#transaction(async (client) => {
+      const { rows: locked } = await client.query<{ id: string; version: number }>(
+        'SELECT id, version FROM address_entries WHERE owner = $1 AND id = ANY($2::text[]) ORDER BY id COLLATE "C" FOR UPDATE',
+        [owner, updates.map(({ id }) => id)],
+      )
+      const versions = new Map(locked.map(({ id, version }) => [id, version]))
+      if (updates.some(({ id, ifVersion }) => !ifVersion.includes(versions.get(id) ?? -1))) return { keep: false, value: undefined }
+      const stored: StoredEntry[] = []
+      for (const { id, entry, ifVersion } of updates) {
+        const index = indexEntry(entry)
+        const values = [owner, id, JSON.stringify(entry), updatedAt, index.sortName, index.searchText, JSON.stringify(index.terms), ifVersion, true, null, null, null]
+        const { rows } = await client.query<UpdateRow>({ ...UPDATE_ENTRY, values })
+        const row = rows[0]
+        if (isStale(row) || !row?.created_at || row.version === null) throw new Error(`the update of ${id} did not apply while it held the entry's lock`)
+        const card = cardFromColumns(row.card_name, row.card_uid, row.card_kept)
+        stored.push({ id, owner, version: row.version, createdAt: row.created_at.toISOString(), updatedAt, entry: structuredClone(entry), ...(card ? { card } : {}) })
+      }
+      return { keep: true, value: stored }
+    })
+  }
+
   /** UPDATE_ENTRY, and again after the entry's lock when its snapshot was stale (see update). */
   async #updateOnce(owner: string, id: string, values: unknown[]): Promise<UpdateRow | undefined> {
     const [row] = await this.#query<UpdateRow>(UPDATE_ENTRY, values)
@@ -627,6 +664,10 @@ export class PostgresStore implements Store {
     const { where, values } = filterSql(owner, filter)
     const rows = await this.#query<{ total: number }>(`SELECT count(*)::integer AS total FROM address_entries WHERE ${where}`, values)
     return rows[0]?.total ?? 0
+  }
+
+  async labelCounts(owner: string): Promise<LabelCount[]> {
+    return this.#query<LabelCount>(LABEL_COUNTS, [owner, LABEL_NAME])
   }
 
   /** One statement, so both from one snapshot. */

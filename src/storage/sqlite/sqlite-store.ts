@@ -6,7 +6,7 @@ import { EntryExistsError, StoreUnavailableError } from '../../domain/errors.js'
 import { TimeSlice } from '../../lib/time-slice.js'
 import { cardFromColumns, keptCard } from '../card-data.js'
 import type { Scope } from '../../domain/principal.js'
-import { indexEntry, type EntryFilter, type SortKey } from '../../domain/listing.js'
+import { indexEntry, LABEL_NAME, type EntryFilter, type SortKey } from '../../domain/listing.js'
 import {
   systemClock,
   type ApiKeyRecord,
@@ -14,7 +14,9 @@ import {
   type ChangePosition,
   type Clock,
   type EntryStamp,
+  type EntryUpdate,
   type IdempotencyClaim,
+  type LabelCount,
   type ListQuery,
   type NewApiKey,
   type NewEntry,
@@ -28,7 +30,7 @@ import { configureDurability } from './durability.js'
 import { GroupCommit, WriteError } from './group-commit.js'
 import { SQLITE_MIGRATIONS } from './migrations.js'
 import { TRIGRAM_LENGTH, trigramQuery } from './trigrams.js'
-import { KEY_COLUMNS, type NewRow, type WriteOp } from './writes.js'
+import { KEY_COLUMNS, type NewRow, type UpdatedRow, type WriteOp } from './writes.js'
 
 interface EntryRow {
   id: string
@@ -63,16 +65,6 @@ interface ChangeRow {
   card_name: string | null
   card_uid: string | null
   card_kept: string | null
-}
-
-/** What the writer answers for an update that found its entry. */
-interface UpdatedRow {
-  version: number
-  createdAt: string
-  updatedAt: string
-  cardName: string | null
-  cardUid: string | null
-  cardKept: string | null
 }
 
 interface ApiKeyRow {
@@ -117,6 +109,7 @@ export class SqliteStore implements Store {
   readonly #position: Database.Statement<[string], { latest: number; forgotten_through: number }>
   readonly #changes: Database.Statement<[{ owner: string; since: number; limit: number }], ChangeRow>
   readonly #stamps: Database.Statement<[{ owner: string; createdAt: string; id: string; limit: number }], StampRow>
+  readonly #labelCounts: Database.Statement<[string], LabelCount>
   readonly #tag: Database.Statement<[string], { tag: number }>
   /** Listing statements by their SQL: a handful of shapes, each prepared once. */
   readonly #listings = new Map<string, Database.Statement<unknown[], EntryRow & { total?: number }>>()
@@ -149,6 +142,8 @@ export class SqliteStore implements Store {
     this.#position = db.prepare('SELECT latest, forgotten_through FROM change_counters WHERE owner = ?')
     this.#changes = db.prepare(changesSql)
     this.#stamps = db.prepare(stampsSql)
+    // A range of the terms' primary key (owner, field, value, seq): grouped as it is read.
+    this.#labelCounts = db.prepare(`SELECT value AS label, count(*) AS count FROM entry_terms WHERE owner = ? AND field = '${LABEL_NAME}' GROUP BY value`)
     this.#tag = db.prepare('SELECT tag FROM search_owners WHERE owner = ?')
     this.#keys = {
       select: db.prepare(`SELECT ${KEY_COLUMNS} FROM api_keys WHERE id = ?`),
@@ -223,9 +218,18 @@ export class SqliteStore implements Store {
       versions: versions(ifVersion),
       card: card === undefined ? undefined : (keptCard(card) ?? null),
     })) as UpdatedRow | undefined
-    if (!row) return undefined
-    const kept = cardFromColumns(row.cardName, row.cardUid, row.cardKept)
-    return { id, owner, version: row.version, createdAt: row.createdAt, updatedAt: row.updatedAt, entry: structuredClone(entry), ...(kept ? { card: kept } : {}) }
+    return row && updatedEntry(owner, id, entry, row)
+  }
+
+  async updateMany(owner: string, updates: readonly EntryUpdate[]): Promise<StoredEntry[] | undefined> {
+    if (new Set(updates.map(({ id }) => id)).size < updates.length) return undefined
+    const items = updates.map(({ id, entry, ifVersion }) => ({ id, entry: JSON.stringify(entry), index: indexEntry(entry), versions: JSON.stringify(ifVersion) }))
+    const rows = (await this.#write({ kind: 'updateMany', owner, now: this.#clock().toISOString(), items })) as (UpdatedRow | undefined)[] | undefined
+    return rows?.map((row, index) => {
+      const update = updates[index]
+      if (!row || !update) throw new Error('the SQLite writer answered an update of many without one of its entries')
+      return updatedEntry(owner, update.id, update.entry, row)
+    })
   }
 
   async delete(owner: string, id: string, ifVersion?: readonly number[]): Promise<boolean> {
@@ -259,6 +263,10 @@ export class SqliteStore implements Store {
       const { sql, values } = countSql(this.#searcher(owner), filter)
       return this.#listing(sql).get(...values)?.total ?? 0
     })
+  }
+
+  labelCounts(owner: string): Promise<LabelCount[]> {
+    return attempt(() => this.#labelCounts.all(owner))
   }
 
   changePosition(owner: string): Promise<ChangePosition> {
@@ -494,6 +502,12 @@ export function countSql(searcher: Searcher, filter: EntryFilter): { sql: string
   }
   const { from, where, values } = sourceSql(searcher, filter)
   return { sql: `SELECT count(*) AS total FROM ${from} WHERE ${where}`, values }
+}
+
+/** An entry as an update stored it, from what the writer answered. */
+function updatedEntry(owner: string, id: string, entry: AddressEntry, row: UpdatedRow): StoredEntry {
+  const kept = cardFromColumns(row.cardName, row.cardUid, row.cardKept)
+  return { id, owner, version: row.version, createdAt: row.createdAt, updatedAt: row.updatedAt, entry: structuredClone(entry), ...(kept ? { card: kept } : {}) }
 }
 
 /** One page: keyset pagination on (sort column, id), so that deep pages cost what the first does. */

@@ -28,6 +28,13 @@ export type WriteOp =
       /** The card data to store instead of the entry's: null removes it; undefined keeps it. */
       readonly card?: CardData | null | undefined
     }
+  | {
+      readonly kind: 'updateMany'
+      readonly owner: string
+      readonly now: string
+      /** Each entry's new JSON and index, and a JSON list of the versions it may be at. */
+      readonly items: readonly { readonly id: string; readonly entry: string; readonly index: EntryIndex; readonly versions: string }[]
+    }
   | { readonly kind: 'delete'; readonly owner: string; readonly id: string; readonly now: string; readonly versions: string | null }
   | { readonly kind: 'forgetDeletions'; readonly before: string }
   | {
@@ -80,6 +87,16 @@ export interface WriteFailure {
   readonly takenId?: string
 }
 
+/** What the writer answers for an update that found its entry. */
+export interface UpdatedRow {
+  version: number
+  createdAt: string
+  updatedAt: string
+  cardName: string | null
+  cardUid: string | null
+  cardKept: string | null
+}
+
 export type WriteOutcome = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly failure: WriteFailure }
 
 export const KEY_COLUMNS = 'id, owner, scope, label, secret_hash, created_at, last_used_at, revoked_at'
@@ -115,6 +132,7 @@ export class Writes {
     { seq: number; version: number; created_at: string; updated_at: string; card_name: string | null; card_uid: string | null; card_kept: string | null }
   >
   readonly #delete: Database.Statement<[{ owner: string; id: string; versions: string | null }], { seq: number; card_name: string | null }>
+  readonly #selectVersion: Database.Statement<[string, string], { version: number }>
   readonly #insertTombstone: Database.Statement<[string, string, number, string, string | null]>
   readonly #selectByName: Database.Statement<[string, string], { id: string }>
   readonly #deleteTombstone: Database.Statement<[string, string]>
@@ -164,6 +182,7 @@ export class Writes {
        WHERE owner = @owner AND id = @id AND (@versions IS NULL OR version IN (SELECT value FROM json_each(@versions)))
        RETURNING seq, card_name`,
     )
+    this.#selectVersion = db.prepare('SELECT version FROM address_entries WHERE owner = ? AND id = ?')
     this.#insertTombstone = db.prepare('INSERT INTO tombstones (owner, id, seq, deleted_at, card_name) VALUES (?, ?, ?, ?, ?)')
     this.#selectByName = db.prepare('SELECT id FROM address_entries WHERE owner = ? AND card_name = ?')
     this.#deleteTombstone = db.prepare('DELETE FROM tombstones WHERE owner = ? AND id = ?')
@@ -226,6 +245,32 @@ export class Writes {
     }
   }
 
+  /** Replaces an entry (if at one of the versions), its index, and its card data unless kept; undefined when it does not apply. */
+  #updateOne(op: Omit<Extract<WriteOp, { kind: 'update' }>, 'kind'>): UpdatedRow | undefined {
+    const { sortName, searchText } = op.index
+    const { card } = op
+    const row = this.#namedWrite(op.owner, op.id, card?.name, () =>
+      this.#update.get({
+        entry: op.entry,
+        updatedAt: op.now,
+        sortName,
+        searchText,
+        owner: op.owner,
+        id: op.id,
+        versions: op.versions,
+        keepCard: card === undefined ? 1 : 0,
+        cardName: card?.name ?? null,
+        cardUid: card?.uid ?? null,
+        cardKept: card?.kept ?? null,
+      }),
+    )
+    if (!row) return undefined
+    this.#next(op.owner, 1)
+    this.#clearIndex(row.seq)
+    this.#writeIndex(row.seq, op.owner, this.#tag(op.owner), op.index)
+    return { version: row.version, createdAt: row.created_at, updatedAt: row.updated_at, cardName: row.card_name, cardUid: row.card_uid, cardKept: row.card_kept }
+  }
+
   /** The id the last create was inserting, named when it turns out to be taken. */
   #taken: string | undefined
 
@@ -250,29 +295,16 @@ export class Writes {
         if (op.idempotency) this.#recordResult.run(op.idempotency.result, op.owner, op.idempotency.key)
         return undefined
       }
-      case 'update': {
-        const { sortName, searchText } = op.index
-        const { card } = op
-        const row = this.#namedWrite(op.owner, op.id, card?.name, () =>
-          this.#update.get({
-            entry: op.entry,
-            updatedAt: op.now,
-            sortName,
-            searchText,
-            owner: op.owner,
-            id: op.id,
-            versions: op.versions,
-            keepCard: card === undefined ? 1 : 0,
-            cardName: card?.name ?? null,
-            cardUid: card?.uid ?? null,
-            cardKept: card?.kept ?? null,
-          }),
-        )
-        if (!row) return undefined
-        this.#next(op.owner, 1)
-        this.#clearIndex(row.seq)
-        this.#writeIndex(row.seq, op.owner, this.#tag(op.owner), op.index)
-        return { version: row.version, createdAt: row.created_at, updatedAt: row.updated_at, cardName: row.card_name, cardUid: row.card_uid, cardKept: row.card_kept }
+      case 'update':
+        return this.#updateOne(op)
+      case 'updateMany': {
+        // Every entry at one of its versions, or nothing written: the writer is the one writer,
+        // so nothing changes between the checks and the writes.
+        for (const { id, versions } of op.items) {
+          const row = this.#selectVersion.get(op.owner, id)
+          if (!row || !(JSON.parse(versions) as number[]).includes(row.version)) return undefined
+        }
+        return op.items.map((item) => this.#updateOne({ owner: op.owner, now: op.now, ...item }))
       }
       case 'delete': {
         const row = this.#delete.get({ owner: op.owner, id: op.id, versions: op.versions })
