@@ -7,6 +7,7 @@ import type { Config } from './config/settings.js'
 import { buildApp, type App } from './http/app.js'
 import { buildMetricsApp, type MetricsSource } from './http/edge/metrics.js'
 import { AddressBookService } from './service/address-book-service.js'
+import { LabelService } from './service/label-service.js'
 import { CardBookService } from './service/card-book-service.js'
 import { DeviceKeyService } from './service/device-keys.js'
 import { createStore } from './storage/factory.js'
@@ -123,6 +124,7 @@ export async function startServer(config: Config, logger: Logger, { version, rol
   const addressBook = addressBookFor(store, config)
   const forgetting = forgetExpiredNowAndThen(addressBook, logger)
   const cardBook = new CardBookService(store)
+  const labels = new LabelService(store)
   const deviceKeys = keys ? new DeviceKeyService(keys) : undefined
   let tls
   try {
@@ -131,7 +133,7 @@ export async function startServer(config: Config, logger: Logger, { version, rol
     await store.close()
     throw error
   }
-  const app = buildApp(config, { addressBook, cardBook, deviceKeys, authenticator }, {
+  const app = buildApp(config, { addressBook, cardBook, labels, deviceKeys, authenticator }, {
     logger,
     ...(tls ? { tls } : {}),
     ...(version === undefined ? {} : { version }),

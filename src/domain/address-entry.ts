@@ -275,6 +275,15 @@ export function validateAddressEntry(value: unknown): FieldError[] {
   return birthday === undefined || isCalendarDay(birthday) ? [] : [{ path: '/birthday', message: 'must be a day that exists' }]
 }
 
+const labelValidator = Compile(Label)
+
+/** Every way `value` breaks the schema of a label; empty exactly when an entry can hold it. */
+export function validateLabel(value: unknown): FieldError[] {
+  if (labelValidator.Check(value)) return []
+  const errors = describeSchemaErrors(labelValidator.Errors(value) as SchemaError[])
+  return errors.length > 0 ? errors : [{ path: '', message: 'is not a label' }]
+}
+
 export function isAddressEntry(value: unknown): value is AddressEntry {
   return validateAddressEntry(value).length === 0
 }

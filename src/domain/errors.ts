@@ -57,6 +57,12 @@ export const ErrorCode = {
   invalidKeyRequest: 'invalid-key-request',
   /** No key of the caller's owner has this id. */
   keyNotFound: 'key-not-found',
+  /** No entry of the caller's book has this label. */
+  labelNotFound: 'label-not-found',
+  /** A label's new name that is not a label. */
+  invalidLabel: 'invalid-label',
+  /** The entries with a label kept changing while it was renamed or deleted. */
+  labelBusy: 'label-busy',
   storeUnavailable: 'store-unavailable',
   notReady: 'not-ready',
   internalError: 'internal-error',
@@ -249,5 +255,29 @@ export class KeyNotFoundError extends DomainError {
   readonly code = ErrorCode.keyNotFound
   constructor(readonly id: string) {
     super(`No key with id ${JSON.stringify(id.slice(0, 100))}`)
+  }
+}
+
+/** No entry of the caller's book has this label (compared case-insensitively). */
+export class LabelNotFoundError extends DomainError {
+  readonly code = ErrorCode.labelNotFound
+  constructor(readonly label: string) {
+    super(`No entry has the label ${JSON.stringify(label.slice(0, 100))}`)
+  }
+}
+
+/** A label's new name that an entry cannot hold. */
+export class InvalidLabelError extends DomainError {
+  readonly code = ErrorCode.invalidLabel
+  constructor(readonly errors: readonly FieldError[]) {
+    super(`Invalid label: ${errors.map((e) => `${e.path || '/'} ${e.message}`).join('; ')}`, { detail: null, fieldErrors: errors })
+  }
+}
+
+/** The entries with a label kept changing under a rename or a deletion of it, which changed nothing. */
+export class LabelBusyError extends DomainError {
+  readonly code = ErrorCode.labelBusy
+  constructor(readonly label: string) {
+    super(`The entries with the label ${JSON.stringify(label.slice(0, 100))} kept changing; nothing was changed`)
   }
 }

@@ -10,7 +10,9 @@ import type { Config } from '../config/settings.js'
 import type { AddressBook } from '../service/address-book-service.js'
 import type { CardBook } from '../service/card-book-service.js'
 import type { DeviceKeys } from '../service/device-keys.js'
+import type { LabelBook } from '../service/label-service.js'
 import { keyRoutes } from './json/keys.js'
+import { labelRoutes } from './json/labels.js'
 import { DAV_READ_METHODS, davRoutes } from './dav/routes.js'
 import { addAuthentication, authenticationGuard } from './edge/authentication.js'
 import { addBodyParsers, bodyLimitOf, type BodyLimits } from './json/body-parsers.js'
@@ -50,6 +52,8 @@ export interface AppServices {
   readonly deviceKeys?: DeviceKeys | undefined
   /** The address book as cards, for CardDAV; none serves no DAV routes. */
   readonly cardBook?: CardBook | undefined
+  /** The book's labels as things of their own; none serves no /labels routes. */
+  readonly labels?: LabelBook | undefined
   /** Decides who calls; none means authentication is off (every request acts for the default owner). */
   readonly authenticator?: Authenticator | undefined
 }
@@ -94,7 +98,7 @@ declare module 'fastify' {
  * Builds the address book's HTTP application around a service: routes with schemas, one error
  * handler, one not-found handler, hooks. It does not listen; the caller owns the server's life.
  */
-export function buildApp(config: AppConfig, { addressBook, cardBook, deviceKeys, authenticator }: AppServices, options: AppOptions = {}): App {
+export function buildApp(config: AppConfig, { addressBook, cardBook, labels, deviceKeys, authenticator }: AppServices, options: AppOptions = {}): App {
   const { bodyLimit } = config.server
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
@@ -201,6 +205,7 @@ export function buildApp(config: AppConfig, { addressBook, cardBook, deviceKeys,
     addAuthentication(scope, { authenticator, metrics: options.metrics, readMethods: DAV_READ_METHODS })
     if (limitRate) await addRateLimit(scope, { settings: config.rateLimit, logger, metrics: options.metrics })
     await scope.register(addressRoutes, { service: addressBook, guard })
+    if (labels) await scope.register(labelRoutes, { labels, guard })
     if (deviceKeys && authenticator) await scope.register(keyRoutes, { keys: deviceKeys, guard })
     if (cardBook) await scope.register(davRoutes, { cards: cardBook, debug: config.debug })
   })

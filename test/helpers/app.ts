@@ -4,6 +4,7 @@ import type { Authenticator } from '../../src/auth/authenticator.js'
 import { buildApp, type App, type AppOptions } from '../../src/http/app.js'
 import { addressBookFor } from '../../src/server.js'
 import type { AddressBook } from '../../src/service/address-book-service.js'
+import { LabelService } from '../../src/service/label-service.js'
 import { CardBookService } from '../../src/service/card-book-service.js'
 import type { DeviceKeys } from '../../src/service/device-keys.js'
 import { MemoryStore } from '../../src/storage/memory/memory-store.js'
@@ -28,7 +29,8 @@ export function buildTestApp(t: TestContext, options: TestAppOptions = {}): App 
   const config = testConfig(options.config)
   const addressBook = options.service ?? addressBookFor(store, config)
   const cardBook = new CardBookService(store)
-  const app = buildApp(config, { addressBook, cardBook, deviceKeys: options.deviceKeys, authenticator: options.authenticator }, {
+  const labels = new LabelService(store)
+  const app = buildApp(config, { addressBook, cardBook, labels, deviceKeys: options.deviceKeys, authenticator: options.authenticator }, {
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.metrics ? { metrics: options.metrics } : {}),
     ...(options.serveMetrics ? { serveMetrics: options.serveMetrics } : {}),

@@ -208,6 +208,20 @@ const PRODUCERS: { readonly [K in keyof typeof ErrorCode]: (t: TestContext) => P
     const app = buildTestApp(t, { authenticator: apiKeyAuthenticator(keys), deviceKeys: new DeviceKeyService(keys) })
     return answerOf(await app.inject({ method: 'DELETE', url: '/keys/0123456789abcdef', headers: { authorization: `Bearer ${key}` } }))
   },
+  labelNotFound: async (t) => answerOf(await buildTestApp(t).inject({ method: 'DELETE', url: '/labels/Nobody%20has%20it' })),
+  invalidLabel: async (t) => {
+    const app = buildTestApp(t)
+    await app.inject({ method: 'POST', url: '/addresses', payload: anEntry({ labels: ['Family'] }) })
+    return answerOf(await app.inject({ method: 'PATCH', url: '/labels/Family', headers: json, payload: { name: 'Kin\nfolk' } }))
+  },
+  labelBusy: async (t) => {
+    // Entries that change under every attempt: the store never finds them at the versions read.
+    const store = new MemoryStore()
+    store.updateMany = () => Promise.resolve(undefined)
+    const app = buildTestApp(t, { store })
+    await app.inject({ method: 'POST', url: '/addresses', payload: anEntry({ labels: ['Family'] }) })
+    return answerOf(await app.inject({ method: 'DELETE', url: '/labels/family' }))
+  },
   storeUnavailable: async (t) => {
     const store = new TroubledStore()
     store.failure = new StoreUnavailableError()

@@ -77,9 +77,9 @@ describe('the OpenAPI document', () => {
     assert.deepEqual(Object.keys(document.components.securitySchemes).sort(), ['basic', 'bearer'])
     assert.deepEqual([document.components.securitySchemes.bearer?.scheme, document.components.securitySchemes.basic?.scheme], ['bearer', 'basic'])
     for (const [path, method, operation] of operations(document)) {
-      const guarded = (path.startsWith('/addresses') || path.startsWith('/keys')) && method !== 'options'
+      const guarded = /^\/(addresses|keys|labels)\b/.test(path) && method !== 'options'
       assert.deepEqual(operation.security, guarded ? [{ bearer: [] }, { basic: [] }] : undefined, `${method} ${path}`)
-      assert.equal(path.startsWith('/addresses') || path.startsWith('/keys'), operation.responses['429'] !== undefined, `${method} ${path}`)
+      assert.equal(/^\/(addresses|keys|labels)\b/.test(path), operation.responses['429'] !== undefined, `${method} ${path}`)
       if (guarded) {
         assert.ok(headerNames(operation.responses['401']).includes('WWW-Authenticate'), `${method} ${path}`)
         assert.ok(headerNames(operation.responses['403']).includes('WWW-Authenticate'), `${method} ${path}`)
@@ -125,9 +125,21 @@ describe('the OpenAPI document', () => {
     assert.ok(dav.includes('PROPFIND /dav/*') && dav.includes('REPORT /dav/*') && dav.includes('GET /.well-known/carddav'), dav.join('\n'))
     const otherMethods = undocumented.filter((route) => !/^(GET|HEAD) (\/docs|\/app\/|\/$)/.test(route) && !dav.includes(route))
     assert.ok(otherMethods.includes('TRACE /addresses/{id}') && otherMethods.includes('DELETE /addresses'), otherMethods.join('\n'))
-    assert.ok(otherMethods.every((route) => / \/(addresses(\/\{id\}|\/changes)?|keys(\/\{id\})?)$/.test(route)), otherMethods.join('\n'))
+    assert.ok(otherMethods.every((route) => / \/(addresses(\/\{id\}|\/changes)?|keys(\/\{id\})?|labels(\/\{name\})?)$/.test(route)), otherMethods.join('\n'))
     assert.ok(undocumented.some((route) => route.startsWith('GET /docs')), undocumented.join('\n'))
-    assert.deepEqual(Object.keys(document.paths).sort(), ['/addresses', '/addresses/changes', '/addresses/{id}', '/keys', '/keys/{id}', '/livez', '/metrics', '/openapi.json', '/readyz'])
+    assert.deepEqual(Object.keys(document.paths).sort(), [
+      '/addresses',
+      '/addresses/changes',
+      '/addresses/{id}',
+      '/keys',
+      '/keys/{id}',
+      '/labels',
+      '/labels/{name}',
+      '/livez',
+      '/metrics',
+      '/openapi.json',
+      '/readyz',
+    ])
   })
 
   test('when an operation changes an entry or reads one, then it documents ETag, If-Match and If-None-Match', async (t) => {

@@ -99,6 +99,9 @@ const ROWS: { readonly [K in keyof typeof ErrorCode]: Row } = {
   collectionNotAllowed: [403, 'Forbidden', 'Each owner has one address book; no other collection can be made.'],
   invalidKeyRequest: [400, 'Invalid key request', 'The request for a key is not one that can be granted; "errors" names each failing member.'],
   keyNotFound: [404, 'Key not found', 'No key of yours has this id.'],
+  labelNotFound: [404, 'Label not found', 'No entry of the address book has this label.'],
+  invalidLabel: [400, 'Invalid label', 'The new name is not a label an entry can hold; "errors" says why. Nothing was changed.'],
+  labelBusy: [409, 'Conflict', 'Entries with this label kept changing while it was renamed or deleted; nothing was changed. Try again.'],
   storeUnavailable: [
     503,
     'Service Unavailable',
