@@ -11,6 +11,8 @@ import type {
   EntryUpdate,
   IdempotencyClaim,
   LabelCount,
+  PhotoData,
+  PhotoImage,
   ListQuery,
   NewApiKey,
   NewEntry,
@@ -28,6 +30,8 @@ type Operation =
   | 'find_by_name'
   | 'update'
   | 'update_many'
+  | 'set_photo'
+  | 'get_photo'
   | 'delete'
   | 'list'
   | 'list_stamps'
@@ -121,6 +125,14 @@ export class InstrumentedStore implements Store {
 
   updateMany(owner: string, updates: readonly EntryUpdate[]): Promise<StoredEntry[] | undefined> {
     return this.#measure('update_many', () => this.#store.updateMany(owner, updates))
+  }
+
+  setPhoto(owner: string, id: string, photo: PhotoData | null, ifVersion?: readonly number[]): Promise<StoredEntry | undefined> {
+    return this.#measure('set_photo', () => this.#store.setPhoto(owner, id, photo, ifVersion))
+  }
+
+  getPhoto(owner: string, id: string, which: 'image' | 'thumbnail'): Promise<PhotoImage | undefined> {
+    return this.#measure('get_photo', () => this.#store.getPhoto(owner, id, which))
   }
 
   delete(owner: string, id: string, ifVersion?: readonly number[]): Promise<boolean> {

@@ -15,6 +15,29 @@ export interface StoredEntry {
   readonly entry: AddressEntry
   /** Absent when the entry has none (never an empty object). */
   readonly card?: CardData | undefined
+  /** What the entry says of its photo, when it has one: never the photo itself. */
+  readonly photo?: PhotoStamp | undefined
+}
+
+/** An entry's photo as a listing knows it: its entity tag alone. */
+export interface PhotoStamp {
+  readonly etag: string
+}
+
+/** A photo as the store keeps it, already normalized: the image, a thumbnail, and their type. */
+export interface PhotoData {
+  readonly etag: string
+  /** The media type of both images. */
+  readonly contentType: string
+  readonly image: Uint8Array
+  readonly thumbnail: Uint8Array
+}
+
+/** One of an entry's photo's images, as read back. */
+export interface PhotoImage {
+  readonly etag: string
+  readonly contentType: string
+  readonly data: Uint8Array
 }
 
 /** What a listing of versions needs of an entry, without the entry: its id, version, times and card name. */
@@ -180,7 +203,16 @@ export interface AddressBookStore {
    * checks and the writes are one atomic step, as for `update`.
    */
   updateMany(owner: string, updates: readonly EntryUpdate[]): Promise<StoredEntry[] | undefined>
-  /** Resolves false when there was no such entry, or (with `ifVersion`) not at one of those versions. */
+  /**
+   * Gives the entry this photo, or none (null), as a change of the entry: a new version and a
+   * change recorded, its content and card data kept, in one transaction with the photo's bytes.
+   * Resolves the entry as stored, or undefined when there is no such entry or (with `ifVersion`)
+   * it is not at one of those versions.
+   */
+  setPhoto(owner: string, id: string, photo: PhotoData | null, ifVersion?: readonly number[]): Promise<StoredEntry | undefined>
+  /** One image of the entry's photo (the photo, or its thumbnail); undefined when it has none. */
+  getPhoto(owner: string, id: string, which: 'image' | 'thumbnail'): Promise<PhotoImage | undefined>
+  /** Resolves false when there was no such entry, or (with `ifVersion`) not at one of those versions. The photo goes with it. */
   delete(owner: string, id: string, ifVersion?: readonly number[]): Promise<boolean>
   /**
    * The owner's entries that pass the filter, in the query's order (ties by id), starting after

@@ -32,6 +32,8 @@ import type {
   EntryStamp,
   EntryUpdate,
   LabelCount,
+  PhotoData,
+  PhotoImage,
   WriteOptions,
 } from '../../src/storage/store.js'
 import { DEFAULT_SORT, type EntryFilter } from '../../src/domain/listing.js'
@@ -122,6 +124,14 @@ class FakeStore implements AddressBookStore {
 
   updateMany(owner: string, updates: readonly EntryUpdate[]): Promise<StoredEntry[] | undefined> {
     return this.#call('updateMany', [owner, updates], () => this.#inner.updateMany(owner, updates))
+  }
+
+  setPhoto(owner: string, id: string, photo: PhotoData | null, ifVersion?: readonly number[]): Promise<StoredEntry | undefined> {
+    return this.#call('setPhoto', [owner, id, photo, ifVersion], () => this.#inner.setPhoto(owner, id, photo, ifVersion))
+  }
+
+  getPhoto(owner: string, id: string, which: 'image' | 'thumbnail'): Promise<PhotoImage | undefined> {
+    return this.#call('getPhoto', [owner, id, which], () => this.#inner.getPhoto(owner, id, which))
   }
 
   labelCounts(owner: string): Promise<LabelCount[]> {

@@ -455,7 +455,7 @@ describe('SqliteStore', () => {
     test('when a file from before compatibility forms were folded is opened, then entries written in them are found and sorted as plain text, and the old index is gone', async (t) => {
       const folder = aTempFolder(t)
       const old = folder.connect()
-      const beforeRefold = SQLITE_MIGRATIONS.length - 1
+      const beforeRefold = SQLITE_MIGRATIONS.findIndex((migration) => typeof migration === 'function' && migration.name === 'refoldIndex')
       for (const migration of SQLITE_MIGRATIONS.slice(0, beforeRefold)) {
         if (typeof migration === 'string') old.exec(migration)
         else migration(old)
@@ -553,7 +553,7 @@ describe('SqliteStore', () => {
 
       assert.deepEqual(
         columns.map((column) => column.name),
-        ['seq', 'id', 'owner', 'version', 'created_at', 'updated_at', 'sort_name', 'entry', 'created_seq', 'changed_seq', 'search_text', 'card_name', 'card_uid', 'card_kept'],
+        ['seq', 'id', 'owner', 'version', 'created_at', 'updated_at', 'sort_name', 'entry', 'created_seq', 'changed_seq', 'search_text', 'card_name', 'card_uid', 'card_kept', 'photo_etag'],
       )
       assert.ok(row !== null && typeof row === 'object' && 'entry' in row && typeof row.entry === 'string')
       assert.deepEqual(
@@ -573,6 +573,7 @@ describe('SqliteStore', () => {
           card_name: null,
           card_uid: null,
           card_kept: null,
+          photo_etag: null,
         },
       )
     })

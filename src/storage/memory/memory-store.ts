@@ -15,6 +15,9 @@ import {
   type IdempotencyClaim,
   type IdempotencyRecord,
   type LabelCount,
+  type PhotoData,
+  type PhotoImage,
+  type PhotoStamp,
   type ListQuery,
   type NewApiKey,
   type NewEntry,
@@ -44,6 +47,8 @@ interface Tombstone {
 /** One owner's book: entries by id, the ids of entries by their card name, tombstones by id, and where its changes stand. */
 class Book {
   readonly entries = new Map<string, Kept>()
+  /** Photos by entry id. */
+  readonly photos = new Map<string, PhotoData>()
   readonly names = new Map<string, string>()
   readonly tombstones = new Map<string, Tombstone>()
   latest = 0
@@ -156,7 +161,7 @@ export class MemoryStore implements Store {
     const card = options.card === undefined ? kept.stored.card : keptCard(options.card)
     const holder = card?.name === undefined ? undefined : book.names.get(card.name)
     if (holder !== undefined && holder !== id) return Promise.reject(new EntryExistsError(holder))
-    return Promise.resolve(copy(this.#replace(book, kept, entry, card)))
+    return Promise.resolve(copy(this.#replace(book, kept, entry, card, kept.stored.photo)))
   }
 
   updateMany(owner: string, updates: readonly EntryUpdate[]): Promise<StoredEntry[] | undefined> {
@@ -168,11 +173,25 @@ export class MemoryStore implements Store {
       found.push({ kept, entry })
     }
     const book = this.#book(owner)
-    return Promise.resolve(found.map(({ kept, entry }) => copy(this.#replace(book, kept, entry, kept.stored.card))))
+    return Promise.resolve(found.map(({ kept, entry }) => copy(this.#replace(book, kept, entry, kept.stored.card, kept.stored.photo))))
   }
 
-  /** Stores the entry's next version in the book, with this card data; returns it, the book's own. */
-  #replace(book: Book, kept: Kept, entry: AddressEntry, card: CardData | undefined): StoredEntry {
+  setPhoto(owner: string, id: string, photo: PhotoData | null, ifVersion?: readonly number[]): Promise<StoredEntry | undefined> {
+    const kept = this.#find(owner, id, ifVersion)
+    if (!kept) return Promise.resolve(undefined)
+    const book = this.#book(owner)
+    if (photo) book.photos.set(id, { ...photo, image: photo.image.slice(), thumbnail: photo.thumbnail.slice() })
+    else book.photos.delete(id)
+    return Promise.resolve(copy(this.#replace(book, kept, kept.stored.entry, kept.stored.card, photo ? { etag: photo.etag } : undefined)))
+  }
+
+  getPhoto(owner: string, id: string, which: 'image' | 'thumbnail'): Promise<PhotoImage | undefined> {
+    const photo = this.#books.get(owner)?.photos.get(id)
+    return Promise.resolve(photo && { etag: photo.etag, contentType: photo.contentType, data: photo[which].slice() })
+  }
+
+  /** Stores the entry's next version in the book, with this card data and photo; returns it, the book's own. */
+  #replace(book: Book, kept: Kept, entry: AddressEntry, card: CardData | undefined, photo: PhotoStamp | undefined): StoredEntry {
     const { id, owner } = kept.stored
     const updated: StoredEntry = {
       id,
@@ -182,6 +201,7 @@ export class MemoryStore implements Store {
       updatedAt: this.clock().toISOString(),
       entry: copyOfJson(entry),
       ...(card ? { card } : {}),
+      ...(photo ? { photo } : {}),
     }
     if (kept.stored.card?.name !== undefined) book.names.delete(kept.stored.card.name)
     if (card?.name !== undefined) book.names.set(card.name, id)
@@ -195,6 +215,7 @@ export class MemoryStore implements Store {
     const book = this.#book(owner)
     const name = kept.stored.card?.name
     book.entries.delete(id)
+    book.photos.delete(id)
     if (name !== undefined) book.names.delete(name)
     book.tombstones.set(id, { id, seq: ++book.latest, deletedAt: this.clock().toISOString(), name })
     return Promise.resolve(true)
@@ -373,7 +394,7 @@ function idempotencyName(owner: string, key: string): string {
 }
 
 function copy(stored: StoredEntry): StoredEntry {
-  return { ...stored, entry: copyOfJson(stored.entry), ...(stored.card ? { card: { ...stored.card } } : {}) }
+  return { ...stored, entry: copyOfJson(stored.entry), ...(stored.card ? { card: { ...stored.card } } : {}), ...(stored.photo ? { photo: { ...stored.photo } } : {}) }
 }
 
 /**

@@ -80,6 +80,18 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
    CREATE UNIQUE INDEX address_entries_by_card_name ON address_entries (owner, card_name) WHERE card_name IS NOT NULL;
    ALTER TABLE tombstones ADD COLUMN card_name text;`,
   refoldIndex,
+  // Photos: each in a table of its own, so that no listing reads its bytes (and TOAST keeps them
+  // out of line); its entity tag beside the entry, which is all a listing needs of it.
+  `ALTER TABLE address_entries ADD COLUMN photo_etag text;
+   CREATE TABLE entry_photos (
+     owner        text  NOT NULL,
+     entry_id     text  NOT NULL,
+     content_type text  NOT NULL,
+     image        bytea NOT NULL,
+     thumbnail    bytea NOT NULL,
+     PRIMARY KEY (owner, entry_id),
+     FOREIGN KEY (owner, entry_id) REFERENCES address_entries (owner, id) ON DELETE CASCADE
+   );`,
 ]
 
 /**

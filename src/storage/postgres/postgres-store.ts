@@ -16,6 +16,9 @@ import {
   type EntryStamp,
   type EntryUpdate,
   type LabelCount,
+  type PhotoData,
+  type PhotoImage,
+  type PhotoStamp,
   type IdempotencyClaim,
   type ListQuery,
   type NewApiKey,
@@ -36,6 +39,7 @@ interface EntryRow {
   created_at: Date
   updated_at: Date
   entry: AddressEntry
+  photo_etag: string | null
   card_name: string | null
   card_uid: string | null
   card_kept: string | null
@@ -62,6 +66,7 @@ interface ChangeRow {
   created_at: Date | null
   updated_at: Date | null
   entry: AddressEntry | null
+  photo_etag: string | null
   card_name: string | null
   card_uid: string | null
   card_kept: string | null
@@ -91,8 +96,8 @@ export interface PostgresStoreOptions {
 }
 
 const COLUMNS = 'id, owner, version, created_at, updated_at, entry'
-/** What a read returns of an entry: its columns and its card data's. */
-const READ_COLUMNS = `${COLUMNS}, card_name, card_uid, card_kept`
+/** What a read returns of an entry: its columns, its photo's entity tag and its card data's. */
+const READ_COLUMNS = `${COLUMNS}, photo_etag, card_name, card_uid, card_kept`
 const KEY_COLUMNS = 'id, owner, scope, label, secret_hash, created_at, last_used_at, revoked_at'
 
 /**
@@ -151,6 +156,7 @@ interface UpdateRow {
   card_name: string | null
   card_uid: string | null
   card_kept: string | null
+  photo_etag: string | null
 }
 
 /*
@@ -260,7 +266,7 @@ const UPDATE_ENTRY: Statement = {
         card_kept = CASE WHEN $9::boolean THEN card_kept ELSE $12::text END
       FROM counter WHERE owner = $1 AND id = $2
       RETURNING address_entries.id, address_entries.version, address_entries.created_at,
-        address_entries.card_name, address_entries.card_uid, address_entries.card_kept
+        address_entries.card_name, address_entries.card_uid, address_entries.card_kept, address_entries.photo_etag
     ),
     terms AS (SELECT field, value FROM jsonb_to_recordset($7::jsonb) AS term(field text, value text)),
     stale AS (
@@ -272,7 +278,8 @@ const UPDATE_ENTRY: Statement = {
       SELECT updated.id, $1, terms.field, terms.value FROM updated, terms
       ON CONFLICT DO NOTHING
     )
-    SELECT updated.version, updated.created_at, EXISTS (SELECT FROM target) AS locked, updated.card_name, updated.card_uid, updated.card_kept
+    SELECT updated.version, updated.created_at, EXISTS (SELECT FROM target) AS locked, updated.card_name, updated.card_uid, updated.card_kept,
+      updated.photo_etag
     FROM (SELECT) AS one LEFT JOIN updated ON true`,
 }
 
@@ -281,6 +288,40 @@ const LABEL_COUNTS: Statement = {
   name: 'addrservice-label-counts',
   text: 'SELECT value AS label, count(*)::integer AS count FROM entry_terms WHERE owner = $1 AND field = $2 GROUP BY value',
 }
+
+/**
+ * A new version of an entry (if at one of the versions $4) with its photo's entity tag $5 (null:
+ * none), and its change: the entry is locked first and the counter reached only through it, as
+ * for an update, so that a missing or stale entry takes no seq.
+ */
+const SET_PHOTO: Statement = {
+  name: 'addrservice-set-photo',
+  text: `WITH target AS (
+      SELECT FROM address_entries WHERE owner = $1 AND id = $2 AND ($4::integer[] IS NULL OR version = ANY($4::integer[])) FOR UPDATE
+    ),
+    counter AS (
+      INSERT INTO change_counters AS counter (owner, latest) SELECT $1, 1 FROM target
+      ON CONFLICT (owner) DO UPDATE SET latest = counter.latest + 1
+      RETURNING latest
+    )
+    UPDATE address_entries SET version = version + 1, updated_at = $3, photo_etag = $5, changed_seq = counter.latest
+    FROM counter WHERE owner = $1 AND id = $2
+    RETURNING ${READ_COLUMNS.split(', ').map((column) => `address_entries.${column}`).join(', ')}`,
+}
+
+const PUT_PHOTO: Statement = {
+  name: 'addrservice-put-photo',
+  text: `INSERT INTO entry_photos (owner, entry_id, content_type, image, thumbnail) VALUES ($1, $2, $3, $4, $5)
+    ON CONFLICT (owner, entry_id) DO UPDATE SET content_type = excluded.content_type, image = excluded.image, thumbnail = excluded.thumbnail`,
+}
+
+const DELETE_PHOTO: Statement = { name: 'addrservice-delete-photo', text: 'DELETE FROM entry_photos WHERE owner = $1 AND entry_id = $2' }
+
+const photoRead = (column: string) =>
+  `SELECT e.photo_etag AS etag, p.content_type, p.${column} AS data
+   FROM address_entries AS e JOIN entry_photos AS p ON p.owner = e.owner AND p.entry_id = e.id WHERE e.owner = $1 AND e.id = $2`
+const GET_PHOTO: Statement = { name: 'addrservice-get-photo', text: photoRead('image') }
+const GET_THUMBNAIL: Statement = { name: 'addrservice-get-thumbnail', text: photoRead('thumbnail') }
 
 /** Within a transaction: the entry's lock, so that the statements after it read its latest version. */
 const LOCK_ENTRY: Statement = {
@@ -320,10 +361,10 @@ const CHANGE_POSITION: Statement = {
 
 const CHANGES_SINCE: Statement = {
   name: 'addrservice-changes-since',
-  text: `(SELECT changed_seq AS seq, id, created_seq > $2 AS created, version, created_at, updated_at, entry, card_name, card_uid, card_kept
+  text: `(SELECT changed_seq AS seq, id, created_seq > $2 AS created, version, created_at, updated_at, entry, photo_etag, card_name, card_uid, card_kept
       FROM address_entries WHERE owner = $1 AND changed_seq > $2 ORDER BY changed_seq LIMIT $3)
     UNION ALL
-    (SELECT seq, id, NULL, NULL, NULL, NULL, NULL, card_name, NULL, NULL FROM tombstones
+    (SELECT seq, id, NULL, NULL, NULL, NULL, NULL, NULL, card_name, NULL, NULL FROM tombstones
       WHERE owner = $1 AND seq > $2
       AND NOT EXISTS (SELECT FROM address_entries WHERE address_entries.owner = $1 AND address_entries.id = tombstones.id)
       ORDER BY seq LIMIT $3)
@@ -581,7 +622,7 @@ export class PostgresStore implements Store {
     }
     if (!row?.created_at || row.version === null) return undefined
     const now = cardFromColumns(row.card_name, row.card_uid, row.card_kept)
-    return { id, owner, version: row.version, createdAt: row.created_at.toISOString(), updatedAt, entry: structuredClone(entry), ...(now ? { card: now } : {}) }
+    return { id, owner, version: row.version, createdAt: row.created_at.toISOString(), updatedAt, entry: structuredClone(entry), ...(now ? { card: now } : {}), ...photoOf(row.photo_etag) }
   }
 
   /**
@@ -607,7 +648,7 @@ export class PostgresStore implements Store {
         const row = rows[0]
         if (isStale(row) || !row?.created_at || row.version === null) throw new Error(`the update of ${id} did not apply while it held the entry's lock`)
         const card = cardFromColumns(row.card_name, row.card_uid, row.card_kept)
-        stored.push({ id, owner, version: row.version, createdAt: row.created_at.toISOString(), updatedAt, entry: structuredClone(entry), ...(card ? { card } : {}) })
+        stored.push({ id, owner, version: row.version, createdAt: row.created_at.toISOString(), updatedAt, entry: structuredClone(entry), ...(card ? { card } : {}), ...photoOf(row.photo_etag) })
       }
       return { keep: true, value: stored }
     })
@@ -623,6 +664,29 @@ export class PostgresStore implements Store {
       if (isStale(rows[0])) throw new Error(`the update of ${id} read a stale snapshot while it held the entry's lock`)
       return { keep: true, value: rows[0] }
     })
+  }
+
+  /**
+   * One transaction: the entry's new version and change (SET_PHOTO, which locks it), then its
+   * photo's row written or deleted. Nothing when the entry is missing or at another version.
+   */
+  async setPhoto(owner: string, id: string, photo: PhotoData | null, ifVersion?: readonly number[]): Promise<StoredEntry | undefined> {
+    return this.#transaction(async (client) => {
+      const { rows } = await client.query<EntryRow>({ ...SET_PHOTO, values: [owner, id, this.#clock().toISOString(), ifVersion ?? null, photo?.etag ?? null] })
+      const [row] = rows
+      if (!row) return { keep: false, value: undefined }
+      if (photo) {
+        await client.query({ ...PUT_PHOTO, values: [owner, id, photo.contentType, photo.image, photo.thumbnail] })
+      } else {
+        await client.query({ ...DELETE_PHOTO, values: [owner, id] })
+      }
+      return { keep: true, value: toStoredEntry(row) }
+    })
+  }
+
+  async getPhoto(owner: string, id: string, which: 'image' | 'thumbnail'): Promise<PhotoImage | undefined> {
+    const [row] = await this.#query<{ etag: string; content_type: string; data: Buffer }>(which === 'image' ? GET_PHOTO : GET_THUMBNAIL, [owner, id])
+    return row && { etag: row.etag, contentType: row.content_type, data: new Uint8Array(row.data.buffer, row.data.byteOffset, row.data.byteLength) }
   }
 
   /** One statement (DELETE_ENTRY). Its terms go with it (ON DELETE CASCADE); a tombstone takes its place. */
@@ -1016,8 +1080,8 @@ function toStoredChange(owner: string, row: ChangeRow): StoredChange {
   if (row.entry === null || row.version === null || row.created_at === null || row.updated_at === null) {
     return { seq, id: row.id, kind: 'deleted', ...(row.card_name === null ? {} : { name: row.card_name }) }
   }
-  const { card_name, card_uid, card_kept } = row
-  const stored = toStoredEntry({ id: row.id, owner, version: row.version, created_at: row.created_at, updated_at: row.updated_at, entry: row.entry, card_name, card_uid, card_kept })
+  const { photo_etag, card_name, card_uid, card_kept } = row
+  const stored = toStoredEntry({ id: row.id, owner, version: row.version, created_at: row.created_at, updated_at: row.updated_at, entry: row.entry, photo_etag, card_name, card_uid, card_kept })
   return { seq, id: row.id, kind: row.created ? 'created' : 'updated', stored }
 }
 
@@ -1031,5 +1095,10 @@ function toStoredEntry(row: EntryRow): StoredEntry {
     updatedAt: row.updated_at.toISOString(),
     entry: row.entry,
     ...(card ? { card } : {}),
+    ...photoOf(row.photo_etag),
   }
+}
+
+function photoOf(etag: string | null): { photo?: PhotoStamp } {
+  return etag === null ? {} : { photo: { etag } }
 }

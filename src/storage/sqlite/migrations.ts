@@ -124,6 +124,15 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
    CREATE UNIQUE INDEX address_entries_by_card_name ON address_entries (owner, card_name) WHERE card_name IS NOT NULL;
    ALTER TABLE tombstones ADD COLUMN card_name TEXT;`,
   refoldIndex,
+  // Photos: each in a table of its own, keyed by its entry's seq, so that no listing reads its
+  // bytes; its entity tag beside the entry, which is all a listing needs of it.
+  `ALTER TABLE address_entries ADD COLUMN photo_etag TEXT;
+   CREATE TABLE entry_photos (
+     seq          INTEGER NOT NULL PRIMARY KEY,
+     content_type TEXT    NOT NULL,
+     image        BLOB    NOT NULL,
+     thumbnail    BLOB    NOT NULL
+   ) STRICT;`,
 ]
 
 /** Fills the listing index of entries stored before it existed. */

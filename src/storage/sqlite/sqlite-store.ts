@@ -17,6 +17,8 @@ import {
   type EntryUpdate,
   type IdempotencyClaim,
   type LabelCount,
+  type PhotoData,
+  type PhotoImage,
   type ListQuery,
   type NewApiKey,
   type NewEntry,
@@ -30,19 +32,10 @@ import { configureDurability } from './durability.js'
 import { GroupCommit, WriteError } from './group-commit.js'
 import { SQLITE_MIGRATIONS } from './migrations.js'
 import { TRIGRAM_LENGTH, trigramQuery } from './trigrams.js'
-import { KEY_COLUMNS, type NewRow, type UpdatedRow, type WriteOp } from './writes.js'
+import { KEY_COLUMNS, type EntryColumns, type NewRow, type UpdatedRow, type WriteOp } from './writes.js'
 
-interface EntryRow {
-  id: string
-  owner: string
-  version: number
-  created_at: string
-  updated_at: string
-  entry: string
-  card_name: string | null
-  card_uid: string | null
-  card_kept: string | null
-}
+/** An entry's columns, as a read answers them. */
+type EntryRow = EntryColumns
 
 /** What listStamps reads of an entry. */
 interface StampRow {
@@ -62,6 +55,7 @@ interface ChangeRow {
   created_at: string | null
   updated_at: string | null
   entry: string | null
+  photo_etag: string | null
   card_name: string | null
   card_uid: string | null
   card_kept: string | null
@@ -86,7 +80,7 @@ export interface SqliteStoreOptions {
 }
 
 /** An entry's columns, its card data last: a large one is read past only when it is asked for. */
-const COLUMNS = 'id, owner, version, created_at, updated_at, entry, card_name, card_uid, card_kept'
+const COLUMNS = 'id, owner, version, created_at, updated_at, entry, photo_etag, card_name, card_uid, card_kept'
 const UTF8 = new TextEncoder()
 
 /**
@@ -110,6 +104,7 @@ export class SqliteStore implements Store {
   readonly #changes: Database.Statement<[{ owner: string; since: number; limit: number }], ChangeRow>
   readonly #stamps: Database.Statement<[{ owner: string; createdAt: string; id: string; limit: number }], StampRow>
   readonly #labelCounts: Database.Statement<[string], LabelCount>
+  readonly #photo: Record<'image' | 'thumbnail', Database.Statement<[string, string], { etag: string; content_type: string; data: Buffer }>>
   readonly #tag: Database.Statement<[string], { tag: number }>
   /** Listing statements by their SQL: a handful of shapes, each prepared once. */
   readonly #listings = new Map<string, Database.Statement<unknown[], EntryRow & { total?: number }>>()
@@ -143,6 +138,9 @@ export class SqliteStore implements Store {
     this.#changes = db.prepare(changesSql)
     this.#stamps = db.prepare(stampsSql)
     // A range of the terms' primary key (owner, field, value, seq): grouped as it is read.
+    const photoSql = (column: string) =>
+      `SELECT e.photo_etag AS etag, p.content_type, p.${column} AS data FROM address_entries AS e JOIN entry_photos AS p ON p.seq = e.seq WHERE e.owner = ? AND e.id = ?`
+    this.#photo = { image: db.prepare(photoSql('image')), thumbnail: db.prepare(photoSql('thumbnail')) }
     this.#labelCounts = db.prepare(`SELECT value AS label, count(*) AS count FROM entry_terms WHERE owner = ? AND field = '${LABEL_NAME}' GROUP BY value`)
     this.#tag = db.prepare('SELECT tag FROM search_owners WHERE owner = ?')
     this.#keys = {
@@ -229,6 +227,18 @@ export class SqliteStore implements Store {
       const update = updates[index]
       if (!row || !update) throw new Error('the SQLite writer answered an update of many without one of its entries')
       return updatedEntry(owner, update.id, update.entry, row)
+    })
+  }
+
+  async setPhoto(owner: string, id: string, photo: PhotoData | null, ifVersion?: readonly number[]): Promise<StoredEntry | undefined> {
+    const row = (await this.#write({ kind: 'setPhoto', owner, id, now: this.#clock().toISOString(), versions: versions(ifVersion), photo })) as EntryRow | undefined
+    return row && toStoredEntry(row)
+  }
+
+  getPhoto(owner: string, id: string, which: 'image' | 'thumbnail'): Promise<PhotoImage | undefined> {
+    return attempt(() => {
+      const row = this.#photo[which].get(owner, id)
+      return row && { etag: row.etag, contentType: row.content_type, data: new Uint8Array(row.data.buffer, row.data.byteOffset, row.data.byteLength) }
     })
   }
 
@@ -409,6 +419,7 @@ function toStoredEntry(row: EntryRow): StoredEntry {
     updatedAt: row.updated_at,
     entry: JSON.parse(row.entry) as AddressEntry,
     ...(card ? { card } : {}),
+    ...(row.photo_etag === null ? {} : { photo: { etag: row.photo_etag } }),
   }
 }
 
@@ -416,8 +427,8 @@ function toStoredChange(owner: string, row: ChangeRow): StoredChange {
   if (row.entry === null || row.version === null || row.created_at === null || row.updated_at === null) {
     return { seq: row.seq, id: row.id, kind: 'deleted', ...(row.card_name === null ? {} : { name: row.card_name }) }
   }
-  const { card_name, card_uid, card_kept } = row
-  const stored = toStoredEntry({ id: row.id, owner, version: row.version, created_at: row.created_at, updated_at: row.updated_at, entry: row.entry, card_name, card_uid, card_kept })
+  const { photo_etag, card_name, card_uid, card_kept } = row
+  const stored = toStoredEntry({ id: row.id, owner, version: row.version, created_at: row.created_at, updated_at: row.updated_at, entry: row.entry, photo_etag, card_name, card_uid, card_kept })
   return { seq: row.seq, id: row.id, kind: row.created === 1 ? 'created' : 'updated', stored }
 }
 
@@ -430,10 +441,10 @@ function versions(ifVersion: readonly number[] | undefined): string | null {
  * card name their entry had. SQLite merges the two, each walked in seq order on its index, and
  * stops at the limit.
  */
-export const changesSql = `SELECT changed_seq AS seq, id, created_seq > @since AS created, version, created_at, updated_at, entry, card_name, card_uid, card_kept
+export const changesSql = `SELECT changed_seq AS seq, id, created_seq > @since AS created, version, created_at, updated_at, entry, photo_etag, card_name, card_uid, card_kept
   FROM address_entries WHERE owner = @owner AND changed_seq > @since
   UNION ALL
-  SELECT seq, id, NULL, NULL, NULL, NULL, NULL, card_name, NULL, NULL FROM tombstones WHERE owner = @owner AND seq > @since
+  SELECT seq, id, NULL, NULL, NULL, NULL, NULL, NULL, card_name, NULL, NULL FROM tombstones WHERE owner = @owner AND seq > @since
   ORDER BY seq LIMIT @limit`
 
 /**
@@ -507,7 +518,16 @@ export function countSql(searcher: Searcher, filter: EntryFilter): { sql: string
 /** An entry as an update stored it, from what the writer answered. */
 function updatedEntry(owner: string, id: string, entry: AddressEntry, row: UpdatedRow): StoredEntry {
   const kept = cardFromColumns(row.cardName, row.cardUid, row.cardKept)
-  return { id, owner, version: row.version, createdAt: row.createdAt, updatedAt: row.updatedAt, entry: structuredClone(entry), ...(kept ? { card: kept } : {}) }
+  return {
+    id,
+    owner,
+    version: row.version,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+    entry: structuredClone(entry),
+    ...(kept ? { card: kept } : {}),
+    ...(row.photoEtag === null ? {} : { photo: { etag: row.photoEtag } }),
+  }
 }
 
 /** One page: keyset pagination on (sort column, id), so that deep pages cost what the first does. */

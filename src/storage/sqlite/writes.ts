@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3'
 import type { EntryIndex } from '../../domain/listing.js'
-import type { CardData, NewApiKey } from '../store.js'
+import type { CardData, NewApiKey, PhotoData } from '../store.js'
 import { trigramTokens } from './trigrams.js'
 
 /**
@@ -36,6 +36,15 @@ export type WriteOp =
       readonly items: readonly { readonly id: string; readonly entry: string; readonly index: EntryIndex; readonly versions: string }[]
     }
   | { readonly kind: 'delete'; readonly owner: string; readonly id: string; readonly now: string; readonly versions: string | null }
+  | {
+      readonly kind: 'setPhoto'
+      readonly owner: string
+      readonly id: string
+      readonly now: string
+      readonly versions: string | null
+      /** The photo, or null to remove the entry's. */
+      readonly photo: PhotoData | null
+    }
   | { readonly kind: 'forgetDeletions'; readonly before: string }
   | {
       readonly kind: 'claimIdempotencyKey'
@@ -95,6 +104,21 @@ export interface UpdatedRow {
   cardName: string | null
   cardUid: string | null
   cardKept: string | null
+  photoEtag: string | null
+}
+
+/** An entry's columns, as the store reads them. */
+export interface EntryColumns {
+  id: string
+  owner: string
+  version: number
+  created_at: string
+  updated_at: string
+  entry: string
+  photo_etag: string | null
+  card_name: string | null
+  card_uid: string | null
+  card_kept: string | null
 }
 
 export type WriteOutcome = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly failure: WriteFailure }
@@ -129,10 +153,13 @@ export class Writes {
         cardKept: string | null
       },
     ],
-    { seq: number; version: number; created_at: string; updated_at: string; card_name: string | null; card_uid: string | null; card_kept: string | null }
+    { seq: number; version: number; created_at: string; updated_at: string; card_name: string | null; card_uid: string | null; card_kept: string | null; photo_etag: string | null }
   >
   readonly #delete: Database.Statement<[{ owner: string; id: string; versions: string | null }], { seq: number; card_name: string | null }>
   readonly #selectVersion: Database.Statement<[string, string], { version: number }>
+  readonly #setPhotoEtag: Database.Statement<[{ owner: string; id: string; now: string; versions: string | null; etag: string | null }], EntryColumns & { seq: number }>
+  readonly #putPhoto: Database.Statement<[number, string, Uint8Array, Uint8Array]>
+  readonly #deletePhoto: Database.Statement<[number]>
   readonly #insertTombstone: Database.Statement<[string, string, number, string, string | null]>
   readonly #selectByName: Database.Statement<[string, string], { id: string }>
   readonly #deleteTombstone: Database.Statement<[string, string]>
@@ -175,8 +202,19 @@ export class Writes {
          card_uid = CASE WHEN @keepCard THEN card_uid ELSE @cardUid END,
          card_kept = CASE WHEN @keepCard THEN card_kept ELSE @cardKept END
        WHERE owner = @owner AND id = @id AND (@versions IS NULL OR version IN (SELECT value FROM json_each(@versions)))
-       RETURNING seq, version, created_at, updated_at, card_name, card_uid, card_kept`,
+       RETURNING seq, version, created_at, updated_at, card_name, card_uid, card_kept, photo_etag`,
     )
+    this.#setPhotoEtag = db.prepare(
+      `UPDATE address_entries SET version = version + 1, updated_at = @now, photo_etag = @etag,
+         changed_seq = (SELECT latest + 1 FROM change_counters WHERE owner = @owner)
+       WHERE owner = @owner AND id = @id AND (@versions IS NULL OR version IN (SELECT value FROM json_each(@versions)))
+       RETURNING seq, id, owner, version, created_at, updated_at, entry, photo_etag, card_name, card_uid, card_kept`,
+    )
+    this.#putPhoto = db.prepare(
+      `INSERT INTO entry_photos (seq, content_type, image, thumbnail) VALUES (?, ?, ?, ?)
+       ON CONFLICT (seq) DO UPDATE SET content_type = excluded.content_type, image = excluded.image, thumbnail = excluded.thumbnail`,
+    )
+    this.#deletePhoto = db.prepare('DELETE FROM entry_photos WHERE seq = ?')
     this.#delete = db.prepare(
       `DELETE FROM address_entries
        WHERE owner = @owner AND id = @id AND (@versions IS NULL OR version IN (SELECT value FROM json_each(@versions)))
@@ -268,7 +306,15 @@ export class Writes {
     this.#next(op.owner, 1)
     this.#clearIndex(row.seq)
     this.#writeIndex(row.seq, op.owner, this.#tag(op.owner), op.index)
-    return { version: row.version, createdAt: row.created_at, updatedAt: row.updated_at, cardName: row.card_name, cardUid: row.card_uid, cardKept: row.card_kept }
+    return {
+      version: row.version,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+      cardName: row.card_name,
+      cardUid: row.card_uid,
+      cardKept: row.card_kept,
+      photoEtag: row.photo_etag,
+    }
   }
 
   /** The id the last create was inserting, named when it turns out to be taken. */
@@ -306,9 +352,18 @@ export class Writes {
         }
         return op.items.map((item) => this.#updateOne({ owner: op.owner, now: op.now, ...item }))
       }
+      case 'setPhoto': {
+        const row = this.#setPhotoEtag.get({ owner: op.owner, id: op.id, now: op.now, versions: op.versions, etag: op.photo?.etag ?? null })
+        if (!row) return undefined
+        this.#next(op.owner, 1)
+        if (op.photo) this.#putPhoto.run(row.seq, op.photo.contentType, op.photo.image, op.photo.thumbnail)
+        else this.#deletePhoto.run(row.seq)
+        return row
+      }
       case 'delete': {
         const row = this.#delete.get({ owner: op.owner, id: op.id, versions: op.versions })
         if (!row) return false
+        this.#deletePhoto.run(row.seq)
         this.#clearIndex(row.seq)
         this.#insertTombstone.run(op.owner, op.id, this.#next(op.owner, 1), op.now, row.card_name)
         return true
