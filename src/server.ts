@@ -14,7 +14,7 @@ import { createStore } from './storage/factory.js'
 import { InstrumentedStore } from './storage/instrumented-store.js'
 import { ApiKeys } from './auth/api-keys.js'
 import { apiKeyAuthenticator, jwtAuthenticator, type Authenticator } from './auth/authenticator.js'
-import type { AddressBookStore, Store } from './storage/store.js'
+import type { AddressBookStore, PhotoData, Store } from './storage/store.js'
 import { describeStoreConfig } from './storage/store-config.js'
 
 /** The service could not start: `exitCode` 2 for a configuration it refuses, 1 for anything else. */
@@ -73,7 +73,14 @@ export function addressBookFor(store: AddressBookStore, config: Pick<Config, 're
     requireIfMatch: config.requireIfMatch,
     syncRetentionMs: config.sync.retention,
     idempotencyExpiryMs: config.idempotency.expiry,
+    photos: normalizePhoto,
   })
+}
+
+/** The image library loads with the first photo, not at start: most requests never need it. */
+async function normalizePhoto(bytes: Uint8Array): Promise<PhotoData> {
+  const photos = await import('./formats/photo.js')
+  return photos.normalizePhoto(bytes)
 }
 
 /**

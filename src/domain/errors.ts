@@ -63,6 +63,12 @@ export const ErrorCode = {
   invalidLabel: 'invalid-label',
   /** The entries with a label kept changing while it was renamed or deleted. */
   labelBusy: 'label-busy',
+  /** A photo whose bytes are not a whole JPEG, PNG or WebP image. */
+  invalidPhoto: 'invalid-photo',
+  /** A photo with more pixels than the service decodes (a decompression bomb, say). */
+  photoTooLarge: 'photo-too-large',
+  /** An entry without a photo, asked for its photo. */
+  photoNotFound: 'photo-not-found',
   storeUnavailable: 'store-unavailable',
   notReady: 'not-ready',
   internalError: 'internal-error',
@@ -279,5 +285,30 @@ export class LabelBusyError extends DomainError {
   readonly code = ErrorCode.labelBusy
   constructor(readonly label: string) {
     super(`The entries with the label ${JSON.stringify(label.slice(0, 100))} kept changing; nothing was changed`)
+  }
+}
+
+/** A photo whose bytes are not an image the service reads: the reason says what is wrong. */
+export class InvalidPhotoError extends DomainError {
+  readonly code = ErrorCode.invalidPhoto
+  constructor(reason: string) {
+    super(`Invalid photo: ${reason}`, { detail: `The photo was not stored: ${reason}.` })
+  }
+}
+
+/** A photo with more pixels than the service decodes; nothing of it was decoded. */
+export class PhotoTooLargeError extends DomainError {
+  readonly code = ErrorCode.photoTooLarge
+  constructor(width: number, height: number, limit: number) {
+    const detail = `The image is ${String(width)}×${String(height)} pixels, more than the limit of ${limit.toLocaleString('en')} pixels; nothing was stored.`
+    super(detail, { detail })
+  }
+}
+
+/** The entry has no photo (or is not the caller's owner's: see EntryNotFoundError for a missing entry). */
+export class PhotoNotFoundError extends DomainError {
+  readonly code = ErrorCode.photoNotFound
+  constructor(readonly id: string) {
+    super(`The entry ${JSON.stringify(id.slice(0, 100))} has no photo`)
   }
 }

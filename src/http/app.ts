@@ -30,6 +30,7 @@ import { addHealthRoutes, PROBE_PATHS } from './site/health.js'
 import { addMetricsRoute, RequestMetrics } from './edge/metrics.js'
 import { addApiDocsRoutes, addOpenApi } from './json/openapi.js'
 import { addressRoutes } from './json/addresses.js'
+import { photoRoutes } from './json/photos.js'
 import { HttpProblem, pathOf, problemBody, Problems, resolveProblem, traceOf } from './edge/problems.js'
 import { addRateLimit, RATE_LIMIT_GUARD } from './edge/rate-limit.js'
 import { NO_GUARD, type Guard } from './edge/responses.js'
@@ -205,6 +206,7 @@ export function buildApp(config: AppConfig, { addressBook, cardBook, labels, dev
     addAuthentication(scope, { authenticator, metrics: options.metrics, readMethods: DAV_READ_METHODS })
     if (limitRate) await addRateLimit(scope, { settings: config.rateLimit, logger, metrics: options.metrics })
     await scope.register(addressRoutes, { service: addressBook, guard })
+    await scope.register(photoRoutes, { service: addressBook, guard })
     if (labels) await scope.register(labelRoutes, { labels, guard })
     if (deviceKeys && authenticator) await scope.register(keyRoutes, { keys: deviceKeys, guard })
     if (cardBook) await scope.register(davRoutes, { cards: cardBook, debug: config.debug })

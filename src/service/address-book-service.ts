@@ -6,6 +6,8 @@ import {
   IdempotencyKeyInUseError,
   IdempotencyKeyReusedError,
   InvalidImportError,
+  InvalidPhotoError,
+  PhotoNotFoundError,
   PreconditionFailedError,
   PreconditionRequiredError,
   StoreUnavailableError,
@@ -17,7 +19,7 @@ import { normalizeFilter, sortValueOf, type FilterRequest, type PagePosition, ty
 import { mergePatch } from '../domain/merge-patch.js'
 import type { Principal } from '../domain/principal.js'
 import type { ChangeKind } from '../domain/vocabulary.js'
-import { systemClock, type AddressBookStore, type Clock, type StoredEntry, type WriteOptions } from '../storage/store.js'
+import { systemClock, type AddressBookStore, type Clock, type PhotoData, type PhotoImage, type PhotoStamp, type StoredEntry, type WriteOptions } from '../storage/store.js'
 import { checkedEntry, requireScope } from './gate.js'
 import { decodeCursor, encodeCursor, fingerprintOf } from './cursor.js'
 import { decodeSyncToken, encodeSyncToken } from './sync-token.js'
@@ -29,7 +31,15 @@ export interface VersionedEntry {
   readonly id: string
   readonly version: number
   readonly entry: AddressEntry
+  /** What the entry says of its photo, when it has one. */
+  readonly photo?: PhotoStamp | undefined
 }
+
+/** Reads a photo's bytes and makes them what the book keeps; rejects with InvalidPhotoError or PhotoTooLargeError. */
+export type PhotoProcessor = (bytes: Uint8Array) => Promise<PhotoData>
+
+/** Which image of a photo: the photo itself, or its thumbnail. */
+export type PhotoSize = 'image' | 'thumbnail'
 
 /**
  * What a write is conditional on (RFC 9110 §13.1): `ifMatch` the versions the entry must be at
@@ -168,6 +178,16 @@ export interface AddressBook {
   patch(principal: Principal, id: string, patch: unknown, preconditions?: Preconditions): Promise<number>
   /** Rejects with EntryNotFoundError, PreconditionFailedError or PreconditionRequiredError. */
   delete(principal: Principal, id: string, preconditions?: Preconditions): Promise<void>
+  /**
+   * Gives the entry this photo (its bytes judged and normalized first), as a write of the entry:
+   * a new version and a change, conditional as any write. Resolves the entry as it is now.
+   * Rejects with InvalidPhotoError, PhotoTooLargeError, and as update does.
+   */
+  setPhoto(principal: Principal, id: string, bytes: Uint8Array, preconditions?: Preconditions): Promise<VersionedEntry>
+  /** Takes the entry's photo away, as a write of the entry; rejects with PhotoNotFoundError when it has none. */
+  removePhoto(principal: Principal, id: string, preconditions?: Preconditions): Promise<VersionedEntry>
+  /** One image of the entry's photo; rejects with EntryNotFoundError, or PhotoNotFoundError when it has none. */
+  photo(principal: Principal, id: string, size: PhotoSize): Promise<PhotoImage>
   /** A page of the principal's book; rejects with InvalidCursorError. */
   list(principal: Principal, request: ListRequest): Promise<ListResult>
   /** Resolves when the address book can serve (its store reachable and migrated). */
@@ -179,6 +199,8 @@ export interface AddressBookServiceOptions {
   newId?: () => string
   /** Refuse writes that are not conditional on a version (If-Match), with PreconditionRequiredError. */
   requireIfMatch?: boolean
+  /** Judges and normalizes photos; without one, setPhoto rejects every photo as unreadable. */
+  photos?: PhotoProcessor
   /** How long deletions are remembered for sync, and sync tokens stay good (30 days by default). */
   syncRetentionMs?: number
   /** How long an idempotency key keeps its result (24 hours by default). */
@@ -213,6 +235,7 @@ export class AddressBookService implements AddressBook {
   readonly #store: AddressBookStore
   readonly #newId: () => string
   readonly #requireIfMatch: boolean
+  readonly #photos: PhotoProcessor
   readonly #syncRetentionMs: number
   readonly #idempotencyExpiryMs: number
   readonly #clock: Clock
@@ -221,6 +244,7 @@ export class AddressBookService implements AddressBook {
     this.#store = store
     this.#newId = options.newId ?? newEntryId
     this.#requireIfMatch = options.requireIfMatch ?? false
+    this.#photos = options.photos ?? noPhotos
     this.#syncRetentionMs = options.syncRetentionMs ?? 30 * DAY_MS
     this.#idempotencyExpiryMs = options.idempotencyExpiryMs ?? DAY_MS
     this.#clock = options.clock ?? systemClock
@@ -353,6 +377,36 @@ export class AddressBookService implements AddressBook {
     if (!deleted) throw failedWrite(id, preconditions)
   }
 
+  async setPhoto(principal: Principal, id: string, bytes: Uint8Array, preconditions: Preconditions = {}): Promise<VersionedEntry> {
+    this.#checkWrite(principal, preconditions)
+    if (!isEntryId(id)) throw new EntryNotFoundError(id)
+    await this.#refuseExisting(principal, id, preconditions)
+    if (!(await this.#store.get(principal.owner, id))) throw failedWrite(id, preconditions)
+    const photo = await this.#photos(bytes)
+    const stored = await this.#store.setPhoto(principal.owner, id, photo, versionsOf(preconditions))
+    if (!stored) throw failedWrite(id, preconditions)
+    return versioned(stored)
+  }
+
+  async removePhoto(principal: Principal, id: string, preconditions: Preconditions = {}): Promise<VersionedEntry> {
+    this.#checkWrite(principal, preconditions)
+    await this.#refuseExisting(principal, id, preconditions)
+    const current = isEntryId(id) ? await this.#store.get(principal.owner, id) : undefined
+    if (!current) throw failedWrite(id, preconditions)
+    if (!current.photo) throw new PhotoNotFoundError(id)
+    const stored = await this.#store.setPhoto(principal.owner, id, null, versionsOf(preconditions) ?? [current.version])
+    if (!stored) throw new PreconditionFailedError(id)
+    return versioned(stored)
+  }
+
+  async photo(principal: Principal, id: string, size: PhotoSize): Promise<PhotoImage> {
+    requireScope(principal, 'read')
+    const image = isEntryId(id) ? await this.#store.getPhoto(principal.owner, id, size) : undefined
+    if (image) return image
+    if (!isEntryId(id) || !(await this.#store.get(principal.owner, id))) throw new EntryNotFoundError(id)
+    throw new PhotoNotFoundError(id)
+  }
+
   ready(): Promise<void> {
     return this.#store.ready()
   }
@@ -430,7 +484,12 @@ function failedWrite(id: string, preconditions: Preconditions): Error {
 
 
 function versioned(stored: StoredEntry): VersionedEntry {
-  return { id: stored.id, version: stored.version, entry: stored.entry }
+  return { id: stored.id, version: stored.version, entry: stored.entry, ...(stored.photo ? { photo: stored.photo } : {}) }
+}
+
+/** Without a processor, no bytes are a photo this service reads. */
+function noPhotos(): Promise<PhotoData> {
+  return Promise.reject(new InvalidPhotoError('this service has no image decoder'))
 }
 
 function exported(stored: StoredEntry): ExportedEntry {

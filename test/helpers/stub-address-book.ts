@@ -12,10 +12,13 @@ import type {
   ImportItem,
   ListRequest,
   ListResult,
+  PhotoSize,
   Preconditions,
   Replayable,
+  VersionedEntry,
   WriteRequest,
 } from '../../src/service/address-book-service.js'
+import type { PhotoImage } from '../../src/storage/store.js'
 
 interface Call {
   method: keyof AddressBook
@@ -91,6 +94,18 @@ export class StubAddressBook implements AddressBook {
 
   delete(principal: Principal, id: string, preconditions?: Preconditions): Promise<void> {
     return this.#answer(principal, 'delete', preconditions === undefined ? [id] : [id, preconditions], undefined)
+  }
+
+  setPhoto(principal: Principal, id: string, bytes: Uint8Array, preconditions?: Preconditions): Promise<VersionedEntry> {
+    return this.#answer(principal, 'setPhoto', preconditions === undefined ? [id, bytes] : [id, bytes, preconditions], { id, version: this.version, entry: this.entry, photo: { etag: 'stubbed' } })
+  }
+
+  removePhoto(principal: Principal, id: string, preconditions?: Preconditions): Promise<VersionedEntry> {
+    return this.#answer(principal, 'removePhoto', preconditions === undefined ? [id] : [id, preconditions], { id, version: this.version, entry: this.entry })
+  }
+
+  photo(principal: Principal, id: string, size: PhotoSize): Promise<PhotoImage> {
+    return this.#answer(principal, 'photo', [id, size], { etag: 'stubbed', contentType: 'image/jpeg', data: new Uint8Array([0xff, 0xd8, 0xff]) })
   }
 
   list(principal: Principal, request: ListRequest): Promise<ListResult> {

@@ -15,6 +15,7 @@ import { MemoryStore } from '../../src/storage/memory/memory-store.js'
 import type { StoredEntry, WriteOptions } from '../../src/storage/store.js'
 import { buildTestApp, type TestAppOptions } from '../helpers/app.js'
 import { anEntry } from '../helpers/factories.js'
+import { aPngBomb } from '../helpers/images.js'
 import { exchange, listenOnLoopback, parseResponses } from '../helpers/raw-socket.js'
 
 /** What a producer got back: the status and the problem body. */
@@ -221,6 +222,21 @@ const PRODUCERS: { readonly [K in keyof typeof ErrorCode]: (t: TestContext) => P
     const app = buildTestApp(t, { store })
     await app.inject({ method: 'POST', url: '/addresses', payload: anEntry({ labels: ['Family'] }) })
     return answerOf(await app.inject({ method: 'DELETE', url: '/labels/family' }))
+  },
+  invalidPhoto: async (t) => {
+    const app = buildTestApp(t)
+    const id = String((await app.inject({ method: 'POST', url: '/addresses', payload: anEntry() })).headers.location).slice('/addresses/'.length)
+    return answerOf(await app.inject({ method: 'PUT', url: `/addresses/${id}/photo`, headers: { 'content-type': 'image/jpeg' }, payload: 'not a jpeg' }))
+  },
+  photoTooLarge: async (t) => {
+    const app = buildTestApp(t)
+    const id = String((await app.inject({ method: 'POST', url: '/addresses', payload: anEntry() })).headers.location).slice('/addresses/'.length)
+    return answerOf(await app.inject({ method: 'PUT', url: `/addresses/${id}/photo`, headers: { 'content-type': 'image/png' }, payload: aPngBomb() }))
+  },
+  photoNotFound: async (t) => {
+    const app = buildTestApp(t)
+    const id = String((await app.inject({ method: 'POST', url: '/addresses', payload: anEntry() })).headers.location).slice('/addresses/'.length)
+    return answerOf(await app.inject({ method: 'GET', url: `/addresses/${id}/photo` }))
   },
   storeUnavailable: async (t) => {
     const store = new TroubledStore()

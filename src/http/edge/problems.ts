@@ -101,6 +101,9 @@ const ROWS: { readonly [K in keyof typeof ErrorCode]: Row } = {
   keyNotFound: [404, 'Key not found', 'No key of yours has this id.'],
   labelNotFound: [404, 'Label not found', 'No entry of the address book has this label.'],
   invalidLabel: [400, 'Invalid label', 'The new name is not a label an entry can hold; "errors" says why. Nothing was changed.'],
+  invalidPhoto: [400, 'Invalid photo', 'The body is not a whole JPEG, PNG or WebP image; nothing was stored.'],
+  photoTooLarge: [413, 'Payload Too Large', 'The image has more pixels than this service decodes; nothing was stored.'],
+  photoNotFound: [404, 'Photo not found', 'The entry has no photo.'],
   labelBusy: [409, 'Conflict', 'Entries with this label kept changing while it was renamed or deleted; nothing was changed. Try again.'],
   storeUnavailable: [
     503,

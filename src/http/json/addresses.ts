@@ -1,13 +1,13 @@
 import { Readable } from 'node:stream'
 import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
-import { AddressEntry } from '../../domain/address-entry.js'
 import type { Sort, SortKey } from '../../domain/listing.js'
 import { formatVCard, type VCardVersion } from '../../formats/vcard.js'
 import type { AddressBook, ExportedEntry, ImportedEntry } from '../../service/address-book-service.js'
 import { TimeSlice } from '../../lib/time-slice.js'
 import { principalOf } from '../edge/authentication.js'
 import { ImportBody } from './body-parsers.js'
+import { representationOf, withoutPhotoLink, type EntryRepresentation as Represented } from './entry-representation.js'
 import { refuseOtherMethods } from './other-methods.js'
 import { entityTagOf, preconditionsOf } from '../edge/preconditions.js'
 import { HttpProblem, Problems } from '../edge/problems.js'
@@ -35,6 +35,7 @@ import {
   ImportResult,
   ListParameters,
   CREATE_BODY,
+  EntryRepresentation,
   PATCH_BODY,
   TEXT,
 } from './schemas.js'
@@ -186,8 +187,8 @@ export const addressRoutes: FastifyPluginCallbackTypebox<{ service: AddressBook;
     const page = await service.list(principalOf(request), { ...filters, cursor, count, limit: limit ?? DEFAULT_PAGE_SIZE, sort: sortOf(sort) })
     if (page.next !== undefined) reply.header('link', `<${nextPageUrl(request, page.next)}>; rel="next"`)
     if (page.total !== undefined) reply.header('x-total-count', String(page.total))
-    const body: Record<string, AddressEntry> = {}
-    for (const { id, entry } of page.entries) body[id] = entry
+    const body: Record<string, Represented> = {}
+    for (const { id, entry, photo } of page.entries) body[id] = representationOf(id, entry, photo)
     return body
   })
 
@@ -201,7 +202,7 @@ export const addressRoutes: FastifyPluginCallbackTypebox<{ service: AddressBook;
     response: responses({
       200: contentResponse(
         'The entry exactly as stored (JSON), or as a vCard (Accept: text/vcard, version=3.0 for vCard 3.0)',
-        { [MEDIA_TYPES.json]: AddressEntry, [MEDIA_TYPES.vcard]: TEXT },
+        { [MEDIA_TYPES.json]: EntryRepresentation, [MEDIA_TYPES.vcard]: TEXT },
         { ETag: Headers.etag, Vary: Headers.vary },
       ),
       304: emptyResponse('The entry is still at a version sent in If-None-Match', { ETag: Headers.etag, Vary: Headers.vary }),
@@ -209,10 +210,10 @@ export const addressRoutes: FastifyPluginCallbackTypebox<{ service: AddressBook;
   }
   app.get(ITEM, { schema: getSchema }, async (request, reply) => {
     const representation = preferredRepresentation(request.headers.accept, ITEM_REPRESENTATIONS)
-    const { id, version, entry, updatedAt } = await service.get(principalOf(request), request.params.id)
+    const { id, version, entry, updatedAt, photo } = await service.get(principalOf(request), request.params.id)
     reply.header('vary', 'accept, accept-encoding')
     const vcard = vcardVersionOf(representation)
-    if (vcard === undefined) return reply.header('etag', entityTagOf(version)).send(entry)
+    if (vcard === undefined) return reply.header('etag', entityTagOf(version)).send(representationOf(id, entry, photo))
     return reply
       .header('etag', entityTagOf(version, vcard))
       .type(vcardContentType(vcard))
@@ -248,7 +249,7 @@ export const addressRoutes: FastifyPluginCallbackTypebox<{ service: AddressBook;
       if (replayed) reply.header('idempotent-replayed', 'true')
       return reply.type(`${MEDIA_TYPES.json}; charset=utf-8`).send(await importResult(result))
     }
-    const { id, version, replayed } = await service.create(principalOf(request), body, write)
+    const { id, version, replayed } = await service.create(principalOf(request), withoutPhotoLink(body), write)
     if (replayed) reply.header('idempotent-replayed', 'true')
     return reply.code(201).header('location', `${COLLECTION}/${id}`).header('etag', entityTagOf(version)).send()
   })
@@ -273,7 +274,7 @@ export const addressRoutes: FastifyPluginCallbackTypebox<{ service: AddressBook;
     const { changes, next, more } = await service.changes(principalOf(request), { since, limit })
     return {
       changes: changes.map(({ id, change, current }) =>
-        current ? { id, change, etag: entityTagOf(current.version), entry: current.entry } : { id, change },
+        current ? { id, change, etag: entityTagOf(current.version), entry: representationOf(id, current.entry, current.photo) } : { id, change },
       ),
       next,
       ...(more ? { more: true as const } : {}),
@@ -287,14 +288,14 @@ export const addressRoutes: FastifyPluginCallbackTypebox<{ service: AddressBook;
     tags: TAGS,
     params: IdParams,
     headers: ConditionalWrite,
-    body: AddressEntry,
+    body: EntryRepresentation,
     ...secured,
     response: responses({
       204: emptyResponse('Replaced', { ETag: Headers.etag }),
     }, BODY, ENTRY_BODY, ENTRY_PATH, ENTRY, CONDITIONAL_WRITE),
   }
   app.put(ITEM, { preValidation: requireBody, schema: replaceSchema }, async (request, reply) => {
-    const version = await service.update(principalOf(request), request.params.id, request.body, preconditionsOf(request.headers))
+    const version = await service.update(principalOf(request), request.params.id, withoutPhotoLink(request.body), preconditionsOf(request.headers))
     return reply.code(204).header('etag', entityTagOf(version)).send()
   })
 
@@ -313,7 +314,7 @@ export const addressRoutes: FastifyPluginCallbackTypebox<{ service: AddressBook;
   }
   // The service validates the entry the patch merges into: a patch is valid exactly when its result is.
   app.patch(ITEM, { preValidation: requireBody, schema: patchSchema }, async (request, reply) => {
-    const version = await service.patch(principalOf(request), request.params.id, request.body, preconditionsOf(request.headers))
+    const version = await service.patch(principalOf(request), request.params.id, withoutPhotoLink(request.body), preconditionsOf(request.headers))
     return reply.code(204).header('etag', entityTagOf(version)).send()
   })
 

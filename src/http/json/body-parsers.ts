@@ -101,7 +101,9 @@ export interface BodyLimits {
 
 /** The limit a request's body is held to. */
 export function bodyLimitOf(request: FastifyRequest, { limit, importLimit }: BodyLimits): number {
-  return isImport(request) ? importLimit : limit
+  if (isImport(request)) return importLimit
+  // A route with a limit of its own (a photo) names it; every other route has the server's.
+  return Math.max(limit, request.routeOptions.bodyLimit)
 }
 
 export function addBodyParsers(app: FastifyInstance, limits: BodyLimits): void {

@@ -25,7 +25,22 @@ export const ConditionalWrite = Type.Object({
   ),
   'If-None-Match': Type.Optional(Type.String({ description: '*: the write happens only if the entry does not exist (so PUT answers 412)' })),
 })
-export const AddressBookPage = Type.Record(Type.String({ pattern: '^[a-zA-Z0-9-]+$' }), AddressEntry, {
+/** Where an entry's photo is: read-only, a sub-resource of the entry. */
+export const PhotoLink = Type.Object(
+  {
+    etag: Type.String({ description: "the photo's entity tag, as GET of the photo answers it: it changes with the photo" }),
+    url: Type.String({ description: 'the photo (GET; ?size=96 for a thumbnail); the query names the photo, so that it can be cached for good' }),
+  },
+  { additionalProperties: false, readOnly: true, description: 'the entry\'s photo, when it has one: set with PUT /addresses/{id}/photo; ignored in an entry sent' },
+)
+
+/** An entry as the API answers it: its content, and where its photo is. */
+export const EntryRepresentation = Type.Object(
+  { ...AddressEntry.properties, photo: Type.Optional(PhotoLink) },
+  { additionalProperties: false, title: 'An address book entry' },
+)
+
+export const AddressBookPage = Type.Record(Type.String({ pattern: '^[a-zA-Z0-9-]+$' }), EntryRepresentation, {
   description: 'A page of entries, keyed by id, in the order asked for',
 })
 
@@ -68,7 +83,7 @@ export const ChangeItem = Type.Object(
     id: Type.String({ description: "the entry's id" }),
     change: Type.Enum([...CHANGE_KINDS]),
     etag: Type.Optional(Headers.etag),
-    entry: Type.Optional(AddressEntry),
+    entry: Type.Optional(EntryRepresentation),
   },
   { additionalProperties: false, description: 'a change; a created or updated entry comes as it is now, with its ETag' },
 )
@@ -105,7 +120,7 @@ export const TEXT = Type.String()
 
 /** One entry as JSON, or an import of many as NDJSON or vCard. */
 export const CREATE_BODY = {
-  [MEDIA_TYPES.json]: { schema: AddressEntry },
+  [MEDIA_TYPES.json]: { schema: EntryRepresentation },
   [MEDIA_TYPES.ndjson]: { schema: Type.String({ description: 'one entry per line; {"id", "entry"} lines as an export writes them are taken too' }) },
   [MEDIA_TYPES.vcard]: { schema: Type.String({ description: 'vCard 4.0, 3.0 or 2.1; UTF-8' }) },
 }
