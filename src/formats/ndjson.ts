@@ -1,7 +1,8 @@
 /**
  * Newline-delimited JSON (application/x-ndjson): one JSON value per line. An import line is an
- * entry with an optional `id`, or a line as an export writes it (`{"id", "etag", "entry"}`),
- * so that an export can be imported again as it is.
+ * entry with an optional `id`, or a line as an export writes it (`{"id", "etag", "entry"}`, and
+ * `"photo": {"type", "data"}` with the photo as base64), so that an export can be imported again
+ * as it is.
  */
 
 /** One line of an import as it was read: not validated yet. */
@@ -12,9 +13,12 @@ export interface NdjsonItem {
   readonly entry: unknown
   /** Why the line could not be read at all. */
   readonly unreadable?: string | undefined
+  /** The photo of an exported line, decoded from its base64. */
+  readonly photo?: Uint8Array | undefined
 }
 
-const EXPORT_KEYS = new Set(['id', 'etag', 'entry'])
+const EXPORT_KEYS = new Set(['id', 'etag', 'entry', 'photo'])
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/
 
 /**
  * The items of an NDJSON text, one per line that is not blank (a final newline is optional, CRLF
@@ -43,5 +47,10 @@ function itemOf(line: number, content: string): NdjsonItem {
   if (id !== undefined && typeof id !== 'string') return { line, entry: rest, unreadable: 'has an id that is not a string' }
   // An exported line: the entry is a member of its own; the entity tag is what it was, not an instruction.
   const exported = 'entry' in rest && Object.keys(value).every((key) => EXPORT_KEYS.has(key))
-  return { line, id, entry: exported ? rest.entry : rest }
+  if (!exported) return { line, id, entry: rest }
+  if (rest.photo === undefined) return { line, id, entry: rest.entry }
+  const { photo } = rest
+  const data = typeof photo === 'object' && photo !== null && 'data' in photo ? photo.data : undefined
+  if (typeof data !== 'string' || !BASE64.test(data)) return { line, id, entry: rest.entry, unreadable: 'has a photo whose data is not base64' }
+  return { line, id, entry: rest.entry, photo: Buffer.from(data, 'base64') }
 }

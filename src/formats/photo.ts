@@ -41,9 +41,17 @@ export async function normalizePhoto(bytes: Uint8Array): Promise<NormalizedPhoto
   const { width, height } = metadata
   if (width * height > MAX_PIXELS) throw new PhotoTooLargeError(width, height, MAX_PIXELS)
   const source = () => sharp(bytes, { limitInputPixels: MAX_PIXELS, failOn: 'error' }).rotate()
+  // A photo that is already what the book keeps (an export imported again) is kept byte for byte:
+  // its tag stays the same, and it is not made worse by a second compression. Its thumbnail still
+  // decodes it whole.
+  const kept =
+    metadata.format === 'jpeg' && width <= PHOTO_SIZE && height <= PHOTO_SIZE && (metadata.orientation ?? 1) === 1 &&
+    metadata.exif === undefined && metadata.icc === undefined && metadata.xmp === undefined && metadata.iptc === undefined
   try {
     const [image, thumbnail] = await Promise.all([
-      source().resize(PHOTO_SIZE, PHOTO_SIZE, { fit: 'inside', withoutEnlargement: true }).flatten({ background: '#ffffff' }).jpeg({ quality: 82, mozjpeg: true }).toBuffer(),
+      kept
+        ? Promise.resolve(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))
+        : source().resize(PHOTO_SIZE, PHOTO_SIZE, { fit: 'inside', withoutEnlargement: true }).flatten({ background: '#ffffff' }).jpeg({ quality: 82, mozjpeg: true }).toBuffer(),
       source().resize(THUMBNAIL_SIZE, THUMBNAIL_SIZE, { fit: 'cover', position: 'attention' }).flatten({ background: '#ffffff' }).jpeg({ quality: 80 }).toBuffer(),
     ])
     return { etag: createHash('sha256').update(image).digest('base64url').slice(0, 22), contentType: JPEG, image, thumbnail }

@@ -48,6 +48,8 @@ export interface ParsedCard {
   readonly entry: Record<string, unknown>
   /** What the card holds that has no place in an entry, in the order of the card */
   readonly unmapped: readonly UnmappedProperty[]
+  /** The bytes of its photo, when it holds one inline (base64, or a data: URI): not yet judged an image */
+  readonly photo?: Uint8Array
 }
 
 export type VCardVersion = '4.0' | '3.0'
@@ -265,6 +267,7 @@ interface Draft {
   emails: EmailAddress[]
   urls: string[]
   labels: string[]
+  photo?: Uint8Array
 }
 
 type SingleField = 'full_name' | 'nickname' | 'organization' | 'job_title' | 'birthday' | 'notes'
@@ -299,6 +302,8 @@ export interface CardResource {
   readonly kind: string
 }
 
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/
+
 /** The category Google Contacts gives every contact it exports: it says nothing of the contact. */
 const GOOGLE_EVERYONE = 'myContacts'
 
@@ -322,6 +327,8 @@ export function readCardResource(text: string): CardResource {
   const writtenGroups = new Set(card.lines.filter((line) => line.name.includes('.') && WRITTEN.has(ungrouped(line.name))).map((line) => groupOf(line.name)))
   const kept = card.lines.filter((line) => {
     const name = ungrouped(line.name)
+    // The photo of a card stays in what is kept beside its entry: the card is served with it as sent.
+    if (name === 'PHOTO') return true
     if (WRITTEN.has(name) || !unmapped.has(line.line)) return false
     // An Apple label of a property written from the entry goes with it.
     return !(name === 'X-ABLABEL' && writtenGroups.has(groupOf(line.name)))
@@ -372,7 +379,8 @@ class CardReader {
       if (property.name === 'X-ABLABEL' && !isBlank(property) && !this.#labelsDone.has(property)) this.#reportLabel(property)
     }
     const unmapped = this.#unmapped.sort((a, b) => a.line - b.line).map(({ item }) => item)
-    return { index, line, ...(this.#id === undefined ? {} : { id: this.#id }), entry: entryOf(this.#draft), unmapped }
+    const { photo } = this.#draft
+    return { index, line, ...(this.#id === undefined ? {} : { id: this.#id }), entry: entryOf(this.#draft), unmapped, ...(photo ? { photo } : {}) }
   }
 
   #readProperty(property: Property): void {
@@ -424,6 +432,9 @@ class CardReader {
       case 'CATEGORIES':
         this.#readCategories(property)
         return
+      case 'PHOTO':
+        this.#readPhoto(property)
+        return
       default:
         this.#report(property)
     }
@@ -444,6 +455,24 @@ class CardReader {
       else labels.push(label)
     }
     if (over.length > 0) this.#report(property, `an entry has at most ${String(ENTRY_BOUNDS.labels)} labels of at most ${String(ENTRY_BOUNDS.label)} characters`, over.join(','))
+  }
+
+  /**
+   * The photo's bytes from PHOTO inline, as each version and app writes it: base64 with
+   * ENCODING=b (3.0) or BASE64 (2.1), or a data: URI (4.0, and 3.0's VALUE=URI as Google writes
+   * it). A photo at a web address is listed: the service fetches nothing from the network.
+   */
+  #readPhoto(property: Property): void {
+    const value = textOf(property).replace(/\s+/g, '')
+    const encoding = property.params.get('encoding')?.[0]?.toLowerCase()
+    const dataUri = /^data:[^,]*?(;base64)?,(.*)$/is.exec(value)
+    const base64 = dataUri ? (dataUri[1] === undefined ? undefined : dataUri[2]) : encoding === 'b' || encoding === 'base64' ? value : undefined
+    if (base64 === undefined || !BASE64.test(base64)) {
+      this.#report(property, dataUri || encoding !== undefined ? 'not base64' : 'a photo at a web address is not fetched: an entry holds the image itself')
+      return
+    }
+    if (this.#draft.photo) this.#report(property, 'an entry has one photo')
+    else this.#draft.photo = Buffer.from(base64, 'base64')
   }
 
   /** A field an entry has one of: the first value goes there, any other is listed. */
@@ -673,8 +702,11 @@ const OMITTED_YEAR = '1604'
  * One entry as a vCard: CRLF line breaks, lines folded at 75 octets. Every field is written, and
  * reads back the same through parseVCards.
  */
-export function formatVCard(card: { id: string; entry: AddressEntry; updatedAt?: string; uid?: string | undefined; kept?: string | undefined }, version: VCardVersion): string {
-  const { id, entry, updatedAt, uid = id, kept } = card
+export function formatVCard(
+  card: { id: string; entry: AddressEntry; updatedAt?: string; uid?: string | undefined; kept?: string | undefined; photo?: CardPhoto | undefined },
+  version: VCardVersion,
+): string {
+  const { id, entry, updatedAt, uid = id, kept, photo } = card
   const v4 = version === '4.0'
   const text = (value: string) => escapeText(value, !v4)
   const lines = ['BEGIN:VCARD', `VERSION:${version}`, `PRODID:${PRODID}`, `UID${v4 ? ';VALUE=text' : ''}:${text(uid)}`]
@@ -690,10 +722,25 @@ export function formatVCard(card: { id: string; entry: AddressEntry; updatedAt?:
   for (const url of entry.urls ?? []) lines.push(`URL:${url}`)
   if (entry.notes !== undefined) lines.push(`NOTE:${text(entry.notes)}`)
   if (entry.labels !== undefined && entry.labels.length > 0) lines.push(`CATEGORIES:${entry.labels.map((label) => escapeText(label, !v4)).join(',')}`)
+  if (photo) lines.push(photoLine(photo, v4))
   if (kept !== undefined && kept !== '') lines.push(...kept.split('\r\n'))
   if (updatedAt !== undefined) lines.push(`REV:${timestamp(updatedAt, v4)}`)
   lines.push('END:VCARD')
   return lines.map(foldLine).join('\r\n') + '\r\n'
+}
+
+/** A photo as a card carries it: its media type and bytes. */
+export interface CardPhoto {
+  readonly contentType: string
+  readonly data: Uint8Array
+}
+
+/** PHOTO inline: a data URI in 4.0 (RFC 6350), base64 with ENCODING=b and TYPE in 3.0 (RFC 2426), as Apple and Google write them. */
+function photoLine({ contentType, data }: CardPhoto, v4: boolean): string {
+  const base64 = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64')
+  if (v4) return `PHOTO:data:${contentType};base64,${base64}`
+  const type = contentType.replace(/^image\//, '').toUpperCase()
+  return `PHOTO;ENCODING=b;TYPE=${type}:${base64}`
 }
 
 /** N, which 3.0 requires: the last word as family name, the others as given names; apps that show N rather than FN show the same name. */

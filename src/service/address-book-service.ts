@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { validateAddressEntry, type AddressEntry, type FieldError, type UnmappedProperty } from '../domain/address-entry.js'
+import type { AddressEntry, UnmappedProperty } from '../domain/address-entry.js'
 import {
   EntryExistsError,
   EntryNotFoundError,
@@ -8,6 +8,7 @@ import {
   InvalidImportError,
   InvalidPhotoError,
   PhotoNotFoundError,
+  PhotoTooLargeError,
   PreconditionFailedError,
   PreconditionRequiredError,
   StoreUnavailableError,
@@ -19,12 +20,15 @@ import { normalizeFilter, sortValueOf, type FilterRequest, type PagePosition, ty
 import { mergePatch } from '../domain/merge-patch.js'
 import type { Principal } from '../domain/principal.js'
 import type { ChangeKind } from '../domain/vocabulary.js'
-import { systemClock, type AddressBookStore, type Clock, type PhotoData, type PhotoImage, type PhotoStamp, type StoredEntry, type WriteOptions } from '../storage/store.js'
-import { checkedEntry, requireScope } from './gate.js'
+import { systemClock, type AddressBookStore, type Clock, type NewEntry, type PhotoData, type PhotoImage, type PhotoStamp, type StoredEntry, type WriteOptions } from '../storage/store.js'
+import { checkedEntry, judgedEntry, requireScope } from './gate.js'
 import { decodeCursor, encodeCursor, fingerprintOf } from './cursor.js'
 import { decodeSyncToken, encodeSyncToken } from './sync-token.js'
 import { inBatches } from './batches.js'
 import { TimeSlice } from '../lib/time-slice.js'
+
+/** A photo's image as the service answers it, and what an entry says of its photo. */
+export type { PhotoImage, PhotoStamp } from '../storage/store.js'
 
 /** An entry with the version it is at: 1 when created, one more with every change. */
 export interface VersionedEntry {
@@ -78,6 +82,11 @@ export interface ImportItem {
   /** Where the item is in its source, to name it in errors: its line, or its card. */
   readonly line?: number | undefined
   readonly card?: number | undefined
+  /**
+   * The photo the source gives it, as it came, and the name it has there (PHOTO, photo): judged
+   * and normalized with the entry; one the service cannot read is listed as unmapped instead.
+   */
+  readonly photo?: { readonly bytes: Uint8Array; readonly property: string } | undefined
 }
 
 /** A new entry of an import, and where its item was in the source. */
@@ -109,10 +118,14 @@ export interface WriteRequest {
 export interface ExportedEntry extends VersionedEntry {
   /** ISO 8601, UTC, with milliseconds. */
   readonly updatedAt: string
+  /** The photo's image, when the export asked for photos and the entry has one. */
+  readonly image?: PhotoImage | undefined
 }
 
 export interface ExportRequest extends FilterRequest {
   readonly sort: Sort
+  /** Read each entry's photo too (an export that carries them); one entry's photo is held at a time. */
+  readonly photos?: boolean | undefined
 }
 
 export interface Change {
@@ -265,26 +278,43 @@ export class AddressBookService implements AddressBook {
     requireScope(principal, 'write')
     const { entries, fingerprint } = await checkedImport(items, this.#newId, request.idempotencyKey !== undefined)
     const imported: ImportedEntry[] = []
+    const created: NewEntry[] = []
     const slice = new TimeSlice()
-    for (const { id, item: { line, card, unmapped } } of entries) {
+    for (const { id, entry, item } of entries) {
+      const { line, card } = item
+      const { photo, refused } = await this.#importedPhoto(item)
+      const unmapped = [...(item.unmapped ?? []), ...(refused ? [refused] : [])]
+      created.push({ id, entry, ...(photo ? { photo } : {}) })
       imported.push({
         id,
         version: 1,
         ...(line === undefined ? {} : { line }),
         ...(card === undefined ? {} : { card }),
-        ...(unmapped && unmapped.length > 0 ? { unmapped } : {}),
+        ...(unmapped.length > 0 ? { unmapped } : {}),
       })
       if (slice.due()) await slice.pause()
     }
     try {
       return await this.#idempotent(principal.owner, request, fingerprint, imported, async (options) => {
-        if (entries.length > 0) await this.#store.createMany(principal.owner, entries, options)
+        if (created.length > 0) await this.#store.createMany(principal.owner, created, options)
       })
     } catch (error) {
       if (!(error instanceof EntryExistsError)) throw error
       const index = entries.findIndex((item) => item.id === error.id)
       const { line, card } = entries[index]?.item ?? {}
       throw new InvalidImportError([{ index, line, card, errors: [{ path: '/id', message: 'is the id of an entry already in the book' }] }])
+    }
+  }
+
+  /** An imported item's photo as the book keeps it; one that cannot be read is listed, with why, and the entry comes without it. */
+  async #importedPhoto({ photo }: ImportItem): Promise<{ photo?: PhotoData; refused?: UnmappedProperty }> {
+    if (!photo) return {}
+    try {
+      return { photo: await this.#photos(photo.bytes) }
+    } catch (error) {
+      if (!(error instanceof InvalidPhotoError || error instanceof PhotoTooLargeError)) throw error
+      const size = `${photo.bytes.byteLength.toLocaleString('en')} bytes`
+      return { refused: { property: photo.property, value: size, reason: error.detail ?? error.message } }
     }
   }
 
@@ -295,8 +325,13 @@ export class AddressBookService implements AddressBook {
     const filter = normalizeFilter(request)
     const read = (after?: PagePosition) => this.#store.list(owner, { filter, sort, limit: EXPORT_BATCH, after })
     const entries = inBatches(read, EXPORT_BATCH, (last) => ({ value: sortValueOf(sort.key, last), id: last.id }), await read())
+    const store = this.#store
     async function* exports(): AsyncGenerator<ExportedEntry> {
-      for await (const stored of entries) yield exported(stored)
+      for await (const stored of entries) {
+        // A photo deleted since the page was read is simply not there.
+        const image = request.photos === true && stored.photo ? await store.getPhoto(owner, stored.id, 'image') : undefined
+        yield image ? { ...exported(stored), image } : exported(stored)
+      }
     }
     return exports()
   }
@@ -522,8 +557,11 @@ async function checkedImport(items: Iterable<ImportItem>, newId: () => string, f
   let errorCount = 0
   let index = 0
   for (const item of items) {
-    hash?.update(JSON.stringify(item))
-    const errors: FieldError[] = item.unreadable === undefined ? validateAddressEntry(item.entry) : [{ path: '', message: item.unreadable }]
+    const { photo, ...described } = item
+    hash?.update(JSON.stringify(described))
+    if (photo) hash?.update(photo.bytes)
+    const judged = item.unreadable === undefined ? judgedEntry(item.entry) : { errors: [{ path: '', message: item.unreadable }] }
+    const { errors } = judged
     if (item.id !== undefined) {
       const earlier = firstWithId.get(item.id)
       if (!isEntryId(item.id)) errors.push({ path: '/id', message: 'must be 1 to 64 letters, digits and dashes, and not "changes"' })
@@ -535,8 +573,8 @@ async function checkedImport(items: Iterable<ImportItem>, newId: () => string, f
       problems.push({ index, line: item.line, card: item.card, errors: named })
       errorCount += named.length
       if (errorCount >= IMPORT_ERROR_LIMIT) throw new InvalidImportError(problems, { complete: false })
-    } else if (problems.length === 0) {
-      entries.push({ id: item.id ?? newId(), entry: item.entry as AddressEntry, item })
+    } else if (problems.length === 0 && judged.entry) {
+      entries.push({ id: item.id ?? newId(), entry: judged.entry, item })
     }
     index++
     if (slice.due()) await slice.pause()

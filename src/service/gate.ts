@@ -1,4 +1,4 @@
-import { validateAddressEntry, type AddressEntry } from '../domain/address-entry.js'
+import { validateAddressEntry, type AddressEntry, type FieldError } from '../domain/address-entry.js'
 import { InsufficientScopeError, InvalidEntryError } from '../domain/errors.js'
 import { normalizeLabels } from '../domain/labels.js'
 import { hasScope, type Principal, type Scope } from '../domain/principal.js'
@@ -13,10 +13,16 @@ import { hasScope, type Principal, type Scope } from '../domain/principal.js'
  * naming every failing field when it is not one.
  */
 export function checkedEntry(value: unknown): AddressEntry {
+  const { entry, errors } = judgedEntry(value)
+  if (!entry) throw new InvalidEntryError(errors)
+  return entry
+}
+
+/** The value as an entry (its labels trimmed and each once), or every way it is not one. */
+export function judgedEntry(value: unknown): { entry?: AddressEntry; errors: FieldError[] } {
   const entry = withNormalLabels(value)
   const errors = validateAddressEntry(entry)
-  if (errors.length > 0) throw new InvalidEntryError(errors)
-  return entry as AddressEntry
+  return errors.length > 0 ? { errors } : { entry: entry as AddressEntry, errors }
 }
 
 function withNormalLabels(value: unknown): unknown {

@@ -88,11 +88,12 @@ export interface UpdateOptions {
   readonly card?: CardData | null | undefined
 }
 
-/** A new entry of createMany, with its card data when it has some. */
+/** A new entry of createMany, with its card data and its photo when it has them. */
 export interface NewEntry {
   readonly id: string
   readonly entry: AddressEntry
   readonly card?: CardData | undefined
+  readonly photo?: PhotoData | undefined
 }
 
 /** One entry of updateMany: its new content, conditional on its version. */

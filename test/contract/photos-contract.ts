@@ -70,6 +70,23 @@ export function describePhotosContract(makeStore: MakeStore): void {
       assert.equal(await store.getPhoto(BOB, 'a', 'image'), undefined)
     })
 
+    test('when entries are created together with photos, then each has its own; when the creation fails, then no photo is kept', async (t) => {
+      const store = await makeStore(t)
+      await store.create(ALICE, 'taken', anEntry())
+
+      await store.createMany(ALICE, [
+        { id: 'a', entry: anEntry(), photo: aPhoto('pa', 3) },
+        { id: 'b', entry: anEntry() },
+      ])
+      await assert.rejects(store.createMany(ALICE, [{ id: 'c', entry: anEntry(), photo: aPhoto('pc') }, { id: 'taken', entry: anEntry() }]))
+
+      assert.deepEqual((await store.get(ALICE, 'a'))?.photo, { etag: 'pa' })
+      assert.deepEqual((await store.getPhoto(ALICE, 'a', 'image'))?.data, aPhoto('pa', 3).image)
+      assert.equal('photo' in ((await store.get(ALICE, 'b')) ?? {}), false)
+      assert.equal(await store.get(ALICE, 'c'), undefined)
+      assert.equal(await store.getPhoto(ALICE, 'c', 'image'), undefined)
+    })
+
     test("when another owner asks for an entry's photo by its id, then there is none", async (t) => {
       const store = await makeStore(t)
       await store.create(ALICE, 'a', anEntry())

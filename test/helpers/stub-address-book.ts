@@ -12,13 +12,13 @@ import type {
   ImportItem,
   ListRequest,
   ListResult,
+  PhotoImage,
   PhotoSize,
   Preconditions,
   Replayable,
   VersionedEntry,
   WriteRequest,
 } from '../../src/service/address-book-service.js'
-import type { PhotoImage } from '../../src/storage/store.js'
 
 interface Call {
   method: keyof AddressBook

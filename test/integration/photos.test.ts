@@ -205,6 +205,55 @@ describe('photos', () => {
     assert.equal((JSON.parse(image.body) as { type: string }).type, 'urn:addrservice:problem:entry-not-found')
   })
 
+  test('when the book is exported, then NDJSON carries each photo as base64 in a field of its own, and vCard as PHOTO, inline, as each version writes it', async (t) => {
+    const { app, id, url } = await anEntryIn(t)
+    await app.inject({ method: 'POST', url: '/addresses', headers: ALICE, payload: anEntry({ full_name: 'No Photo' }) })
+    await putPhoto(app, url, await aPng())
+    const stored = (await app.inject({ method: 'GET', url, headers: ALICE })).rawPayload
+
+    const ndjson = await app.inject({ method: 'GET', url: '/addresses', headers: { ...ALICE, accept: 'application/x-ndjson' } })
+    const v4 = await app.inject({ method: 'GET', url: '/addresses', headers: { ...ALICE, accept: 'text/vcard' } })
+    const v3 = await app.inject({ method: 'GET', url: `/addresses/${id}`, headers: { ...ALICE, accept: 'text/vcard; version=3.0' } })
+
+    const lines = ndjson.body.trim().split('\n').map((line) => JSON.parse(line) as { id: string; entry: Represented; photo?: { type: string; data: string } })
+    assert.deepEqual(lines.map((line) => [line.entry.full_name, line.photo?.type]), [['Ada Lovelace', 'image/jpeg'], ['No Photo', undefined]])
+    assert.deepEqual(Buffer.from(lines[0]?.photo?.data ?? '', 'base64'), stored)
+    assert.equal('photo' in (lines[0]?.entry ?? {}), false)
+    const unfolded = (text: string) => text.replace(/\r\n[ \t]/g, '')
+    assert.ok(unfolded(v4.body).includes(`\r\nPHOTO:data:image/jpeg;base64,${stored.toString('base64')}\r\n`))
+    assert.equal(v4.body.match(/PHOTO/g)?.length, 1)
+    assert.ok(unfolded(v3.body).includes(`\r\nPHOTO;ENCODING=b;TYPE=JPEG:${stored.toString('base64')}\r\n`))
+  })
+
+  test('when an export is imported into another book, then every photo comes back byte for byte, under the same tag; a photo that is not an image is listed instead', async (t) => {
+    const { app, url } = await anEntryIn(t)
+    await putPhoto(app, url, await aPhoneJpeg(1600, 1200))
+    const original = (await app.inject({ method: 'GET', url, headers: ALICE })).rawPayload
+    const bob = { authorization: 'Bearer bob-write' }
+
+    const ndjson = (await app.inject({ method: 'GET', url: '/addresses', headers: { ...ALICE, accept: 'application/x-ndjson' } })).body
+    const vcard = (await app.inject({ method: 'GET', url: '/addresses', headers: { ...ALICE, accept: 'text/vcard; version=3.0' } })).body
+    const fromNdjson = await app.inject({ method: 'POST', url: '/addresses', headers: { ...bob, 'content-type': 'application/x-ndjson' }, payload: ndjson })
+    const intoVcard = await app.inject({
+      method: 'POST',
+      url: '/addresses',
+      headers: { ...bob, 'content-type': 'text/vcard' },
+      payload: vcard.replace(/\r\nUID[^\r]*/, '') + 'BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Broken Photo\r\nPHOTO;ENCODING=b;TYPE=JPEG:bm90IGFuIGltYWdl\r\nEND:VCARD\r\n',
+    })
+    const created = (JSON.parse(intoVcard.body) as { created: { id: string; unmapped?: { property: string; reason?: string }[] }[] }).created
+
+    assert.equal(fromNdjson.statusCode, 200, fromNdjson.body)
+    assert.equal((await app.inject({ method: 'GET', url, headers: bob })).rawPayload.compare(original), 0)
+    assert.equal(intoVcard.statusCode, 200, intoVcard.body)
+    const [copy, broken] = created
+    const copied = await app.inject({ method: 'GET', url: `/addresses/${String(copy?.id)}/photo`, headers: bob })
+    assert.equal(copied.rawPayload.compare(original), 0)
+    assert.ok(broken?.unmapped)
+    assert.deepEqual(broken.unmapped.map(({ property }) => property), ['PHOTO'])
+    assert.match(broken.unmapped[0]?.reason ?? '', /not an image/)
+    assert.equal((await app.inject({ method: 'GET', url: `/addresses/${broken.id}/photo`, headers: bob })).statusCode, 404)
+  })
+
   test('when OPTIONS or another method is sent, then Allow lists what the photo takes', async (t) => {
     const { app, url } = await anEntryIn(t)
 

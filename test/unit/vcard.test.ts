@@ -84,7 +84,6 @@ describe('vCard exports of contacts apps', () => {
           ['X-ABLABEL', '_$!<Father>!$_'],
           ['X-SOCIALPROFILE', 'https://twitter.com/gracehopper'],
           ['IMPP', 'skype:grace.hopper'],
-          ['PHOTO', '/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAgGBgcG…'],
         ],
       },
       {
@@ -198,7 +197,6 @@ describe('vCard exports of contacts apps', () => {
           ['LABEL', 'Straße des 17. Juni 12\nMünchen, Bayern 8…'],
           ['X-MS-OL-DEFAULT-POSTAL-ADDRESS', '2'],
           ['URL', 'https://example.de/mueller'],
-          ['PHOTO', '/9j/4AAQSkZJRgABAQEAYABgAAD/2wBDAAgGBgcG…'],
           ['X-MS-OL-DESIGN', '<card xmlns="http://schemas.microsoft.co…'],
         ],
       },
@@ -512,7 +510,8 @@ describe('parseVCards: the text', () => {
     const card = read('2.1', 'FN:Ada', 'PHOTO;JPEG;BASE64:', '/9j/4AAQSkZJ', 'RgABAQ==', '', 'NOTE:after the photo')
 
     assert.deepEqual(card.entry, { full_name: 'Ada', notes: 'after the photo' })
-    assert.deepEqual(listed(card.unmapped), [['PHOTO', '/9j/4AAQSkZJRgABAQ==']])
+    assert.deepEqual(card.photo, Buffer.from('/9j/4AAQSkZJRgABAQ==', 'base64'))
+    assert.deepEqual(card.unmapped, [])
   })
 
   for (const [name, lines] of [
@@ -821,7 +820,7 @@ describe('parseVCards: the mapping', () => {
     )
 
     assert.deepEqual(card.unmapped, [
-      { property: 'PHOTO', value: 'https://example.org/ada.jpg' },
+      { property: 'PHOTO', value: 'https://example.org/ada.jpg', reason: 'a photo at a web address is not fetched: an entry holds the image itself' },
       { property: 'X-SOCIALPROFILE', value: 'https://twitter.com/ada' },
       { property: 'IMPP', value: 'xmpp:ada@example.org' },
       { property: 'GEO', value: 'geo:51.5,-0.12' },
@@ -853,6 +852,21 @@ describe('parseVCards: the mapping', () => {
       assert.deepEqual(card?.entry.labels, entry.labels)
       assert.deepEqual(card?.unmapped, [])
     }
+  })
+
+  test('when a card has a photo inline, then its bytes are read as each version writes them; a second photo, or one that is not base64, is listed', () => {
+    const bytes = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3])
+    const base64 = bytes.toString('base64')
+
+    const v3 = read('3.0', 'FN:Ada', `PHOTO;ENCODING=b;TYPE=JPEG:${base64}`, `PHOTO;ENCODING=b;TYPE=JPEG:${base64}`)
+    const v4 = read('4.0', 'FN:Ada', `PHOTO:data:image/jpeg;base64,${base64}`)
+    const google = read('3.0', 'FN:Ada', `PHOTO;VALUE=URI:data:image/png;base64,${base64}`)
+    const notBase64 = read('4.0', 'FN:Ada', 'PHOTO:data:image/jpeg,not-base64')
+
+    assert.deepEqual([v3.photo, v4.photo, google.photo], [bytes, bytes, bytes])
+    assert.deepEqual(v3.unmapped.map(({ property, reason }) => [property, reason]), [['PHOTO', 'an entry has one photo']])
+    assert.equal(notBase64.photo, undefined)
+    assert.deepEqual(notBase64.unmapped.map(({ property, reason }) => [property, reason]), [['PHOTO', 'not base64']])
   })
 
   test("when a URL has no scheme, then it is listed; Google's escaped colon is unescaped", () => {

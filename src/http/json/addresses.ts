@@ -1,9 +1,10 @@
 import { Readable } from 'node:stream'
 import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
+import type { AddressEntry } from '../../domain/address-entry.js'
 import type { Sort, SortKey } from '../../domain/listing.js'
 import { formatVCard, type VCardVersion } from '../../formats/vcard.js'
-import type { AddressBook, ExportedEntry, ImportedEntry } from '../../service/address-book-service.js'
+import type { AddressBook, ExportedEntry, ImportedEntry, PhotoImage } from '../../service/address-book-service.js'
 import { TimeSlice } from '../../lib/time-slice.js'
 import { principalOf } from '../edge/authentication.js'
 import { ImportBody } from './body-parsers.js'
@@ -92,14 +93,20 @@ function sortOf(parameter: string | undefined): Sort {
 /** An export as text: NDJSON lines, or vCards of a version, gathered into chunks, read from the book as the client takes them. */
 async function* exportText(entries: AsyncIterable<ExportedEntry>, vcard: VCardVersion | undefined): AsyncGenerator<string> {
   let chunk = ''
-  for await (const { id, version, entry, updatedAt } of entries) {
-    chunk += vcard === undefined ? `${JSON.stringify({ id, etag: entityTagOf(version), entry })}\n` : formatVCard({ id, entry, updatedAt }, vcard)
+  for await (const { id, version, entry, updatedAt, image } of entries) {
+    chunk += vcard === undefined ? ndjsonLine(id, version, entry, image) : formatVCard({ id, entry, updatedAt, photo: image }, vcard)
     if (chunk.length >= EXPORT_CHUNK) {
       yield chunk
       chunk = ''
     }
   }
   if (chunk !== '') yield chunk
+}
+
+/** An export's line: the entry as stored, and its photo (a field of its own, base64) when it has one. */
+function ndjsonLine(id: string, version: number, entry: AddressEntry, image: PhotoImage | undefined): string {
+  const photo = image && { type: image.contentType, data: Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength).toString('base64') }
+  return `${JSON.stringify({ id, etag: entityTagOf(version), entry, ...(photo ? { photo } : {}) })}\n`
 }
 
 /**
@@ -179,7 +186,7 @@ export const addressRoutes: FastifyPluginCallbackTypebox<{ service: AddressBook;
         const errors = paging.map(([name]) => ({ path: `/${name}`, message: 'is for JSON pages; an export sends every matching entry' }))
         throw new HttpProblem(Problems.invalidQuery, { errors })
       }
-      const entries = await service.exportEntries(principalOf(request), { ...filters, sort: sortOf(sort) })
+      const entries = await service.exportEntries(principalOf(request), { ...filters, sort: sortOf(sort), photos: true })
       const vcard = vcardVersionOf(representation)
       const type = vcard === undefined ? `${MEDIA_TYPES.ndjson}; charset=utf-8` : vcardContentType(vcard)
       return reply.type(type).send(Readable.from(exportText(entries, vcard)))
@@ -214,10 +221,11 @@ export const addressRoutes: FastifyPluginCallbackTypebox<{ service: AddressBook;
     reply.header('vary', 'accept, accept-encoding')
     const vcard = vcardVersionOf(representation)
     if (vcard === undefined) return reply.header('etag', entityTagOf(version)).send(representationOf(id, entry, photo))
+    const image = photo ? await service.photo(principalOf(request), id, 'image').catch(() => undefined) : undefined
     return reply
       .header('etag', entityTagOf(version, vcard))
       .type(vcardContentType(vcard))
-      .send(formatVCard({ id, entry, updatedAt }, vcard))
+      .send(formatVCard({ id, entry, updatedAt, photo: image }, vcard))
   })
 
   const createSchema = {

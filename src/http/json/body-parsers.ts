@@ -40,7 +40,11 @@ function text(body: Buffer, format: string): string {
 }
 
 function parseNdjsonImport(body: Buffer): ImportBody {
-  return new ImportBody(readNdjson(text(body, 'NDJSON')))
+  return new ImportBody(ndjsonItems(text(body, 'NDJSON')))
+}
+
+function* ndjsonItems(text: string): Generator<ImportItem> {
+  for (const { photo, ...item } of readNdjson(text)) yield photo ? { ...item, photo: { bytes: photo, property: 'photo' } } : item
 }
 
 /** Longest unmapped value an import answer repeats: a photo's base64 would otherwise come back whole. */
@@ -57,7 +61,9 @@ function parseVCardImport(body: Buffer): ImportBody {
 
 function* vcardItems(text: string): Generator<ImportItem> {
   try {
-    for (const { index, id, entry, unmapped } of readVCards(text)) yield { id, entry, unmapped: unmapped.map(shortened), card: index }
+    for (const { index, id, entry, unmapped, photo } of readVCards(text)) {
+      yield { id, entry, unmapped: unmapped.map(shortened), card: index, ...(photo ? { photo: { bytes: photo, property: 'PHOTO' } } : {}) }
+    }
   } catch (error) {
     if (!(error instanceof VCardSyntaxError)) throw error
     const message = error.message.replace(/^Line \d+: /, '')

@@ -1,5 +1,5 @@
 import type { AddressEntry } from '../../domain/address-entry.js'
-import type { PhotoStamp } from '../../storage/store.js'
+import type { PhotoStamp } from '../../service/address-book-service.js'
 
 /**
  * An entry as the JSON API answers it: its content, and, when it has a photo, where the photo is

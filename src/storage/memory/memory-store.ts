@@ -72,6 +72,7 @@ interface IncomingEntry {
   readonly entry: AddressEntry
   readonly card: CardData | undefined
   readonly index: EntryIndex
+  readonly photo?: PhotoData | undefined
 }
 
 /**
@@ -106,8 +107,8 @@ export class MemoryStore implements Store {
   async createMany(owner: string, entries: readonly NewEntry[], options: WriteOptions = {}): Promise<void> {
     const slice = new TimeSlice()
     const prepared: IncomingEntry[] = []
-    for (const { id, entry, card } of entries) {
-      prepared.push({ id, entry: copyOfJson(entry), card: keptCard(card), index: indexEntry(entry) })
+    for (const { id, entry, card, photo } of entries) {
+      prepared.push({ id, entry: copyOfJson(entry), card: keptCard(card), index: indexEntry(entry), photo: photo && { ...photo, image: photo.image.slice(), thumbnail: photo.thumbnail.slice() } })
       if (slice.due()) await slice.pause()
     }
     this.#insert(owner, prepared, options)
@@ -130,9 +131,11 @@ export class MemoryStore implements Store {
       names.set(card.name, id)
     }
     const now = this.clock().toISOString()
-    const created = entries.map(({ id, entry, card, index }) => {
+    const created = entries.map(({ id, entry, card, index, photo }) => {
       const seq = ++book.latest
-      const stored = { id, owner, version: 1, createdAt: now, updatedAt: now, entry, ...(card ? { card } : {}) }
+      const stored = { id, owner, version: 1, createdAt: now, updatedAt: now, entry, ...(card ? { card } : {}), ...(photo ? { photo: { etag: photo.etag } } : {}) }
+      if (photo) book.photos.set(id, photo)
+      else book.photos.delete(id)
       book.entries.set(id, { stored, index, createdSeq: seq, changedSeq: seq })
       if (card?.name !== undefined) book.names.set(card.name, id)
       book.tombstones.delete(id)

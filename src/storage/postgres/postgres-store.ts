@@ -119,6 +119,11 @@ interface NewRow {
   readonly card_name?: string | undefined
   readonly card_uid?: string | undefined
   readonly card_kept?: string | undefined
+  readonly photo_etag?: string | undefined
+  readonly photo_type?: string | undefined
+  /** The images as base64, which decode() reads. */
+  readonly photo_image?: string | undefined
+  readonly photo_thumbnail?: string | undefined
 }
 
 type IdempotencyResult = NonNullable<WriteOptions['idempotency']>
@@ -186,7 +191,8 @@ const CREATE_ENTRIES: Statement = {
   name: 'addrservice-create-entries',
   text: `WITH input AS (
       SELECT * FROM jsonb_to_recordset($2::jsonb)
-        AS input(id text, entry jsonb, sort_name text, search_text text, terms jsonb, place bigint, card_name text, card_uid text, card_kept text)
+        AS input(id text, entry jsonb, sort_name text, search_text text, terms jsonb, place bigint, card_name text, card_uid text, card_kept text,
+          photo_etag text, photo_type text, photo_image text, photo_thumbnail text)
     ),
     taken AS (SELECT id FROM address_entries WHERE owner = $1 AND id IN (SELECT id FROM input)),
     named AS (
@@ -200,11 +206,16 @@ const CREATE_ENTRIES: Statement = {
       RETURNING latest - $5::bigint AS before
     ),
     created AS (
-      INSERT INTO address_entries (${COLUMNS}, sort_name, search_text, created_seq, changed_seq, card_name, card_uid, card_kept)
+      INSERT INTO address_entries (${COLUMNS}, sort_name, search_text, created_seq, changed_seq, card_name, card_uid, card_kept, photo_etag)
       SELECT input.id, $1, 1, $3, $3, input.entry, input.sort_name, input.search_text, counter.before + input.place, counter.before + input.place,
-        input.card_name, input.card_uid, input.card_kept
+        input.card_name, input.card_uid, input.card_kept, input.photo_etag
       FROM counter, input
       RETURNING id
+    ),
+    photos AS (
+      INSERT INTO entry_photos (owner, entry_id, content_type, image, thumbnail)
+      SELECT $1, created.id, input.photo_type, decode(input.photo_image, 'base64'), decode(input.photo_thumbnail, 'base64')
+      FROM created JOIN input USING (id) WHERE input.photo_etag IS NOT NULL
     ),
     terms AS (
       INSERT INTO entry_terms (entry_id, owner, field, value)
@@ -1036,8 +1047,8 @@ async function rowsJsonInSlices(entries: readonly NewEntry[]): Promise<string> {
     if (rows.length > 0) parts.push(rowsJson(rows, made - rows.length + 1).slice(1, -1))
     rows = []
   }
-  for (const { id, entry, card } of entries) {
-    rows.push(toNewRow(id, entry, keptCard(card)))
+  for (const { id, entry, card, photo } of entries) {
+    rows.push(toNewRow(id, entry, keptCard(card), photo))
     made++
     if (slice.due()) {
       flush()
@@ -1048,9 +1059,20 @@ async function rowsJsonInSlices(entries: readonly NewEntry[]): Promise<string> {
   return `[${parts.join(',')}]`
 }
 
-function toNewRow(id: string, entry: AddressEntry, card: CardData | undefined): NewRow {
+function toNewRow(id: string, entry: AddressEntry, card: CardData | undefined, photo?: PhotoData): NewRow {
   const { sortName, searchText, terms } = indexEntry(entry)
-  return { id, entry, sort_name: sortName, search_text: searchText, terms, card_name: card?.name, card_uid: card?.uid, card_kept: card?.kept }
+  const base64 = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64')
+  return {
+    id,
+    entry,
+    sort_name: sortName,
+    search_text: searchText,
+    terms,
+    card_name: card?.name,
+    card_uid: card?.uid,
+    card_kept: card?.kept,
+    ...(photo ? { photo_etag: photo.etag, photo_type: photo.contentType, photo_image: base64(photo.image), photo_thumbnail: base64(photo.thumbnail) } : {}),
+  }
 }
 
 /** The id of the entry that first gives a card name that a later one gives again. */

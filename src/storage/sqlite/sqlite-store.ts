@@ -32,7 +32,7 @@ import { configureDurability } from './durability.js'
 import { GroupCommit, WriteError } from './group-commit.js'
 import { SQLITE_MIGRATIONS } from './migrations.js'
 import { TRIGRAM_LENGTH, trigramQuery } from './trigrams.js'
-import { KEY_COLUMNS, type EntryColumns, type NewRow, type UpdatedRow, type WriteOp } from './writes.js'
+import { KEY_COLUMNS, packedPhoto, type EntryColumns, type NewRow, type UpdatedRow, type WriteOp } from './writes.js'
 
 /** An entry's columns, as a read answers them. */
 type EntryRow = EntryColumns
@@ -178,9 +178,9 @@ export class SqliteStore implements Store {
       if (rows.length > 0) packed.push(UTF8.encode(JSON.stringify(rows)))
       rows = []
     }
-    for (const { id, entry, card } of entries) {
+    for (const { id, entry, card, photo } of entries) {
       const kept = keptCard(card)
-      rows.push({ id, entry: JSON.stringify(entry), index: indexEntry(entry), ...(kept ? { card: kept } : {}) })
+      rows.push({ id, entry: JSON.stringify(entry), index: indexEntry(entry), ...(kept ? { card: kept } : {}), ...(photo ? { photo: packedPhoto(photo) } : {}) })
       if (slice.due()) {
         pack()
         await slice.pause()

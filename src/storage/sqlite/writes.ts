@@ -66,6 +66,20 @@ export interface NewRow {
   readonly entry: string
   readonly index: EntryIndex
   readonly card?: CardData | undefined
+  /** Its photo, the images as base64: rows travel as JSON when packed. */
+  readonly photo?: PackedPhoto | undefined
+}
+
+export interface PackedPhoto {
+  readonly etag: string
+  readonly contentType: string
+  readonly image: string
+  readonly thumbnail: string
+}
+
+export function packedPhoto({ etag, contentType, image, thumbnail }: PhotoData): PackedPhoto {
+  const base64 = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64')
+  return { etag, contentType, image: base64(image), thumbnail: base64(thumbnail) }
 }
 
 /**
@@ -134,7 +148,7 @@ export class Writes {
   readonly #db: Database.Database
   readonly #advance: Database.Statement<[{ owner: string; count: number }], { latest: number }>
   readonly #insert: Database.Statement<
-    [string, string, string, string, string, string, string, number, number, string | null, string | null, string | null],
+    [string, string, string, string, string, string, string, number, number, string | null, string | null, string | null, string | null],
     { seq: number }
   >
   readonly #update: Database.Statement<
@@ -190,8 +204,8 @@ export class Writes {
        ON CONFLICT (owner) DO UPDATE SET latest = latest + excluded.latest RETURNING latest`,
     )
     this.#insert = db.prepare(
-      `INSERT INTO address_entries (id, owner, version, created_at, updated_at, sort_name, search_text, entry, created_seq, changed_seq, card_name, card_uid, card_kept)
-       VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
+      `INSERT INTO address_entries (id, owner, version, created_at, updated_at, sort_name, search_text, entry, created_seq, changed_seq, card_name, card_uid, card_kept, photo_etag)
+       VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
     )
     // The update takes the owner's next place itself, so that an update that matches nothing
     // takes none; the counter is advanced to it right after, in the same transaction.
@@ -332,9 +346,27 @@ export class Writes {
             seq++
             const { card } = item
             const row = this.#namedWrite(op.owner, item.id, card?.name, () =>
-              this.#insert.get(item.id, op.owner, op.now, op.now, item.index.sortName, item.index.searchText, item.entry, seq, seq, card?.name ?? null, card?.uid ?? null, card?.kept ?? null),
+              this.#insert.get(
+                item.id,
+                op.owner,
+                op.now,
+                op.now,
+                item.index.sortName,
+                item.index.searchText,
+                item.entry,
+                seq,
+                seq,
+                card?.name ?? null,
+                card?.uid ?? null,
+                card?.kept ?? null,
+                item.photo?.etag ?? null,
+              ),
             )
             if (row) this.#writeIndex(row.seq, op.owner, tag, item.index)
+            if (row && item.photo) {
+              const { contentType, image, thumbnail } = item.photo
+              this.#putPhoto.run(row.seq, contentType, Buffer.from(image, 'base64'), Buffer.from(thumbnail, 'base64'))
+            }
             this.#deleteTombstone.run(op.owner, item.id)
           }
         }
