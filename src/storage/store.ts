@@ -77,6 +77,8 @@ export interface WriteOptions {
   readonly idempotency?: { readonly key: string; readonly result: string } | undefined
   /** The card data of the entry a create stores, kept beside it. */
   readonly card?: CardData | undefined
+  /** The photo of the entry a create stores, in the same transaction. */
+  readonly photo?: PhotoData | undefined
 }
 
 /** What an update may carry besides the entry. */
@@ -86,6 +88,8 @@ export interface UpdateOptions {
    * lose what a phone stored with the card, its photo say), an object replaces it, null removes it.
    */
   readonly card?: CardData | null | undefined
+  /** The entry's photo, in the same transaction: undefined keeps it, an object replaces it, null removes it. */
+  readonly photo?: PhotoData | null | undefined
 }
 
 /** A new entry of createMany, with its card data and its photo when it has them. */

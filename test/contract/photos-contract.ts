@@ -87,6 +87,25 @@ export function describePhotosContract(makeStore: MakeStore): void {
       assert.equal(await store.getPhoto(ALICE, 'c', 'image'), undefined)
     })
 
+    test('when an entry is created or updated with a photo, then it is one write; an update that names none keeps it, and null removes it', async (t) => {
+      const store = await makeStore(t)
+
+      const created = await store.create(ALICE, 'a', anEntry(), { photo: aPhoto('p1', 1) })
+      const kept = await store.update(ALICE, 'a', anEntry({ full_name: 'Kept' }), [1])
+      const replaced = await store.update(ALICE, 'a', anEntry({ full_name: 'Replaced' }), [2], { photo: aPhoto('p2', 2) })
+      const image = await store.getPhoto(ALICE, 'a', 'image')
+      const stale = await store.update(ALICE, 'a', anEntry(), [1], { photo: null })
+      const removed = await store.update(ALICE, 'a', anEntry({ full_name: 'Removed' }), [3], { photo: null })
+
+      assert.deepEqual([created.photo, kept?.photo, replaced?.photo], [{ etag: 'p1' }, { etag: 'p1' }, { etag: 'p2' }])
+      assert.deepEqual(image?.data, aPhoto('p2', 2).image)
+      assert.equal(stale, undefined)
+      assert.equal(removed?.version, 4)
+      assert.equal('photo' in (removed ?? {}), false)
+      assert.equal(await store.getPhoto(ALICE, 'a', 'thumbnail'), undefined)
+      assert.deepEqual(await store.get(ALICE, 'a'), removed)
+    })
+
     test("when another owner asks for an entry's photo by its id, then there is none", async (t) => {
       const store = await makeStore(t)
       await store.create(ALICE, 'a', anEntry())

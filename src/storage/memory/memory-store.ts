@@ -95,7 +95,8 @@ export class MemoryStore implements Store {
 
   create(owner: string, id: string, entry: AddressEntry, options: WriteOptions = {}): Promise<StoredEntry> {
     try {
-      const [stored] = this.#insert(owner, [{ id, entry: copyOfJson(entry), card: keptCard(options.card), index: indexEntry(entry) }], options)
+      const { photo } = options
+      const [stored] = this.#insert(owner, [{ id, entry: copyOfJson(entry), card: keptCard(options.card), index: indexEntry(entry), photo: photo && copyOfPhoto(photo) }], options)
       if (!stored) throw new Error('the memory store stored nothing of one entry')
       return Promise.resolve(copy(stored))
     } catch (error) {
@@ -108,7 +109,7 @@ export class MemoryStore implements Store {
     const slice = new TimeSlice()
     const prepared: IncomingEntry[] = []
     for (const { id, entry, card, photo } of entries) {
-      prepared.push({ id, entry: copyOfJson(entry), card: keptCard(card), index: indexEntry(entry), photo: photo && { ...photo, image: photo.image.slice(), thumbnail: photo.thumbnail.slice() } })
+      prepared.push({ id, entry: copyOfJson(entry), card: keptCard(card), index: indexEntry(entry), photo: photo && copyOfPhoto(photo) })
       if (slice.due()) await slice.pause()
     }
     this.#insert(owner, prepared, options)
@@ -164,7 +165,11 @@ export class MemoryStore implements Store {
     const card = options.card === undefined ? kept.stored.card : keptCard(options.card)
     const holder = card?.name === undefined ? undefined : book.names.get(card.name)
     if (holder !== undefined && holder !== id) return Promise.reject(new EntryExistsError(holder))
-    return Promise.resolve(copy(this.#replace(book, kept, entry, card, kept.stored.photo)))
+    const { photo } = options
+    if (photo) book.photos.set(id, copyOfPhoto(photo))
+    else if (photo === null) book.photos.delete(id)
+    const stamp = photo === undefined ? kept.stored.photo : photo === null ? undefined : { etag: photo.etag }
+    return Promise.resolve(copy(this.#replace(book, kept, entry, card, stamp)))
   }
 
   updateMany(owner: string, updates: readonly EntryUpdate[]): Promise<StoredEntry[] | undefined> {
@@ -183,7 +188,7 @@ export class MemoryStore implements Store {
     const kept = this.#find(owner, id, ifVersion)
     if (!kept) return Promise.resolve(undefined)
     const book = this.#book(owner)
-    if (photo) book.photos.set(id, { ...photo, image: photo.image.slice(), thumbnail: photo.thumbnail.slice() })
+    if (photo) book.photos.set(id, copyOfPhoto(photo))
     else book.photos.delete(id)
     return Promise.resolve(copy(this.#replace(book, kept, kept.stored.entry, kept.stored.card, photo ? { etag: photo.etag } : undefined)))
   }
@@ -394,6 +399,10 @@ export class MemoryStore implements Store {
 
 function idempotencyName(owner: string, key: string): string {
   return `${owner}\u0000${key}`
+}
+
+function copyOfPhoto(photo: PhotoData): PhotoData {
+  return { ...photo, image: photo.image.slice(), thumbnail: photo.thumbnail.slice() }
 }
 
 function copy(stored: StoredEntry): StoredEntry {

@@ -274,7 +274,8 @@ const UPDATE_ENTRY: Statement = {
       UPDATE address_entries SET entry = $3::jsonb, version = version + 1, updated_at = $4, sort_name = $5, search_text = $6, changed_seq = counter.latest,
         card_name = CASE WHEN $9::boolean THEN card_name ELSE $10::text END,
         card_uid = CASE WHEN $9::boolean THEN card_uid ELSE $11::text END,
-        card_kept = CASE WHEN $9::boolean THEN card_kept ELSE $12::text END
+        card_kept = CASE WHEN $9::boolean THEN card_kept ELSE $12::text END,
+        photo_etag = CASE WHEN $13::boolean THEN photo_etag ELSE $14::text END
       FROM counter WHERE owner = $1 AND id = $2
       RETURNING address_entries.id, address_entries.version, address_entries.created_at,
         address_entries.card_name, address_entries.card_uid, address_entries.card_kept, address_entries.photo_etag
@@ -288,6 +289,14 @@ const UPDATE_ENTRY: Statement = {
       INSERT INTO entry_terms (entry_id, owner, field, value)
       SELECT updated.id, $1, terms.field, terms.value FROM updated, terms
       ON CONFLICT DO NOTHING
+    ),
+    photo_put AS (
+      INSERT INTO entry_photos (owner, entry_id, content_type, image, thumbnail)
+      SELECT $1, updated.id, $15, $16, $17 FROM updated WHERE NOT $13::boolean AND $14::text IS NOT NULL
+      ON CONFLICT (owner, entry_id) DO UPDATE SET content_type = excluded.content_type, image = excluded.image, thumbnail = excluded.thumbnail
+    ),
+    photo_gone AS (
+      DELETE FROM entry_photos WHERE owner = $1 AND entry_id IN (SELECT id FROM updated) AND NOT $13::boolean AND $14::text IS NULL
     )
     SELECT updated.version, updated.created_at, EXISTS (SELECT FROM target) AS locked, updated.card_name, updated.card_uid, updated.card_kept,
       updated.photo_etag
@@ -456,11 +465,11 @@ export class PostgresStore implements Store {
    * them all. An owner's writes commit one after another, each waiting for the one before to reach
    * the disk; creates that go together share that wait.
    */
-  create(owner: string, id: string, entry: AddressEntry, { idempotency, card }: WriteOptions = {}): Promise<StoredEntry> {
+  create(owner: string, id: string, entry: AddressEntry, { idempotency, card, photo }: WriteOptions = {}): Promise<StoredEntry> {
     return new Promise((resolve, reject) => {
       const copy = structuredClone(entry)
       const kept = keptCard(card)
-      const create = { row: toNewRow(id, copy, kept), entry: copy, card: kept, idempotency, resolve, reject }
+      const create = { row: toNewRow(id, copy, kept, photo), entry: copy, card: kept, idempotency, resolve, reject }
       const waiting = this.#waitingCreates.get(owner)
       if (waiting) waiting.push(create)
       else void this.#createInTurns(owner, [create])
@@ -559,7 +568,7 @@ export class PostgresStore implements Store {
         const holder = named.get(row.id)
         if (taken.has(row.id)) reject(new EntryExistsError(row.id))
         else if (holder !== undefined) reject(new EntryExistsError(holder))
-        else if (stored) resolve({ id: row.id, owner, version: 1, createdAt: now, updatedAt: now, entry, ...(card ? { card } : {}) })
+        else if (stored) resolve({ id: row.id, owner, version: 1, createdAt: now, updatedAt: now, entry, ...(card ? { card } : {}), ...photoOf(row.photo_etag ?? null) })
       }
       remaining = stored ? [] : remaining.filter(({ row }) => !taken.has(row.id) && !named.has(row.id))
     }
@@ -601,7 +610,7 @@ export class PostgresStore implements Store {
    * name another entry holds fails it on the name's index, and the holder is then looked up: should
    * it have gone meanwhile, the update is tried again.
    */
-  async update(owner: string, id: string, entry: AddressEntry, ifVersion?: readonly number[], { card }: UpdateOptions = {}): Promise<StoredEntry | undefined> {
+  async update(owner: string, id: string, entry: AddressEntry, ifVersion?: readonly number[], { card, photo }: UpdateOptions = {}): Promise<StoredEntry | undefined> {
     const index = indexEntry(entry)
     const updatedAt = this.#clock().toISOString()
     const kept = card === undefined ? undefined : keptCard(card)
@@ -618,6 +627,11 @@ export class PostgresStore implements Store {
       kept?.name ?? null,
       kept?.uid ?? null,
       kept?.kept ?? null,
+      photo === undefined,
+      photo?.etag ?? null,
+      photo?.contentType ?? null,
+      photo?.image ?? null,
+      photo?.thumbnail ?? null,
     ]
     let row: UpdateRow | undefined
     for (let attempt = 1; ; attempt++) {
@@ -654,7 +668,7 @@ export class PostgresStore implements Store {
       const stored: StoredEntry[] = []
       for (const { id, entry, ifVersion } of updates) {
         const index = indexEntry(entry)
-        const values = [owner, id, JSON.stringify(entry), updatedAt, index.sortName, index.searchText, JSON.stringify(index.terms), ifVersion, true, null, null, null]
+        const values = [owner, id, JSON.stringify(entry), updatedAt, index.sortName, index.searchText, JSON.stringify(index.terms), ifVersion, true, null, null, null, true, null, null, null, null]
         const { rows } = await client.query<UpdateRow>({ ...UPDATE_ENTRY, values })
         const row = rows[0]
         if (isStale(row) || !row?.created_at || row.version === null) throw new Error(`the update of ${id} did not apply while it held the entry's lock`)

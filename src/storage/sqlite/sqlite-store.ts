@@ -158,11 +158,12 @@ export class SqliteStore implements Store {
     })
   }
 
-  async create(owner: string, id: string, entry: AddressEntry, { idempotency, card }: WriteOptions = {}): Promise<StoredEntry> {
+  async create(owner: string, id: string, entry: AddressEntry, { idempotency, card, photo }: WriteOptions = {}): Promise<StoredEntry> {
     const now = this.#clock().toISOString()
     const kept = keptCard(card)
-    await this.#write({ kind: 'create', owner, now, items: [{ id, entry: JSON.stringify(entry), index: indexEntry(entry), ...(kept ? { card: kept } : {}) }], idempotency })
-    return { id, owner, version: 1, createdAt: now, updatedAt: now, entry: structuredClone(entry), ...(kept ? { card: kept } : {}) }
+    const item = { id, entry: JSON.stringify(entry), index: indexEntry(entry), ...(kept ? { card: kept } : {}), ...(photo ? { photo: packedPhoto(photo) } : {}) }
+    await this.#write({ kind: 'create', owner, now, items: [item], idempotency })
+    return { id, owner, version: 1, createdAt: now, updatedAt: now, entry: structuredClone(entry), ...(kept ? { card: kept } : {}), ...(photo ? { photo: { etag: photo.etag } } : {}) }
   }
 
   /**
@@ -204,7 +205,7 @@ export class SqliteStore implements Store {
     })
   }
 
-  async update(owner: string, id: string, entry: AddressEntry, ifVersion?: readonly number[], { card }: UpdateOptions = {}): Promise<StoredEntry | undefined> {
+  async update(owner: string, id: string, entry: AddressEntry, ifVersion?: readonly number[], { card, photo }: UpdateOptions = {}): Promise<StoredEntry | undefined> {
     const now = this.#clock().toISOString()
     const row = (await this.#write({
       kind: 'update',
@@ -215,6 +216,7 @@ export class SqliteStore implements Store {
       index: indexEntry(entry),
       versions: versions(ifVersion),
       card: card === undefined ? undefined : (keptCard(card) ?? null),
+      photo: photo === undefined || photo === null ? photo : packedPhoto(photo),
     })) as UpdatedRow | undefined
     return row && updatedEntry(owner, id, entry, row)
   }

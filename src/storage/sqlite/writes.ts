@@ -27,6 +27,8 @@ export type WriteOp =
       readonly versions: string | null
       /** The card data to store instead of the entry's: null removes it; undefined keeps it. */
       readonly card?: CardData | null | undefined
+      /** The photo to store instead of the entry's: null removes it; undefined keeps it. */
+      readonly photo?: PackedPhoto | null | undefined
     }
   | {
       readonly kind: 'updateMany'
@@ -165,6 +167,8 @@ export class Writes {
         cardName: string | null
         cardUid: string | null
         cardKept: string | null
+        keepPhoto: number
+        photoEtag: string | null
       },
     ],
     { seq: number; version: number; created_at: string; updated_at: string; card_name: string | null; card_uid: string | null; card_kept: string | null; photo_etag: string | null }
@@ -214,7 +218,8 @@ export class Writes {
          changed_seq = (SELECT latest + 1 FROM change_counters WHERE owner = @owner),
          card_name = CASE WHEN @keepCard THEN card_name ELSE @cardName END,
          card_uid = CASE WHEN @keepCard THEN card_uid ELSE @cardUid END,
-         card_kept = CASE WHEN @keepCard THEN card_kept ELSE @cardKept END
+         card_kept = CASE WHEN @keepCard THEN card_kept ELSE @cardKept END,
+         photo_etag = CASE WHEN @keepPhoto THEN photo_etag ELSE @photoEtag END
        WHERE owner = @owner AND id = @id AND (@versions IS NULL OR version IN (SELECT value FROM json_each(@versions)))
        RETURNING seq, version, created_at, updated_at, card_name, card_uid, card_kept, photo_etag`,
     )
@@ -314,10 +319,14 @@ export class Writes {
         cardName: card?.name ?? null,
         cardUid: card?.uid ?? null,
         cardKept: card?.kept ?? null,
+        keepPhoto: op.photo === undefined ? 1 : 0,
+        photoEtag: op.photo?.etag ?? null,
       }),
     )
     if (!row) return undefined
     this.#next(op.owner, 1)
+    if (op.photo) this.#putPhoto.run(row.seq, op.photo.contentType, Buffer.from(op.photo.image, 'base64'), Buffer.from(op.photo.thumbnail, 'base64'))
+    else if (op.photo === null) this.#deletePhoto.run(row.seq)
     this.#clearIndex(row.seq)
     this.#writeIndex(row.seq, op.owner, this.#tag(op.owner), op.index)
     return {
