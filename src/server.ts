@@ -78,7 +78,7 @@ export function addressBookFor(store: AddressBookStore, config: Pick<Config, 're
 }
 
 /** The image library loads with the first photo, not at start: most requests never need it. */
-async function normalizePhoto(bytes: Uint8Array): Promise<PhotoData> {
+export async function normalizePhoto(bytes: Uint8Array): Promise<PhotoData> {
   const photos = await import('./formats/photo.js')
   return photos.normalizePhoto(bytes)
 }
@@ -130,7 +130,7 @@ export async function startServer(config: Config, logger: Logger, { version, rol
   }
   const addressBook = addressBookFor(store, config)
   const forgetting = forgetExpiredNowAndThen(addressBook, logger)
-  const cardBook = new CardBookService(store)
+  const cardBook = new CardBookService(store, { photos: normalizePhoto })
   const labels = new LabelService(store)
   const deviceKeys = keys ? new DeviceKeyService(keys) : undefined
   let tls

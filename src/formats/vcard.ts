@@ -300,6 +300,8 @@ export interface CardResource {
    * it does not say, `org`, `group`, `location`…
    */
   readonly kind: string
+  /** The bytes of its photo inline, when it has one (the PHOTO lines are in kept all the same). */
+  readonly photo?: Uint8Array
 }
 
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/
@@ -322,7 +324,7 @@ export function readCardResource(text: string): CardResource {
   const second = cards.next()
   if (second.done !== true) throw new VCardSyntaxError('a resource holds one card, and this text holds more', second.value.line)
   const reader = readerOf(card)
-  const { entry } = reader.read(1, card.line)
+  const { entry, photo } = reader.read(1, card.line)
   const unmapped = reader.unmappedLines()
   const writtenGroups = new Set(card.lines.filter((line) => line.name.includes('.') && WRITTEN.has(ungrouped(line.name))).map((line) => groupOf(line.name)))
   const kept = card.lines.filter((line) => {
@@ -338,7 +340,7 @@ export function readCardResource(text: string): CardResource {
   const kind = declared === undefined || declared === '' ? 'individual' : declared
   const uidLine = card.lines.find((line) => ungrouped(line.name) === 'UID')
   const uid = uidLine === undefined ? undefined : unescapeText(uidLine.value.trim())
-  return { entry, ...(uid === undefined || uid === '' ? {} : { uid }), kept: kept.map(contentLineText).join('\r\n'), kind }
+  return { entry, ...(uid === undefined || uid === '' ? {} : { uid }), kept: kept.map(contentLineText).join('\r\n'), kind, ...(photo ? { photo } : {}) }
 }
 
 function groupOf(name: string): string {
@@ -723,10 +725,15 @@ export function formatVCard(
   if (entry.notes !== undefined) lines.push(`NOTE:${text(entry.notes)}`)
   if (entry.labels !== undefined && entry.labels.length > 0) lines.push(`CATEGORIES:${entry.labels.map((label) => escapeText(label, !v4)).join(',')}`)
   if (photo) lines.push(photoLine(photo, v4))
-  if (kept !== undefined && kept !== '') lines.push(...kept.split('\r\n'))
+  if (kept !== undefined && kept !== '') lines.push(...kept.split('\r\n').filter((line) => !(photo && isPhotoLine(line))))
   if (updatedAt !== undefined) lines.push(`REV:${timestamp(updatedAt, v4)}`)
   lines.push('END:VCARD')
   return lines.map(foldLine).join('\r\n') + '\r\n'
+}
+
+/** Whether a content line is a PHOTO (grouped or not). */
+export function isPhotoLine(line: string): boolean {
+  return /^(?:[\w-]+\.)?PHOTO[;:]/i.test(line)
 }
 
 /** A photo as a card carries it: its media type and bytes. */

@@ -1,13 +1,13 @@
 import type { AddressEntry } from '../domain/address-entry.js'
-import { EntryNotFoundError, PreconditionFailedError, SyncTokenExpiredError, UidConflictError } from '../domain/errors.js'
+import { EntryNotFoundError, InvalidPhotoError, PhotoTooLargeError, PreconditionFailedError, SyncTokenExpiredError, UidConflictError } from '../domain/errors.js'
 import { isEntryId, newEntryId } from '../domain/ids.js'
 import { foldCase, sortValueOf, type EntryFilter, type PagePosition, type Sort } from '../domain/listing.js'
 import type { Principal } from '../domain/principal.js'
-import type { AddressBookStore, CardData, StoredEntry } from '../storage/store.js'
+import type { AddressBookStore, CardData, PhotoData, PhotoImage, StoredEntry } from '../storage/store.js'
 import { checkedEntry, requireScope } from './gate.js'
 import { decodeCardSyncToken, encodeCardSyncToken } from './sync-token.js'
 import { inBatches } from './batches.js'
-import type { Preconditions } from './address-book-service.js'
+import type { PhotoProcessor, Preconditions } from './address-book-service.js'
 import { TimeSlice } from '../lib/time-slice.js'
 
 /**
@@ -31,12 +31,23 @@ export interface Card {
   readonly sent?: SentCard | undefined
   /** ISO 8601, UTC, with milliseconds. */
   readonly updatedAt: string
+  /**
+   * The entry's photo, when it has one and the card as sent is not current (a protocol then writes
+   * the card from the entry, photo included).
+   */
+  readonly image?: PhotoImage | undefined
 }
 
 export interface SentCard {
   readonly version: number
   /** Opaque here: the protocol's own text of the card. */
   readonly text: string
+  /**
+   * Whether the entry's photo follows the card's: the card's photo became the entry's, or the card
+   * had none. When not (a photo the service could not read, or a card from before photos), the
+   * card's own photo is the one to serve while the entry has none.
+   */
+  readonly photoTaken: boolean
 }
 
 /** A card as a protocol read it: the entry is not yet judged. */
@@ -51,6 +62,8 @@ export interface CardContent {
    * cards (a group) are kept and served back, but are no entries: the JSON API never lists them.
    */
   readonly isEntry?: boolean | undefined
+  /** The bytes of the card's photo, as it carries it; none when it has none (the entry's then goes). */
+  readonly photo?: Uint8Array | undefined
 }
 
 export interface PutResult {
@@ -143,9 +156,12 @@ export class CardBookService implements CardBook {
   readonly #store: AddressBookStore
   readonly #newId: () => string
 
-  constructor(store: AddressBookStore, options: { newId?: () => string } = {}) {
+  readonly #photos: PhotoProcessor | undefined
+
+  constructor(store: AddressBookStore, options: { newId?: () => string; photos?: PhotoProcessor } = {}) {
     this.#store = store
     this.#newId = options.newId ?? newEntryId
+    this.#photos = options.photos
   }
 
   async currentToken(principal: Principal): Promise<string> {
@@ -173,7 +189,7 @@ export class CardBookService implements CardBook {
     for (const shelf of SHELVES) {
       const key = keyOf(principal.owner, shelf)
       const read = (after: PagePosition | undefined) => this.#store.list(key, { filter, sort, limit: BATCH, after })
-      for await (const stored of inBatches(read, BATCH, (last) => ({ value: sortValueOf(sort.key, last), id: last.id }))) yield cardOf(stored)
+      for await (const stored of inBatches(read, BATCH, (last) => ({ value: sortValueOf(sort.key, last), id: last.id }))) yield this.#cardOf(key, stored)
     }
   }
 
@@ -181,7 +197,7 @@ export class CardBookService implements CardBook {
     requireScope(principal, 'read')
     const found = await this.#find(principal.owner, name)
     if (!found) throw new EntryNotFoundError(name)
-    return cardOf(found.stored)
+    return this.#cardOf(keyOf(principal.owner, found.shelf), found.stored)
   }
 
   async *cardsNamed(principal: Principal, names: readonly string[]): AsyncIterable<Card | { readonly missing: string }> {
@@ -189,7 +205,7 @@ export class CardBookService implements CardBook {
     const slice = new TimeSlice()
     for (const name of names) {
       const found = await this.#find(principal.owner, name)
-      yield found ? cardOf(found.stored) : { missing: name }
+      yield found ? await this.#cardOf(keyOf(principal.owner, found.shelf), found.stored) : { missing: name }
       if (slice.due()) await slice.pause()
     }
   }
@@ -199,6 +215,7 @@ export class CardBookService implements CardBook {
     const entry = checkedEntry(content.entry)
     const { owner } = principal
     const shelf: Shelf = content.isEntry === false ? 'others' : 'entries'
+    const { photo, taken } = shelf === 'entries' ? await this.#photoOf(content) : { photo: undefined, taken: false }
     const existing = await this.#find(owner, name)
     if (existing) {
       const { stored } = existing
@@ -210,17 +227,42 @@ export class CardBookService implements CardBook {
       if (existing.shelf !== shelf) {
         // A card that becomes an entry, or stops being one, moves: it goes, and comes anew.
         if (!(await this.#store.delete(keyOf(owner, existing.shelf), stored.id, [stored.version]))) throw new PreconditionFailedError(name)
-        return { card: await this.#create(owner, shelf, name, entry, uid, content.text), created: false }
+        return { card: await this.#create(owner, shelf, name, entry, uid, { text: content.text, photo, taken }), created: false }
       }
       // The update is conditional on this version, so the card makes the next one.
-      const card = cardData(name, stored.id, uid, { version: stored.version + 1, text: content.text })
-      const updated = await this.#store.update(keyOf(owner, shelf), stored.id, entry, [stored.version], { card })
+      const card = cardData(name, stored.id, uid, { version: stored.version + 1, text: content.text, photoTaken: taken })
+      const key = keyOf(owner, shelf)
+      const updated = await this.#store.update(key, stored.id, entry, [stored.version], { card, photo })
       if (!updated) throw new PreconditionFailedError(name)
-      return { card: cardOf(updated), created: false }
+      return { card: await this.#cardOf(key, updated), created: false }
     }
     if (preconditions.ifMatch !== undefined) throw new PreconditionFailedError(name)
     if (content.uid !== undefined) await this.#refuseTakenUid(owner, content.uid, undefined)
-    return { card: await this.#create(owner, shelf, name, entry, content.uid, content.text), created: true }
+    return { card: await this.#create(owner, shelf, name, entry, content.uid, { text: content.text, photo, taken }), created: true }
+  }
+
+  /**
+   * What a card's photo does to its entry's: the card's, judged and normalized, when it has one the
+   * service reads (taken); none when it has none (taken: the entry's goes); the entry's as it is
+   * when the card's cannot be read (not taken: the card keeps it, and is served with it).
+   */
+  async #photoOf({ photo }: CardContent): Promise<{ photo: PhotoData | null | undefined; taken: boolean }> {
+    if (photo === undefined) return { photo: null, taken: true }
+    if (!this.#photos) return { photo: undefined, taken: false }
+    try {
+      return { photo: await this.#photos(photo), taken: true }
+    } catch (error) {
+      if (error instanceof InvalidPhotoError || error instanceof PhotoTooLargeError) return { photo: undefined, taken: false }
+      throw error
+    }
+  }
+
+  /** The entry as a card, with its photo's image when the card will be written from the entry. */
+  async #cardOf(key: string, stored: StoredEntry): Promise<Card> {
+    const card = cardOf(stored)
+    if (!stored.photo || card.sent?.version === card.version) return card
+    const image = await this.#store.getPhoto(key, stored.id, 'image')
+    return image ? { ...card, image } : card
   }
 
   async deleteCard(principal: Principal, name: string, preconditions: Preconditions = {}): Promise<void> {
@@ -259,18 +301,26 @@ export class CardBookService implements CardBook {
     if (incremental && (since < forgottenThrough || since > latest)) throw new SyncTokenExpiredError()
     const changes: CardChange[] = []
     for (const change of page.changes) {
-      if (change.stored) changes.push({ name: nameOf(change.stored), card: cardOf(change.stored) })
+      if (change.stored) changes.push({ name: nameOf(change.stored), card: await this.#cardOf(key, change.stored) })
       else if (incremental) changes.push({ name: change.name ?? derivedName(change.id) })
     }
     return { changes, seq: page.changes.at(-1)?.seq ?? since, more: page.more }
   }
 
-  async #create(owner: string, shelf: Shelf, name: string, entry: AddressEntry, uid: string | undefined, text: string): Promise<Card> {
+  async #create(
+    owner: string,
+    shelf: Shelf,
+    name: string,
+    entry: AddressEntry,
+    uid: string | undefined,
+    { text, photo, taken }: { text: string; photo: PhotoData | null | undefined; taken: boolean },
+  ): Promise<Card> {
     // A card whose UID can be an id is stored under it: the UID then needs no keeping, and a
     // second card with the same UID is found by it.
     const id = uid !== undefined && isEntryId(uid) ? uid : this.#newId()
-    const card = cardData(name, id, uid ?? id, { version: 1, text })
-    return cardOf(await this.#store.create(keyOf(owner, shelf), id, entry, { card }))
+    const card = cardData(name, id, uid ?? id, { version: 1, text, photoTaken: taken })
+    const key = keyOf(owner, shelf)
+    return this.#cardOf(key, await this.#store.create(key, id, entry, { card, ...(photo ? { photo } : {}) }))
   }
 
   /** The card with this name, on either shelf: a name its client chose, or one derived from its id. */
@@ -321,13 +371,15 @@ function cardData(name: string, id: string, uid: string, sent: SentCard): CardDa
   return {
     ...(name === derivedName(id) ? {} : { name }),
     ...(uid === id ? {} : { uid }),
-    // The version first, on a line of its own: the text after it is the protocol's.
-    kept: `${String(sent.version)}\n${sent.text}`,
+    // The version first, on a line of its own (with "photo" when the entry's photo follows the
+    // card's): the text after it is the protocol's.
+    kept: `${String(sent.version)}${sent.photoTaken ? ' photo' : ''}\n${sent.text}`,
   }
 }
 
 function sentOf(kept: string): SentCard | undefined {
   const newline = kept.indexOf('\n')
-  const version = Number(kept.slice(0, newline))
-  return newline > 0 && Number.isSafeInteger(version) ? { version, text: kept.slice(newline + 1) } : undefined
+  const [number = '', flag] = kept.slice(0, Math.max(0, newline)).split(' ')
+  const version = Number(number)
+  return newline > 0 && Number.isSafeInteger(version) ? { version, text: kept.slice(newline + 1), photoTaken: flag === 'photo' } : undefined
 }

@@ -2,7 +2,7 @@ import type { TestContext } from 'node:test'
 import type { InjectOptions } from 'fastify'
 import type { Authenticator } from '../../src/auth/authenticator.js'
 import { buildApp, type App, type AppOptions } from '../../src/http/app.js'
-import { addressBookFor } from '../../src/server.js'
+import { addressBookFor, normalizePhoto } from '../../src/server.js'
 import type { AddressBook } from '../../src/service/address-book-service.js'
 import { LabelService } from '../../src/service/label-service.js'
 import { CardBookService } from '../../src/service/card-book-service.js'
@@ -28,7 +28,7 @@ export function buildTestApp(t: TestContext, options: TestAppOptions = {}): App 
   const store = options.store ?? new MemoryStore()
   const config = testConfig(options.config)
   const addressBook = options.service ?? addressBookFor(store, config)
-  const cardBook = new CardBookService(store)
+  const cardBook = new CardBookService(store, { photos: normalizePhoto })
   const labels = new LabelService(store)
   const app = buildApp(config, { addressBook, cardBook, labels, deviceKeys: options.deviceKeys, authenticator: options.authenticator }, {
     ...(options.logger ? { logger: options.logger } : {}),

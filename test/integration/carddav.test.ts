@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
-import type { AddressEntry } from '../../src/domain/address-entry.js'
 import { describe, test, type TestContext } from 'node:test'
+import type { AddressEntry } from '../../src/domain/address-entry.js'
 import type { LightMyRequestResponse } from 'fastify'
 import { Registry } from 'prom-client'
 import { ApiKeys } from '../../src/auth/api-keys.js'
@@ -9,6 +9,7 @@ import type { App } from '../../src/http/app.js'
 import { MemoryStore } from '../../src/storage/memory/memory-store.js'
 import { buildTestApp } from '../helpers/app.js'
 import { anEntry } from '../helpers/factories.js'
+import { aPhoneJpeg, aPng } from '../helpers/images.js'
 import { capturingLogger } from '../helpers/logger.js'
 
 const BOOK = '/dav/addressbooks/default/contacts/'
@@ -224,6 +225,53 @@ describe('cards as resources', () => {
     assert.equal(patched.statusCode, 204, patched.body)
     assert.match(served.body, /\r\nCATEGORIES:Work,Poets\r\n/)
     assert.equal(served.body.match(/CATEGORIES/g)?.length, 1)
+  })
+
+  test("when a phone puts a card with a photo, then it is the entry's photo, and what the web app does to the photo is what the card says next", async (t) => {
+    const app = buildTestApp(t)
+    const id = '0a0a0a0a-1111-4222-8333-444455556668'
+    const original = await aPhoneJpeg(1200, 900)
+    const sent = card(`UID:${id}`, 'FN:Ada', `PHOTO;ENCODING=b;TYPE=JPEG:${original.toString('base64')}`)
+    const unfolded = (text: string) => text.replace(/\r\n[ \t]/g, '')
+
+    const putting = await put(app, 'p.vcf', sent)
+    const asSent = await app.inject({ method: 'GET', url: `${BOOK}p.vcf` })
+    const stored = await app.inject({ method: 'GET', url: `/addresses/${id}/photo` })
+    await app.inject({ method: 'PATCH', url: `/addresses/${id}`, headers: { 'content-type': 'application/merge-patch+json' }, payload: { full_name: 'Ada Lovelace' } })
+    const afterEdit = unfolded((await app.inject({ method: 'GET', url: `${BOOK}p.vcf` })).body)
+    await app.inject({ method: 'PUT', url: `/addresses/${id}/photo`, headers: { 'content-type': 'image/png' }, payload: await aPng() })
+    const replaced = await app.inject({ method: 'GET', url: `/addresses/${id}/photo` })
+    const afterReplace = unfolded((await app.inject({ method: 'GET', url: `${BOOK}p.vcf` })).body)
+    await app.inject({ method: 'DELETE', url: `/addresses/${id}/photo` })
+    const afterRemove = (await app.inject({ method: 'GET', url: `${BOOK}p.vcf` })).body
+
+    assert.equal(putting.statusCode, 201)
+    assert.equal(asSent.body, sent)
+    assert.equal(stored.statusCode, 200)
+    assert.ok(stored.rawPayload.length < original.length)
+    assert.equal(afterEdit.match(/PHOTO/g)?.length, 1)
+    assert.ok(afterEdit.includes(`PHOTO;ENCODING=b;TYPE=JPEG:${stored.rawPayload.toString('base64')}\r\n`))
+    assert.equal(afterReplace.match(/PHOTO/g)?.length, 1)
+    assert.ok(afterReplace.includes(`PHOTO;ENCODING=b;TYPE=JPEG:${replaced.rawPayload.toString('base64')}\r\n`))
+    assert.doesNotMatch(afterRemove, /PHOTO/)
+    assert.match(afterRemove, /FN:Ada Lovelace/)
+  })
+
+  test("when a card comes again without its photo, then the entry's photo goes; a photo the service cannot read stays in the card", async (t) => {
+    const app = buildTestApp(t)
+    const id = '0a0a0a0a-1111-4222-8333-444455556669'
+    await put(app, 'q.vcf', card(`UID:${id}`, 'FN:Ada', `PHOTO;ENCODING=b;TYPE=PNG:${(await aPng()).toString('base64')}`))
+
+    await put(app, 'q.vcf', card(`UID:${id}`, 'FN:Ada'))
+    const without = await app.inject({ method: 'GET', url: `/addresses/${id}` })
+    await put(app, 'q.vcf', card(`UID:${id}`, 'FN:Ada', 'PHOTO;ENCODING=b;TYPE=JPEG:bm90IGFuIGltYWdl'))
+    await app.inject({ method: 'PATCH', url: `/addresses/${id}`, headers: { 'content-type': 'application/merge-patch+json' }, payload: { nickname: 'Ada' } })
+    const served = (await app.inject({ method: 'GET', url: `${BOOK}q.vcf` })).body
+
+    assert.equal('photo' in (JSON.parse(without.body) as object), false)
+    assert.equal((await app.inject({ method: 'GET', url: `/addresses/${id}/photo` })).statusCode, 404)
+    assert.match(served, /\r\nPHOTO;ENCODING=b;TYPE=JPEG:bm90IGFuIGltYWdl\r\n/)
+    assert.match(served, /NICKNAME:Ada/)
   })
 
   test('when an entry was created through the JSON API, then its card is named after its id', async (t) => {

@@ -1,5 +1,5 @@
 import Negotiator from 'negotiator'
-import { formatVCard, readCardResource, VCardSyntaxError, type VCardVersion } from '../../formats/vcard.js'
+import { formatVCard, isPhotoLine, readCardResource, VCardSyntaxError, type VCardVersion } from '../../formats/vcard.js'
 import type { Card } from '../../service/card-book-service.js'
 import { entityTagOf } from '../edge/preconditions.js'
 import { escapeXml, type XmlElement } from './xml.js'
@@ -17,11 +17,14 @@ export interface ServedCard {
 }
 
 export function servedCard(card: Card, asked?: VCardVersion): ServedCard {
-  const { sent } = card
+  const { sent, image } = card
   const etag = entityTagOf(card.version, asked)
   if (sent?.version === card.version && (asked === undefined || versionOfText(sent.text) === asked)) return { text: sent.text, etag }
-  const kept = sent === undefined ? undefined : keptOf(sent.text)
-  const text = formatVCard({ id: card.id, entry: card.entry, updatedAt: card.updatedAt, uid: card.uid, kept }, asked ?? '3.0')
+  let kept = sent === undefined ? undefined : keptOf(sent.text)
+  // The card's own photo is served only while the entry's does not follow it: one the service
+  // could not read, or one from before photos were entries'. Otherwise the entry's (or none).
+  if (kept !== undefined && sent?.photoTaken === true) kept = kept.split('\r\n').filter((line) => !isPhotoLine(line)).join('\r\n')
+  const text = formatVCard({ id: card.id, entry: card.entry, updatedAt: card.updatedAt, uid: card.uid, kept, photo: image }, asked ?? '3.0')
   return { text, etag }
 }
 

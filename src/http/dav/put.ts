@@ -92,7 +92,7 @@ export async function put({ request, reply, cards, principal, resource }: DavCon
   // under its name, apart from the entries.
   const isEntry = read.kind === 'individual' || read.kind === 'org'
   const entry = isEntry ? read.entry : { full_name: typeof read.entry.full_name === 'string' ? read.entry.full_name : resource.name }
-  const content = { entry, uid: read.uid, text, isEntry }
+  const content = { entry, uid: read.uid, text, isEntry, photo: read.photo }
   const preconditions = preconditionsOf(request.headers)
   const { card, created } = await leniently((lenient) => cards.putCard(principal, resource.name, { ...content, entry: lenient }, preconditions), entry)
   const served = servedCard(card)
