@@ -50,6 +50,10 @@ export interface ParsedCard {
   readonly unmapped: readonly UnmappedProperty[]
   /** The bytes of its photo, when it holds one inline (base64, or a data: URI): not yet judged an image */
   readonly photo?: Uint8Array
+  /** Its UID as written (without urn:uuid:), whether or not it can be an id */
+  readonly uid?: string
+  /** When the card is a group (KIND:group, Apple's X-ADDRESSBOOKSERVER-KIND:group): the UIDs of its members */
+  readonly group?: { readonly members: readonly string[] }
 }
 
 export type VCardVersion = '4.0' | '3.0'
@@ -360,6 +364,9 @@ class CardReader {
   readonly #labelled = new Map<string, Property>()
   readonly #labelsDone = new Set<Property>()
   #id: string | undefined
+  #uid: string | undefined
+  #group = false
+  readonly #members: string[] = []
   #name: Property | undefined
 
   constructor(properties: readonly Property[]) {
@@ -382,7 +389,16 @@ class CardReader {
     }
     const unmapped = this.#unmapped.sort((a, b) => a.line - b.line).map(({ item }) => item)
     const { photo } = this.#draft
-    return { index, line, ...(this.#id === undefined ? {} : { id: this.#id }), entry: entryOf(this.#draft), unmapped, ...(photo ? { photo } : {}) }
+    return {
+      index,
+      line,
+      ...(this.#id === undefined ? {} : { id: this.#id }),
+      entry: entryOf(this.#draft),
+      unmapped,
+      ...(photo ? { photo } : {}),
+      ...(this.#uid === undefined ? {} : { uid: this.#uid }),
+      ...(this.#group ? { group: { members: this.#members } } : {}),
+    }
   }
 
   #readProperty(property: Property): void {
@@ -391,8 +407,19 @@ class CardReader {
       case 'REV':
       case 'X-ABLABEL':
         return
+      // A group's kind and members are listed as well: an entry has no place for them, and a
+      // CardDAV card keeps what is listed. An import makes labels of them.
       case 'KIND':
-        if (textOf(property).trim().toLowerCase() !== 'individual') this.#report(property)
+      case 'X-ADDRESSBOOKSERVER-KIND': {
+        const kind = textOf(property).trim().toLowerCase()
+        if (kind === 'group') this.#group = true
+        if (kind !== 'individual') this.#report(property)
+        return
+      }
+      case 'MEMBER':
+      case 'X-ADDRESSBOOKSERVER-MEMBER':
+        this.#members.push(textOf(property).trim().replace(/^urn:uuid:/i, ''))
+        this.#report(property)
         return
       case 'FN':
         this.#single('full_name', property, textOf(property), 'full name')
@@ -593,6 +620,7 @@ class CardReader {
   #readUid(property: Property): void {
     const uid = textOf(property).trim()
     const id = uid.replace(/^urn:uuid:/i, '')
+    this.#uid ??= id
     if (this.#id !== undefined) this.#report(property, 'an entry has one id')
     else if (isEntryId(id)) this.#id = id
     else this.#report(property, 'not an entry id (1 to 64 letters, digits and dashes)')

@@ -132,6 +132,29 @@ describe('labels', () => {
     assert.deepEqual(await entry(app, ada), before)
   })
 
+  test("when an Apple export with group cards is imported, then each group is a label of its members, and no entry; CATEGORIES add to them", async (t) => {
+    const app = buildTestApp(t, { authenticator: OWNERS })
+    const vcard = (...lines: string[]) => ['BEGIN:VCARD', 'VERSION:3.0', ...lines, 'END:VCARD'].join('\r\n')
+    const text = [
+      vcard('UID:AAAA-1', 'FN:Ada Lovelace', 'CATEGORIES:Poets'),
+      vcard('UID:BBBB-2', 'FN:Grace Hopper'),
+      vcard('UID:not an id 3', 'FN:Alan Turing'),
+      vcard('UID:GGGG-9', 'FN:Family', 'X-ADDRESSBOOKSERVER-KIND:group', 'X-ADDRESSBOOKSERVER-MEMBER:urn:uuid:AAAA-1', 'X-ADDRESSBOOKSERVER-MEMBER:urn:uuid:not an id 3'),
+      vcard('UID:GGGG-8', 'FN:Work', 'X-ADDRESSBOOKSERVER-KIND:group', 'X-ADDRESSBOOKSERVER-MEMBER:urn:uuid:AAAA-1', 'X-ADDRESSBOOKSERVER-MEMBER:urn:uuid:BBBB-2'),
+    ].join('\r\n')
+
+    const imported = await app.inject({ method: 'POST', url: '/addresses', headers: { ...as('alice-write'), 'content-type': 'text/vcard' }, payload: text })
+    const book = JSON.parse((await app.inject({ method: 'GET', url: '/addresses?sort=full_name', headers: as('alice-read') })).body) as Record<string, AddressEntry>
+
+    assert.equal(imported.statusCode, 200, imported.body)
+    assert.deepEqual((JSON.parse(imported.body) as { created: { card: number }[] }).created.map(({ card }) => card), [1, 2, 3])
+    assert.deepEqual(Object.values(book).map(({ full_name, labels: held }) => [full_name, held]), [
+      ['Ada Lovelace', ['Poets', 'Family', 'Work']],
+      ['Alan Turing', ['Family']],
+      ['Grace Hopper', ['Work']],
+    ])
+  })
+
   test('when OPTIONS or another method is sent, then Allow says what each path takes', async (t) => {
     const app = buildTestApp(t)
 

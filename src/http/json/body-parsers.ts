@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { readNdjson } from '../../formats/ndjson.js'
-import { readVCards, VCardSyntaxError } from '../../formats/vcard.js'
+import { readVCards, VCardSyntaxError, type ParsedCard } from '../../formats/vcard.js'
+import { ENTRY_BOUNDS } from '../../domain/vocabulary.js'
 import type { ImportItem } from '../../service/address-book-service.js'
 import { HttpProblem, Problems } from '../edge/problems.js'
 import { MEDIA_TYPES } from './representations.js'
@@ -61,14 +62,44 @@ function parseVCardImport(body: Buffer): ImportBody {
 
 function* vcardItems(text: string): Generator<ImportItem> {
   try {
-    for (const { index, id, entry, unmapped, photo } of readVCards(text)) {
-      yield { id, entry, unmapped: unmapped.map(shortened), card: index, ...(photo ? { photo: { bytes: photo, property: 'PHOTO' } } : {}) }
+    // Group cards (Apple's, or KIND:group) are no entries: each gives its name as a label to its
+    // members. Their members may come before them, so a text with groups is read whole first.
+    const hasGroups = /KIND:\s*group/i.test(text)
+    const cards = hasGroups ? [...readVCards(text)] : readVCards(text)
+    const labels = hasGroups ? groupLabels(cards as ParsedCard[]) : new Map<string, string[]>()
+    for (const { index, id, entry, unmapped, photo, uid, group } of cards) {
+      if (group) continue
+      const extra = uid === undefined ? undefined : labels.get(uid)
+      yield {
+        id,
+        entry: extra ? withLabels(entry, extra) : entry,
+        unmapped: unmapped.map(shortened),
+        card: index,
+        ...(photo ? { photo: { bytes: photo, property: 'PHOTO' } } : {}),
+      }
     }
   } catch (error) {
     if (!(error instanceof VCardSyntaxError)) throw error
     const message = error.message.replace(/^Line \d+: /, '')
     throw new HttpProblem(Problems.invalidImport, { detail: 'The body is not vCard.', errors: [{ line: error.line, path: '', message }] })
   }
+}
+
+/** The labels each member of a group card gets: the names of its groups, by the member's UID. */
+function groupLabels(cards: readonly ParsedCard[]): Map<string, string[]> {
+  const labels = new Map<string, string[]>()
+  for (const { entry, group } of cards) {
+    const name = typeof entry.full_name === 'string' ? entry.full_name.trim() : ''
+    if (!group || name === '') continue
+    for (const member of group.members) labels.set(member, [...(labels.get(member) ?? []), name])
+  }
+  return labels
+}
+
+/** A card's entry with more labels: the gate keeps each once, and an entry holds at most ENTRY_BOUNDS.labels. */
+function withLabels(entry: Record<string, unknown>, more: readonly string[]): Record<string, unknown> {
+  const own = Array.isArray(entry.labels) ? (entry.labels as unknown[]) : []
+  return { ...entry, labels: [...own, ...more].slice(0, ENTRY_BOUNDS.labels) }
 }
 
 /** Media types of imports: parsed with a body limit of their own. */
