@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict'
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test, type TestContext } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import type { BrowserContext, Page } from 'playwright-core'
 import { CHROMIUM_MISSING, describeViolations, launchChromium, seriousAxeViolations } from '../helpers/browser.js'
+import { aPng } from '../helpers/images.js'
 import { runCli, startServer, type ServerProcess } from '../helpers/server-process.js'
 
 const SCREENSHOTS = fileURLToPath(new URL('screenshots/', import.meta.url))
@@ -16,6 +17,7 @@ const PHONE = { width: 390, height: 844 }
 
 interface Entry {
   full_name: string
+  labels?: string[]
   [member: string]: unknown
 }
 
@@ -352,6 +354,70 @@ describe('the web app in Chromium', { skip: CHROMIUM_MISSING }, () => {
     assert.deepEqual([second, third, back], ['Delete', 'Cancel', 'Delete'])
     assert.equal(await focused(), 'Delete')
     assert.equal((await apiClient(baseUrl, key).read(id)).status, 200)
+  })
+
+  test('when a person gives entries labels and a photo, then faces and chips show, the list filters by label, and labels are renamed and deleted for every entry', async (t) => {
+    const owner = 'Lena P'
+    const key = await keyFor(owner)
+    const api = apiClient(baseUrl, key)
+    const ada = await api.create({ full_name: 'Ada Lovelace', labels: ['Family'] })
+    await api.create({ full_name: 'Grace Hopper', labels: ['Work'] })
+    await api.create({ full_name: 'Alan Turing' })
+    const picture = join(mkdtempSync(join(tmpdir(), 'addrservice-picture-')), 'ada.png')
+    writeFileSync(picture, await aPng(400, 300))
+    const page = await newTab(t)
+    await signIn(page, key)
+
+    // The entry: add a label in the form, with the book's labels suggested.
+    await page.getByRole('list', { name: 'All entries, by name' }).getByRole('link', { name: /Ada Lovelace/ }).click()
+    await page.getByRole('heading', { name: 'Ada Lovelace' }).waitFor()
+    await page.getByRole('link', { name: 'Edit' }).click()
+    await page.locator('#known-labels option').first().waitFor({ state: 'attached' })
+    const suggestions = await Promise.all((await page.locator('#known-labels option').all()).map((option) => option.getAttribute('value')))
+    await page.getByLabel('Add a label').fill('Poets')
+    await page.getByLabel('Add a label').press('Enter')
+    await page.getByRole('button', { name: 'Save' }).click()
+    const chips = page.getByRole('list', { name: 'Labels' })
+    await chips.getByRole('link', { name: 'Poets' }).waitFor()
+
+    // The photo: picked, seen before saving, saved; the face shows in the list and on the entry.
+    await page.locator('#photo-file').setInputFiles(picture)
+    await page.getByRole('img', { name: 'The picture you picked for Ada Lovelace' }).waitFor()
+    await page.getByRole('button', { name: 'Save photo' }).click()
+    await page.getByRole('button', { name: 'Remove photo' }).waitFor()
+    await page.locator('.entry-head .avatar img').waitFor()
+    await page.locator('.entry-list a', { hasText: 'Ada Lovelace' }).locator('.avatar img').waitFor()
+    await assertAccessible(page, 'an entry with a photo and labels')
+    await screenshotsOf(page, 'entry-with-photo')
+    const stored = await api.read(ada)
+
+    // The list by label.
+    await page.getByLabel('Label', { exact: true }).selectOption('Family')
+    const labelled = page.getByRole('list', { name: 'Entries labelled “Family”' })
+    await labelled.getByRole('link', { name: /Ada Lovelace/ }).waitFor()
+    const names = await labelled.locator('.entry-name').allTextContents()
+    await assertAccessible(page, 'the list by label')
+    await screenshotsOf(page, 'list-with-faces')
+
+    // Rename a label and delete another, for every entry.
+    await page.getByRole('link', { name: 'Manage labels' }).click()
+    await page.getByRole('heading', { name: 'Labels' }).waitFor()
+    await page.getByRole('button', { name: 'Rename Family' }).click()
+    await page.getByLabel('New name for Family').fill('Kin')
+    await page.getByRole('button', { name: 'Rename', exact: true }).click()
+    await page.getByRole('link', { name: 'Kin' }).waitFor()
+    await page.getByRole('button', { name: 'Delete Work' }).click()
+    await page.getByRole('dialog', { name: 'Delete the label Work?' }).getByRole('button', { name: 'Delete label' }).click()
+    await page.getByRole('button', { name: 'Delete Work' }).waitFor({ state: 'detached' })
+    await assertAccessible(page, 'the labels screen')
+    const after = await (await api.call('/labels')).json()
+
+    assert.deepEqual(suggestions, ['Work'])
+    assert.deepEqual(stored.entry.labels, ['Family', 'Poets'])
+    assert.match(String((stored.entry as { photo?: { url: string } }).photo?.url), /\/photo\?v=/)
+    assert.deepEqual(names, ['Ada Lovelace'])
+    assert.deepEqual(after, { labels: [{ name: 'Kin', count: 1 }, { name: 'Poets', count: 1 }] })
+    assert.deepEqual((await api.read(ada)).entry.labels, ['Kin', 'Poets'])
   })
 
   test('when a person connects a device, then its password is shown once, copies, comes as an Apple profile, opens CardDAV, and stops working when revoked', async (t) => {

@@ -33,8 +33,23 @@ export interface ImportResult {
   created: { id: string; etag: string; line?: number; card?: number; unmapped?: Unmapped[] }[]
 }
 
+/** Where an entry's photo is, as the service links it: its URL names the photo, so it never changes. */
+export interface PhotoLink {
+  etag: string
+  url: string
+}
+
+/** An entry as the service answers it: with its photo's link when it has one. */
+export type EntryRecord = AddressEntry & { photo?: PhotoLink }
+
+/** A label of the book, and how many entries have it. */
+export interface LabelSummary {
+  name: string
+  count: number
+}
+
 export interface Page {
-  entries: [string, AddressEntry][]
+  entries: [string, EntryRecord][]
   /** The next page's URL from the Link header, or null on the last page. */
   next: string | null
 }
@@ -120,32 +135,76 @@ export function nextLink(header: string | null): string | null {
   return null
 }
 
-/** The path of the first page of a listing: sorted by name, filtered by q. */
-export function firstPagePath(q: string, limit = 50): string {
+/** The path of the first page of a listing: sorted by name, filtered by q and a label. */
+export function firstPagePath(q: string, limit = 50, label = ''): string {
   const parameters = new URLSearchParams({ sort: 'full_name', limit: String(limit) })
   if (q !== '') parameters.set('q', q)
+  if (label !== '') parameters.set('label', label)
   return `/addresses?${parameters.toString()}`
 }
 
 export async function fetchPage(path: string): Promise<Page> {
   const response = await request(path, { headers: { Accept: 'application/json' } })
-  const body = (await response.json()) as Record<string, AddressEntry>
+  const body = (await response.json()) as Record<string, EntryRecord>
   return { entries: Object.entries(body), next: nextLink(response.headers.get('link')) }
 }
 
-/** How many entries match q (X-Total-Count), asking for a page of one. */
-export async function countEntries(q: string): Promise<number> {
+/** How many entries match q and the label (X-Total-Count), asking for a page of one. */
+export async function countEntries(q: string, label = ''): Promise<number> {
   const parameters = new URLSearchParams({ count: 'true', limit: '1' })
   if (q !== '') parameters.set('q', q)
+  if (label !== '') parameters.set('label', label)
   const response = await request(`/addresses?${parameters.toString()}`, { headers: { Accept: 'application/json' } })
   return Number(response.headers.get('x-total-count') ?? '0')
 }
 
 const entryPath = (id: string) => `/addresses/${encodeURIComponent(id)}`
 
-export async function fetchEntry(id: string): Promise<{ entry: AddressEntry; etag: string }> {
+export async function fetchEntry(id: string): Promise<{ entry: EntryRecord; etag: string }> {
   const response = await request(entryPath(id), { headers: { Accept: 'application/json' } })
-  return { entry: (await response.json()) as AddressEntry, etag: response.headers.get('etag') ?? '' }
+  return { entry: (await response.json()) as EntryRecord, etag: response.headers.get('etag') ?? '' }
+}
+
+/** Photos fetched this session, by URL: a photo's URL names it, so what it answers never changes. */
+const photoUrls = new Map<string, Promise<string>>()
+
+/** An object URL of the photo (or its thumbnail) a link names, fetched once per session. */
+export function photoObjectUrl(url: string, size: 'photo' | 'thumbnail'): Promise<string> {
+  const path = size === 'thumbnail' ? `${url}&size=96` : url
+  let found = photoUrls.get(path)
+  if (found === undefined) {
+    found = request(path, { headers: { Accept: 'image/jpeg' } }).then(async (response) => URL.createObjectURL(await response.blob()))
+    found.catch(() => photoUrls.delete(path))
+    photoUrls.set(path, found)
+  }
+  return found
+}
+
+/** Gives the entry this picture as its photo (the service decodes, turns and shrinks it). */
+export async function putPhoto(id: string, picture: Blob): Promise<void> {
+  await request(`${entryPath(id)}/photo`, { method: 'PUT', headers: { 'Content-Type': picture.type || 'application/octet-stream' }, body: picture })
+}
+
+export async function deletePhoto(id: string): Promise<void> {
+  await request(`${entryPath(id)}/photo`, { method: 'DELETE' })
+}
+
+export async function fetchLabels(): Promise<LabelSummary[]> {
+  const response = await request('/labels', { headers: { Accept: 'application/json' } })
+  return ((await response.json()) as { labels: LabelSummary[] }).labels
+}
+
+const labelPath = (name: string) => `/labels/${encodeURIComponent(name)}`
+
+/** Gives every entry with the label the new name instead. */
+export async function renameLabel(name: string, to: string): Promise<LabelSummary> {
+  const response = await request(labelPath(name), { method: 'PATCH', headers: JSON_BODY, body: JSON.stringify({ name: to }) })
+  return (await response.json()) as LabelSummary
+}
+
+/** Takes the label off every entry that has it. */
+export async function deleteLabel(name: string): Promise<void> {
+  await request(labelPath(name), { method: 'DELETE' })
 }
 
 /** The entry's current ETag, without its body. */

@@ -4,7 +4,8 @@ import { Devices } from './devices.js'
 import { EntryEditor } from './entry-editor.js'
 import { EntryList } from './entry-list.js'
 import { EntryView } from './entry-view.js'
-import { replaceSearch, screenOf, searchOf, setTitle, type Screen } from './route.js'
+import { Labels } from './labels.js'
+import { labelOf, replaceSearch, screenOf, searchOf, setTitle, type Screen } from './route.js'
 import { SignIn } from './sign-in.js'
 import { Transfer } from './transfer.js'
 
@@ -18,6 +19,7 @@ export function App() {
   const [signInMessage, setSignInMessage] = useState('')
   const [screen, setScreen] = useState<Screen>(() => screenOf(location.hash))
   const [q, setQ] = useState(() => searchOf(location.search))
+  const [label, setLabel] = useState(() => labelOf(location.search))
   /** Bumped after every write, so the list reads the book again. */
   const [bookVersion, setBookVersion] = useState(0)
   const [notice, setNotice] = useState('')
@@ -51,7 +53,15 @@ export function App() {
 
   useEffect(() => {
     // Entry screens name their entry once it is loaded; until then, and elsewhere, the screen's name.
-    const titles: Record<Screen['name'], string> = { home: '', entry: '', edit: 'Edit entry', new: 'New entry', transfer: 'Import and export', devices: 'Connect a device' }
+    const titles: Record<Screen['name'], string> = {
+      home: '',
+      entry: '',
+      edit: 'Edit entry',
+      new: 'New entry',
+      transfer: 'Import and export',
+      devices: 'Connect a device',
+      labels: 'Labels',
+    }
     setTitle(session === 'signed-out' ? 'Sign in' : titles[screen.name])
   }, [screen, session])
 
@@ -68,6 +78,10 @@ export function App() {
   const search = useCallback((value: string) => {
     replaceSearch(value)
     setQ(value)
+  }, [])
+  const filter = useCallback((value: string) => {
+    replaceSearch(value, 'label')
+    setLabel(value)
   }, [])
   const changed = useCallback((message: string) => {
     setBookVersion((version) => version + 1)
@@ -120,7 +134,7 @@ export function App() {
       </header>
       <div class="panes">
         <section class="list-pane" aria-label="Entries">
-          <EntryList q={q} onSearch={search} bookVersion={bookVersion} selectedId={'id' in screen ? screen.id : undefined} />
+          <EntryList q={q} onSearch={search} label={label} onLabel={filter} bookVersion={bookVersion} selectedId={'id' in screen ? screen.id : undefined} />
         </section>
         <main id="main" class="detail-pane" tabIndex={-1}>
           <Detail screen={screen} q={q} changed={changed} />
@@ -157,5 +171,7 @@ function Detail({ screen, q, changed }: { screen: Screen; q: string; changed: (m
       return <Transfer q={q} changed={changed} />
     case 'devices':
       return <Devices />
+    case 'labels':
+      return <Labels changed={changed} />
   }
 }

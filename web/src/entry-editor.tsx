@@ -2,6 +2,7 @@ import type { ComponentChildren } from 'preact'
 import { useEffect, useRef, useState } from 'preact/hooks'
 import { ApiError, createEntry, currentEtag, fetchEntry, updateEntry, type FieldError } from './api.js'
 import { messageOf } from './entry-view.js'
+import { LabelsField } from './labels-field.js'
 import {
   emptyRow,
   entryOf,
@@ -299,6 +300,14 @@ export function EntryEditor({ id, changed }: Props) {
             }} />
           )}
         </Rows>
+
+        <LabelsField
+          labels={form.labels}
+          errors={errors}
+          onLabels={(labels) => {
+            update({ ...form, labels })
+          }}
+        />
 
         <fieldset>
           <legend>Notes</legend>

@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks'
-import { countEntries, fetchPage, firstPagePath, type AddressEntry } from './api.js'
-import { initialsOf, phoneText } from './format.js'
+import { countEntries, fetchLabels, fetchPage, firstPagePath, type EntryRecord, type LabelSummary } from './api.js'
+import { Face } from './face.js'
+import { phoneText } from './format.js'
 import { hrefOf } from './route.js'
 
 const SEARCH_DELAY_MS = 250
@@ -8,15 +9,19 @@ const SEARCH_DELAY_MS = 250
 interface Props {
   q: string
   onSearch: (q: string) => void
+  /** The label the list is filtered by; '' for every entry. */
+  label: string
+  onLabel: (label: string) => void
   /** Changes after every write: the list is read again. */
   bookVersion: number
   selectedId: string | undefined
 }
 
 /** The book sorted by name, a page at a time as the person scrolls, filtered as they type. */
-export function EntryList({ q, onSearch, bookVersion, selectedId }: Props) {
+export function EntryList({ q, onSearch, label, onLabel, bookVersion, selectedId }: Props) {
   const [text, setText] = useState(q)
-  const [entries, setEntries] = useState<[string, AddressEntry][]>([])
+  const [entries, setEntries] = useState<[string, EntryRecord][]>([])
+  const [labels, setLabels] = useState<LabelSummary[]>([])
   const [next, setNext] = useState<string | null>(null)
   const [loading, setLoading] = useState(true)
   const [error, setError] = useState('')
@@ -42,7 +47,7 @@ export function EntryList({ q, onSearch, bookVersion, selectedId }: Props) {
     const current = ++generation.current
     setLoading(true)
     setError('')
-    fetchPage(firstPagePath(q))
+    fetchPage(firstPagePath(q, 50, label))
       .then((page) => {
         if (current !== generation.current) return
         setEntries(page.entries)
@@ -54,11 +59,17 @@ export function EntryList({ q, onSearch, bookVersion, selectedId }: Props) {
       .finally(() => {
         if (current === generation.current) setLoading(false)
       })
-  }, [q, bookVersion, attempt])
+  }, [q, label, bookVersion, attempt])
+
+  useEffect(() => {
+    fetchLabels().then(setLabels, () => {
+      // Without the labels, the filter offers none: the list itself still works.
+    })
+  }, [bookVersion])
 
   useEffect(() => {
     setCount(null)
-  }, [q, bookVersion])
+  }, [q, label, bookVersion])
 
   useEffect(() => {
     // Effects run once the browser has painted: the first rows are on screen, for whoever measures
@@ -99,7 +110,7 @@ export function EntryList({ q, onSearch, bookVersion, selectedId }: Props) {
 
   const askCount = () => {
     setCounting(true)
-    countEntries(q)
+    countEntries(q, label)
       .then(setCount, (failure: unknown) => {
         setError(failure instanceof Error ? failure.message : String(failure))
       })
@@ -129,9 +140,30 @@ export function EntryList({ q, onSearch, bookVersion, selectedId }: Props) {
             }}
           />
         </form>
+        <div class="label-filter">
+          <label for="label-filter">Label</label>
+          <select
+            id="label-filter"
+            value={label}
+            onChange={(event) => {
+              onLabel(event.currentTarget.value)
+            }}
+          >
+            <option value="">All entries</option>
+            {label !== '' && !labels.some((each) => each.name.toLowerCase() === label.toLowerCase()) && <option value={label}>{label}</option>}
+            {labels.map(({ name, count: held }) => (
+              <option key={name} value={name}>
+                {name} ({held.toLocaleString()})
+              </option>
+            ))}
+          </select>
+          <a href="#/labels" class="link-button">
+            Manage labels
+          </a>
+        </div>
         <div class="count-line">
           <span aria-live="polite">
-            {count === null ? '' : q === '' ? `${count.toLocaleString()} ${count === 1 ? 'entry' : 'entries'}` : `${count.toLocaleString()} ${count === 1 ? 'entry matches' : 'entries match'}`}
+            {count === null ? '' : q === '' && label === '' ? `${count.toLocaleString()} ${count === 1 ? 'entry' : 'entries'}` : `${count.toLocaleString()} ${count === 1 ? 'entry matches' : 'entries match'}`}
           </span>
           <button type="button" class="link-button" onClick={askCount} disabled={counting}>
             {counting ? 'Counting…' : count === null ? 'Count entries' : 'Count again'}
@@ -148,13 +180,11 @@ export function EntryList({ q, onSearch, bookVersion, selectedId }: Props) {
           </button>
         </p>
       )}
-      <ul class="entry-list" aria-busy={loading} aria-label={q === '' ? 'All entries, by name' : `Entries matching “${q}”`}>
+      <ul class="entry-list" aria-busy={loading} aria-label={listName(q, label)}>
         {entries.map(([id, entry]) => (
           <li key={id}>
             <a href={hrefOf({ name: 'entry', id })} aria-current={id === selectedId ? 'page' : undefined}>
-              <span class="avatar" aria-hidden="true">
-                {initialsOf(entry.full_name)}
-              </span>
+              <Face entry={entry} />
               <span class="entry-text">
                 <span class="entry-name">{entry.full_name}</span>
                 <span class="entry-sub">{summaryOf(entry)}</span>
@@ -172,12 +202,12 @@ export function EntryList({ q, onSearch, bookVersion, selectedId }: Props) {
       </ul>
       {!loading && error === '' && entries.length === 0 && (
         <p class="empty">
-          {q === '' ? (
+          {q === '' && label === '' ? (
             <>
               No entries yet. <a href="#/new">Create one</a> or <a href="#/transfer">import a file</a>.
             </>
           ) : (
-            <>Nothing matches “{q}”.</>
+            <>{label === '' ? `Nothing matches “${q}”.` : q === '' ? `No entry has the label “${label}”.` : `Nothing with the label “${label}” matches “${q}”.`}</>
           )}
         </p>
       )}
@@ -186,8 +216,15 @@ export function EntryList({ q, onSearch, bookVersion, selectedId }: Props) {
   )
 }
 
+/** What the list is, for screen readers: the book, or what filters it. */
+function listName(q: string, label: string): string {
+  if (q === '' && label === '') return 'All entries, by name'
+  if (label === '') return `Entries matching “${q}”`
+  return q === '' ? `Entries labelled “${label}”` : `Entries labelled “${label}” matching “${q}”`
+}
+
 /** A line under the name: where they work, else how to reach them. */
-function summaryOf(entry: AddressEntry): string {
+function summaryOf(entry: EntryRecord): string {
   const work = [entry.job_title, entry.organization].filter(Boolean).join(', ')
   if (work !== '') return work
   const email = entry.emails?.[0]?.email

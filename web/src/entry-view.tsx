@@ -1,11 +1,13 @@
 import type { ComponentChildren } from 'preact'
 import { useEffect, useRef, useState } from 'preact/hooks'
-import { ApiError, deleteEntry, fetchEntry, type AddressEntry, type PhoneNumber } from './api.js'
+import { ApiError, deleteEntry, fetchEntry, type EntryRecord, type PhoneNumber } from './api.js'
 import { ConfirmDialog } from './dialog.js'
-import { addressLines, birthdayText, initialsOf, phoneText, safeLink, telHref } from './format.js'
+import { Face } from './face.js'
+import { addressLines, birthdayText, phoneText, safeLink, telHref } from './format.js'
+import { PhotoEditor } from './photo-editor.js'
 import { hrefOf, navigate, setTitle } from './route.js'
 
-type Loaded = { state: 'loading' } | { state: 'failed'; message: string; missing: boolean } | { state: 'ready'; entry: AddressEntry; etag: string }
+type Loaded = { state: 'loading' } | { state: 'failed'; message: string; missing: boolean } | { state: 'ready'; entry: EntryRecord; etag: string }
 
 /** One entry, every field of it, with Edit and Delete. */
 export function EntryView({ id, changed }: { id: string; changed: (message: string) => void }) {
@@ -73,13 +75,22 @@ export function EntryView({ id, changed }: { id: string; changed: (message: stri
   return (
     <article class="entry" aria-labelledby="entry-name">
       <header class="entry-head">
-        <span class="avatar large" aria-hidden="true">
-          {initialsOf(entry.full_name)}
-        </span>
+        <Face entry={entry} large />
         <div>
           <h1 id="entry-name" ref={heading} tabIndex={-1}>
             {entry.full_name}
           </h1>
+          {entry.labels !== undefined && entry.labels.length > 0 && (
+            <ul class="chips" aria-label="Labels">
+              {entry.labels.map((label) => (
+                <li key={label}>
+                  <a class="chip" href={`?label=${encodeURIComponent(label)}#/`}>
+                    {label}
+                  </a>
+                </li>
+              ))}
+            </ul>
+          )}
           {entry.nickname !== undefined && <p class="nickname">“{entry.nickname}”</p>}
           {(entry.job_title !== undefined || entry.organization !== undefined) && (
             <p class="work">{[entry.job_title, entry.organization].filter(Boolean).join(', ')}</p>
@@ -139,6 +150,14 @@ export function EntryView({ id, changed }: { id: string; changed: (message: stri
           </Row>
         )}
       </dl>
+      <PhotoEditor
+        id={id}
+        entry={entry}
+        changed={(message) => {
+          changed(message)
+          load()
+        }}
+      />
       <ConfirmDialog
         open={confirming}
         title={`Delete ${entry.full_name}?`}

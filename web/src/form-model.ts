@@ -47,6 +47,8 @@ export interface EntryForm {
   phone_numbers: PhoneRow[]
   fax_numbers: PhoneRow[]
   emails: EmailRow[]
+  /** The labels, each its own chip. */
+  labels: string[]
 }
 
 export type ListName = 'urls' | 'addresses' | 'phone_numbers' | 'fax_numbers' | 'emails'
@@ -87,6 +89,7 @@ export function formOf(entry: AddressEntry | undefined): EntryForm {
     job_title: entry?.job_title ?? '',
     birthday: entry?.birthday ?? '',
     notes: entry?.notes ?? '',
+    labels: [...(entry?.labels ?? [])],
     urls: (entry?.urls ?? []).map((url) => ({ url })),
     addresses: (entry?.addresses ?? []).map((address) => ({
       kind: address.kind,
@@ -136,6 +139,7 @@ export function entryOf(form: EntryForm): Json {
   put(entry, 'job_title', form.job_title)
   put(entry, 'birthday', form.birthday)
   if (form.notes.trim() !== '') entry.notes = form.notes
+  if (form.labels.length > 0) entry.labels = form.labels
   const phones = (rows: PhoneRow[]) =>
     rows.map((row) => {
       const phone: Json = { kind: row.kind }

@@ -10,6 +10,7 @@ export type Screen =
   | { name: 'new' }
   | { name: 'transfer' }
   | { name: 'devices' }
+  | { name: 'labels' }
 
 export function screenOf(hash: string): Screen {
   const parts = hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent)
@@ -17,6 +18,7 @@ export function screenOf(hash: string): Screen {
   if (first === 'new') return { name: 'new' }
   if (first === 'transfer') return { name: 'transfer' }
   if (first === 'devices') return { name: 'devices' }
+  if (first === 'labels') return { name: 'labels' }
   if (first === 'entry' && id !== undefined && id !== '') return action === 'edit' ? { name: 'edit', id } : { name: 'entry', id }
   return { name: 'home' }
 }
@@ -31,6 +33,8 @@ export function hrefOf(screen: Screen): string {
       return '#/transfer'
     case 'devices':
       return '#/devices'
+    case 'labels':
+      return '#/labels'
     case 'entry':
       return `#/entry/${encodeURIComponent(screen.id)}`
     case 'edit':
@@ -43,12 +47,13 @@ export function navigate(screen: Screen): void {
 }
 
 export const searchOf = (search: string): string => new URLSearchParams(search).get('q') ?? ''
+export const labelOf = (search: string): string => new URLSearchParams(search).get('label') ?? ''
 
-/** Keeps the search in the address bar without a new history entry per keystroke. */
-export function replaceSearch(q: string): void {
+/** Keeps the search (q) or the label in the address bar without a new history entry per keystroke. */
+export function replaceSearch(q: string, parameter: 'q' | 'label' = 'q'): void {
   const url = new URL(location.href)
-  if (q === '') url.searchParams.delete('q')
-  else url.searchParams.set('q', q)
+  if (q === '') url.searchParams.delete(parameter)
+  else url.searchParams.set(parameter, q)
   history.replaceState(history.state, '', url)
 }
 

@@ -103,10 +103,16 @@ async function* exportText(entries: AsyncIterable<ExportedEntry>, vcard: VCardVe
   if (chunk !== '') yield chunk
 }
 
-/** An export's line: the entry as stored, and its photo (a field of its own, base64) when it has one. */
+/**
+ * An export's line: the entry as stored, and its photo (a field of its own, base64) when it has
+ * one. Base64 needs no escaping in JSON: the photo is put in as it is, not copied once more by
+ * JSON.stringify, which for a book of photos is most of what an export allocates.
+ */
 function ndjsonLine(id: string, version: number, entry: AddressEntry, image: PhotoImage | undefined): string {
-  const photo = image && { type: image.contentType, data: Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength).toString('base64') }
-  return `${JSON.stringify({ id, etag: entityTagOf(version), entry, ...(photo ? { photo } : {}) })}\n`
+  const head = JSON.stringify({ id, etag: entityTagOf(version), entry })
+  if (!image) return `${head}\n`
+  const data = Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength).toString('base64')
+  return `${head.slice(0, -1)},"photo":{"type":${JSON.stringify(image.contentType)},"data":"${data}"}}\n`
 }
 
 /**
