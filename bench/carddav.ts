@@ -17,16 +17,15 @@
  * Writes the figures to bench/results/carddav-<time>.json. Not a test: it asserts nothing; a
  * count that is not the expected one is printed beside the figure. Run `npm run build` first.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { spawn, spawnSync } from 'node:child_process'
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { Agent, request } from 'node:http'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { newEntryId } from '../src/domain/ids.js'
 import { SqliteStore } from '../src/storage/sqlite/sqlite-store.js'
+import { median, rssMiB, running, startBuiltServer, stopServer, type BuiltServer } from './built-server.js'
 import { entryNumber } from './entries.js'
 import { vdirsyncerPair } from '../test/helpers/vdirsyncer.js'
 
@@ -75,19 +74,9 @@ function changedCard(id: string, run: number): string {
   return ['BEGIN:VCARD', 'VERSION:3.0', `UID:${id}`, `FN:Changed Card ${String(run)}`, `N:Card ${String(run)};Changed;;;`, 'END:VCARD', ''].join('\r\n')
 }
 
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN
-}
-
 function p95(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b)
   return sorted[Math.ceil(sorted.length * 0.95) - 1] ?? Number.NaN
-}
-
-function rssMiB(pid: number): number {
-  const status = readFileSync(`/proc/${String(pid)}/status`, 'utf8')
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024
 }
 
 function count(text: string, needle: string): number {
@@ -99,21 +88,6 @@ function count(text: string, needle: string): number {
 /** How many cards of a multistatus have a property that is not 200 (the book itself has no getcontenttype: a 404 row is right there). */
 function cardsNotFound(body: string): number {
   return body.split('</d:response>').filter((response) => response.includes('.vcf</d:href>') && /<d:status>HTTP\/1\.1 (?!200)/.test(response)).length
-}
-
-/** A port nobody listens on now: the OS picks one, and it is given back at once. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer()
-    probe.once('error', reject)
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address()
-      const port = typeof address === 'object' && address !== null ? address.port : 0
-      probe.close(() => {
-        resolve(port)
-      })
-    })
-  })
 }
 
 async function seedBook(path: string, cards: number): Promise<string[]> {
@@ -131,37 +105,7 @@ async function seedBook(path: string, cards: number): Promise<string[]> {
   return ids
 }
 
-interface Server {
-  readonly port: number
-  readonly pid: number
-  readonly child: ChildProcess
-}
 
-async function startServer(dbPath: string): Promise<Server> {
-  const port = await freePort()
-  const child = spawn(process.execPath, [join(ROOT, 'dist', 'main.js'), '--auth', 'none', '--db', `sqlite:${dbPath}`, '--port', String(port)], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...process.env, ADDRSERVICE_LOG_LEVEL: 'warn' },
-  })
-  servers.push(child)
-  for (let attempt = 0; ; attempt++) {
-    const ready = await fetch(`http://127.0.0.1:${String(port)}/readyz`).then((response) => response.ok, () => false)
-    if (ready) break
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the server on ${dbPath} exited (${String(child.exitCode ?? child.signalCode)})`)
-    if (attempt > 200) throw new Error('the server did not become ready')
-    await sleep(50)
-  }
-  return { port, pid: child.pid ?? 0, child }
-}
-
-async function stopServer(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return
-  const exited = new Promise((resolve) => child.once('exit', resolve))
-  child.kill('SIGTERM')
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000)
-  await exited
-  clearTimeout(timer)
-}
 
 interface Answer {
   status: number
@@ -214,7 +158,7 @@ function rssSampler(pid: number): { sample: () => void; stop: () => number } {
 
 const XML = { 'content-type': 'application/xml; charset=utf-8' }
 
-async function propfindBook(server: Server): Promise<Answer & { responses: number; cardsWithout200: number; peakMiB: number; startMiB: number }> {
+async function propfindBook(server: BuiltServer): Promise<Answer & { responses: number; cardsWithout200: number; peakMiB: number; startMiB: number }> {
   const startMiB = rssMiB(server.pid)
   const sampler = rssSampler(server.pid)
   const answer = await davRequest(server.port, 'PROPFIND', BOOK, { ...XML, depth: '1' }, PROPFIND_ETAGS, sampler.sample)
@@ -222,7 +166,7 @@ async function propfindBook(server: Server): Promise<Answer & { responses: numbe
   return { ...answer, responses: count(answer.body, '<d:response>'), cardsWithout200: cardsNotFound(answer.body), peakMiB, startMiB }
 }
 
-async function currentSyncToken(server: Server): Promise<string> {
+async function currentSyncToken(server: BuiltServer): Promise<string> {
   const answer = await davRequest(server.port, 'PROPFIND', BOOK, { ...XML, depth: '0' }, PROPFIND_SYNC_TOKEN)
   const token = /<d:sync-token>([^<]+)<\/d:sync-token>/.exec(answer.body)?.[1]
   if (answer.status !== 207 || token === undefined) throw new Error(`PROPFIND Depth 0 of sync-token: ${String(answer.status)} ${answer.body.slice(0, 500)}`)
@@ -251,12 +195,11 @@ function onPath(command: string): boolean {
 }
 
 const agent = new Agent({ keepAlive: true, maxSockets: 1 })
-const servers: ChildProcess[] = []
 const dir = mkdtempSync(join(tmpdir(), 'addrservice-bench-carddav-'))
 
 async function cleanUp(): Promise<void> {
   agent.destroy()
-  await Promise.all(servers.map(stopServer))
+  await Promise.all(running.map(stopServer))
   rmSync(dir, { recursive: true, force: true })
 }
 
@@ -271,7 +214,7 @@ try {
   const seeding = performance.now()
   const ids = await seedBook(join(dir, 'book.db'), CARDS)
   const seededSeconds = (performance.now() - seeding) / 1000
-  const server = await startServer(join(dir, 'book.db'))
+  const server = await startBuiltServer(join(dir, 'book.db'))
   const idleMiB = rssMiB(server.pid)
   const results: Record<string, unknown> = { cards: CARDS, node: process.version, at: new Date().toISOString(), seededSeconds, idleRssMiB: idleMiB, targets: TARGETS }
   const table: [string, string, string, string][] = [['', 'cold', 'warm (median)', 'note']]
@@ -414,7 +357,7 @@ try {
   } else {
     const vdirsyncerDb = join(dir, 'vdirsyncer-book.db')
     await seedBook(vdirsyncerDb, VDIRSYNCER_CARDS)
-    const second = await startServer(vdirsyncerDb)
+    const second = await startBuiltServer(vdirsyncerDb)
     const { config, folder } = vdirsyncerPair(dir, { url: `http://127.0.0.1:${String(second.port)}/.well-known/carddav`, username: 'bench', password: 'bench' })
     const discovered = await run('vdirsyncer', ['-c', config, 'discover'])
     if (discovered.code !== 0) throw new Error(`vdirsyncer discover: exit ${String(discovered.code)}\n${discovered.output}`)

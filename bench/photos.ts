@@ -13,10 +13,9 @@
  * fast as the entry; the export's RSS within +50 MiB of idle. Writes the figures to
  * bench/results/photos-<time>.json. Not a test: it asserts nothing.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { request } from 'node:http'
-import { createServer } from 'node:net'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
@@ -26,6 +25,7 @@ import { newEntryId } from '../src/domain/ids.js'
 import { normalizePhoto } from '../src/formats/photo.js'
 import { SqliteStore } from '../src/storage/sqlite/sqlite-store.js'
 import type { PhotoData } from '../src/storage/store.js'
+import { median, rssMiB, running, startBuiltServer, stopServer, type BuiltServer } from './built-server.js'
 import { entryNumber } from './entries.js'
 
 const BOOK = 1_000
@@ -35,28 +35,6 @@ const ROUNDS = 2
 const LABELS = ['Family', 'Work', 'Football']
 const ROOT = new URL('..', import.meta.url).pathname
 const dir = mkdtempSync(join(tmpdir(), 'addrservice-bench-photos-'))
-const servers: ChildProcess[] = []
-
-function rssMiB(pid: number): number {
-  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${String(pid)}/status`, 'utf8'))?.[1] ?? 0) / 1024
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const probe = createServer()
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address()
-      probe.close(() => {
-        resolve(typeof address === 'object' && address !== null ? address.port : 0)
-      })
-    })
-  })
-}
 
 /** A photo as a phone might give it: noise, so that it does not compress to nothing. */
 async function aPhoto(seed: number): Promise<PhotoData> {
@@ -84,36 +62,6 @@ async function seed(path: string, count: number, { labels, photos }: { labels: b
     await store.close()
   }
   return ids
-}
-
-interface Server {
-  readonly port: number
-  readonly pid: number
-  readonly child: ChildProcess
-}
-
-async function startServer(path: string): Promise<Server> {
-  const port = await freePort()
-  const argv = [join(ROOT, 'dist', 'main.js'), '--auth', 'none', '--db', `sqlite:${path}`, '--port', String(port)]
-  const pinned = availableParallelism() >= 2 ? ['taskset', '-c', '0', process.execPath, ...argv] : [process.execPath, ...argv]
-  const child = spawn(pinned[0] ?? process.execPath, pinned.slice(1), {
-    stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...process.env, ADDRSERVICE_LOG_LEVEL: 'warn' },
-  })
-  servers.push(child)
-  for (let attempt = 0; ; attempt++) {
-    if (await fetch(`http://127.0.0.1:${String(port)}/readyz`).then((response) => response.ok, () => false)) break
-    if (attempt > 200) throw new Error('the server did not become ready')
-    await sleep(50)
-  }
-  return { port, pid: child.pid ?? 0, child }
-}
-
-async function stopServer(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return
-  const exited = new Promise((resolve) => child.once('exit', resolve))
-  child.kill('SIGTERM')
-  await exited
 }
 
 interface Load {
@@ -158,7 +106,7 @@ function alternate(loads: Record<string, () => Load>): Record<string, Load> {
 }
 
 /** Reads an export as fast as it comes, sampling the server's RSS every 10 ms; resolves its size, time and peak. */
-function exportBook(server: Server): Promise<{ bytes: number; lines: number; seconds: number; peakMiB: number }> {
+function exportBook(server: BuiltServer): Promise<{ bytes: number; lines: number; seconds: number; peakMiB: number }> {
   return new Promise((resolve, reject) => {
     let peak = rssMiB(server.pid)
     const timer = setInterval(() => {
@@ -199,9 +147,9 @@ try {
   await seed(exportDb, EXPORT_BOOK, { labels: true, photos })
   const seededSeconds = (performance.now() - seeding) / 1000
 
-  const plain = await startServer(plainDb)
-  const labelled = await startServer(labelledDb)
-  const withPhotos = await startServer(photosDb)
+  const plain = await startBuiltServer(plainDb, { pinned: true })
+  const labelled = await startBuiltServer(labelledDb, { pinned: true })
+  const withPhotos = await startBuiltServer(photosDb, { pinned: true })
   const page = '/addresses?limit=100'
   const pages = alternate({ plain: () => wrk(plain.port, [page]), labelled: () => wrk(labelled.port, [page]), photos: () => wrk(withPhotos.port, [page]) })
   await stopServer(plain.child)
@@ -212,7 +160,7 @@ try {
   })
   await stopServer(withPhotos.child)
 
-  const exporting = await startServer(exportDb)
+  const exporting = await startBuiltServer(exportDb, { pinned: true })
   await sleep(500)
   const idleMiB = rssMiB(exporting.pid)
   const exported = await exportBook(exporting)
@@ -257,6 +205,6 @@ try {
   writeFileSync(file, JSON.stringify({ at: new Date().toISOString(), node: process.version, averagePhotoKb: averageKb, pages, reads, export: { entries: EXPORT_BOOK, idleMiB, ...exported } }, null, 2))
   console.log(`written to ${file}`)
 } finally {
-  for (const child of servers) await stopServer(child)
+  for (const child of running) await stopServer(child)
   rmSync(dir, { recursive: true, force: true })
 }

@@ -1,22 +1,10 @@
 import assert from 'node:assert/strict'
 import { describe, test, type TestContext } from 'node:test'
-import type { Authenticator } from '../../src/auth/authenticator.js'
 import type { AddressEntry } from '../../src/domain/address-entry.js'
 import type { App } from '../../src/http/app.js'
 import { buildTestApp } from '../helpers/app.js'
 import { anEntry } from '../helpers/factories.js'
-
-/** Bearer <owner>-<scope>: alice-write, alice-read, bob-write. */
-const OWNERS: Authenticator = {
-  mode: 'jwt',
-  schemes: ['Bearer'],
-  authenticate: ({ scheme, ...credential }) => {
-    const token = scheme === 'bearer' && 'token' in credential ? credential.token : ''
-    const [owner, scope] = token.split('-')
-    if (owner !== undefined && (scope === 'read' || scope === 'write')) return Promise.resolve({ principal: { owner, scopes: [scope], method: 'jwt' } })
-    return Promise.resolve({ reason: 'unknown token' })
-  },
-}
+import { OWNER_TOKENS as OWNERS } from '../helpers/owners.js'
 
 const as = (token: string) => ({ authorization: `Bearer ${token}` })
 

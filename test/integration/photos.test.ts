@@ -1,23 +1,12 @@
 import assert from 'node:assert/strict'
 import { describe, test, type TestContext } from 'node:test'
 import sharp from 'sharp'
-import type { Authenticator } from '../../src/auth/authenticator.js'
 import type { App } from '../../src/http/app.js'
 import { buildTestApp } from '../helpers/app.js'
 import { anEntry } from '../helpers/factories.js'
 import { aPhoneJpeg, aPng, aPngBomb, aWebp } from '../helpers/images.js'
+import { OWNER_TOKENS as OWNERS } from '../helpers/owners.js'
 
-/** Bearer <owner>-<scope>: alice-write, alice-read, bob-write. */
-const OWNERS: Authenticator = {
-  mode: 'jwt',
-  schemes: ['Bearer'],
-  authenticate: ({ scheme, ...credential }) => {
-    const token = scheme === 'bearer' && 'token' in credential ? credential.token : ''
-    const [owner, scope] = token.split('-')
-    if (owner !== undefined && (scope === 'read' || scope === 'write')) return Promise.resolve({ principal: { owner, scopes: [scope], method: 'jwt' } })
-    return Promise.resolve({ reason: 'unknown token' })
-  },
-}
 const ALICE = { authorization: 'Bearer alice-write' }
 
 interface Represented {

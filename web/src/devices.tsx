@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks'
 import { ApiError, createKey, credential, currentOwner, listKeys, revokeKey, type DeviceKey, type KeyScope } from './api.js'
 import { ConfirmDialog } from './dialog.js'
-import { messageOf } from './entry-view.js'
+import { messageOf } from './messages.js'
 import { mobileconfig, MOBILECONFIG_TYPE } from './mobileconfig.js'
 
 /** The owner of an authentication-off service, as the DAV routes name it. */

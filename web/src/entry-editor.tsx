@@ -1,7 +1,7 @@
 import type { ComponentChildren } from 'preact'
 import { useEffect, useRef, useState } from 'preact/hooks'
 import { ApiError, createEntry, currentEtag, fetchEntry, updateEntry, type FieldError } from './api.js'
-import { messageOf } from './entry-view.js'
+import { messageOf } from './messages.js'
 import { LabelsField } from './labels-field.js'
 import {
   emptyRow,

@@ -4,6 +4,7 @@ import { ApiError, deleteEntry, fetchEntry, type EntryRecord, type PhoneNumber }
 import { ConfirmDialog } from './dialog.js'
 import { Face } from './face.js'
 import { addressLines, birthdayText, phoneText, safeLink, telHref } from './format.js'
+import { messageOf } from './messages.js'
 import { PhotoEditor } from './photo-editor.js'
 import { hrefOf, navigate, setTitle } from './route.js'
 
@@ -193,8 +194,4 @@ function Phones({ label, phones }: { label: string; phones: PhoneNumber[] | unde
       ))}
     </>
   )
-}
-
-export function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error)
 }

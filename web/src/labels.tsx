@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks'
 import { ApiError, deleteLabel, fetchLabels, renameLabel, type LabelSummary } from './api.js'
 import { ConfirmDialog } from './dialog.js'
-import { messageOf } from './entry-view.js'
+import { messageOf } from './messages.js'
 
 type Loaded = { state: 'loading' } | { state: 'failed'; message: string } | { state: 'ready'; labels: LabelSummary[] }
 

@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks'
 import { ApiError, deletePhoto, putPhoto, type EntryRecord } from './api.js'
-import { messageOf } from './entry-view.js'
+import { messageOf } from './messages.js'
 
 const PICTURE_TYPES = ['image/jpeg', 'image/png', 'image/webp']
 /** The service takes at most 20 MiB: a bigger file is refused here, before it is sent. */

@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks'
 import { ApiError, exportBook, importBook, importMediaType, type ExportFormat, type ImportError, type ImportResult } from './api.js'
-import { messageOf } from './entry-view.js'
+import { messageOf } from './messages.js'
 import { hrefOf } from './route.js'
 
 type Imported =
