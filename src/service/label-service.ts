@@ -1,5 +1,6 @@
 import { validateLabel, type AddressEntry } from '../domain/address-entry.js'
-import { InvalidLabelError, LabelBusyError, LabelNotFoundError } from '../domain/errors.js'
+import { EntryNotFoundError, InvalidLabelError, LabelBusyError, LabelNotFoundError } from '../domain/errors.js'
+import { isEntryId } from '../domain/ids.js'
 import { labelKey } from '../domain/labels.js'
 import { compareCodePoints, DEFAULT_SORT, normalizeFilter, type PagePosition } from '../domain/listing.js'
 import type { Principal } from '../domain/principal.js'
@@ -30,7 +31,18 @@ export interface LabelBook {
   rename(principal: Principal, label: string, newName: unknown): Promise<LabelSummary>
   /** Takes the label off every entry that has it, in one transaction. Rejects as rename does. */
   delete(principal: Principal, label: string): Promise<void>
+  /**
+   * Puts the label (trimmed) on the entries `add` names and takes it off those `remove` names, in
+   * one transaction; an entry that already is as asked is left alone. Resolves the label as it is
+   * now (its count may be 0). Rejects with InvalidLabelError (the label, or an id in both lists),
+   * EntryNotFoundError for an id of no entry of the book, InvalidEntryError when an entry would
+   * have too many labels, and LabelBusyError.
+   */
+  assign(principal: Principal, label: unknown, changes: unknown): Promise<LabelSummary>
 }
+
+/** The most entries one assignment names (add and remove together). */
+export const MAX_ASSIGNED = 1000
 
 /** Entries read from the store at a time while the entries with a label are gathered. */
 const BATCH = 1000
@@ -60,10 +72,7 @@ export class LabelService implements LabelBook {
 
   async rename(principal: Principal, label: string, newName: unknown): Promise<LabelSummary> {
     requireScope(principal, 'write')
-    const name = typeof newName === 'string' ? newName.trim() : newName
-    const errors = validateLabel(name)
-    if (errors.length > 0) throw new InvalidLabelError(errors.map((error) => ({ ...error, path: `/name${error.path}` })))
-    const renamed = name as string
+    const renamed = checkedLabel(newName, '/name')
     const count = await this.#relabel(principal, label, (labels) => labels.map((held) => (labelKey(held) === labelKey(label) ? renamed : held)))
     const now = (await this.labels(principal)).find((summary) => labelKey(summary.name) === labelKey(renamed))
     return now ?? { name: renamed, count }
@@ -72,6 +81,31 @@ export class LabelService implements LabelBook {
   async delete(principal: Principal, label: string): Promise<void> {
     requireScope(principal, 'write')
     await this.#relabel(principal, label, (labels) => labels.filter((held) => labelKey(held) !== labelKey(label)))
+  }
+
+  async assign(principal: Principal, label: unknown, changes: unknown): Promise<LabelSummary> {
+    requireScope(principal, 'write')
+    const name = checkedLabel(label, '/label')
+    const { add, remove } = checkedAssignment(changes)
+    const both = remove.findIndex((id) => add.includes(id))
+    if (both !== -1) throw new InvalidLabelError([{ path: `/remove/${String(both)}`, message: 'is in add too' }])
+    const key = labelKey(name)
+    const wanted = new Map<string, boolean>([...add.map((id) => [id, true] as const), ...remove.map((id) => [id, false] as const)])
+    for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
+      const updates = []
+      for (const [id, labelled] of wanted) {
+        const stored = isEntryId(id) ? await this.#store.get(principal.owner, id) : undefined
+        if (!stored) throw new EntryNotFoundError(id)
+        const held = stored.entry.labels ?? []
+        if (held.some((each) => labelKey(each) === key) === labelled) continue
+        const labels = labelled ? [...held, name] : held.filter((each) => labelKey(each) !== key)
+        updates.push({ id, entry: withLabels(stored.entry, labels), ifVersion: [stored.version] })
+      }
+      if (await this.#store.updateMany(principal.owner, updates)) {
+        return (await this.labels(principal)).find((summary) => labelKey(summary.name) === key) ?? { name, count: 0 }
+      }
+    }
+    throw new LabelBusyError(name)
   }
 
   /**
@@ -97,6 +131,31 @@ export class LabelService implements LabelBook {
     for await (const stored of inBatches(read, BATCH, (last) => ({ value: last.createdAt, id: last.id }))) holders.push(stored)
     return holders
   }
+}
+
+/** What an assignment names: two lists of ids, together at most MAX_ASSIGNED; InvalidLabelError otherwise. */
+function checkedAssignment(value: unknown): { add: string[]; remove: string[] } {
+  const body = typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined
+  if (!body) throw new InvalidLabelError([{ path: '', message: 'must be an object with add and remove, lists of entry ids' }])
+  const lists = { add: body.add ?? [], remove: body.remove ?? [] }
+  const errors = Object.keys(body)
+    .filter((key) => key !== 'add' && key !== 'remove')
+    .map((key) => ({ path: `/${key}`, message: 'is not allowed' }))
+  for (const [key, list] of Object.entries(lists)) {
+    if (!Array.isArray(list) || !list.every((id) => typeof id === 'string')) errors.push({ path: `/${key}`, message: 'must be a list of entry ids' })
+  }
+  if (errors.length > 0) throw new InvalidLabelError(errors)
+  const { add, remove } = lists as { add: string[]; remove: string[] }
+  if (add.length + remove.length > MAX_ASSIGNED) throw new InvalidLabelError([{ path: '', message: `names more than ${String(MAX_ASSIGNED)} entries` }])
+  return { add, remove }
+}
+
+/** A label as an entry can hold it (trimmed); InvalidLabelError naming `path` when it cannot be one. */
+function checkedLabel(value: unknown, path: string): string {
+  const name = typeof value === 'string' ? value.trim() : value
+  const errors = validateLabel(name)
+  if (errors.length > 0) throw new InvalidLabelError(errors.map((error) => ({ ...error, path: `${path}${error.path}` })))
+  return name as string
 }
 
 /** The entry with these labels, judged again (the gate keeps each label once). */

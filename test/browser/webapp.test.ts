@@ -356,7 +356,7 @@ describe('the web app in Chromium', { skip: CHROMIUM_MISSING }, () => {
     assert.equal((await apiClient(baseUrl, key).read(id)).status, 200)
   })
 
-  test('when a person gives entries labels and a photo, then faces and chips show, the list filters by label, and labels are renamed and deleted for every entry', async (t) => {
+  test('when a person gives entries labels and a photo, then faces and chips show, the list filters by label, several entries are labelled at once, and labels are renamed and deleted for every entry', async (t) => {
     const owner = 'Lena P'
     const key = await keyFor(owner)
     const api = apiClient(baseUrl, key)
@@ -399,6 +399,23 @@ describe('the web app in Chromium', { skip: CHROMIUM_MISSING }, () => {
     await assertAccessible(page, 'the list by label')
     await screenshotsOf(page, 'list-with-faces')
 
+    // Several entries at once: selected in the list, given a label, and it taken off one of them.
+    await page.getByLabel('Label', { exact: true }).selectOption('')
+    await page.getByRole('button', { name: 'Select entries' }).click()
+    await page.getByRole('checkbox', { name: /Ada Lovelace/ }).check()
+    await page.getByRole('checkbox', { name: /Alan Turing/ }).check()
+    const bar = page.getByRole('group', { name: 'Label the selected entries' })
+    await bar.getByText('2 entries selected').waitFor()
+    await bar.getByLabel('Label').fill('Mathematicians')
+    await bar.getByRole('button', { name: 'Add label' }).click()
+    await page.getByText('Gave 2 entries the label “Mathematicians”.').waitFor()
+    await page.getByRole('checkbox', { name: /Alan Turing/ }).check()
+    await bar.getByLabel('Label').fill('Mathematicians')
+    await bar.getByRole('button', { name: 'Remove label' }).click()
+    await page.getByText('Took “Mathematicians” off 1 entry.').waitFor()
+    await assertAccessible(page, 'entries selected to label')
+    await page.getByRole('button', { name: 'Done selecting' }).click()
+
     // Rename a label and delete another, for every entry.
     await page.getByRole('link', { name: 'Manage labels' }).click()
     await page.getByRole('heading', { name: 'Labels' }).waitFor()
@@ -416,8 +433,8 @@ describe('the web app in Chromium', { skip: CHROMIUM_MISSING }, () => {
     assert.deepEqual(stored.entry.labels, ['Family', 'Poets'])
     assert.match(String((stored.entry as { photo?: { url: string } }).photo?.url), /\/photo\?v=/)
     assert.deepEqual(names, ['Ada Lovelace'])
-    assert.deepEqual(after, { labels: [{ name: 'Kin', count: 1 }, { name: 'Poets', count: 1 }] })
-    assert.deepEqual((await api.read(ada)).entry.labels, ['Kin', 'Poets'])
+    assert.deepEqual(after, { labels: [{ name: 'Kin', count: 1 }, { name: 'Mathematicians', count: 1 }, { name: 'Poets', count: 1 }] })
+    assert.deepEqual((await api.read(ada)).entry.labels, ['Kin', 'Poets', 'Mathematicians'])
   })
 
   test('when a person connects a device, then its password is shown once, copies, comes as an Apple profile, opens CardDAV, and stops working when revoked', async (t) => {

@@ -143,6 +143,44 @@ describe('labels', () => {
     ])
   })
 
+  test('when a label is put on several entries and taken off others, then each that changes gets a new version, in one go, and the others are left alone', async (t) => {
+    const { app, ada, bob, cy } = await aBook(t)
+    const before = await Promise.all([ada, bob, cy].map((id) => entry(app, id)))
+    const assign = (name: string, body: unknown, token = 'alice-write') =>
+      app.inject({ method: 'POST', url: `/labels/${encodeURIComponent(name)}/entries`, headers: as(token), payload: body as object })
+
+    const added = await assign('Chess Club', { add: [ada, bob] })
+    const moved = await assign('family', { add: [ada], remove: [bob, cy] })
+    const after = await Promise.all([ada, bob, cy].map((id) => entry(app, id)))
+
+    assert.equal(added.statusCode, 200, added.body)
+    assert.deepEqual(JSON.parse(added.body), { name: 'Chess Club', count: 2 })
+    assert.deepEqual(JSON.parse(moved.body), { name: 'Family', count: 1 })
+    assert.deepEqual(after.map(({ entry: { labels: held } }) => held), [['Family', 'Work', 'Chess Club'], ['Kin', 'Chess Club'], undefined])
+    assert.deepEqual(after.map(({ etag }) => etag), ['"2"', '"3"', '"2"'])
+    assert.deepEqual(before.map(({ etag }) => etag), ['"1"', '"1"', '"1"'])
+  })
+
+  test("when a label assignment names a missing or another owner's entry, an entry twice, or is not lists of ids, then nothing changes", async (t) => {
+    const { app, ada } = await aBook(t)
+    const bobs = await create(app, 'Bobs Own', [], 'bob-write')
+    const assign = (body: unknown, token = 'alice-write') => app.inject({ method: 'POST', url: '/labels/Kin/entries', headers: as(token), payload: body as object })
+
+    const answers = [
+      await assign({ add: [ada, '0123456789abcdef0123456789abcdef'] }),
+      await assign({ add: [ada, bobs] }),
+      await assign({ add: [ada], remove: [ada] }),
+      await assign({ add: 'everyone' }),
+      await assign({ add: [ada], also: true }),
+      await assign({ add: [ada] }, 'alice-read'),
+    ]
+
+    assert.deepEqual(answers.map((answer) => answer.statusCode), [404, 404, 400, 400, 400, 403])
+    assert.deepEqual(answers.slice(2, 5).map((answer) => (JSON.parse(answer.body) as { type: string }).type), Array(3).fill('urn:addrservice:problem:invalid-label'))
+    assert.deepEqual((await entry(app, ada)).entry.labels, ['Family', 'Work'])
+    assert.equal((await entry(app, ada)).etag, '"1"')
+  })
+
   test('when OPTIONS or another method is sent, then Allow says what each path takes', async (t) => {
     const app = buildTestApp(t)
 

@@ -202,6 +202,12 @@ export async function renameLabel(name: string, to: string): Promise<LabelSummar
   return (await response.json()) as LabelSummary
 }
 
+/** Puts the label on these entries and takes it off those, in one go. */
+export async function assignLabel(name: string, changes: { add?: string[]; remove?: string[] }): Promise<LabelSummary> {
+  const response = await request(`${labelPath(name)}/entries`, { method: 'POST', headers: JSON_BODY, body: JSON.stringify(changes) })
+  return (await response.json()) as LabelSummary
+}
+
 /** Takes the label off every entry that has it. */
 export async function deleteLabel(name: string): Promise<void> {
   await request(labelPath(name), { method: 'DELETE' })

@@ -134,7 +134,15 @@ export function App() {
       </header>
       <div class="panes">
         <section class="list-pane" aria-label="Entries">
-          <EntryList q={q} onSearch={search} label={label} onLabel={filter} bookVersion={bookVersion} selectedId={'id' in screen ? screen.id : undefined} />
+          <EntryList
+            q={q}
+            onSearch={search}
+            label={label}
+            onLabel={filter}
+            bookVersion={bookVersion}
+            selectedId={'id' in screen ? screen.id : undefined}
+            changed={changed}
+          />
         </section>
         <main id="main" class="detail-pane" tabIndex={-1}>
           <Detail screen={screen} q={q} changed={changed} />

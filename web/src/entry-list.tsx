@@ -1,7 +1,8 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks'
-import { countEntries, fetchLabels, fetchPage, firstPagePath, type EntryRecord, type LabelSummary } from './api.js'
+import { assignLabel, countEntries, fetchLabels, fetchPage, firstPagePath, type EntryRecord, type LabelSummary } from './api.js'
 import { Face } from './face.js'
 import { phoneText } from './format.js'
+import { messageOf } from './messages.js'
 import { hrefOf } from './route.js'
 
 const SEARCH_DELAY_MS = 250
@@ -15,10 +16,14 @@ interface Props {
   /** Changes after every write: the list is read again. */
   bookVersion: number
   selectedId: string | undefined
+  /** Says what a change made (labels given to entries picked here): the book is read again. */
+  changed: (message: string) => void
 }
 
 /** The book sorted by name, a page at a time as the person scrolls, filtered as they type. */
-export function EntryList({ q, onSearch, label, onLabel, bookVersion, selectedId }: Props) {
+export function EntryList({ q, onSearch, label, onLabel, bookVersion, selectedId, changed }: Props) {
+  const [picking, setPicking] = useState(false)
+  const [picked, setPicked] = useState<ReadonlySet<string>>(new Set())
   const [text, setText] = useState(q)
   const [entries, setEntries] = useState<[string, EntryRecord][]>([])
   const [labels, setLabels] = useState<LabelSummary[]>([])
@@ -180,16 +185,54 @@ export function EntryList({ q, onSearch, label, onLabel, bookVersion, selectedId
           </button>
         </p>
       )}
+      <div class="pick-line">
+        <button type="button" class="link-button" aria-pressed={picking} onClick={() => {
+          setPicking(!picking)
+          setPicked(new Set())
+        }}>
+          {picking ? 'Done selecting' : 'Select entries'}
+        </button>
+      </div>
+      {picking && (
+        <LabelPicked
+          picked={[...picked]}
+          labels={labels}
+          changed={(message) => {
+            setPicked(new Set())
+            changed(message)
+          }}
+        />
+      )}
       <ul class="entry-list" aria-busy={loading} aria-label={listName(q, label)}>
         {entries.map(([id, entry]) => (
           <li key={id}>
-            <a href={hrefOf({ name: 'entry', id })} aria-current={id === selectedId ? 'page' : undefined}>
-              <Face entry={entry} />
-              <span class="entry-text">
-                <span class="entry-name">{entry.full_name}</span>
-                <span class="entry-sub">{summaryOf(entry)}</span>
-              </span>
-            </a>
+            {picking ? (
+              <label class="pick-row">
+                <input
+                  type="checkbox"
+                  checked={picked.has(id)}
+                  onChange={(event) => {
+                    const next = new Set(picked)
+                    if (event.currentTarget.checked) next.add(id)
+                    else next.delete(id)
+                    setPicked(next)
+                  }}
+                />
+                <Face entry={entry} />
+                <span class="entry-text">
+                  <span class="entry-name">{entry.full_name}</span>
+                  <span class="entry-sub">{summaryOf(entry)}</span>
+                </span>
+              </label>
+            ) : (
+              <a href={hrefOf({ name: 'entry', id })} aria-current={id === selectedId ? 'page' : undefined}>
+                <Face entry={entry} />
+                <span class="entry-text">
+                  <span class="entry-name">{entry.full_name}</span>
+                  <span class="entry-sub">{summaryOf(entry)}</span>
+                </span>
+              </a>
+            )}
           </li>
         ))}
         {next !== null && (
@@ -213,6 +256,66 @@ export function EntryList({ q, onSearch, label, onLabel, bookVersion, selectedId
       )}
       {loading && entries.length === 0 && <p class="empty">Loading…</p>}
     </>
+  )
+}
+
+/** The entries picked in the list: a label given to them all, or taken off them all. */
+function LabelPicked({ picked, labels, changed }: { picked: string[]; labels: LabelSummary[]; changed: (message: string) => void }) {
+  const [name, setName] = useState('')
+  const [busy, setBusy] = useState(false)
+  const [problem, setProblem] = useState('')
+  const entries = `${picked.length.toLocaleString()} ${picked.length === 1 ? 'entry' : 'entries'}`
+
+  const apply = async (adding: boolean) => {
+    const label = name.trim()
+    if (label === '') {
+      setProblem('Name the label first.')
+      return
+    }
+    setBusy(true)
+    setProblem('')
+    try {
+      const now = await assignLabel(label, adding ? { add: picked } : { remove: picked })
+      setName('')
+      changed(adding ? `Gave ${entries} the label “${now.name}”.` : `Took “${now.name}” off ${entries}.`)
+    } catch (error) {
+      setProblem(messageOf(error))
+    } finally {
+      setBusy(false)
+    }
+  }
+
+  return (
+    <div class="pick-bar" role="group" aria-label="Label the selected entries">
+      <p aria-live="polite">{picked.length === 0 ? 'Select entries to label them.' : `${entries} selected`}</p>
+      <label for="picked-label">Label</label>
+      <input
+        id="picked-label"
+        list="picked-labels"
+        autoComplete="off"
+        maxLength={100}
+        value={name}
+        onInput={(event) => {
+          setName(event.currentTarget.value)
+        }}
+      />
+      <datalist id="picked-labels">
+        {labels.map(({ name: known }) => (
+          <option key={known} value={known} />
+        ))}
+      </datalist>
+      <button type="button" class="button" disabled={busy || picked.length === 0} onClick={() => void apply(true)}>
+        Add label
+      </button>
+      <button type="button" class="button" disabled={busy || picked.length === 0} onClick={() => void apply(false)}>
+        Remove label
+      </button>
+      {problem !== '' && (
+        <p class="error" role="alert">
+          {problem}
+        </p>
+      )}
+    </div>
   )
 }
 

@@ -17,7 +17,7 @@ const TAGS = ['labels']
 const LabelSchema = Type.Object(
   {
     name: Type.String({ description: 'as most of its entries spell it' }),
-    count: Type.Integer({ minimum: 1, description: 'how many entries have it' }),
+    count: Type.Integer({ minimum: 0, description: 'how many entries have it' }),
   },
   { additionalProperties: false, title: 'A label' },
 )
@@ -26,6 +26,12 @@ const LabelParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 1
 // The name is judged by the service (invalid-label), which trims it first.
 const Rename = Type.Object(
   { name: Type.String({ maxLength: 1000, description: `the new name (trimmed): at most ${String(ENTRY_BOUNDS.label)} characters, none a control character; a name that differs only in case respells the label` }) },
+  { additionalProperties: false },
+)
+
+const Ids = (description: string) => Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 1000, description }))
+const Assignment = Type.Object(
+  { add: Ids('ids of entries to give the label (at most 1,000)'), remove: Ids('ids of entries to take it off (at most 1,000)') },
   { additionalProperties: false },
 )
 
@@ -85,7 +91,33 @@ export const labelRoutes: FastifyPluginCallbackTypebox<{ labels: LabelBook; guar
     return reply.code(204).send()
   })
 
-  for (const [url, allowed] of [['/labels', ['GET', 'HEAD', 'OPTIONS']], ['/labels/:name', ['PATCH', 'DELETE', 'OPTIONS']]] as const) {
+  app.post('/labels/:name/entries', {
+    preValidation: (request, _reply, next) => {
+      next((request.body as unknown) === undefined ? new HttpProblem(Problems.invalidJsonBody, { detail: 'The request has no body; send {"add": […], "remove": […]} as JSON.' }) : undefined)
+    },
+    schema: {
+      operationId: 'labelEntries',
+      summary: 'Puts a label on entries, or takes it off',
+      description:
+        'Gives the entries in add the label (made if no entry has it yet) and takes it off those in remove, in one transaction: each ' +
+        'entry that changes gets a new version and a change in the feed; one that already is as asked is left alone.',
+      tags: TAGS,
+      params: LabelParams,
+      body: Assignment,
+      ...secured,
+      response: responses({ 200: jsonResponse('The label as it is now', LabelSchema) }, BODY, {
+        400: [Problems.invalidJsonBody, Problems.invalidLabel, Problems.invalidEntry],
+        404: [Problems.entryNotFound],
+        409: [Problems.labelBusy],
+      }),
+    },
+  }, async (request) => wire(await labels.assign(principalOf(request), request.params.name, request.body)))
+
+  for (const [url, allowed] of [
+    ['/labels', ['GET', 'HEAD', 'OPTIONS']],
+    ['/labels/:name', ['PATCH', 'DELETE', 'OPTIONS']],
+    ['/labels/:name/entries', ['POST', 'OPTIONS']],
+  ] as const) {
     app.options(url, { schema: { hide: true } }, async (_request, reply) => reply.code(204).header('allow', allowed.join(', ')).send())
     refuseOtherMethods(app, url, allowed)
   }
