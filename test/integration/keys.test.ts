@@ -22,7 +22,9 @@ interface WireKey {
 /** An app in api-key mode with a write key for maria, a read key for her, and a key for bob. */
 async function world(t: TestContext) {
   const store = new MemoryStore()
-  const keys = new ApiKeys(store, { cacheMs: 0 })
+  // A millisecond a key: keys are listed oldest first, and two made in one millisecond tie.
+  let now = Date.parse('2026-12-01T10:00:00.000Z')
+  const keys = new ApiKeys(store, { cacheMs: 0, clock: () => new Date(now++) })
   const maria = (await keys.create('maria', 'write', 'laptop')).key
   const mariaReader = (await keys.create('maria', 'read', null)).key
   const bob = await keys.create('bob', 'write', null)

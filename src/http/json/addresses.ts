@@ -94,7 +94,15 @@ function sortOf(parameter: string | undefined): Sort {
 async function* exportText(entries: AsyncIterable<ExportedEntry>, vcard: VCardVersion | undefined): AsyncGenerator<string> {
   let chunk = ''
   for await (const { id, version, entry, updatedAt, image } of entries) {
-    chunk += vcard === undefined ? ndjsonLine(id, version, entry, image) : formatVCard({ id, entry, updatedAt, photo: image }, vcard)
+    const text = vcard === undefined ? ndjsonLine(id, version, entry, image) : formatVCard({ id, entry, updatedAt, photo: image }, vcard)
+    // An entry as large as a chunk (one with a photo) goes as it is: joined to the chunk, it would be copied once more.
+    if (text.length >= EXPORT_CHUNK) {
+      if (chunk !== '') yield chunk
+      chunk = ''
+      yield text
+      continue
+    }
+    chunk += text
     if (chunk.length >= EXPORT_CHUNK) {
       yield chunk
       chunk = ''

@@ -24,8 +24,15 @@ export function photoUrl(id: string, etag: string): string {
   return `/addresses/${id}/photo?v=${etag}`
 }
 
+/**
+ * The entry as answered. The entry is the request's own (every read makes a fresh one), so the
+ * link is put on it rather than on a copy: a page of a hundred entries with photos copies none.
+ */
 export function representationOf(id: string, entry: AddressEntry, photo: PhotoStamp | undefined): EntryRepresentation {
-  return photo ? { ...entry, photo: { etag: photoEntityTag(photo.etag, false), url: photoUrl(id, photo.etag) } } : entry
+  if (!photo) return entry
+  const represented: EntryRepresentation & { photo?: PhotoLink } = entry
+  represented.photo = { etag: photoEntityTag(photo.etag, false), url: photoUrl(id, photo.etag) }
+  return represented
 }
 
 /** What a client sent as an entry (or a patch of one), without the read-only photo link. */
