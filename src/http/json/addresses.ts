@@ -7,7 +7,7 @@ import { formatVCard, type VCardVersion } from '../../formats/vcard.js'
 import type { AddressBook, ExportedEntry, ImportedEntry, PhotoImage } from '../../service/address-book-service.js'
 import { TimeSlice } from '../../lib/time-slice.js'
 import { principalOf } from '../edge/authentication.js'
-import { ImportBody } from './body-parsers.js'
+import { bodyRequired, ImportBody } from './body-parsers.js'
 import { representationOf, withoutPhotoLink, type EntryRepresentation as Represented } from './entry-representation.js'
 import { refuseOtherMethods } from './other-methods.js'
 import { entityTagOf, preconditionsOf } from '../edge/preconditions.js'
@@ -76,13 +76,7 @@ const ALLOWED = {
  * A write without a body has no JSON to read: the same answer as unparseable JSON. What a body
  * holds is the service's to judge.
  */
-function requireBody(request: { body: unknown }, _reply: unknown, done: (error?: Error) => void): void {
-  done(
-    request.body === undefined
-      ? new HttpProblem(Problems.invalidJsonBody, { detail: 'The request has no body; send an address entry as JSON.' })
-      : undefined,
-  )
-}
+const requireBody = bodyRequired('an address entry as JSON')
 
 function sortOf(parameter: string | undefined): Sort {
   if (parameter === undefined) return { key: 'created', descending: false }

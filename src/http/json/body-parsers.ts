@@ -187,3 +187,10 @@ function otherwise(request: FastifyRequest, body: Buffer, done: (error: Error | 
     done(error as Error, undefined)
   }
 }
+
+/** A preValidation hook that refuses a request without a body: 400 invalid-json-body, saying what to send. */
+export function bodyRequired(what: string) {
+  return (request: { body: unknown }, _reply: unknown, done: (error?: Error) => void): void => {
+    done(request.body === undefined ? new HttpProblem(Problems.invalidJsonBody, { detail: `The request has no body; send ${what}.` }) : undefined)
+  }
+}

@@ -3,8 +3,9 @@ import Type from 'typebox'
 import { SCOPES } from '../../domain/principal.js'
 import { MAX_LABEL_LENGTH, type DeviceKey, type DeviceKeys } from '../../service/device-keys.js'
 import { principalOf } from '../edge/authentication.js'
+import { bodyRequired } from './body-parsers.js'
 import { refuseOtherMethods } from './other-methods.js'
-import { HttpProblem, Problems } from '../edge/problems.js'
+import { Problems } from '../edge/problems.js'
 import { emptyResponse, Headers, jsonResponse, problemResponses, withGuard, type Guard, type ProblemsByStatus, type Responses } from '../edge/responses.js'
 
 /**
@@ -70,9 +71,7 @@ export const keyRoutes: FastifyPluginCallbackTypebox<{ keys: DeviceKeys; guard: 
   }, async (request) => ({ keys: (await keys.list(principalOf(request))).map(wireOf) }))
 
   app.post('/keys', {
-    preValidation: (request, _reply, next) => {
-      next((request.body as unknown) === undefined ? new HttpProblem(Problems.invalidJsonBody, { detail: 'The request has no body; send {"label": "…"} as JSON.' }) : undefined)
-    },
+    preValidation: bodyRequired('{"label": "…"} as JSON'),
     schema: {
       operationId: 'createKey',
       summary: 'A new key for a device',

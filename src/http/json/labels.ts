@@ -3,8 +3,9 @@ import Type from 'typebox'
 import { ENTRY_BOUNDS } from '../../domain/vocabulary.js'
 import type { LabelBook, LabelSummary } from '../../service/label-service.js'
 import { principalOf } from '../edge/authentication.js'
-import { HttpProblem, Problems } from '../edge/problems.js'
+import { Problems } from '../edge/problems.js'
 import { emptyResponse, Headers, jsonResponse, problemResponses, withGuard, type Guard, type ProblemsByStatus, type Responses } from '../edge/responses.js'
+import { bodyRequired } from './body-parsers.js'
 import { refuseOtherMethods } from './other-methods.js'
 
 /**
@@ -59,9 +60,7 @@ export const labelRoutes: FastifyPluginCallbackTypebox<{ labels: LabelBook; guar
   }, async (request) => ({ labels: (await labels.labels(principalOf(request))).map(wire) }))
 
   app.patch('/labels/:name', {
-    preValidation: (request, _reply, next) => {
-      next((request.body as unknown) === undefined ? new HttpProblem(Problems.invalidJsonBody, { detail: 'The request has no body; send {"name": "…"} as JSON.' }) : undefined)
-    },
+    preValidation: bodyRequired('{"name": "…"} as JSON'),
     schema: {
       operationId: 'renameLabel',
       summary: 'Renames a label on every entry',
@@ -92,9 +91,7 @@ export const labelRoutes: FastifyPluginCallbackTypebox<{ labels: LabelBook; guar
   })
 
   app.post('/labels/:name/entries', {
-    preValidation: (request, _reply, next) => {
-      next((request.body as unknown) === undefined ? new HttpProblem(Problems.invalidJsonBody, { detail: 'The request has no body; send {"add": […], "remove": […]} as JSON.' }) : undefined)
-    },
+    preValidation: bodyRequired('{"add": […], "remove": […]} as JSON'),
     schema: {
       operationId: 'labelEntries',
       summary: 'Puts a label on entries, or takes it off',
