@@ -125,13 +125,15 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
    ALTER TABLE tombstones ADD COLUMN card_name TEXT;`,
   refoldIndex,
   // Photos: each in a table of its own, keyed by its entry's seq, so that no listing reads its
-  // bytes; its entity tag beside the entry, which is all a listing needs of it.
+  // bytes; its entity tag beside the entry, which is all a listing needs of it. The thumbnail
+  // comes before the image: a row is read in column order, and the image's overflow pages then
+  // lie beyond what a thumbnail's read touches.
   `ALTER TABLE address_entries ADD COLUMN photo_etag TEXT;
    CREATE TABLE entry_photos (
      seq          INTEGER NOT NULL PRIMARY KEY,
      content_type TEXT    NOT NULL,
-     image        BLOB    NOT NULL,
-     thumbnail    BLOB    NOT NULL
+     thumbnail    BLOB    NOT NULL,
+     image        BLOB    NOT NULL
    ) STRICT;`,
 ]
 
