@@ -5,6 +5,7 @@ import type { AddressEntry } from '../../domain/address-entry.js'
 import type { Sort, SortKey } from '../../domain/listing.js'
 import { formatVCard, type VCardVersion } from '../../formats/vcard.js'
 import type { AddressBook, ExportedEntry, ImportedEntry, PhotoImage } from '../../service/address-book-service.js'
+import { base64Of } from '../../lib/bytes.js'
 import { TimeSlice } from '../../lib/time-slice.js'
 import { principalOf } from '../edge/authentication.js'
 import { bodyRequired, ImportBody } from './body-parsers.js'
@@ -113,7 +114,7 @@ async function* exportText(entries: AsyncIterable<ExportedEntry>, vcard: VCardVe
 function ndjsonLine(id: string, version: number, entry: AddressEntry, image: PhotoImage | undefined): string {
   const head = JSON.stringify({ id, etag: entityTagOf(version), entry })
   if (!image) return `${head}\n`
-  const data = Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength).toString('base64')
+  const data = base64Of(image.data)
   return `${head.slice(0, -1)},"photo":{"type":${JSON.stringify(image.contentType)},"data":"${data}"}}\n`
 }
 

@@ -1,6 +1,7 @@
 import pg from 'pg'
 import type { AddressEntry } from '../../domain/address-entry.js'
 import { EntryExistsError, StoreUnavailableError } from '../../domain/errors.js'
+import { base64Of } from '../../lib/bytes.js'
 import { TimeSlice } from '../../lib/time-slice.js'
 import type { Scope } from '../../domain/principal.js'
 import { indexEntry, LABEL_NAME, type EntryFilter, type SortKey } from '../../domain/listing.js'
@@ -1075,7 +1076,6 @@ async function rowsJsonInSlices(entries: readonly NewEntry[]): Promise<string> {
 
 function toNewRow(id: string, entry: AddressEntry, card: CardData | undefined, photo?: PhotoData): NewRow {
   const { sortName, searchText, terms } = indexEntry(entry)
-  const base64 = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64')
   return {
     id,
     entry,
@@ -1085,7 +1085,7 @@ function toNewRow(id: string, entry: AddressEntry, card: CardData | undefined, p
     card_name: card?.name,
     card_uid: card?.uid,
     card_kept: card?.kept,
-    ...(photo ? { photo_etag: photo.etag, photo_type: photo.contentType, photo_image: base64(photo.image), photo_thumbnail: base64(photo.thumbnail) } : {}),
+    ...(photo ? { photo_etag: photo.etag, photo_type: photo.contentType, photo_image: base64Of(photo.image), photo_thumbnail: base64Of(photo.thumbnail) } : {}),
   }
 }
 

@@ -216,7 +216,7 @@ export class SqliteStore implements Store {
       index: indexEntry(entry),
       versions: versions(ifVersion),
       card: card === undefined ? undefined : (keptCard(card) ?? null),
-      photo: photo === undefined || photo === null ? photo : packedPhoto(photo),
+      photo,
     })) as UpdatedRow | undefined
     return row && updatedEntry(owner, id, entry, row)
   }

@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3'
 import type { EntryIndex } from '../../domain/listing.js'
 import type { CardData, NewApiKey, PhotoData } from '../store.js'
+import { base64Of } from '../../lib/bytes.js'
 import { trigramTokens } from './trigrams.js'
 
 /**
@@ -28,7 +29,7 @@ export type WriteOp =
       /** The card data to store instead of the entry's: null removes it; undefined keeps it. */
       readonly card?: CardData | null | undefined
       /** The photo to store instead of the entry's: null removes it; undefined keeps it. */
-      readonly photo?: PackedPhoto | null | undefined
+      readonly photo?: PhotoData | null | undefined
     }
   | {
       readonly kind: 'updateMany'
@@ -80,8 +81,11 @@ export interface PackedPhoto {
 }
 
 export function packedPhoto({ etag, contentType, image, thumbnail }: PhotoData): PackedPhoto {
-  const base64 = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64')
-  return { etag, contentType, image: base64(image), thumbnail: base64(thumbnail) }
+  return { etag, contentType, image: base64Of(image), thumbnail: base64Of(thumbnail) }
+}
+
+function unpackedPhoto({ etag, contentType, image, thumbnail }: PackedPhoto): PhotoData {
+  return { etag, contentType, image: Buffer.from(image, 'base64'), thumbnail: Buffer.from(thumbnail, 'base64') }
 }
 
 /**
@@ -325,8 +329,7 @@ export class Writes {
     )
     if (!row) return undefined
     this.#next(op.owner, 1)
-    if (op.photo) this.#putPhoto.run(row.seq, op.photo.contentType, Buffer.from(op.photo.image, 'base64'), Buffer.from(op.photo.thumbnail, 'base64'))
-    else if (op.photo === null) this.#deletePhoto.run(row.seq)
+    this.#writePhoto(row.seq, op.photo)
     this.#clearIndex(row.seq)
     this.#writeIndex(row.seq, op.owner, this.#tag(op.owner), op.index)
     return {
@@ -338,6 +341,12 @@ export class Writes {
       cardKept: row.card_kept,
       photoEtag: row.photo_etag,
     }
+  }
+
+  /** Writes the photo of the entry at `seq`: this one, none (null), or the one it has (undefined). */
+  #writePhoto(seq: number, photo: PhotoData | null | undefined): void {
+    if (photo) this.#putPhoto.run(seq, photo.contentType, photo.image, photo.thumbnail)
+    else if (photo === null) this.#deletePhoto.run(seq)
   }
 
   /** The id the last create was inserting, named when it turns out to be taken. */
@@ -372,10 +381,7 @@ export class Writes {
               ),
             )
             if (row) this.#writeIndex(row.seq, op.owner, tag, item.index)
-            if (row && item.photo) {
-              const { contentType, image, thumbnail } = item.photo
-              this.#putPhoto.run(row.seq, contentType, Buffer.from(image, 'base64'), Buffer.from(thumbnail, 'base64'))
-            }
+            if (row && item.photo) this.#writePhoto(row.seq, unpackedPhoto(item.photo))
             this.#deleteTombstone.run(op.owner, item.id)
           }
         }
@@ -397,8 +403,7 @@ export class Writes {
         const row = this.#setPhotoEtag.get({ owner: op.owner, id: op.id, now: op.now, versions: op.versions, etag: op.photo?.etag ?? null })
         if (!row) return undefined
         this.#next(op.owner, 1)
-        if (op.photo) this.#putPhoto.run(row.seq, op.photo.contentType, op.photo.image, op.photo.thumbnail)
-        else this.#deletePhoto.run(row.seq)
+        this.#writePhoto(row.seq, op.photo)
         return row
       }
       case 'delete': {
