@@ -1,6 +1,7 @@
 import ICAL from 'ical.js'
 import type { AddressEntry, EmailAddress, PhoneNumber, PostalAddress, UnmappedProperty } from '../domain/address-entry.js'
 import { isEntryId } from '../domain/ids.js'
+import { base64Of } from '../lib/bytes.js'
 import { labelKey } from '../domain/labels.js'
 import { ENTRY_BOUNDS, KINDS as ENTRY_KINDS, PHONE_KINDS as ENTRY_PHONE_KINDS, type PhoneKind } from '../domain/vocabulary.js'
 import { formatPhoneNumber, readPhoneNumber } from './phone-number.js'
@@ -304,8 +305,13 @@ export interface CardResource {
    * it does not say, `org`, `group`, `location`…
    */
   readonly kind: string
-  /** The bytes of its photo inline, when it has one (the PHOTO lines are in kept all the same). */
+  /** The bytes of its photo inline, when it has one. */
   readonly photo?: Uint8Array
+  /**
+   * Its PHOTO content lines as written (CRLF between them), or '': what to serve when its photo is
+   * not the entry's (one the service could not read). PHOTO is written from the entry otherwise.
+   */
+  readonly photoLines: string
 }
 
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/
@@ -314,7 +320,7 @@ const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/
 const GOOGLE_EVERYONE = 'myContacts'
 
 /** Properties formatVCard writes from the entry (or as card metadata). */
-const WRITTEN = new Set(['VERSION', 'PRODID', 'UID', 'FN', 'N', 'NICKNAME', 'ORG', 'TITLE', 'BDAY', 'TEL', 'EMAIL', 'ADR', 'URL', 'NOTE', 'CATEGORIES', 'REV'])
+const WRITTEN = new Set(['VERSION', 'PRODID', 'UID', 'FN', 'N', 'NICKNAME', 'ORG', 'TITLE', 'BDAY', 'TEL', 'EMAIL', 'ADR', 'URL', 'NOTE', 'CATEGORIES', 'PHOTO', 'REV'])
 
 /**
  * The one card of a resource. @throws VCardSyntaxError where the text is not vCard, or holds
@@ -333,8 +339,6 @@ export function readCardResource(text: string): CardResource {
   const writtenGroups = new Set(card.lines.filter((line) => line.name.includes('.') && WRITTEN.has(ungrouped(line.name))).map((line) => groupOf(line.name)))
   const kept = card.lines.filter((line) => {
     const name = ungrouped(line.name)
-    // The photo of a card stays in what is kept beside its entry: the card is served with it as sent.
-    if (name === 'PHOTO') return true
     if (WRITTEN.has(name) || !unmapped.has(line.line)) return false
     // An Apple label of a property written from the entry goes with it.
     return !(name === 'X-ABLABEL' && writtenGroups.has(groupOf(line.name)))
@@ -344,7 +348,8 @@ export function readCardResource(text: string): CardResource {
   const kind = declared === undefined || declared === '' ? 'individual' : declared
   const uidLine = card.lines.find((line) => ungrouped(line.name) === 'UID')
   const uid = uidLine === undefined ? undefined : unescapeText(uidLine.value.trim())
-  return { entry, ...(uid === undefined || uid === '' ? {} : { uid }), kept: kept.map(contentLineText).join('\r\n'), kind, ...(photo ? { photo } : {}) }
+  const photoLines = card.lines.filter((line) => ungrouped(line.name) === 'PHOTO').map(contentLineText).join('\r\n')
+  return { entry, ...(uid === undefined || uid === '' ? {} : { uid }), kept: kept.map(contentLineText).join('\r\n'), kind, ...(photo ? { photo } : {}), photoLines }
 }
 
 function groupOf(name: string): string {
@@ -753,15 +758,10 @@ export function formatVCard(
   if (entry.notes !== undefined) lines.push(`NOTE:${text(entry.notes)}`)
   if (entry.labels !== undefined && entry.labels.length > 0) lines.push(`CATEGORIES:${entry.labels.map((label) => escapeText(label, !v4)).join(',')}`)
   if (photo) lines.push(photoLine(photo, v4))
-  if (kept !== undefined && kept !== '') lines.push(...kept.split('\r\n').filter((line) => !(photo && isPhotoLine(line))))
+  if (kept !== undefined && kept !== '') lines.push(...kept.split('\r\n'))
   if (updatedAt !== undefined) lines.push(`REV:${timestamp(updatedAt, v4)}`)
   lines.push('END:VCARD')
   return lines.map(foldLine).join('\r\n') + '\r\n'
-}
-
-/** Whether a content line is a PHOTO (grouped or not). */
-export function isPhotoLine(line: string): boolean {
-  return /^(?:[\w-]+\.)?PHOTO[;:]/i.test(line)
 }
 
 /** A photo as a card carries it: its media type and bytes. */
@@ -772,7 +772,7 @@ export interface CardPhoto {
 
 /** PHOTO inline: a data URI in 4.0 (RFC 6350), base64 with ENCODING=b and TYPE in 3.0 (RFC 2426), as Apple and Google write them. */
 function photoLine({ contentType, data }: CardPhoto, v4: boolean): string {
-  const base64 = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64')
+  const base64 = base64Of(data)
   if (v4) return `PHOTO:data:${contentType};base64,${base64}`
   const type = contentType.replace(/^image\//, '').toUpperCase()
   return `PHOTO;ENCODING=b;TYPE=${type}:${base64}`

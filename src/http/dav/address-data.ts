@@ -1,5 +1,5 @@
 import Negotiator from 'negotiator'
-import { formatVCard, isPhotoLine, readCardResource, VCardSyntaxError, type VCardVersion } from '../../formats/vcard.js'
+import { formatVCard, readCardResource, VCardSyntaxError, type VCardVersion } from '../../formats/vcard.js'
 import type { Card } from '../../service/card-book-service.js'
 import { entityTagOf } from '../edge/preconditions.js'
 import { escapeXml, type XmlElement } from './xml.js'
@@ -20,10 +20,11 @@ export function servedCard(card: Card, asked?: VCardVersion): ServedCard {
   const { sent, image } = card
   const etag = entityTagOf(card.version, asked)
   if (sent?.version === card.version && (asked === undefined || versionOfText(sent.text) === asked)) return { text: sent.text, etag }
-  let kept = sent === undefined ? undefined : keptOf(sent.text)
-  // The card's own photo is served only while the entry's does not follow it: one the service
-  // could not read, or one from before photos were entries'. Otherwise the entry's (or none).
-  if (kept !== undefined && sent?.photoTaken === true) kept = kept.split('\r\n').filter((line) => !isPhotoLine(line)).join('\r\n')
+  const read = sent === undefined ? undefined : resourceOf(sent.text)
+  // The card's own photo is served only while the entry's does not follow it (one the service
+  // could not read, or one from before photos were entries') and the entry has none.
+  const ownPhoto = read !== undefined && sent?.photoTaken === false && image === undefined ? read.photoLines : ''
+  const kept = read === undefined ? undefined : [read.kept, ownPhoto].filter((lines) => lines !== '').join('\r\n')
   const text = formatVCard({ id: card.id, entry: card.entry, updatedAt: card.updatedAt, uid: card.uid, kept, photo: image }, asked ?? '3.0')
   return { text, etag }
 }
@@ -32,10 +33,10 @@ function versionOfText(text: string): string | undefined {
   return /^VERSION:[ \t]*(\S+)/im.exec(text)?.[1]
 }
 
-/** What the card sent holds that the entry has no place for; none when it can no longer be read. */
-function keptOf(text: string): string | undefined {
+/** The card sent, as a resource: what it holds that the entry has no place for, and its own photo; none when it can no longer be read. */
+function resourceOf(text: string): { kept: string; photoLines: string } | undefined {
   try {
-    return readCardResource(text).kept
+    return readCardResource(text)
   } catch (error) {
     if (error instanceof VCardSyntaxError) return undefined
     throw error
