@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks'
 import { ApiError, deletePhoto, putPhoto, type EntryRecord } from './api.js'
 import { messageOf } from './messages.js'
+import { useFileDrop } from './file-drop.js'
 
 const PICTURE_TYPES = ['image/jpeg', 'image/png', 'image/webp']
 /** The service takes at most 20 MiB: a bigger file is refused here, before it is sent. */
@@ -20,7 +21,9 @@ export function PhotoEditor({ id, entry, changed }: { id: string; entry: EntryRe
   const [picked, setPicked] = useState<Picked | null>(null)
   const [busy, setBusy] = useState(false)
   const [problem, setProblem] = useState('')
-  const [dragging, setDragging] = useState(false)
+  const { dragging, handlers: dropHandlers } = useFileDrop((file) => {
+    pick(file)
+  })
   const input = useRef<HTMLInputElement>(null)
 
   useEffect(
@@ -76,18 +79,7 @@ export function PhotoEditor({ id, entry, changed }: { id: string; entry: EntryRe
       <h2 id="photo-title">Photo</h2>
       <div
         class={dragging ? 'drop-zone photo-drop dragging' : 'drop-zone photo-drop'}
-        onDragOver={(event) => {
-          event.preventDefault()
-          setDragging(true)
-        }}
-        onDragLeave={() => {
-          setDragging(false)
-        }}
-        onDrop={(event) => {
-          event.preventDefault()
-          setDragging(false)
-          pick(event.dataTransfer?.files[0])
-        }}
+        {...dropHandlers}
       >
         {picked === null ? (
           <p>Drop a picture here, or choose one.</p>

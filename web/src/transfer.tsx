@@ -2,6 +2,7 @@ import { useEffect, useRef, useState } from 'preact/hooks'
 import { ApiError, exportBook, importBook, importMediaType, type ExportFormat, type ImportError, type ImportResult } from './api.js'
 import { messageOf } from './messages.js'
 import { hrefOf } from './route.js'
+import { useFileDrop } from './file-drop.js'
 
 type Imported =
   | { state: 'idle' }
@@ -12,7 +13,7 @@ type Imported =
 /** Import a .vcf or .ndjson file (picked or dropped); export the book, or the current search, as either. */
 export function Transfer({ q, changed }: { q: string; changed: (message: string) => void }) {
   const [imported, setImported] = useState<Imported>({ state: 'idle' })
-  const [dragging, setDragging] = useState(false)
+  const { dragging, handlers: dropHandlers } = useFileDrop((file) => void importFile(file))
   const [exporting, setExporting] = useState<ExportFormat | null>(null)
   const [exportProblem, setExportProblem] = useState('')
   const [scope, setScope] = useState<'book' | 'search'>(q === '' ? 'book' : 'search')
@@ -82,19 +83,7 @@ export function Transfer({ q, changed }: { q: string; changed: (message: string)
       <label
         class={`drop-zone${dragging ? ' dragging' : ''}`}
         for="import-file"
-        onDragOver={(event) => {
-          event.preventDefault()
-          setDragging(true)
-        }}
-        onDragLeave={() => {
-          setDragging(false)
-        }}
-        onDrop={(event) => {
-          event.preventDefault()
-          setDragging(false)
-          const file = event.dataTransfer?.files[0]
-          if (file !== undefined) void importFile(file)
-        }}
+        {...dropHandlers}
       >
         <span class="drop-title">Drop a file here</span>
         <span class="drop-or">or choose one:</span>
