@@ -23,6 +23,16 @@ async function closedPort(): Promise<number> {
   return typeof address === 'object' && address ? address.port : 1
 }
 
+/** Applies the first `count` migrations to a new database, as a service of that version left it. */
+async function migrateTo(client: pg.PoolClient, count: number): Promise<void> {
+  await client.query('CREATE TABLE addrservice_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())')
+  for (const [index, migration] of POSTGRES_MIGRATIONS.slice(0, count).entries()) {
+    if (typeof migration === 'string') await client.query(migration)
+    else await migration(client)
+    await client.query('INSERT INTO addrservice_migrations (version) VALUES ($1)', [index + 1])
+  }
+}
+
 describe('PostgresStore without a server', () => {
   test('when nothing listens at the URL, then every call rejects with StoreUnavailableError', async (t) => {
     const store = new PostgresStore(`postgres://postgres@127.0.0.1:${String(await closedPort())}/none`, { connectTimeoutMs: 1000 })
@@ -519,12 +529,7 @@ describe('PostgresStore on a server', { skip: POSTGRES_SKIP }, () => {
     t.after(() => pool.end())
     const client = await pool.connect()
     try {
-      await client.query('CREATE TABLE addrservice_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())')
-      for (const [index, migration] of POSTGRES_MIGRATIONS.slice(0, 3).entries()) {
-        if (typeof migration === 'string') await client.query(migration)
-        else await migration(client)
-        await client.query('INSERT INTO addrservice_migrations (version) VALUES ($1)', [index + 1])
-      }
+      await migrateTo(client, 3)
       const insert = async (id: string, owner: string, createdAt: string, entry: AddressEntry) => {
         const index = indexEntry(entry)
         await client.query(
@@ -568,12 +573,7 @@ describe('PostgresStore on a server', { skip: POSTGRES_SKIP }, () => {
     const client = await pool.connect()
     const beforeCardData = POSTGRES_MIGRATIONS.findIndex((migration) => typeof migration === 'string' && migration.includes('card_name'))
     try {
-      await client.query('CREATE TABLE addrservice_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())')
-      for (const [index, migration] of POSTGRES_MIGRATIONS.slice(0, beforeCardData).entries()) {
-        if (typeof migration === 'string') await client.query(migration)
-        else await migration(client)
-        await client.query('INSERT INTO addrservice_migrations (version) VALUES ($1)', [index + 1])
-      }
+      await migrateTo(client, beforeCardData)
       const index = indexEntry(anEntry())
       await client.query(
         `INSERT INTO address_entries (id, owner, version, created_at, updated_at, entry, sort_name, search_text, created_seq, changed_seq)
@@ -611,12 +611,7 @@ describe('PostgresStore on a server', { skip: POSTGRES_SKIP }, () => {
     const client = await pool.connect()
     const beforeRefold = POSTGRES_MIGRATIONS.findIndex((migration) => typeof migration === 'function' && migration.name === 'refoldIndex')
     try {
-      await client.query('CREATE TABLE addrservice_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())')
-      for (const [index, migration] of POSTGRES_MIGRATIONS.slice(0, beforeRefold).entries()) {
-        if (typeof migration === 'string') await client.query(migration)
-        else await migration(client)
-        await client.query('INSERT INTO addrservice_migrations (version) VALUES ($1)', [index + 1])
-      }
+      await migrateTo(client, beforeRefold)
       const rows = [['wide', anEntry({ full_name: 'Ｍａｒｉａ \uFB01sher' })], ['plain', anEntry({ full_name: 'Zed' })]] as const
       for (const [place, [id, entry]] of rows.entries()) {
         // Indexed as before: lower case alone.

@@ -19,6 +19,15 @@ const OWNER = 'alice'
  * A temporary folder for one test. Stores and connections opened through it are closed after
  * the test, newest first, and then the folder is removed.
  */
+/** Applies the first `count` migrations to a new file, as a service of that version left it. */
+function migrateTo(db: Database.Database, count: number): void {
+  for (const migration of SQLITE_MIGRATIONS.slice(0, count)) {
+    if (typeof migration === 'string') db.exec(migration)
+    else migration(db)
+  }
+  db.pragma(`user_version = ${String(count)}`)
+}
+
 function aTempFolder(t: TestContext) {
   const dir = mkdtempSync(join(tmpdir(), 'addrservice-sqlite-'))
   const closers: (() => unknown)[] = []
@@ -384,11 +393,7 @@ describe('SqliteStore', () => {
       const folder = aTempFolder(t)
       const old = folder.connect()
       const beforePerOwnerSearch = 6
-      for (const migration of SQLITE_MIGRATIONS.slice(0, beforePerOwnerSearch)) {
-        if (typeof migration === 'string') old.exec(migration)
-        else migration(old)
-      }
-      old.pragma(`user_version = ${String(beforePerOwnerSearch)}`)
+      migrateTo(old, beforePerOwnerSearch)
       const insert = old.prepare(
         `INSERT INTO address_entries (id, owner, version, created_at, updated_at, sort_name, entry, created_seq, changed_seq)
          VALUES (?, ?, 1, '2024-01-01T00:00:00.000Z', '2024-01-01T00:00:00.000Z', ?, ?, ?, ?) RETURNING seq`,
@@ -423,11 +428,7 @@ describe('SqliteStore', () => {
       const folder = aTempFolder(t)
       const old = folder.connect()
       const beforeCardData = SQLITE_MIGRATIONS.findIndex((migration) => typeof migration === 'string' && migration.includes('card_name'))
-      for (const migration of SQLITE_MIGRATIONS.slice(0, beforeCardData)) {
-        if (typeof migration === 'string') old.exec(migration)
-        else migration(old)
-      }
-      old.pragma(`user_version = ${String(beforeCardData)}`)
+      migrateTo(old, beforeCardData)
       old
         .prepare(
           `INSERT INTO address_entries (id, owner, version, created_at, updated_at, sort_name, search_text, entry, created_seq, changed_seq)
@@ -456,11 +457,7 @@ describe('SqliteStore', () => {
       const folder = aTempFolder(t)
       const old = folder.connect()
       const beforeRefold = SQLITE_MIGRATIONS.findIndex((migration) => typeof migration === 'function' && migration.name === 'refoldIndex')
-      for (const migration of SQLITE_MIGRATIONS.slice(0, beforeRefold)) {
-        if (typeof migration === 'string') old.exec(migration)
-        else migration(old)
-      }
-      old.pragma(`user_version = ${String(beforeRefold)}`)
+      migrateTo(old, beforeRefold)
       const { tag } = old.prepare('INSERT INTO search_owners (owner) VALUES (?) RETURNING tag').get(OWNER) as { tag: number }
       const insert = old.prepare(
         `INSERT INTO address_entries (id, owner, version, created_at, updated_at, sort_name, search_text, entry, created_seq, changed_seq)
