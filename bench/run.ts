@@ -3,12 +3,14 @@
  * loopback, each server pinned to one core and the load generator (wrk) to another when taskset
  * exists.
  *
- *   npm run bench                  every scenario, 10 s each after a 3 s warm-up (about 10 minutes)
+ *   npm run bench                  every scenario, 10 s each after a 3 s warm-up, then the photos
+ *                                  and labels scenarios of bench/photos.ts (about 13 minutes)
  *   npm run bench -- --quick       GET by id, 90/10 and POST on the references and SQLite, the
  *                                  features' costs, and start-up (about 3 minutes)
  *   npm run bench -- --smoke       the harness itself, for a couple of seconds (the test runs this)
  *   npm run bench -- --seconds 20  longer runs
- *   --no-build (use dist/ as it is), --out DIR (write the JSON there)
+ *   --no-build (use dist/ as it is), --out DIR (write the JSON there), --no-photos (leave out
+ *   the photos and labels scenarios)
  *
  * Prints a table per scenario (req/s, p50/p99 latency, ratio to the baseline, server CPU, the
  * server's CPU time per request, RSS), what each feature costs a GET, start-up, and how the
@@ -707,6 +709,11 @@ async function main(): Promise<void> {
       `${JSON.stringify({ date: new Date().toISOString(), node, cores: availableParallelism(), pinned: pinning, connections: CONNECTIONS, seconds: SECONDS, results, features, startup }, null, 2)}\n`,
     )
     console.log(`\nwritten to ${file}`)
+    if (!smoke && !quick && !args.includes('--no-photos')) {
+      // Its own process: it seeds its own books and runs its own servers, and writes its own file.
+      console.log('\nphotos and labels (bench/photos.ts, also `npm run bench:photos`):')
+      spawnSync(process.execPath, [...process.execArgv, join(ROOT, 'bench', 'photos.ts')], { cwd: ROOT, stdio: 'inherit' })
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }

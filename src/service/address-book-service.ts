@@ -231,6 +231,12 @@ export const IMPORT_ERROR_LIMIT = 100
 const PATCH_ATTEMPTS = 5
 /** Entries an export reads from the store at a time. */
 const EXPORT_BATCH = 500
+/**
+ * The same for an export with photos: about 65 KB each as sent, so that a batch is sent before
+ * the garbage collector has moved it to the old generation, where it would wait for a full
+ * collection (500 at a time grew the server by 10 MiB more over 10,000 photos).
+ */
+const PHOTO_EXPORT_BATCH = 50
 const DAY_MS = 86_400_000
 /**
  * How long a request holds its idempotency key before a retry may take it over: far longer than
@@ -323,8 +329,9 @@ export class AddressBookService implements AddressBook {
     const { owner } = principal
     const { sort } = request
     const filter = normalizeFilter(request)
-    const read = (after?: PagePosition) => this.#store.list(owner, { filter, sort, limit: EXPORT_BATCH, after })
-    const entries = inBatches(read, EXPORT_BATCH, (last) => ({ value: sortValueOf(sort.key, last), id: last.id }), await read())
+    const batch = request.photos === true ? PHOTO_EXPORT_BATCH : EXPORT_BATCH
+    const read = (after?: PagePosition) => this.#store.list(owner, { filter, sort, limit: batch, after })
+    const entries = inBatches(read, batch, (last) => ({ value: sortValueOf(sort.key, last), id: last.id }), await read())
     const store = this.#store
     async function* exports(): AsyncGenerator<ExportedEntry> {
       for await (const stored of entries) {

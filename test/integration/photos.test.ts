@@ -214,6 +214,27 @@ describe('photos', () => {
     assert.ok(unfolded(v3.body).includes(`\r\nPHOTO;ENCODING=b;TYPE=JPEG:${stored.toString('base64')}\r\n`))
   })
 
+  test('when a book of more entries than the export reads at a time is exported, then every entry comes once, in order, with its own photo', async (t) => {
+    const app = buildTestApp(t, { authenticator: OWNERS })
+    const png = (await aPng()).toString('base64')
+    const names = Array.from({ length: 120 }, (_, index) => `Person ${String(index).padStart(3, '0')}`)
+    const hasPhoto = (index: number) => index % 7 === 0
+    const lines = names.map((name, index) => JSON.stringify({ entry: anEntry({ full_name: name }), ...(hasPhoto(index) ? { photo: { type: 'image/png', data: png } } : {}) }))
+    const imported = await app.inject({ method: 'POST', url: '/addresses', headers: { ...ALICE, 'content-type': 'application/x-ndjson' }, payload: `${lines.join('\n')}\n` })
+
+    const exported = await app.inject({ method: 'GET', url: '/addresses?sort=full_name', headers: { ...ALICE, accept: 'application/x-ndjson' } })
+
+    assert.equal(imported.statusCode, 200, imported.body)
+    assert.equal(exported.statusCode, 200, exported.body)
+    const rows = exported.body.trim().split('\n').map((line) => JSON.parse(line) as { id: string; entry: Represented; photo?: { data: string } })
+    assert.deepEqual(rows.map(({ entry }) => entry.full_name), names)
+    assert.deepEqual(rows.map(({ photo }) => photo !== undefined), names.map((_, index) => hasPhoto(index)))
+    const last = rows.at(-1)
+    const image = await app.inject({ method: 'GET', url: `/addresses/${String(last?.id)}/photo`, headers: ALICE })
+    assert.equal(last?.entry.full_name, 'Person 119')
+    assert.equal(Buffer.from(last.photo?.data ?? '', 'base64').compare(image.rawPayload), 0)
+  })
+
   test('when an export is imported into another book, then every photo comes back byte for byte, under the same tag; a photo that is not an image is listed instead', async (t) => {
     const { app, url } = await anEntryIn(t)
     await putPhoto(app, url, await aPhoneJpeg(1600, 1200))
