@@ -17,6 +17,10 @@ export type PhoneKind = (typeof PHONE_KINDS)[number]
 export const CHANGE_KINDS = ['created', 'updated', 'deleted'] as const
 export type ChangeKind = (typeof CHANGE_KINDS)[number]
 
+/** Through what a version of an entry was made, as its history tells it. */
+export const CHANGE_SOURCES = ['api', 'import', 'carddav', 'restore'] as const
+export type ChangeSource = (typeof CHANGE_SOURCES)[number]
+
 /**
  * How much an entry may hold, so that no single request can make the service store or validate
  * an unbounded amount of data. Lengths count UTF-16 code units, as JSON Schema's do.

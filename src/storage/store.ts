@@ -1,7 +1,7 @@
 import type { AddressEntry } from '../domain/address-entry.js'
 import type { EntryFilter, PagePosition, Sort } from '../domain/listing.js'
 import type { Scope } from '../domain/principal.js'
-import type { ChangeKind } from '../domain/vocabulary.js'
+import type { ChangeKind, ChangeSource } from '../domain/vocabulary.js'
 
 /** An address entry with the metadata the store keeps beside it (never inside it). */
 export interface StoredEntry {
@@ -74,6 +74,8 @@ export interface CardData {
  * so that a retry can never repeat a write that was made.
  */
 export interface WriteOptions {
+  /** Through what the write was made, as the entries' history tells it; `api` when not given. */
+  readonly source?: ChangeSource | undefined
   readonly idempotency?: { readonly key: string; readonly result: string } | undefined
   /** The card data of the entry a create stores, kept beside it. */
   readonly card?: CardData | undefined
@@ -83,6 +85,8 @@ export interface WriteOptions {
 
 /** What an update may carry besides the entry. */
 export interface UpdateOptions {
+  /** Through what the write was made, as the entry's history tells it; `api` when not given. */
+  readonly source?: ChangeSource | undefined
   /**
    * The entry's card data: undefined keeps it as it is (an edit through the JSON API must not
    * lose what a phone stored with the card, its photo say), an object replaces it, null removes it.
@@ -106,6 +110,69 @@ export interface EntryUpdate {
   readonly entry: AddressEntry
   /** The versions the entry may be at for the update to apply. */
   readonly ifVersion: readonly number[]
+}
+
+/** What any other write may carry: through what it was made, `api` when not given. */
+export interface ChangeOptions {
+  readonly source?: ChangeSource | undefined
+}
+
+/**
+ * A version of an entry as its history keeps it: what it held (its content, card data and
+ * photo), when and through what it was made, and when it was replaced.
+ */
+export interface StoredVersion {
+  /**
+   * Where the version stands in the store's record, later versions higher: the position a page
+   * of history continues from. The entry's current version is Number.MAX_SAFE_INTEGER.
+   */
+  readonly seq: number
+  readonly id: string
+  readonly version: number
+  /** ISO 8601 timestamps in UTC, with milliseconds: when the entry was created, and this version made. */
+  readonly createdAt: string
+  readonly updatedAt: string
+  /** When the next version, or the entry's deletion, replaced it; absent for the current version. */
+  readonly replacedAt?: string | undefined
+  /** Whether the entry's deletion ended this version (it is then what the trash holds). */
+  readonly deleted: boolean
+  readonly source: ChangeSource
+  readonly entry: AddressEntry
+  readonly card?: CardData | undefined
+  readonly photo?: PhotoStamp | undefined
+}
+
+/** An entry in the owner's trash: its last version before it was deleted, and when that was. */
+export interface TrashedEntry {
+  readonly id: string
+  /** The version it was at when deleted. */
+  readonly version: number
+  readonly createdAt: string
+  readonly updatedAt: string
+  /** ISO 8601 in UTC, with milliseconds. */
+  readonly deletedAt: string
+  readonly entry: AddressEntry
+  readonly card?: CardData | undefined
+  readonly photo?: PhotoStamp | undefined
+}
+
+/** A page of the owner's trash, most recently deleted first. */
+export interface TrashQuery {
+  /** Folded text (see `foldCase`) that the entry's search text must contain. */
+  readonly q?: string | undefined
+  readonly limit: number
+  /** The deletion time and id of the previous page's last entry. */
+  readonly after?: { readonly deletedAt: string; readonly id: string } | undefined
+}
+
+/** What undoing a book's changes since a time did, or (as a preview) would do: ids, each list in id order. */
+export interface BookRestore {
+  /** Entries changed since, given their content of then again, as a new version. */
+  readonly restored: readonly string[]
+  /** Entries created since, moved to the trash. */
+  readonly trashed: readonly string[]
+  /** Entries deleted since, created again under their ids, with their content of then. */
+  readonly recreated: readonly string[]
 }
 
 /** A label as entries of a book write it, and how many entries write it so. */
@@ -167,6 +234,10 @@ export interface IdempotencyClaim {
  * Every write (create, createMany, update, delete) records a change in the owner's sequence, in
  * the same transaction: seqs are given in commit order, so that a reader who sees change n has
  * seen every change before it, also across instances of a shared database.
+ *
+ * Every write that replaces or deletes an entry keeps what it replaced, in the same transaction:
+ * the version's content, card data and photo, when and through what it was made, and when it was
+ * replaced. That history is what restores a version, the trash, and a whole book as it was.
  */
 export interface AddressBookStore {
   /** A short name for logs: `memory`, `sqlite:/path/to.db`, `postgres://host/db`. */
@@ -207,18 +278,22 @@ export interface AddressBookStore {
    * undefined, having changed nothing, when any is missing or not at one of its versions. The
    * checks and the writes are one atomic step, as for `update`.
    */
-  updateMany(owner: string, updates: readonly EntryUpdate[]): Promise<StoredEntry[] | undefined>
+  updateMany(owner: string, updates: readonly EntryUpdate[], options?: ChangeOptions): Promise<StoredEntry[] | undefined>
   /**
    * Gives the entry this photo, or none (null), as a change of the entry: a new version and a
    * change recorded, its content and card data kept, in one transaction with the photo's bytes.
    * Resolves the entry as stored, or undefined when there is no such entry or (with `ifVersion`)
    * it is not at one of those versions.
    */
-  setPhoto(owner: string, id: string, photo: PhotoData | null, ifVersion?: readonly number[]): Promise<StoredEntry | undefined>
+  setPhoto(owner: string, id: string, photo: PhotoData | null, ifVersion?: readonly number[], options?: ChangeOptions): Promise<StoredEntry | undefined>
   /** One image of the entry's photo (the photo, or its thumbnail); undefined when it has none. */
   getPhoto(owner: string, id: string, which: 'image' | 'thumbnail'): Promise<PhotoImage | undefined>
-  /** Resolves false when there was no such entry, or (with `ifVersion`) not at one of those versions. The photo goes with it. */
-  delete(owner: string, id: string, ifVersion?: readonly number[]): Promise<boolean>
+  /**
+   * Resolves false when there was no such entry, or (with `ifVersion`) not at one of those
+   * versions. The entry goes to the trash: its history, last version and photo are kept until
+   * emptyTrash or forgetHistoryBefore forgets them.
+   */
+  delete(owner: string, id: string, ifVersion?: readonly number[], options?: ChangeOptions): Promise<boolean>
   /**
    * The owner's entries that pass the filter, in the query's order (ties by id), starting after
    * `after`, at most `limit`. The cost does not grow with how deep the page is.
@@ -230,6 +305,47 @@ export interface AddressBookStore {
    * their card data beyond the name: a listing of a whole book's versions costs little.
    */
   listStamps(owner: string, limit: number, after?: { readonly createdAt: string; readonly id: string }): Promise<EntryStamp[]>
+  /**
+   * The entry's versions, newest first: its current one (unless it is deleted), then those it
+   * replaced, also before a deletion (an id's history runs on across its deletion and its
+   * restore), with seq below `before` when given, at most `limit`. Empty when the id has none.
+   */
+  history(owner: string, id: string, limit: number, before?: number): Promise<StoredVersion[]>
+  /**
+   * Gives the entry the content, card data and photo of its version at `seq` (see history) as a
+   * new version made through `restore`, a change recorded. Resolves the entry as stored, or
+   * undefined when there is no such entry or version, or (with `ifVersion`) the entry is not at
+   * one of them. Rejects with EntryExistsError when the version's card name is another entry's now.
+   */
+  restoreVersion(owner: string, id: string, seq: number, ifVersion?: readonly number[]): Promise<StoredEntry | undefined>
+  /** The owner's deleted entries whose history is still kept, most recently deleted first. */
+  listTrash(owner: string, query: TrashQuery): Promise<TrashedEntry[]>
+  /**
+   * Creates a deleted entry again under its id, with what it held when deleted, at the version
+   * after that one, a change recorded as a creation. Resolves undefined when it is not in the
+   * trash; rejects with EntryExistsError when its id, or its card name, is taken meanwhile.
+   */
+  restoreFromTrash(owner: string, id: string): Promise<StoredEntry | undefined>
+  /**
+   * Forgets deleted entries for good, with all their history and photos: this one, or (without
+   * an id) every one in the owner's trash. Resolves how many.
+   */
+  emptyTrash(owner: string, id?: string): Promise<number>
+  /**
+   * Puts the owner's book back as it was at `at` (ISO time), in one transaction that no other
+   * write of the owner's interleaves with: entries created since are deleted (to the trash),
+   * entries changed since get their content of then as a new version, and entries deleted since
+   * are created again; each write made through `restore`. With `preview`, changes nothing and
+   * resolves the same. Rejects with EntryExistsError, having changed nothing, when an entry to
+   * create again has a card name that another entry holds.
+   */
+  restoreBook(owner: string, at: string, options?: { readonly preview?: boolean }): Promise<BookRestore>
+  /**
+   * Forgets history made before `before` (ISO time), for every owner: deleted entries deleted
+   * before it, for good, and versions replaced before it, except the `keep` latest of each entry.
+   * Photos no version refers to any more go too. Resolves how many versions were forgotten.
+   */
+  forgetHistoryBefore(before: string, keep: number): Promise<number>
   /** How many of the owner's entries pass the filter. */
   count(owner: string, filter: EntryFilter): Promise<number>
   /**

@@ -8,6 +8,7 @@ import { aFullEntry, anEntry } from '../helpers/factories.js'
 import { describeCardContract } from './card-contract.js'
 import { describeLabelsContract } from './labels-contract.js'
 import { describeListingContract } from './listing-contract.js'
+import { describeHistoryContract } from './history-contract.js'
 import { describePhotosContract } from './photos-contract.js'
 import { describeStampsContract } from './stamps-contract.js'
 import { describeSyncContract } from './sync-contract.js'
@@ -610,6 +611,7 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
     describeListingContract(makeStore)
     describeLabelsContract(makeStore)
     describePhotosContract(makeStore)
+    describeHistoryContract(makeStore)
     describeSyncContract(makeStore)
     describeCardContract(makeStore)
     describeStampsContract(makeStore)
