@@ -7,6 +7,7 @@ import type { Config } from './config/settings.js'
 import { buildApp, type App } from './http/app.js'
 import { buildMetricsApp, type MetricsSource } from './http/edge/metrics.js'
 import { AddressBookService } from './service/address-book-service.js'
+import { HistoryService } from './service/history-service.js'
 import { LabelService } from './service/label-service.js'
 import { CardBookService } from './service/card-book-service.js'
 import { DeviceKeyService } from './service/device-keys.js'
@@ -14,7 +15,7 @@ import { createStore } from './storage/factory.js'
 import { InstrumentedStore } from './storage/instrumented-store.js'
 import { ApiKeys } from './auth/api-keys.js'
 import { apiKeyAuthenticator, jwtAuthenticator, type Authenticator } from './auth/authenticator.js'
-import type { AddressBookStore, PhotoData, Store } from './storage/store.js'
+import type { AddressBookStore, Clock, PhotoData, Store } from './storage/store.js'
 import { describeStoreConfig } from './storage/store-config.js'
 
 /** The service could not start: `exitCode` 2 for a configuration it refuses, 1 for anything else. */
@@ -68,13 +69,19 @@ export interface StartOptions {
 }
 
 /** The address book over a store, as the configuration asks for it: what the service and the tests build alike. */
-export function addressBookFor(store: AddressBookStore, config: Pick<Config, 'requireIfMatch' | 'sync' | 'idempotency'>): AddressBookService {
+export function addressBookFor(store: AddressBookStore, config: Pick<Config, 'requireIfMatch' | 'sync' | 'idempotency' | 'trash'>): AddressBookService {
   return new AddressBookService(store, {
     requireIfMatch: config.requireIfMatch,
     syncRetentionMs: config.sync.retention,
     idempotencyExpiryMs: config.idempotency.expiry,
+    trashKept: config.trash.retention > 0,
     photos: normalizePhoto,
   })
+}
+
+/** Entries' history, the trash and restores over a store, as the configuration asks for them. */
+export function historyFor(store: AddressBookStore, config: Pick<Config, 'trash'>, clock?: Clock): HistoryService {
+  return new HistoryService(store, { retentionMs: config.trash.retention, keepVersions: config.trash.keepVersions, ...(clock ? { clock } : {}) })
 }
 
 /** The image library loads with the first photo, not at start: most requests never need it. */
@@ -129,8 +136,9 @@ export async function startServer(config: Config, logger: Logger, { version, rol
     logger.warn('metrics are not served on the API port while authentication is on; set metrics.port to serve them')
   }
   const addressBook = addressBookFor(store, config)
-  const forgetting = forgetExpiredNowAndThen(addressBook, logger)
-  const cardBook = new CardBookService(store, { photos: normalizePhoto })
+  const history = historyFor(store, config)
+  const forgetting = forgetExpiredNowAndThen(addressBook, history, logger)
+  const cardBook = new CardBookService(store, { photos: normalizePhoto, trashKept: history.trashKept })
   const labels = new LabelService(store)
   const deviceKeys = keys ? new DeviceKeyService(keys) : undefined
   let tls
@@ -140,7 +148,7 @@ export async function startServer(config: Config, logger: Logger, { version, rol
     await store.close()
     throw error
   }
-  const app = buildApp(config, { addressBook, cardBook, labels, deviceKeys, authenticator }, {
+  const app = buildApp(config, { addressBook, cardBook, labels, history, deviceKeys, authenticator }, {
     logger,
     ...(tls ? { tls } : {}),
     ...(version === undefined ? {} : { version }),
@@ -212,14 +220,16 @@ const FORGET_EVERY_MS = 3_600_000
  * Forgets what has expired once the store is up, then every hour. Every instance does it: the
  * work is idempotent and cheap, and no instance has to be the one.
  */
-function forgetExpiredNowAndThen(addressBook: AddressBookService, logger: Logger): NodeJS.Timeout {
+function forgetExpiredNowAndThen(addressBook: AddressBookService, history: HistoryService, logger: Logger): NodeJS.Timeout {
   const forget = () => {
-    addressBook.forgetExpired().then(
-      (forgotten) => {
-        if (forgotten.deletions > 0 || forgotten.idempotencyKeys > 0) logger.info(forgotten, 'forgot expired deletions and idempotency keys')
+    Promise.all([addressBook.forgetExpired(), history.forgetExpired()]).then(
+      ([forgotten, versions]) => {
+        if (forgotten.deletions > 0 || forgotten.idempotencyKeys > 0 || versions > 0) {
+          logger.info({ ...forgotten, versions }, 'forgot expired deletions, idempotency keys, versions and trash')
+        }
       },
       (error: unknown) => {
-        logger.warn({ err: error }, 'could not forget expired deletions and idempotency keys; trying again later')
+        logger.warn({ err: error }, 'could not forget expired deletions, idempotency keys, versions and trash; trying again later')
       },
     )
   }

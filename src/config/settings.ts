@@ -190,6 +190,15 @@ export const SETTINGS = {
       convert: durationMs,
     }),
   },
+  trash: {
+    retention: setting(
+      Type.String({ pattern: '^(0|[1-9][0-9]{0,5}[smhd])$' }),
+      '30d',
+      'deleted entries stay in the trash, replaced versions in history, and a book can be put back, this long (s, m, h or d); 0 turns the trash off',
+      { convert: (value: string) => (value === '0' ? 0 : durationMs(value)) },
+    ),
+    'keep-versions': setting(Type.Integer({ minimum: 0, maximum: 1000 }), 10, "versions of each entry kept beyond the retention, for the entry's history"),
+  },
   idempotency: {
     expiry: setting(duration(), '24h', 'an Idempotency-Key answers retries this long (s, m, h or d)', { convert: durationMs }),
   },

@@ -69,6 +69,8 @@ export const ErrorCode = {
   photoTooLarge: 'photo-too-large',
   /** An entry without a photo, asked for its photo. */
   photoNotFound: 'photo-not-found',
+  /** A time to put a book back to that is not a time, is in the future, or is before the history kept. */
+  invalidRestoreTime: 'invalid-restore-time',
   storeUnavailable: 'store-unavailable',
   notReady: 'not-ready',
   internalError: 'internal-error',
@@ -310,5 +312,17 @@ export class PhotoNotFoundError extends DomainError {
   readonly code = ErrorCode.photoNotFound
   constructor(readonly id: string) {
     super(`The entry ${JSON.stringify(id.slice(0, 100))} has no photo`)
+  }
+}
+
+/** A time to put a book back to outside the window of kept history (or not a time); the detail names the window. */
+export class InvalidRestoreTimeError extends DomainError {
+  readonly code = ErrorCode.invalidRestoreTime
+  constructor(at: string, window: { from: string; to: string } | undefined) {
+    const shown = JSON.stringify(at.slice(0, 100))
+    const detail = window
+      ? `${shown} is not a time between ${window.from} and ${window.to}, the history kept (trash.retention); give an ISO 8601 time in it, or 10m, 1h, yesterday or 1w.`
+      : `No history is kept (trash.retention is 0), so the book cannot be put back to ${shown}.`
+    super(detail, { detail, fieldErrors: [{ path: '/at', message: window ? `must be a time between ${window.from} and ${window.to}` : 'cannot be met: no history is kept' }] })
   }
 }

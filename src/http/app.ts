@@ -10,8 +10,10 @@ import type { Config } from '../config/settings.js'
 import type { AddressBook } from '../service/address-book-service.js'
 import type { CardBook } from '../service/card-book-service.js'
 import type { DeviceKeys } from '../service/device-keys.js'
+import type { HistoryBook } from '../service/history-service.js'
 import type { LabelBook } from '../service/label-service.js'
 import { keyRoutes } from './json/keys.js'
+import { historyRoutes } from './json/history.js'
 import { labelRoutes } from './json/labels.js'
 import { DAV_READ_METHODS, davRoutes } from './dav/routes.js'
 import { addAuthentication, authenticationGuard } from './edge/authentication.js'
@@ -55,6 +57,8 @@ export interface AppServices {
   readonly cardBook?: CardBook | undefined
   /** The book's labels as things of their own; none serves no /labels routes. */
   readonly labels?: LabelBook | undefined
+  /** Entries' history, the trash, and restores; none serves none of their routes. */
+  readonly history?: HistoryBook | undefined
   /** Decides who calls; none means authentication is off (every request acts for the default owner). */
   readonly authenticator?: Authenticator | undefined
 }
@@ -99,7 +103,7 @@ declare module 'fastify' {
  * Builds the address book's HTTP application around a service: routes with schemas, one error
  * handler, one not-found handler, hooks. It does not listen; the caller owns the server's life.
  */
-export function buildApp(config: AppConfig, { addressBook, cardBook, labels, deviceKeys, authenticator }: AppServices, options: AppOptions = {}): App {
+export function buildApp(config: AppConfig, { addressBook, cardBook, labels, history, deviceKeys, authenticator }: AppServices, options: AppOptions = {}): App {
   const { bodyLimit } = config.server
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
@@ -208,6 +212,7 @@ export function buildApp(config: AppConfig, { addressBook, cardBook, labels, dev
     await scope.register(addressRoutes, { service: addressBook, guard })
     await scope.register(photoRoutes, { service: addressBook, guard })
     if (labels) await scope.register(labelRoutes, { labels, guard })
+    if (history) await scope.register(historyRoutes, { history, guard })
     if (deviceKeys && authenticator) await scope.register(keyRoutes, { keys: deviceKeys, guard })
     if (cardBook) await scope.register(davRoutes, { cards: cardBook, debug: config.debug })
   })

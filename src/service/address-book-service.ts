@@ -218,6 +218,8 @@ export interface AddressBookServiceOptions {
   syncRetentionMs?: number
   /** How long an idempotency key keeps its result (24 hours by default). */
   idempotencyExpiryMs?: number
+  /** Whether deleted entries go to the trash (true by default); without it, a deletion is for good at once. */
+  trashKept?: boolean
   clock?: Clock
 }
 
@@ -257,6 +259,7 @@ export class AddressBookService implements AddressBook {
   readonly #photos: PhotoProcessor
   readonly #syncRetentionMs: number
   readonly #idempotencyExpiryMs: number
+  readonly #trashKept: boolean
   readonly #clock: Clock
 
   constructor(store: AddressBookStore, options: AddressBookServiceOptions = {}) {
@@ -266,6 +269,7 @@ export class AddressBookService implements AddressBook {
     this.#photos = options.photos ?? noPhotos
     this.#syncRetentionMs = options.syncRetentionMs ?? 30 * DAY_MS
     this.#idempotencyExpiryMs = options.idempotencyExpiryMs ?? DAY_MS
+    this.#trashKept = options.trashKept ?? true
     this.#clock = options.clock ?? systemClock
   }
 
@@ -302,7 +306,7 @@ export class AddressBookService implements AddressBook {
     }
     try {
       return await this.#idempotent(principal.owner, request, fingerprint, imported, async (options) => {
-        if (created.length > 0) await this.#store.createMany(principal.owner, created, options)
+        if (created.length > 0) await this.#store.createMany(principal.owner, created, { ...options, source: 'import' })
       })
     } catch (error) {
       if (!(error instanceof EntryExistsError)) throw error
@@ -417,6 +421,7 @@ export class AddressBookService implements AddressBook {
     await this.#refuseExisting(principal, id, preconditions)
     const deleted = isEntryId(id) && (await this.#store.delete(principal.owner, id, versionsOf(preconditions)))
     if (!deleted) throw failedWrite(id, preconditions)
+    if (!this.#trashKept) await this.#store.emptyTrash(principal.owner, id)
   }
 
   async setPhoto(principal: Principal, id: string, bytes: Uint8Array, preconditions: Preconditions = {}): Promise<VersionedEntry> {

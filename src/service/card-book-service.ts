@@ -152,16 +152,29 @@ interface Found {
   readonly stored: StoredEntry
 }
 
+/** What CardDAV's writes are made through, as entries' history tells it. */
+const CARDDAV = { source: 'carddav' } as const
+
 export class CardBookService implements CardBook {
   readonly #store: AddressBookStore
   readonly #newId: () => string
 
   readonly #photos: PhotoProcessor | undefined
+  readonly #trashKept: boolean
 
-  constructor(store: AddressBookStore, options: { newId?: () => string; photos?: PhotoProcessor } = {}) {
+  /** Without `trashKept` (true by default), a deleted card is gone at once instead of going to the trash. */
+  constructor(store: AddressBookStore, options: { newId?: () => string; photos?: PhotoProcessor; trashKept?: boolean } = {}) {
     this.#store = store
     this.#newId = options.newId ?? newEntryId
     this.#photos = options.photos
+    this.#trashKept = options.trashKept ?? true
+  }
+
+  /** Deletes an entry of a shelf through CardDAV: to the trash, or for good when it is off. */
+  async #delete(key: string, id: string, versions: readonly number[] | undefined): Promise<boolean> {
+    const deleted = await this.#store.delete(key, id, versions, CARDDAV)
+    if (deleted && !this.#trashKept) await this.#store.emptyTrash(key, id)
+    return deleted
   }
 
   async currentToken(principal: Principal): Promise<string> {
@@ -226,13 +239,13 @@ export class CardBookService implements CardBook {
       await this.#refuseTakenUid(owner, uid, stored.id)
       if (existing.shelf !== shelf) {
         // A card that becomes an entry, or stops being one, moves: it goes, and comes anew.
-        if (!(await this.#store.delete(keyOf(owner, existing.shelf), stored.id, [stored.version]))) throw new PreconditionFailedError(name)
+        if (!(await this.#delete(keyOf(owner, existing.shelf), stored.id, [stored.version]))) throw new PreconditionFailedError(name)
         return { card: await this.#create(owner, shelf, name, entry, uid, { text: content.text, photo, taken }), created: false }
       }
       // The update is conditional on this version, so the card makes the next one.
       const card = cardData(name, stored.id, uid, { version: stored.version + 1, text: content.text, photoTaken: taken })
       const key = keyOf(owner, shelf)
-      const updated = await this.#store.update(key, stored.id, entry, [stored.version], { card, photo })
+      const updated = await this.#store.update(key, stored.id, entry, [stored.version], { card, photo, ...CARDDAV })
       if (!updated) throw new PreconditionFailedError(name)
       return { card: await this.#cardOf(key, updated), created: false }
     }
@@ -270,7 +283,7 @@ export class CardBookService implements CardBook {
     const existing = await this.#find(principal.owner, name)
     if (!existing) throw preconditions.ifMatch === undefined ? new EntryNotFoundError(name) : new PreconditionFailedError(name)
     const named = preconditions.ifMatch === 'any' ? undefined : preconditions.ifMatch
-    const deleted = await this.#store.delete(keyOf(principal.owner, existing.shelf), existing.stored.id, named)
+    const deleted = await this.#delete(keyOf(principal.owner, existing.shelf), existing.stored.id, named)
     if (!deleted) throw named ? new PreconditionFailedError(name) : new EntryNotFoundError(name)
   }
 
@@ -320,7 +333,7 @@ export class CardBookService implements CardBook {
     const id = uid !== undefined && isEntryId(uid) ? uid : this.#newId()
     const card = cardData(name, id, uid ?? id, { version: 1, text, photoTaken: taken })
     const key = keyOf(owner, shelf)
-    return this.#cardOf(key, await this.#store.create(key, id, entry, { card, ...(photo ? { photo } : {}) }))
+    return this.#cardOf(key, await this.#store.create(key, id, entry, { card, ...CARDDAV, ...(photo ? { photo } : {}) }))
   }
 
   /** The card with this name, on either shelf: a name its client chose, or one derived from its id. */

@@ -5,6 +5,8 @@ import type { AddressEntry } from '../domain/address-entry.js'
 import type { EntryFilter } from '../domain/listing.js'
 import type {
   ApiKeyRecord,
+  BookRestore,
+  ChangeOptions,
   ChangePage,
   ChangePosition,
   EntryStamp,
@@ -18,6 +20,9 @@ import type {
   NewEntry,
   Store,
   StoredEntry,
+  StoredVersion,
+  TrashedEntry,
+  TrashQuery,
   UpdateOptions,
   WriteOptions,
 } from './store.js'
@@ -30,6 +35,13 @@ type Operation =
   | 'find_by_name'
   | 'update'
   | 'update_many'
+  | 'history'
+  | 'restore_version'
+  | 'list_trash'
+  | 'restore_from_trash'
+  | 'empty_trash'
+  | 'restore_book'
+  | 'forget_history'
   | 'set_photo'
   | 'get_photo'
   | 'delete'
@@ -123,20 +135,48 @@ export class InstrumentedStore implements Store {
     return this.#measure('update', () => this.#store.update(owner, id, entry, ifVersion, options))
   }
 
-  updateMany(owner: string, updates: readonly EntryUpdate[]): Promise<StoredEntry[] | undefined> {
-    return this.#measure('update_many', () => this.#store.updateMany(owner, updates))
+  updateMany(owner: string, updates: readonly EntryUpdate[], options?: ChangeOptions): Promise<StoredEntry[] | undefined> {
+    return this.#measure('update_many', () => this.#store.updateMany(owner, updates, options))
   }
 
-  setPhoto(owner: string, id: string, photo: PhotoData | null, ifVersion?: readonly number[]): Promise<StoredEntry | undefined> {
-    return this.#measure('set_photo', () => this.#store.setPhoto(owner, id, photo, ifVersion))
+  setPhoto(owner: string, id: string, photo: PhotoData | null, ifVersion?: readonly number[], options?: ChangeOptions): Promise<StoredEntry | undefined> {
+    return this.#measure('set_photo', () => this.#store.setPhoto(owner, id, photo, ifVersion, options))
   }
 
   getPhoto(owner: string, id: string, which: 'image' | 'thumbnail'): Promise<PhotoImage | undefined> {
     return this.#measure('get_photo', () => this.#store.getPhoto(owner, id, which))
   }
 
-  delete(owner: string, id: string, ifVersion?: readonly number[]): Promise<boolean> {
-    return this.#measure('delete', () => this.#store.delete(owner, id, ifVersion))
+  delete(owner: string, id: string, ifVersion?: readonly number[], options?: ChangeOptions): Promise<boolean> {
+    return this.#measure('delete', () => this.#store.delete(owner, id, ifVersion, options))
+  }
+
+  history(owner: string, id: string, limit: number, before?: number): Promise<StoredVersion[]> {
+    return this.#measure('history', () => this.#store.history(owner, id, limit, before))
+  }
+
+  restoreVersion(owner: string, id: string, seq: number, ifVersion?: readonly number[]): Promise<StoredEntry | undefined> {
+    return this.#measure('restore_version', () => this.#store.restoreVersion(owner, id, seq, ifVersion))
+  }
+
+  listTrash(owner: string, query: TrashQuery): Promise<TrashedEntry[]> {
+    return this.#measure('list_trash', () => this.#store.listTrash(owner, query))
+  }
+
+  restoreFromTrash(owner: string, id: string): Promise<StoredEntry | undefined> {
+    return this.#measure('restore_from_trash', () => this.#store.restoreFromTrash(owner, id))
+  }
+
+  emptyTrash(owner: string, id?: string): Promise<number> {
+    return this.#measure('empty_trash', () => this.#store.emptyTrash(owner, id))
+  }
+
+  restoreBook(owner: string, at: string, options?: { readonly preview?: boolean }): Promise<BookRestore> {
+    return this.#measure('restore_book', () => this.#store.restoreBook(owner, at, options))
+  }
+
+  forgetHistoryBefore(before: string, keep: number): Promise<number> {
+    return this.#measure('forget_history', () => this.#store.forgetHistoryBefore(before, keep))
   }
 
   list(owner: string, query: ListQuery): Promise<StoredEntry[]> {

@@ -48,6 +48,13 @@ function apiClient(baseUrl: string, key: string) {
   }
 }
 
+/** A time as a datetime-local input takes it (local, to the second; the browser drops ":00"). */
+function localInputValue(time: Date): string {
+  const pad = (value: number) => String(value).padStart(2, '0')
+  const minutes = `${String(time.getFullYear())}-${pad(time.getMonth() + 1)}-${pad(time.getDate())}T${pad(time.getHours())}:${pad(time.getMinutes())}`
+  return time.getSeconds() === 0 ? minutes : `${minutes}:${pad(time.getSeconds())}`
+}
+
 describe('the web app in Chromium', { skip: CHROMIUM_MISSING }, () => {
   let dir: string
   let db: string
@@ -435,6 +442,203 @@ describe('the web app in Chromium', { skip: CHROMIUM_MISSING }, () => {
     assert.deepEqual(names, ['Ada Lovelace'])
     assert.deepEqual(after, { labels: [{ name: 'Kin', count: 1 }, { name: 'Mathematicians', count: 1 }, { name: 'Poets', count: 1 }] })
     assert.deepEqual((await api.read(ada)).entry.labels, ['Kin', 'Poets', 'Mathematicians'])
+  })
+
+  test('when a person deletes from the list or the entry screen, then a toast offers Undo, the keyboard reaches it, and it brings the entry back', async (t) => {
+    const key = await keyFor('undo-toast')
+    const api = apiClient(baseUrl, key)
+    const ada = await api.create({ full_name: 'Ada Lovelace' })
+    const alan = await api.create({ full_name: 'Alan Turing' })
+    const page = await newTab(t)
+    await signIn(page, key)
+    const list = page.getByRole('list', { name: 'All entries, by name' })
+    const toast = page.getByRole('status')
+    const focused = () => page.evaluate('document.activeElement?.textContent ?? ""')
+
+    // From the list: select, delete, and take it back with the keyboard alone.
+    await page.getByRole('button', { name: 'Select entries' }).click()
+    await page.getByRole('checkbox', { name: /Ada Lovelace/ }).check()
+    await page.getByRole('button', { name: 'Delete selected' }).click()
+    await toast.getByText('Deleted Ada Lovelace.').waitFor()
+    await page.getByRole('checkbox', { name: /Ada Lovelace/ }).waitFor({ state: 'detached' })
+    const deletedStatus = (await api.read(ada)).status
+    await assertAccessible(page, 'the toast after a delete')
+    await screenshotsOf(page, 'undo-toast')
+    const focusAfterDelete = await focused()
+    await page.keyboard.press('Enter')
+    await toast.getByText('Restored Ada Lovelace.').waitFor()
+    await page.getByRole('checkbox', { name: /Ada Lovelace/ }).waitFor()
+    const restoredStatus = (await api.read(ada)).status
+    await page.getByRole('button', { name: 'Done selecting' }).click()
+
+    // From the entry screen: after its dialog, Undo opens the entry again.
+    await list.getByRole('link', { name: /Alan Turing/ }).click()
+    await page.getByRole('heading', { name: 'Alan Turing' }).waitFor()
+    await page.getByRole('button', { name: 'Delete' }).click()
+    await page.getByRole('dialog', { name: 'Delete Alan Turing?' }).getByRole('button', { name: 'Delete' }).click()
+    await toast.getByText('Deleted Alan Turing.').waitFor()
+    await toast.getByRole('button', { name: 'Undo' }).click()
+    await page.getByRole('heading', { name: 'Alan Turing' }).waitFor()
+    await toast.getByText('Restored Alan Turing.').waitFor()
+
+    assert.equal(deletedStatus, 404)
+    assert.equal(focusAfterDelete, 'Undo')
+    assert.equal(restoredStatus, 200)
+    assert.equal((await api.read(alan)).status, 200)
+    assert.equal(new URL(page.url()).hash, `#/entry/${alan}`)
+  })
+
+  test('when entries are deleted, then the trash lists them, finds them, restores one, deletes one for good and empties', async (t) => {
+    const key = await keyFor('trash')
+    const api = apiClient(baseUrl, key)
+    const ids: Record<string, string> = {}
+    for (const name of ['Ada Lovelace', 'Grace Hopper', 'Alan Turing']) {
+      ids[name] = await api.create({ full_name: name })
+      assert.equal((await api.call(`/addresses/${ids[name]}`, { method: 'DELETE' })).status, 204)
+    }
+    const page = await newTab(t)
+    await signIn(page, key)
+
+    await page.getByRole('link', { name: 'Trash' }).click()
+    await page.getByRole('heading', { name: 'Trash' }).waitFor()
+    const trash = page.getByRole('list', { name: 'Deleted entries, the most recent first' })
+    await trash.getByText('Ada Lovelace').waitFor()
+    const shown = await trash.locator('.entry-name').allTextContents()
+    const when = await trash.locator('.entry-sub').first().textContent()
+    assert.equal(await page.title(), 'Trash – Address book')
+    await assertAccessible(page, 'the trash')
+    await screenshotsOf(page, 'trash')
+
+    // Search it.
+    await page.getByRole('searchbox', { name: 'Search the trash' }).fill('grace')
+    const found = page.getByRole('list', { name: 'Deleted entries matching “grace”' })
+    await found.getByText('Grace Hopper').waitFor()
+    const matching = await found.locator('.entry-name').allTextContents()
+    await page.getByRole('searchbox', { name: 'Search the trash' }).fill('')
+    await trash.getByText('Ada Lovelace').waitFor()
+
+    // Restore one: it is back in the book and in the list.
+    await page.getByRole('button', { name: 'Restore Ada Lovelace' }).click()
+    await page.getByText('Restored Ada Lovelace.').waitFor()
+    await page.getByRole('list', { name: 'All entries, by name' }).getByRole('link', { name: /Ada Lovelace/ }).waitFor()
+    await trash.getByText('Ada Lovelace').waitFor({ state: 'detached' })
+
+    // Delete one for good, after a confirmation.
+    await page.getByRole('button', { name: 'Delete for good: Grace Hopper' }).click()
+    const forGood = page.getByRole('dialog', { name: 'Delete Grace Hopper for good?' })
+    await assertAccessible(page, 'the delete-for-good dialog')
+    await forGood.getByRole('button', { name: 'Delete for good' }).click()
+    await page.getByText('Deleted Grace Hopper for good.').waitFor()
+    await trash.getByText('Grace Hopper').waitFor({ state: 'detached' })
+
+    // Empty it.
+    await page.getByRole('button', { name: 'Empty trash' }).click()
+    await page.getByRole('dialog', { name: 'Empty the trash?' }).getByRole('button', { name: 'Empty trash' }).click()
+    await page.getByText('Deleted 1 entry for good.').waitFor()
+    await page.getByText('Nothing in the trash. Deleted entries stay here for 30 days.').waitFor()
+    await assertAccessible(page, 'the empty trash')
+    const left = (await (await api.call('/trash')).json()) as { entries: unknown[] }
+
+    assert.deepEqual(shown, ['Alan Turing', 'Grace Hopper', 'Ada Lovelace'])
+    assert.match(String(when), /^Deleted (just now|\d+ seconds? ago) \(.+\)$/)
+    assert.deepEqual(matching, ['Grace Hopper'])
+    assert.equal((await api.read(ids['Ada Lovelace'] ?? '')).status, 200)
+    assert.equal((await api.call(`/trash/${ids['Grace Hopper'] ?? ''}/restore`, { method: 'POST' })).status, 404)
+    assert.equal((await api.call(`/trash/${ids['Alan Turing'] ?? ''}/restore`, { method: 'POST' })).status, 404)
+    assert.deepEqual(left.entries, [])
+  })
+
+  test('when an entry has changed, then its history lists each version with what changed, restores an earlier one, and says so when the entry changed meanwhile', async (t) => {
+    const key = await keyFor('history')
+    const api = apiClient(baseUrl, key)
+    const id = await api.create({ full_name: 'Ada Lovelace', nickname: 'Ada', labels: ['Family'] })
+    const first = await api.read(id)
+    const put = (entry: Entry, etag: string) =>
+      api.call(`/addresses/${id}`, { method: 'PUT', headers: { 'content-type': 'application/json', 'if-match': etag }, body: JSON.stringify(entry) })
+    assert.equal((await put({ full_name: 'Ada Lovelace', organization: 'Analytical Engine Society', labels: ['Family', 'Work'] }, first.etag)).status, 204)
+    const page = await newTab(t)
+    await signIn(page, key, `/app/#/entry/${id}`)
+    await page.getByRole('heading', { name: 'Ada Lovelace' }).waitFor()
+
+    await page.getByRole('button', { name: 'History' }).click()
+    const versions = page.getByRole('list', { name: 'Versions, newest first' })
+    await versions.getByRole('heading', { name: 'Version 1' }).waitFor()
+    const secondChanges = await page.getByRole('list', { name: 'What version 2 changed' }).getByRole('listitem').allTextContents()
+    const firstChanges = await page.getByRole('list', { name: 'What version 1 changed' }).getByRole('listitem').allTextContents()
+    const secondWhen = await versions.locator('.version-when').first().textContent()
+    const restoreButtons = await versions.getByRole('button', { name: /^Restore this version/ }).count()
+    await assertAccessible(page, 'an entry with its history')
+    await screenshotsOf(page, 'entry-history')
+
+    // Restore version 1: the entry is as it was, at a new version made by a restore.
+    await page.getByRole('button', { name: 'Restore this version (version 1)' }).click()
+    await page.getByText('Restored version 1.').waitFor()
+    await versions.getByRole('heading', { name: /Version 3/ }).waitFor()
+    await page.getByText('“Ada”', { exact: true }).waitFor()
+    const thirdWhen = await versions.locator('.version-when').first().textContent()
+    const restored = await api.read(id)
+
+    // Someone else changes it meanwhile: the restore is refused, and the entry shown is theirs.
+    assert.equal((await put({ full_name: 'Ada King' }, restored.etag)).status, 204)
+    await page.getByRole('button', { name: 'Restore this version (version 2)' }).click()
+    await page.getByText('This entry changed meanwhile, so nothing was restored.').waitFor()
+    await page.getByRole('heading', { name: 'Ada King' }).waitFor()
+    await versions.getByRole('heading', { name: /Version 4/ }).waitFor()
+
+    assert.deepEqual(secondChanges.sort(), ['Added label “Work”', 'Added organization “Analytical Engine Society”', 'Removed nickname “Ada”'])
+    assert.deepEqual(firstChanges.sort(), ['Added labels “Family”', 'Added name “Ada Lovelace”', 'Added nickname “Ada”'])
+    assert.match(String(secondWhen), /through the JSON API$/)
+    assert.equal(restoreButtons, 1)
+    assert.match(String(thirdWhen), /by a restore$/)
+    assert.deepEqual(restored.entry, { full_name: 'Ada Lovelace', nickname: 'Ada', labels: ['Family'] })
+    assert.deepEqual((await api.read(id)).entry, { full_name: 'Ada King' })
+  })
+
+  test('when a person undoes the changes since a time, then a time outside the history is refused, the preview names what changes, and the list shows the book as it was', async (t) => {
+    const key = await keyFor('undo-changes')
+    const api = apiClient(baseUrl, key)
+    const ada = await api.create({ full_name: 'Ada Lovelace' })
+    const alan = await api.create({ full_name: 'Alan Turing' })
+    await api.create({ full_name: 'Grace Hopper' })
+    // The custom time has whole seconds: it falls a second after the book above and before the changes below.
+    await new Promise((resolve) => setTimeout(resolve, 1100))
+    const then = new Date(Math.floor(Date.now() / 1000) * 1000)
+    await new Promise((resolve) => setTimeout(resolve, 1100))
+    const adaThen = await api.read(ada)
+    await api.call(`/addresses/${ada}`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', 'if-match': adaThen.etag },
+      body: JSON.stringify({ full_name: 'Ada Lovelace', organization: 'Analytical Engine Society' }),
+    })
+    assert.equal((await api.call(`/addresses/${alan}`, { method: 'DELETE' })).status, 204)
+    await api.create({ full_name: 'Charles Babbage' })
+    const page = await newTab(t)
+    await signIn(page, key)
+    const list = page.getByRole('list', { name: 'All entries, by name' })
+
+    await page.getByRole('button', { name: 'Undo changes…' }).click()
+    const dialog = page.getByRole('dialog', { name: 'Undo changes' })
+    await dialog.getByRole('radio', { name: 'Another time' }).check()
+    await dialog.getByLabel('Date and time').fill(localInputValue(new Date(Date.now() - 60 * 86_400_000)))
+    const refusal = await dialog.locator('.restore-preview .error').textContent()
+    await dialog.getByLabel('Date and time').fill(localInputValue(then))
+    await dialog.getByText('Since').waitFor()
+    const preview = await dialog.locator('.restore-preview li').allTextContents()
+    await assertAccessible(page, 'the undo changes dialog with a preview')
+    await screenshotsOf(page, 'undo-changes')
+    await dialog.getByRole('button', { name: 'Undo changes' }).click()
+    await page.getByText(/^Undid the changes since/).waitFor()
+    await list.getByRole('link', { name: /Alan Turing/ }).waitFor()
+    const names = await list.locator('.entry-name').allTextContents()
+
+    assert.match(String(refusal), /history kept/)
+    assert.deepEqual(preview, [
+      'Get their content of then back (1): Ada Lovelace',
+      'Created since, so moved to the trash (1): Charles Babbage',
+      'Deleted since, so brought back (1): Alan Turing',
+    ])
+    assert.deepEqual(names, ['Ada Lovelace', 'Alan Turing', 'Grace Hopper'])
+    assert.deepEqual((await api.read(ada)).entry, { full_name: 'Ada Lovelace' })
   })
 
   test('when a person connects a device, then its password is shown once, copies, comes as an Apple profile, opens CardDAV, and stops working when revoked', async (t) => {

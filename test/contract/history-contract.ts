@@ -178,7 +178,7 @@ export function describeHistoryContract(makeStore: MakeStore): void {
       }
       await store.create(BOB, 'e9', anEntry({ full_name: 'Ada Bob' }))
       for (const [index, id] of ['e0', 'e1', 'e2', 'e3'].entries()) {
-        time.set(`2024-05-0${String(7 + index)}T00:00:00.000Z`)
+        time.set(`2024-05-${String(7 + index).padStart(2, '0')}T00:00:00.000Z`)
         await store.delete(ALICE, id)
       }
       await store.delete(BOB, 'e9')

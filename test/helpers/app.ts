@@ -2,13 +2,13 @@ import type { TestContext } from 'node:test'
 import type { InjectOptions } from 'fastify'
 import type { Authenticator } from '../../src/auth/authenticator.js'
 import { buildApp, type App, type AppOptions } from '../../src/http/app.js'
-import { addressBookFor, normalizePhoto } from '../../src/server.js'
+import { addressBookFor, historyFor, normalizePhoto } from '../../src/server.js'
 import type { AddressBook } from '../../src/service/address-book-service.js'
 import { LabelService } from '../../src/service/label-service.js'
 import { CardBookService } from '../../src/service/card-book-service.js'
 import type { DeviceKeys } from '../../src/service/device-keys.js'
 import { MemoryStore } from '../../src/storage/memory/memory-store.js'
-import type { AddressBookStore } from '../../src/storage/store.js'
+import type { AddressBookStore, Clock } from '../../src/storage/store.js'
 import { testConfig } from './factories.js'
 import { OpenApiConformance } from './openapi-conformance.js'
 
@@ -19,6 +19,8 @@ export interface TestAppOptions extends AppOptions {
   /** The callers' own keys, served at /keys (with an authenticator). */
   deviceKeys?: DeviceKeys
   config?: Parameters<typeof testConfig>[0]
+  /** The clock history and restores read the time from (the store has its own). */
+  clock?: Clock
   /** Check every injected response against the app's OpenAPI document (on unless false). */
   conformance?: boolean
 }
@@ -28,9 +30,10 @@ export function buildTestApp(t: TestContext, options: TestAppOptions = {}): App 
   const store = options.store ?? new MemoryStore()
   const config = testConfig(options.config)
   const addressBook = options.service ?? addressBookFor(store, config)
-  const cardBook = new CardBookService(store, { photos: normalizePhoto })
+  const history = historyFor(store, config, options.clock)
+  const cardBook = new CardBookService(store, { photos: normalizePhoto, trashKept: history.trashKept })
   const labels = new LabelService(store)
-  const app = buildApp(config, { addressBook, cardBook, labels, deviceKeys: options.deviceKeys, authenticator: options.authenticator }, {
+  const app = buildApp(config, { addressBook, cardBook, labels, history, deviceKeys: options.deviceKeys, authenticator: options.authenticator }, {
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.metrics ? { metrics: options.metrics } : {}),
     ...(options.serveMetrics ? { serveMetrics: options.serveMetrics } : {}),

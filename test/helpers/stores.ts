@@ -5,7 +5,7 @@ import type { TestContext } from 'node:test'
 import { PostgresStore } from '../../src/storage/postgres/postgres-store.js'
 import { SqliteStore, type SqliteStoreOptions } from '../../src/storage/sqlite/sqlite-store.js'
 import { DEFAULT_SORT } from '../../src/domain/listing.js'
-import type { AddressBookStore, Store, StoredEntry } from '../../src/storage/store.js'
+import type { AddressBookStore, Clock, Store, StoredEntry } from '../../src/storage/store.js'
 import { POSTGRES_SKIP, useTestPostgres, type TestPostgres } from './postgres.js'
 
 /** A SQLite store on a file in a fresh temporary directory, both removed when the test ends. */
@@ -19,8 +19,8 @@ export function aSqliteStore(t: TestContext, options: SqliteStoreOptions = {}): 
   return store
 }
 
-/** Builds an empty store of one kind for one test; closed (and removed) when the test ends. */
-export type MakeStore = (t: TestContext) => Promise<Store>
+/** Builds an empty store of one kind for one test, on the clock given or the system's; closed (and removed) when the test ends. */
+export type MakeStore = (t: TestContext, clock?: Clock) => Promise<Store>
 
 /**
  * The stores that keep data: SQLite always, PostgreSQL when a server is configured (a schema
@@ -30,13 +30,13 @@ export function durableStores(): { name: string; make: MakeStore; skip: string |
   let postgres: TestPostgres | undefined
   if (!POSTGRES_SKIP) postgres = useTestPostgres()
   return [
-    { name: 'SQLite', make: (t) => Promise.resolve(aSqliteStore(t)), skip: false },
+    { name: 'SQLite', make: (t, clock) => Promise.resolve(aSqliteStore(t, clock ? { clock } : {})), skip: false },
     {
       name: 'PostgreSQL',
       skip: POSTGRES_SKIP,
-      make: async (t) => {
+      make: async (t, clock) => {
         if (!postgres) throw new Error(String(POSTGRES_SKIP))
-        const store = new PostgresStore(await postgres.freshSchemaUrl(t))
+        const store = new PostgresStore(await postgres.freshSchemaUrl(t), clock ? { clock } : {})
         t.after(() => store.close())
         return store
       },

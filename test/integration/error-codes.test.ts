@@ -238,6 +238,10 @@ const PRODUCERS: { readonly [K in keyof typeof ErrorCode]: (t: TestContext) => P
     const id = String((await app.inject({ method: 'POST', url: '/addresses', payload: anEntry() })).headers.location).slice('/addresses/'.length)
     return answerOf(await app.inject({ method: 'GET', url: `/addresses/${id}/photo` }))
   },
+  invalidRestoreTime: async (t) => {
+    const app = buildTestApp(t)
+    return answerOf(await app.inject({ method: 'POST', url: '/addresses/restore', payload: { at: '2001-01-01T00:00:00Z' } }))
+  },
   storeUnavailable: async (t) => {
     const store = new TroubledStore()
     store.failure = new StoreUnavailableError()

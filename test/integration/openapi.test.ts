@@ -77,9 +77,9 @@ describe('the OpenAPI document', () => {
     assert.deepEqual(Object.keys(document.components.securitySchemes).sort(), ['basic', 'bearer'])
     assert.deepEqual([document.components.securitySchemes.bearer?.scheme, document.components.securitySchemes.basic?.scheme], ['bearer', 'basic'])
     for (const [path, method, operation] of operations(document)) {
-      const guarded = /^\/(addresses|keys|labels)\b/.test(path) && method !== 'options'
+      const guarded = /^\/(addresses|keys|labels|trash)\b/.test(path) && method !== 'options'
       assert.deepEqual(operation.security, guarded ? [{ bearer: [] }, { basic: [] }] : undefined, `${method} ${path}`)
-      assert.equal(/^\/(addresses|keys|labels)\b/.test(path), operation.responses['429'] !== undefined, `${method} ${path}`)
+      assert.equal(/^\/(addresses|keys|labels|trash)\b/.test(path), operation.responses['429'] !== undefined, `${method} ${path}`)
       if (guarded) {
         assert.ok(headerNames(operation.responses['401']).includes('WWW-Authenticate'), `${method} ${path}`)
         assert.ok(headerNames(operation.responses['403']).includes('WWW-Authenticate'), `${method} ${path}`)
@@ -125,12 +125,17 @@ describe('the OpenAPI document', () => {
     assert.ok(dav.includes('PROPFIND /dav/*') && dav.includes('REPORT /dav/*') && dav.includes('GET /.well-known/carddav'), dav.join('\n'))
     const otherMethods = undocumented.filter((route) => !/^(GET|HEAD) (\/docs|\/app\/|\/$)/.test(route) && !dav.includes(route))
     assert.ok(otherMethods.includes('TRACE /addresses/{id}') && otherMethods.includes('DELETE /addresses'), otherMethods.join('\n'))
-    assert.ok(otherMethods.every((route) => / \/(addresses(\/\{id\}(\/photo)?|\/changes)?|keys(\/\{id\})?|labels(\/\{name\}(\/entries)?)?)$/.test(route)), otherMethods.join('\n'))
+    const addresses = 'addresses(\\/\\{id\\}(\\/photo|\\/history(\\/\\{version\\}\\/restore)?)?|\\/changes|\\/restore)?'
+    const others = 'keys(\\/\\{id\\})?|labels(\\/\\{name\\}(\\/entries)?)?|trash(\\/\\{id\\}(\\/restore)?)?'
+    assert.ok(otherMethods.every((route) => new RegExp(` \\/(${addresses}|${others})$`).test(route)), otherMethods.join('\n'))
     assert.ok(undocumented.some((route) => route.startsWith('GET /docs')), undocumented.join('\n'))
     assert.deepEqual(Object.keys(document.paths).sort(), [
       '/addresses',
       '/addresses/changes',
+      '/addresses/restore',
       '/addresses/{id}',
+      '/addresses/{id}/history',
+      '/addresses/{id}/history/{version}/restore',
       '/addresses/{id}/photo',
       '/keys',
       '/keys/{id}',
@@ -141,6 +146,9 @@ describe('the OpenAPI document', () => {
       '/metrics',
       '/openapi.json',
       '/readyz',
+      '/trash',
+      '/trash/{id}',
+      '/trash/{id}/restore',
     ])
   })
 

@@ -35,6 +35,10 @@ import type {
   PhotoData,
   PhotoImage,
   WriteOptions,
+  BookRestore,
+  StoredVersion,
+  TrashedEntry,
+  TrashQuery,
 } from '../../src/storage/store.js'
 import { DEFAULT_SORT, type EntryFilter } from '../../src/domain/listing.js'
 import { aFullEntry, anEntry } from '../helpers/factories.js'
@@ -149,6 +153,34 @@ class FakeStore implements AddressBookStore {
 
   count(owner: string, filter: EntryFilter): Promise<number> {
     return this.#call('count', [owner, filter], () => this.#inner.count(owner, filter))
+  }
+
+  history(owner: string, id: string, limit: number, before?: number): Promise<StoredVersion[]> {
+    return this.#call('history', [owner, id, limit, before], () => this.#inner.history(owner, id, limit, before))
+  }
+
+  restoreVersion(owner: string, id: string, seq: number, ifVersion?: readonly number[]): Promise<StoredEntry | undefined> {
+    return this.#call('restoreVersion', [owner, id, seq, ifVersion], () => this.#inner.restoreVersion(owner, id, seq, ifVersion))
+  }
+
+  listTrash(owner: string, query: TrashQuery): Promise<TrashedEntry[]> {
+    return this.#call('listTrash', [owner, query], () => this.#inner.listTrash(owner, query))
+  }
+
+  restoreFromTrash(owner: string, id: string): Promise<StoredEntry | undefined> {
+    return this.#call('restoreFromTrash', [owner, id], () => this.#inner.restoreFromTrash(owner, id))
+  }
+
+  emptyTrash(owner: string, id?: string): Promise<number> {
+    return this.#call('emptyTrash', [owner, id], () => this.#inner.emptyTrash(owner, id))
+  }
+
+  restoreBook(owner: string, at: string, options?: { readonly preview?: boolean }): Promise<BookRestore> {
+    return this.#call('restoreBook', [owner, at, options], () => this.#inner.restoreBook(owner, at, options))
+  }
+
+  forgetHistoryBefore(before: string, keep: number): Promise<number> {
+    return this.#call('forgetHistoryBefore', [before, keep], () => this.#inner.forgetHistoryBefore(before, keep))
   }
 
   /** Recorded, but never fails: the service does not close stores, the test does. */

@@ -604,6 +604,43 @@ describe('PostgresStore on a server', { skip: POSTGRES_SKIP }, () => {
     assert.equal(version?.version, POSTGRES_MIGRATIONS.length)
   })
 
+  test('when a database from before history is opened, then its photos are kept under their entity tags, its entries were made through the API, and a photo replaced since stays for a restore', async (t) => {
+    const url = await freshUrl(t)
+    const pool = new pg.Pool({ connectionString: url, max: 1 })
+    t.after(() => pool.end())
+    const client = await pool.connect()
+    const beforeHistory = POSTGRES_MIGRATIONS.findIndex((migration) => typeof migration === 'string' && migration.includes('entry_history'))
+    const image = new Uint8Array(100).fill(7)
+    try {
+      await migrateTo(client, beforeHistory)
+      const index = indexEntry(anEntry({ full_name: 'Old' }))
+      await client.query(
+        `INSERT INTO address_entries (id, owner, version, created_at, updated_at, entry, sort_name, search_text, created_seq, changed_seq, photo_etag)
+         VALUES ('old', 'default', 1, '2024-01-01T00:00:00.000Z', '2024-01-01T00:00:00.000Z', $1, $2, $3, 1, 1, 'p1')`,
+        [JSON.stringify(anEntry({ full_name: 'Old' })), index.sortName, index.searchText],
+      )
+      await client.query("INSERT INTO entry_photos (owner, entry_id, content_type, image, thumbnail) VALUES ('default', 'old', 'image/jpeg', $1, $2)", [image, new Uint8Array([7])])
+      await client.query("INSERT INTO change_counters (owner, latest) VALUES ('default', 1)")
+    } finally {
+      client.release()
+    }
+    const store = new PostgresStore(url)
+    t.after(() => store.close())
+
+    const history = await store.history('default', 'old', 10)
+    await store.setPhoto('default', 'old', { etag: 'p2', contentType: 'image/png', image: new Uint8Array([2]), thumbnail: new Uint8Array([2]) })
+    const restored = await store.restoreVersion('default', 'old', (await store.history('default', 'old', 10))[1]?.seq ?? 0)
+    await store.delete('default', 'old')
+
+    assert.deepEqual(history.map(({ version, source, photo }) => [version, source, photo]), [[1, 'api', { etag: 'p1' }]])
+    assert.deepEqual([restored?.version, restored?.photo], [3, { etag: 'p1' }])
+    assert.deepEqual((await store.listTrash('default', { limit: 10 })).map(({ id, photo }) => [id, photo]), [['old', { etag: 'p1' }]])
+    assert.deepEqual(await store.restoreFromTrash('default', 'old').then((back) => back?.photo), { etag: 'p1' })
+    assert.deepEqual(await store.getPhoto('default', 'old', 'image'), { etag: 'p1', contentType: 'image/jpeg', data: image })
+    const photos = await query<{ etag: string }>(url, "SELECT etag FROM entry_photos WHERE owner = 'default' AND entry_id = 'old' ORDER BY etag")
+    assert.deepEqual(photos.map(({ etag }) => etag), ['p1', 'p2'])
+  })
+
   test('when a database from before compatibility forms were folded is opened, then entries written in them are found and sorted as plain text', async (t) => {
     const url = await freshUrl(t)
     const pool = new pg.Pool({ connectionString: url, max: 1 })

@@ -485,6 +485,35 @@ describe('SqliteStore', () => {
       assert.equal(db.pragma('user_version', { simple: true }), SQLITE_MIGRATIONS.length)
     })
 
+    test('when a file from before history is opened, then its photos are kept under their entry and tag, and its entries start a history made through the API', async (t) => {
+      const folder = aTempFolder(t)
+      const old = folder.connect()
+      const beforeHistory = SQLITE_MIGRATIONS.findIndex((migration) => typeof migration === 'string' && migration.includes('entry_history'))
+      migrateTo(old, beforeHistory)
+      const insert = old.prepare(
+        `INSERT INTO address_entries (id, owner, version, created_at, updated_at, sort_name, search_text, entry, created_seq, changed_seq, photo_etag)
+         VALUES (?, ?, 1, '2024-01-01T00:00:00.000Z', '2024-01-01T00:00:00.000Z', 'ada lovelace', 'ada lovelace', ?, ?, ?, ?) RETURNING seq`,
+      )
+      const { seq } = insert.get('pictured', OWNER, JSON.stringify(anEntry()), 1, 1, 'p1') as { seq: number }
+      insert.run('plain', OWNER, JSON.stringify(anEntry()), 2, 2, null)
+      old.prepare("INSERT INTO entry_photos (seq, content_type, thumbnail, image) VALUES (?, 'image/jpeg', ?, ?)").run(seq, Buffer.from([1, 2]), Buffer.alloc(3000, 7))
+      old.prepare('INSERT INTO change_counters (owner, latest) VALUES (?, 2)').run(OWNER)
+
+      const store = folder.open()
+
+      assert.deepEqual(await store.getPhoto(OWNER, 'pictured', 'thumbnail'), { etag: 'p1', contentType: 'image/jpeg', data: new Uint8Array([1, 2]) })
+      assert.deepEqual((await store.getPhoto(OWNER, 'pictured', 'image'))?.data, new Uint8Array(3000).fill(7))
+      assert.equal(await store.getPhoto(OWNER, 'plain', 'image'), undefined)
+      assert.deepEqual((await store.history(OWNER, 'pictured', 10)).map(({ version, source, deleted }) => [version, source, deleted]), [[1, 'api', false]])
+      await store.setPhoto(OWNER, 'pictured', null)
+      const [, first] = await store.history(OWNER, 'pictured', 10)
+      await store.restoreVersion(OWNER, 'pictured', first?.seq ?? 0)
+      assert.deepEqual((await store.getPhoto(OWNER, 'pictured', 'thumbnail'))?.data, new Uint8Array([1, 2]))
+      const db = folder.connect()
+      assert.equal(db.prepare("SELECT count(*) FROM sqlite_schema WHERE name = 'entry_photos'").pluck().get(), 0)
+      assert.equal(db.pragma('user_version', { simple: true }), SQLITE_MIGRATIONS.length)
+    })
+
     test('when an entry is found by its card name, then the lookup is a search of the card name index', (t) => {
       const folder = aTempFolder(t)
       folder.open()
@@ -550,7 +579,7 @@ describe('SqliteStore', () => {
 
       assert.deepEqual(
         columns.map((column) => column.name),
-        ['seq', 'id', 'owner', 'version', 'created_at', 'updated_at', 'sort_name', 'entry', 'created_seq', 'changed_seq', 'search_text', 'card_name', 'card_uid', 'card_kept', 'photo_etag'],
+        ['seq', 'id', 'owner', 'version', 'created_at', 'updated_at', 'sort_name', 'entry', 'created_seq', 'changed_seq', 'search_text', 'card_name', 'card_uid', 'card_kept', 'photo_etag', 'source'],
       )
       assert.ok(row !== null && typeof row === 'object' && 'entry' in row && typeof row.entry === 'string')
       assert.deepEqual(
@@ -571,6 +600,7 @@ describe('SqliteStore', () => {
           card_uid: null,
           card_kept: null,
           photo_etag: null,
+          source: 'api',
         },
       )
     })

@@ -327,3 +327,113 @@ export async function currentOwner(): Promise<string | null> {
   const match = /\/principals\/([^/]+)\/?$/.exec(new URL(href.trim(), location.origin).pathname)
   return match?.[1] === undefined ? null : decodeURIComponent(match[1])
 }
+
+/** Through what a version of an entry was made. */
+export type ChangeSource = 'api' | 'import' | 'carddav' | 'restore'
+
+/** One operation of a JSON Patch (RFC 6902): what a version changed of the one before it. */
+export interface PatchOperation {
+  op: 'add' | 'remove' | 'replace' | 'move' | 'copy' | 'test'
+  path: string
+  value?: unknown
+  from?: string
+}
+
+/** A version of an entry, as GET /addresses/{id}/history lists it. */
+export interface EntryVersion {
+  version: number
+  etag: string
+  changed_at: string
+  replaced_at?: string
+  source: ChangeSource
+  /** Whether the entry is at this version now. */
+  current: boolean
+  /** Whether the entry was deleted at the end of this version. */
+  deleted: boolean
+  entry: EntryRecord
+  diff: PatchOperation[]
+}
+
+export interface HistoryPage {
+  versions: EntryVersion[]
+  /** The next (older) page's URL, or null on the last page. */
+  next: string | null
+}
+
+/** An entry's versions, newest first: the first page from its id, later ones from the `next` a page gave. */
+export async function fetchHistory(id: string, next?: string): Promise<HistoryPage> {
+  const response = await request(next ?? `${entryPath(id)}/history?limit=20`, { headers: { Accept: 'application/json' } })
+  const body = (await response.json()) as { versions: EntryVersion[] }
+  return { versions: body.versions, next: nextLink(response.headers.get('link')) }
+}
+
+/** Gives the entry the content of an earlier version, if it is still at `etag` (412 otherwise). */
+export async function restoreVersion(id: string, version: number, etag: string): Promise<{ entry: EntryRecord; etag: string }> {
+  const response = await request(`${entryPath(id)}/history/${String(version)}/restore`, {
+    method: 'POST',
+    headers: { Accept: 'application/json', ...(etag === '' ? {} : { 'If-Match': etag }) },
+  })
+  return { entry: (await response.json()) as EntryRecord, etag: response.headers.get('etag') ?? '' }
+}
+
+/** An entry in the trash, and when it was deleted. */
+export interface TrashedEntry {
+  id: string
+  etag: string
+  deleted_at: string
+  entry: EntryRecord
+}
+
+export interface TrashPage {
+  entries: TrashedEntry[]
+  next: string | null
+}
+
+/** The path of the trash's first page: the most recently deleted first, filtered by q. */
+export function trashPagePath(q: string, limit = 50): string {
+  const parameters = new URLSearchParams({ limit: String(limit) })
+  if (q !== '') parameters.set('q', q)
+  return `/trash?${parameters.toString()}`
+}
+
+export async function fetchTrash(path: string): Promise<TrashPage> {
+  const response = await request(path, { headers: { Accept: 'application/json' } })
+  const body = (await response.json()) as { entries: TrashedEntry[] }
+  return { entries: body.entries, next: nextLink(response.headers.get('link')) }
+}
+
+/** Brings a deleted entry back under its id (409 when its id or card name was taken meanwhile). */
+export async function restoreFromTrash(id: string): Promise<{ entry: EntryRecord; etag: string }> {
+  const response = await request(`/trash/${encodeURIComponent(id)}/restore`, { method: 'POST', headers: { Accept: 'application/json' } })
+  return { entry: (await response.json()) as EntryRecord, etag: response.headers.get('etag') ?? '' }
+}
+
+/** Deletes an entry in the trash for good: it cannot be brought back after this. */
+export async function deleteFromTrash(id: string): Promise<void> {
+  await request(`/trash/${encodeURIComponent(id)}`, { method: 'DELETE' })
+}
+
+/** Deletes every entry in the trash for good; answers how many there were. */
+export async function emptyTrash(): Promise<number> {
+  const response = await request('/trash', { method: 'DELETE', headers: { Accept: 'application/json' } })
+  return ((await response.json()) as { deleted: number }).deleted
+}
+
+/** A relative time the server understands (ago), or an ISO 8601 time. */
+export type RestoreTime = '10m' | '1h' | 'yesterday' | '1w' | (string & {})
+
+/** What putting the book back did, or would do with preview: the ids restored, moved to the trash and brought back. */
+export interface BookRestore {
+  /** The time the book was (or would be) put back to, ISO 8601. */
+  at: string
+  preview: boolean
+  restored: string[]
+  trashed: string[]
+  recreated: string[]
+}
+
+/** Puts the whole book back as it was at a time, in one go; with preview, only says what that would do. */
+export async function restoreBook(at: RestoreTime, preview: boolean): Promise<BookRestore> {
+  const response = await request(`/addresses/restore${preview ? '?preview=true' : ''}`, { method: 'POST', headers: JSON_BODY, body: JSON.stringify({ at }) })
+  return (await response.json()) as BookRestore
+}

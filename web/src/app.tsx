@@ -5,9 +5,11 @@ import { EntryEditor } from './entry-editor.js'
 import { EntryList } from './entry-list.js'
 import { EntryView } from './entry-view.js'
 import { Labels } from './labels.js'
-import { labelOf, replaceSearch, screenOf, searchOf, setTitle, type Screen } from './route.js'
+import { hrefOf, labelOf, replaceSearch, screenOf, searchOf, setTitle, type Screen } from './route.js'
 import { SignIn } from './sign-in.js'
+import { Toast, type Changed, type Notice, type Undo } from './toast.js'
 import { Transfer } from './transfer.js'
+import { Trash } from './trash.js'
 
 type Session = 'checking' | 'signed-out' | 'signed-in'
 
@@ -22,7 +24,7 @@ export function App() {
   const [label, setLabel] = useState(() => labelOf(location.search))
   /** Bumped after every write, so the list reads the book again. */
   const [bookVersion, setBookVersion] = useState(0)
-  const [notice, setNotice] = useState('')
+  const [notice, setNotice] = useState<Notice>({ message: '', serial: 0 })
   const sessionRef = useRef(session)
   sessionRef.current = session
 
@@ -61,19 +63,10 @@ export function App() {
       transfer: 'Import and export',
       devices: 'Connect a device',
       labels: 'Labels',
+      trash: 'Trash',
     }
     setTitle(session === 'signed-out' ? 'Sign in' : titles[screen.name])
   }, [screen, session])
-
-  useEffect(() => {
-    if (notice === '') return
-    const timer = setTimeout(() => {
-      setNotice('')
-    }, 6000)
-    return () => {
-      clearTimeout(timer)
-    }
-  }, [notice])
 
   const search = useCallback((value: string) => {
     replaceSearch(value)
@@ -83,9 +76,12 @@ export function App() {
     replaceSearch(value, 'label')
     setLabel(value)
   }, [])
-  const changed = useCallback((message: string) => {
+  const changed = useCallback<Changed>((message: string, undo?: Undo) => {
     setBookVersion((version) => version + 1)
-    setNotice(message)
+    setNotice((shown) => ({ message, undo, serial: shown.serial + 1 }))
+  }, [])
+  const dismiss = useCallback(() => {
+    setNotice((shown) => ({ message: '', serial: shown.serial + 1 }))
   }, [])
   const signOut = () => {
     credential.clear()
@@ -125,6 +121,9 @@ export function App() {
           <a class="button" href="#/devices" aria-current={screen.name === 'devices' ? 'page' : undefined}>
             Connect a device
           </a>
+          <a class="button" href="#/trash" aria-current={screen.name === 'trash' ? 'page' : undefined}>
+            Trash
+          </a>
           {credential.get() !== null && (
             <button type="button" class="button quiet" onClick={signOut}>
               Sign out
@@ -145,12 +144,10 @@ export function App() {
           />
         </section>
         <main id="main" class="detail-pane" tabIndex={-1}>
-          <Detail screen={screen} q={q} changed={changed} />
+          <Detail screen={screen} q={q} bookVersion={bookVersion} changed={changed} />
         </main>
       </div>
-      <p class="notice" role="status" aria-live="polite">
-        {notice}
-      </p>
+      <Toast notice={notice} screen={hrefOf(screen)} dismiss={dismiss} undone={changed} />
     </div>
   )
 }
@@ -161,7 +158,7 @@ function skipToMain(event: MouseEvent) {
   document.getElementById('main')?.focus()
 }
 
-function Detail({ screen, q, changed }: { screen: Screen; q: string; changed: (message: string) => void }) {
+function Detail({ screen, q, bookVersion, changed }: { screen: Screen; q: string; bookVersion: number; changed: Changed }) {
   switch (screen.name) {
     case 'home':
       return (
@@ -181,5 +178,7 @@ function Detail({ screen, q, changed }: { screen: Screen; q: string; changed: (m
       return <Devices />
     case 'labels':
       return <Labels changed={changed} />
+    case 'trash':
+      return <Trash bookVersion={bookVersion} changed={changed} />
   }
 }

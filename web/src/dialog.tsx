@@ -1,5 +1,5 @@
 import type { ComponentChildren } from 'preact'
-import { useEffect, useRef } from 'preact/hooks'
+import { useEffect, useId, useRef } from 'preact/hooks'
 
 interface Props {
   open: boolean
@@ -20,6 +20,8 @@ export function ConfirmDialog({ open, title, children, confirmLabel, onConfirm, 
   const dialog = useRef<HTMLDialogElement>(null)
   const cancelButton = useRef<HTMLButtonElement>(null)
   const returnFocus = useRef<HTMLElement | null>(null)
+  // Several dialogs can be on a screen at once (the list's and the entry's): each names its own title.
+  const titleId = useId()
 
   useEffect(() => {
     const element = dialog.current
@@ -38,7 +40,7 @@ export function ConfirmDialog({ open, title, children, confirmLabel, onConfirm, 
     <dialog
       ref={dialog}
       class="dialog"
-      aria-labelledby="dialog-title"
+      aria-labelledby={titleId}
       onCancel={(event) => {
         event.preventDefault()
         onCancel()
@@ -50,7 +52,7 @@ export function ConfirmDialog({ open, title, children, confirmLabel, onConfirm, 
         if (returnFocus.current?.isConnected === true) returnFocus.current.focus()
       }}
     >
-      <h2 id="dialog-title">{title}</h2>
+      <h2 id={titleId}>{title}</h2>
       <div class="dialog-body">{children}</div>
       <div class="actions">
         <button type="button" class="button" ref={cancelButton} onClick={onCancel}>
@@ -65,7 +67,9 @@ export function ConfirmDialog({ open, title, children, confirmLabel, onConfirm, 
 }
 
 function trapTab(event: KeyboardEvent, dialog: HTMLElement): void {
-  const focusable = [...dialog.querySelectorAll<HTMLElement>('button:not([disabled]), a[href], input:not([disabled]), select, textarea')]
+  const focusable = [...dialog.querySelectorAll<HTMLElement>('button:not([disabled]), a[href], input:not([disabled]), select, textarea')].filter(
+    (element) => !isSkippedRadio(element, dialog),
+  )
   const first = focusable[0]
   const last = focusable[focusable.length - 1]
   if (first === undefined || last === undefined) return
@@ -76,4 +80,12 @@ function trapTab(event: KeyboardEvent, dialog: HTMLElement): void {
     event.preventDefault()
     first.focus()
   }
+}
+
+/** Tab stops at one radio button of a group: the checked one, or the first when none is. */
+function isSkippedRadio(element: HTMLElement, dialog: HTMLElement): boolean {
+  if (!(element instanceof HTMLInputElement) || element.type !== 'radio' || element.name === '') return false
+  const group = [...dialog.querySelectorAll<HTMLInputElement>('input[type="radio"]')].filter((radio) => radio.name === element.name)
+  const stop = group.find((radio) => radio.checked) ?? group[0]
+  return stop !== element
 }

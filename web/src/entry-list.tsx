@@ -1,9 +1,11 @@
-import { useCallback, useEffect, useRef, useState } from 'preact/hooks'
-import { assignLabel, countEntries, fetchLabels, fetchPage, firstPagePath, type EntryRecord, type LabelSummary } from './api.js'
+import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks'
+import { ApiError, assignLabel, countEntries, currentEtag, deleteEntry, fetchLabels, fetchPage, firstPagePath, restoreFromTrash, type EntryRecord, type LabelSummary } from './api.js'
 import { Face } from './face.js'
 import { phoneText } from './format.js'
-import { messageOf } from './messages.js'
-import { hrefOf } from './route.js'
+import { entriesText, messageOf, notRestoredMessage } from './messages.js'
+import { hrefOf, navigate } from './route.js'
+import type { Changed } from './toast.js'
+import { UndoChanges } from './undo-changes.js'
 
 const SEARCH_DELAY_MS = 250
 
@@ -16,8 +18,8 @@ interface Props {
   /** Changes after every write: the list is read again. */
   bookVersion: number
   selectedId: string | undefined
-  /** Says what a change made (labels given to entries picked here): the book is read again. */
-  changed: (message: string) => void
+  /** Says what a change made (labels given to entries picked here, or their delete): the book is read again. */
+  changed: Changed
 }
 
 /** The book sorted by name, a page at a time as the person scrolls, filtered as they type. */
@@ -34,6 +36,8 @@ export function EntryList({ q, onSearch, label, onLabel, bookVersion, selectedId
   const [counting, setCounting] = useState(false)
   /** Bumped by "Try again" after the first page failed. */
   const [attempt, setAttempt] = useState(0)
+  const [undoing, setUndoing] = useState(false)
+  const [deleting, setDeleting] = useState(false)
   const sentinel = useRef<HTMLLIElement>(null)
   /** Answers to an older search or an older book are dropped when they arrive late. */
   const generation = useRef(0)
@@ -113,6 +117,31 @@ export function EntryList({ q, onSearch, label, onLabel, bookVersion, selectedId
     }
   }, [next, loading, error, loadMore])
 
+  const names = useMemo(() => new Map(entries.map(([id, entry]) => [id, entry.full_name])), [entries])
+
+  /** Moves the picked entries to the trash at once; the toast offers them back. */
+  const deletePicked = async () => {
+    const ids = [...picked]
+    setDeleting(true)
+    setError('')
+    const deleted: [string, string][] = []
+    try {
+      for (const id of ids) {
+        await deleteUnconditionally(id)
+        deleted.push([id, names.get(id) ?? id])
+      }
+    } catch (failure) {
+      setError(messageOf(failure))
+    } finally {
+      setDeleting(false)
+      setPicked(new Set())
+    }
+    if (deleted.length === 0) return
+    if (deleted.some(([id]) => id === selectedId)) navigate({ name: 'home' })
+    const [only] = deleted
+    changed(deleted.length === 1 && only !== undefined ? `Deleted ${only[1]}.` : `Deleted ${entriesText(deleted.length)}.`, () => bringBack(deleted))
+  }
+
   const askCount = () => {
     setCounting(true)
     countEntries(q, label)
@@ -186,6 +215,16 @@ export function EntryList({ q, onSearch, label, onLabel, bookVersion, selectedId
         </p>
       )}
       <div class="pick-line">
+        <button type="button" class="link-button" onClick={() => {
+          setUndoing(true)
+        }}>
+          Undo changes…
+        </button>
+        {picking && (
+          <button type="button" class="link-button danger" disabled={picked.size === 0 || deleting} onClick={() => void deletePicked()}>
+            {deleting ? 'Deleting…' : 'Delete selected'}
+          </button>
+        )}
         <button type="button" class="link-button" aria-pressed={picking} onClick={() => {
           setPicking(!picking)
           setPicked(new Set())
@@ -193,6 +232,14 @@ export function EntryList({ q, onSearch, label, onLabel, bookVersion, selectedId
           {picking ? 'Done selecting' : 'Select entries'}
         </button>
       </div>
+      <UndoChanges
+        open={undoing}
+        known={names}
+        changed={changed}
+        onClose={() => {
+          setUndoing(false)
+        }}
+      />
       {picking && (
         <LabelPicked
           picked={[...picked]}
@@ -335,4 +382,29 @@ function summaryOf(entry: EntryRecord): string {
   const phone = entry.phone_numbers?.[0]
   if (phone !== undefined) return phoneText(phone)
   return entry.addresses?.[0]?.city ?? entry.addresses?.[0]?.country ?? ''
+}
+
+/** Takes a delete of entries back: each comes out of the trash, and any that cannot are named. */
+async function bringBack(deleted: [string, string][]): Promise<string> {
+  const refusals: string[] = []
+  for (const [id, name] of deleted) {
+    try {
+      await restoreFromTrash(id)
+    } catch (error) {
+      refusals.push(notRestoredMessage(error, name))
+    }
+  }
+  if (refusals.length > 0) return refusals.join(' ')
+  const [only] = deleted
+  return deleted.length === 1 && only !== undefined ? `Restored ${only[1]}.` : `Restored ${entriesText(deleted.length)}.`
+}
+
+/** The list holds no ETags: a server that requires If-Match (428) is sent the entry's current one. */
+async function deleteUnconditionally(id: string): Promise<void> {
+  try {
+    await deleteEntry(id, '')
+  } catch (error) {
+    if (!(error instanceof ApiError && error.status === 428)) throw error
+    await deleteEntry(id, await currentEtag(id))
+  }
 }

@@ -1,17 +1,19 @@
 import type { ComponentChildren } from 'preact'
 import { useEffect, useRef, useState } from 'preact/hooks'
-import { ApiError, deleteEntry, fetchEntry, type EntryRecord, type PhoneNumber } from './api.js'
+import { ApiError, deleteEntry, fetchEntry, restoreFromTrash, type EntryRecord, type PhoneNumber } from './api.js'
 import { ConfirmDialog } from './dialog.js'
 import { Face } from './face.js'
 import { addressLines, birthdayText, phoneText, safeLink, telHref } from './format.js'
-import { messageOf } from './messages.js'
+import { History } from './history.js'
+import { messageOf, notRestoredMessage } from './messages.js'
 import { PhotoEditor } from './photo-editor.js'
-import { hrefOf, navigate, setTitle } from './route.js'
+import { hrefOf, navigate, screenOf, setTitle } from './route.js'
+import type { Changed } from './toast.js'
 
 type Loaded = { state: 'loading' } | { state: 'failed'; message: string; missing: boolean } | { state: 'ready'; entry: EntryRecord; etag: string }
 
-/** One entry, every field of it, with Edit and Delete. */
-export function EntryView({ id, changed }: { id: string; changed: (message: string) => void }) {
+/** One entry, every field of it, with Edit and Delete, and its history. */
+export function EntryView({ id, changed }: { id: string; changed: Changed }) {
   const [loaded, setLoaded] = useState<Loaded>({ state: 'loading' })
   const [confirming, setConfirming] = useState(false)
   const [deleting, setDeleting] = useState(false)
@@ -54,7 +56,7 @@ export function EntryView({ id, changed }: { id: string; changed: (message: stri
     deleteEntry(id, etag).then(
       () => {
         setConfirming(false)
-        changed(`Deleted ${entry.full_name}.`)
+        changed(`Deleted ${entry.full_name}.`, () => bringBack(id, entry.full_name))
         navigate({ name: 'home' })
       },
       (error: unknown) => {
@@ -159,6 +161,15 @@ export function EntryView({ id, changed }: { id: string; changed: (message: stri
           load()
         }}
       />
+      <History
+        id={id}
+        etag={etag}
+        changed={(message) => {
+          changed(message)
+          load()
+        }}
+        reload={load}
+      />
       <ConfirmDialog
         open={confirming}
         title={`Delete ${entry.full_name}?`}
@@ -169,7 +180,7 @@ export function EntryView({ id, changed }: { id: string; changed: (message: stri
           setConfirming(false)
         }}
       >
-        <p>The entry is removed from the address book. This cannot be undone.</p>
+        <p>The entry moves to the trash: you can restore it from there.</p>
       </ConfirmDialog>
     </article>
   )
@@ -194,4 +205,15 @@ function Phones({ label, phones }: { label: string; phones: PhoneNumber[] | unde
       ))}
     </>
   )
+}
+
+/** Takes a delete back: the entry comes out of the trash, and is shown again if nothing else has been opened meanwhile. */
+async function bringBack(id: string, name: string): Promise<string> {
+  try {
+    await restoreFromTrash(id)
+  } catch (error) {
+    return notRestoredMessage(error, name)
+  }
+  if (screenOf(location.hash).name === 'home') navigate({ name: 'entry', id })
+  return `Restored ${name}.`
 }

@@ -45,3 +45,27 @@ export function birthdayText(birthday: string): string {
   const name = MONTHS[Number(month) - 1] ?? month
   return `${Number(day)} ${name}${year === '-' ? '' : ` ${year}`}`
 }
+
+const RELATIVE = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' })
+const EXACT = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' })
+
+/** How long ago a time was, in the largest unit that fits: "5 minutes ago", "yesterday". */
+export function timeAgo(iso: string, now = Date.now()): string {
+  const seconds = Math.round((Date.parse(iso) - now) / 1000)
+  if (Math.abs(seconds) < 45) return 'just now'
+  const units: [Intl.RelativeTimeFormatUnit, number][] = [
+    ['minute', 60],
+    ['hour', 3600],
+    ['day', 86_400],
+    ['week', 7 * 86_400],
+    ['month', 30 * 86_400],
+  ]
+  let chosen: [Intl.RelativeTimeFormatUnit, number] = ['minute', 60]
+  for (const unit of units) if (Math.abs(seconds) >= unit[1]) chosen = unit
+  return RELATIVE.format(Math.round(seconds / chosen[1]), chosen[0])
+}
+
+/** A time to the second, in the reader's own locale and time zone. */
+export function exactTime(iso: string): string {
+  return EXACT.format(new Date(iso))
+}

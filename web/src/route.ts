@@ -11,6 +11,7 @@ export type Screen =
   | { name: 'transfer' }
   | { name: 'devices' }
   | { name: 'labels' }
+  | { name: 'trash' }
 
 export function screenOf(hash: string): Screen {
   const parts = hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent)
@@ -19,6 +20,7 @@ export function screenOf(hash: string): Screen {
   if (first === 'transfer') return { name: 'transfer' }
   if (first === 'devices') return { name: 'devices' }
   if (first === 'labels') return { name: 'labels' }
+  if (first === 'trash') return { name: 'trash' }
   if (first === 'entry' && id !== undefined && id !== '') return action === 'edit' ? { name: 'edit', id } : { name: 'entry', id }
   return { name: 'home' }
 }
@@ -35,6 +37,8 @@ export function hrefOf(screen: Screen): string {
       return '#/devices'
     case 'labels':
       return '#/labels'
+    case 'trash':
+      return '#/trash'
     case 'entry':
       return `#/entry/${encodeURIComponent(screen.id)}`
     case 'edit':

@@ -104,6 +104,7 @@ const ROWS: { readonly [K in keyof typeof ErrorCode]: Row } = {
   invalidPhoto: [400, 'Invalid photo', 'The body is not a whole JPEG, PNG or WebP image; nothing was stored.'],
   photoTooLarge: [413, 'Payload Too Large', 'The image has more pixels than this service decodes; nothing was stored.'],
   photoNotFound: [404, 'Photo not found', 'The entry has no photo.'],
+  invalidRestoreTime: [400, 'Invalid restore time', 'The time is not one the book can be put back to: it must lie within the history kept; the detail names the window.'],
   labelBusy: [409, 'Conflict', 'Entries with this label kept changing while it was renamed or deleted; nothing was changed. Try again.'],
   storeUnavailable: [
     503,

@@ -3,9 +3,12 @@ import { TimeSlice } from '../../lib/time-slice.js'
 import { keptCard } from '../card-data.js'
 import type { AddressEntry } from '../../domain/address-entry.js'
 import { compareCodePoints, indexEntry, LABEL_NAME, matchesFilter, sortValueOf, type EntryFilter, type EntryIndex } from '../../domain/listing.js'
+import type { ChangeSource } from '../../domain/vocabulary.js'
 import {
   systemClock,
   type ApiKeyRecord,
+  type BookRestore,
+  type ChangeOptions,
   type CardData,
   type ChangePage,
   type ChangePosition,
@@ -24,6 +27,9 @@ import {
   type Store,
   type StoredChange,
   type StoredEntry,
+  type StoredVersion,
+  type TrashedEntry,
+  type TrashQuery,
   type UpdateOptions,
   type WriteOptions,
 } from '../store.js'
@@ -34,6 +40,20 @@ interface Kept {
   /** The seq of the entry's creation and of its latest change. */
   readonly createdSeq: number
   readonly changedSeq: number
+  /** Through what its current version was made. */
+  readonly source: ChangeSource
+}
+
+/** A version an entry had, kept when a write replaced or deleted it. */
+interface Replaced {
+  /** Its place in the store's record of versions (StoredVersion.seq). */
+  readonly seq: number
+  readonly stored: StoredEntry
+  readonly source: ChangeSource
+  readonly replacedAt: string
+  readonly deleted: boolean
+  /** The entry's search text, which a search of the trash reads. */
+  readonly searchText: string
 }
 
 interface Tombstone {
@@ -47,8 +67,10 @@ interface Tombstone {
 /** One owner's book: entries by id, the ids of entries by their card name, tombstones by id, and where its changes stand. */
 class Book {
   readonly entries = new Map<string, Kept>()
-  /** Photos by entry id. */
-  readonly photos = new Map<string, PhotoData>()
+  /** Photos by entry id, then by entity tag: the current one, and those its history refers to. */
+  readonly photos = new Map<string, Map<string, PhotoData>>()
+  /** Versions replaced or deleted, by entry id, oldest first. */
+  readonly history = new Map<string, Replaced[]>()
   readonly names = new Map<string, string>()
   readonly tombstones = new Map<string, Tombstone>()
   latest = 0
@@ -85,6 +107,8 @@ export class MemoryStore implements Store {
   readonly #keys = new Map<string, ApiKeyRecord>()
   /** Idempotency records by owner and key. */
   readonly #idempotency = new Map<string, HeldKey>()
+  /** The seq of the latest version kept in any book's history. */
+  #historySeq = 0
   #closed = false
 
   constructor(private readonly clock: Clock = systemClock) {}
@@ -132,12 +156,12 @@ export class MemoryStore implements Store {
       names.set(card.name, id)
     }
     const now = this.clock().toISOString()
+    const source = options.source ?? 'api'
     const created = entries.map(({ id, entry, card, index, photo }) => {
       const seq = ++book.latest
       const stored = { id, owner, version: 1, createdAt: now, updatedAt: now, entry, ...(card ? { card } : {}), ...(photo ? { photo: { etag: photo.etag } } : {}) }
-      if (photo) book.photos.set(id, photo)
-      else book.photos.delete(id)
-      book.entries.set(id, { stored, index, createdSeq: seq, changedSeq: seq })
+      if (photo) keepPhoto(book, id, photo)
+      book.entries.set(id, { stored, index, createdSeq: seq, changedSeq: seq, source })
       if (card?.name !== undefined) book.names.set(card.name, id)
       book.tombstones.delete(id)
       return stored
@@ -166,13 +190,12 @@ export class MemoryStore implements Store {
     const holder = card?.name === undefined ? undefined : book.names.get(card.name)
     if (holder !== undefined && holder !== id) return Promise.reject(new EntryExistsError(holder))
     const { photo } = options
-    if (photo) book.photos.set(id, copyOfPhoto(photo))
-    else if (photo === null) book.photos.delete(id)
+    if (photo) keepPhoto(book, id, copyOfPhoto(photo))
     const stamp = photo === undefined ? kept.stored.photo : photo === null ? undefined : { etag: photo.etag }
-    return Promise.resolve(copy(this.#replace(book, kept, entry, card, stamp)))
+    return Promise.resolve(copy(this.#replace(book, kept, entry, card, stamp, options.source)))
   }
 
-  updateMany(owner: string, updates: readonly EntryUpdate[]): Promise<StoredEntry[] | undefined> {
+  updateMany(owner: string, updates: readonly EntryUpdate[], options: ChangeOptions = {}): Promise<StoredEntry[] | undefined> {
     if (new Set(updates.map(({ id }) => id)).size < updates.length) return Promise.resolve(undefined)
     const found: { kept: Kept; entry: AddressEntry }[] = []
     for (const { id, ifVersion, entry } of updates) {
@@ -181,52 +204,189 @@ export class MemoryStore implements Store {
       found.push({ kept, entry })
     }
     const book = this.#book(owner)
-    return Promise.resolve(found.map(({ kept, entry }) => copy(this.#replace(book, kept, entry, kept.stored.card, kept.stored.photo))))
+    return Promise.resolve(found.map(({ kept, entry }) => copy(this.#replace(book, kept, entry, kept.stored.card, kept.stored.photo, options.source))))
   }
 
-  setPhoto(owner: string, id: string, photo: PhotoData | null, ifVersion?: readonly number[]): Promise<StoredEntry | undefined> {
+  setPhoto(owner: string, id: string, photo: PhotoData | null, ifVersion?: readonly number[], options: ChangeOptions = {}): Promise<StoredEntry | undefined> {
     const kept = this.#find(owner, id, ifVersion)
     if (!kept) return Promise.resolve(undefined)
     const book = this.#book(owner)
-    if (photo) book.photos.set(id, copyOfPhoto(photo))
-    else book.photos.delete(id)
-    return Promise.resolve(copy(this.#replace(book, kept, kept.stored.entry, kept.stored.card, photo ? { etag: photo.etag } : undefined)))
+    if (photo) keepPhoto(book, id, copyOfPhoto(photo))
+    return Promise.resolve(copy(this.#replace(book, kept, kept.stored.entry, kept.stored.card, photo ? { etag: photo.etag } : undefined, options.source)))
   }
 
   getPhoto(owner: string, id: string, which: 'image' | 'thumbnail'): Promise<PhotoImage | undefined> {
-    const photo = this.#books.get(owner)?.photos.get(id)
+    const book = this.#books.get(owner)
+    const etag = book?.entries.get(id)?.stored.photo?.etag
+    const photo = etag === undefined ? undefined : book?.photos.get(id)?.get(etag)
     return Promise.resolve(photo && { etag: photo.etag, contentType: photo.contentType, data: photo[which].slice() })
   }
 
-  /** Stores the entry's next version in the book, with this card data and photo; returns it, the book's own. */
-  #replace(book: Book, kept: Kept, entry: AddressEntry, card: CardData | undefined, photo: PhotoStamp | undefined): StoredEntry {
+  /**
+   * Stores the entry's next version in the book, with this card data and photo, keeping the one
+   * it replaces in its history; returns it, the book's own.
+   */
+  #replace(book: Book, kept: Kept, entry: AddressEntry, card: CardData | undefined, photo: PhotoStamp | undefined, source: ChangeSource = 'api'): StoredEntry {
     const { id, owner } = kept.stored
+    const now = this.clock().toISOString()
+    this.#keepReplaced(book, kept, now, false)
     const updated: StoredEntry = {
       id,
       owner,
       version: kept.stored.version + 1,
       createdAt: kept.stored.createdAt,
-      updatedAt: this.clock().toISOString(),
+      updatedAt: now,
       entry: copyOfJson(entry),
       ...(card ? { card } : {}),
       ...(photo ? { photo } : {}),
     }
-    if (kept.stored.card?.name !== undefined) book.names.delete(kept.stored.card.name)
+    const name = kept.stored.card?.name
+    if (name !== undefined && book.names.get(name) === id) book.names.delete(name)
     if (card?.name !== undefined) book.names.set(card.name, id)
-    book.entries.set(id, { stored: updated, index: indexEntry(entry), createdSeq: kept.createdSeq, changedSeq: ++book.latest })
+    book.entries.set(id, { stored: updated, index: indexEntry(entry), createdSeq: kept.createdSeq, changedSeq: ++book.latest, source })
     return updated
   }
 
+  /** Keeps the entry's current version in its history, replaced (or deleted) at `now`. */
+  #keepReplaced(book: Book, kept: Kept, now: string, deleted: boolean): void {
+    const versions = book.history.get(kept.stored.id) ?? []
+    versions.push({ seq: ++this.#historySeq, stored: kept.stored, source: kept.source, replacedAt: now, deleted, searchText: kept.index.searchText })
+    book.history.set(kept.stored.id, versions)
+  }
+
+  // A deletion makes no version, so what it was made through is not kept: the options are unused here.
   delete(owner: string, id: string, ifVersion?: readonly number[]): Promise<boolean> {
     const kept = this.#find(owner, id, ifVersion)
     if (!kept) return Promise.resolve(false)
-    const book = this.#book(owner)
-    const name = kept.stored.card?.name
-    book.entries.delete(id)
-    book.photos.delete(id)
-    if (name !== undefined) book.names.delete(name)
-    book.tombstones.set(id, { id, seq: ++book.latest, deletedAt: this.clock().toISOString(), name })
+    this.#remove(this.#book(owner), kept)
     return Promise.resolve(true)
+  }
+
+  /** Deletes the entry to the trash: its last version kept in its history, a tombstone for sync. */
+  #remove(book: Book, kept: Kept): void {
+    const { id } = kept.stored
+    const name = kept.stored.card?.name
+    const now = this.clock().toISOString()
+    this.#keepReplaced(book, kept, now, true)
+    book.entries.delete(id)
+    if (name !== undefined) book.names.delete(name)
+    book.tombstones.set(id, { id, seq: ++book.latest, deletedAt: now, name })
+  }
+
+  history(owner: string, id: string, limit: number, before: number = Number.POSITIVE_INFINITY): Promise<StoredVersion[]> {
+    const book = this.#books.get(owner)
+    const kept = book?.entries.get(id)
+    const versions: StoredVersion[] = []
+    if (kept && CURRENT < before) versions.push(versionOf({ seq: CURRENT, stored: kept.stored, source: kept.source }))
+    for (const replaced of [...(book?.history.get(id) ?? [])].reverse()) if (replaced.seq < before) versions.push(versionOf(replaced))
+    return Promise.resolve(versions.slice(0, limit))
+  }
+
+  restoreVersion(owner: string, id: string, seq: number, ifVersion?: readonly number[]): Promise<StoredEntry | undefined> {
+    const kept = this.#find(owner, id, ifVersion)
+    const book = this.#books.get(owner)
+    const version = book?.history.get(id)?.find((replaced) => replaced.seq === seq)
+    if (!kept || !book || !version) return Promise.resolve(undefined)
+    const { card } = version.stored
+    const holder = card?.name === undefined ? undefined : book.names.get(card.name)
+    if (holder !== undefined && holder !== id) return Promise.reject(new EntryExistsError(holder))
+    return Promise.resolve(copy(this.#replace(book, kept, version.stored.entry, card, version.stored.photo, 'restore')))
+  }
+
+  listTrash(owner: string, { q, limit, after }: TrashQuery): Promise<TrashedEntry[]> {
+    const book = this.#books.get(owner)
+    const order = (a: { deletedAt: string; id: string }, b: { deletedAt: string; id: string }) => compare(b.deletedAt, a.deletedAt) || compareCodePoints(b.id, a.id)
+    const trashed = [...(book?.history.keys() ?? [])]
+      .map((id) => book && trashedVersion(book, id))
+      .filter((replaced): replaced is Replaced => replaced !== undefined && (q === undefined || replaced.searchText.includes(q)))
+      .map(({ stored, replacedAt }): TrashedEntry => {
+        const { id, version, createdAt, updatedAt, entry, card, photo } = copy(stored)
+        return { id, version, createdAt, updatedAt, deletedAt: replacedAt, entry, ...(card ? { card } : {}), ...(photo ? { photo } : {}) }
+      })
+      .filter((entry) => after === undefined || order(after, entry) < 0)
+      .sort(order)
+    return Promise.resolve(trashed.slice(0, limit))
+  }
+
+  restoreFromTrash(owner: string, id: string): Promise<StoredEntry | undefined> {
+    const book = this.#books.get(owner)
+    if (book?.entries.has(id)) {
+      const last = book.history.get(id)?.at(-1)
+      return last?.deleted ? Promise.reject(new EntryExistsError(id)) : Promise.resolve(undefined)
+    }
+    const trashed = book && trashedVersion(book, id)
+    if (!book || !trashed) return Promise.resolve(undefined)
+    const holder = trashed.stored.card?.name === undefined ? undefined : book.names.get(trashed.stored.card.name)
+    if (holder !== undefined) return Promise.reject(new EntryExistsError(holder))
+    return Promise.resolve(copy(this.#revive(book, trashed.stored)))
+  }
+
+  /** Creates a deleted entry again with this content, at the version after its last, as a change that creates it. */
+  #revive(book: Book, content: StoredEntry): StoredEntry {
+    const { id } = content
+    const last = book.history.get(id)?.at(-1)
+    const seq = ++book.latest
+    const stored: StoredEntry = { ...content, version: (last?.stored.version ?? content.version) + 1, updatedAt: this.clock().toISOString(), entry: copyOfJson(content.entry) }
+    book.entries.set(id, { stored, index: indexEntry(stored.entry), createdSeq: seq, changedSeq: seq, source: 'restore' })
+    if (stored.card?.name !== undefined) book.names.set(stored.card.name, id)
+    book.tombstones.delete(id)
+    return stored
+  }
+
+  emptyTrash(owner: string, id?: string): Promise<number> {
+    const book = this.#books.get(owner)
+    if (!book) return Promise.resolve(0)
+    const ids = id === undefined ? [...book.history.keys()] : [id]
+    let emptied = 0
+    for (const each of ids) {
+      if (!trashedVersion(book, each)) continue
+      book.history.delete(each)
+      book.photos.delete(each)
+      emptied++
+    }
+    return Promise.resolve(emptied)
+  }
+
+  restoreBook(owner: string, at: string, { preview = false }: { readonly preview?: boolean } = {}): Promise<BookRestore> {
+    const book = this.#books.get(owner)
+    if (!book) return Promise.resolve({ restored: [], trashed: [], recreated: [] })
+    const plan = planRestore(book, at)
+    if (preview) return Promise.resolve(briefOf(plan))
+    for (const { kept } of plan.trashed) this.#remove(book, kept)
+    // Names first let go, then taken: entries that traded names each get their own back.
+    for (const { kept } of plan.restored) if (kept.stored.card?.name !== undefined) book.names.delete(kept.stored.card.name)
+    for (const { kept, then } of plan.restored) this.#replace(book, kept, then.entry, then.card, then.photo, 'restore')
+    for (const { then } of plan.recreated) this.#revive(book, then)
+    return Promise.resolve(briefOf(plan))
+  }
+
+  forgetHistoryBefore(before: string, keep: number): Promise<number> {
+    let forgotten = 0
+    for (const book of this.#books.values()) {
+      for (const [id, versions] of book.history) {
+        const trashed = trashedVersion(book, id)
+        if (trashed && trashed.replacedAt < before) {
+          forgotten += versions.length
+          book.history.delete(id)
+          book.photos.delete(id)
+          continue
+        }
+        const latest = new Set(versions.slice(Math.max(0, versions.length - keep)).map(({ seq }) => seq))
+        const remaining = versions.filter(({ seq, replacedAt }) => replacedAt >= before || latest.has(seq))
+        forgotten += versions.length - remaining.length
+        book.history.set(id, remaining)
+        this.#forgetUnusedPhotos(book, id)
+      }
+    }
+    return Promise.resolve(forgotten)
+  }
+
+  /** Forgets the entry's photos that neither it nor any version in its history refers to. */
+  #forgetUnusedPhotos(book: Book, id: string): void {
+    const photos = book.photos.get(id)
+    if (!photos) return
+    const used = new Set([book.entries.get(id)?.stored.photo?.etag, ...(book.history.get(id) ?? []).map(({ stored }) => stored.photo?.etag)])
+    for (const etag of photos.keys()) if (!used.has(etag)) photos.delete(etag)
   }
 
   list(owner: string, { filter, sort, limit, after }: ListQuery): Promise<StoredEntry[]> {
@@ -395,6 +555,69 @@ export class MemoryStore implements Store {
   #matching(owner: string, filter: EntryFilter): Kept[] {
     return [...(this.#books.get(owner)?.entries.values() ?? [])].filter((kept) => matchesFilter(kept.index, filter))
   }
+}
+
+/** The seq the entry's current version is listed at in its history: above any replaced one. */
+const CURRENT = Number.MAX_SAFE_INTEGER
+
+function versionOf({ seq, stored, source, replacedAt, deleted = false }: Pick<Replaced, 'seq' | 'stored' | 'source'> & Partial<Replaced>): StoredVersion {
+  const { id, version, createdAt, updatedAt, entry, card, photo } = copy(stored)
+  return { seq, id, version, createdAt, updatedAt, ...(replacedAt === undefined ? {} : { replacedAt }), deleted, source, entry, ...(card ? { card } : {}), ...(photo ? { photo } : {}) }
+}
+
+/** The entry's last version when it is in the trash: deleted, and not created again since. */
+function trashedVersion(book: Book, id: string): Replaced | undefined {
+  if (book.entries.has(id)) return undefined
+  const last = book.history.get(id)?.at(-1)
+  return last?.deleted ? last : undefined
+}
+
+/** The entry's version that was current at `at`, if it existed then. */
+function versionAt(book: Book, id: string, at: string): StoredEntry | undefined {
+  const kept = book.entries.get(id)
+  if (kept && kept.stored.updatedAt <= at) return kept.stored
+  return book.history.get(id)?.find(({ stored, replacedAt }) => stored.updatedAt <= at && at < replacedAt)?.stored
+}
+
+interface RestorePlan {
+  readonly restored: { readonly kept: Kept; readonly then: StoredEntry }[]
+  readonly trashed: { readonly kept: Kept }[]
+  readonly recreated: { readonly then: StoredEntry }[]
+}
+
+/** What putting the book back as it was at `at` writes: see AddressBookStore.restoreBook. */
+function planRestore(book: Book, at: string): RestorePlan {
+  const ids = new Set<string>()
+  for (const kept of book.entries.values()) if (kept.stored.updatedAt > at) ids.add(kept.stored.id)
+  for (const [id, versions] of book.history) if (versions.some(({ replacedAt }) => replacedAt > at)) ids.add(id)
+  const plan: RestorePlan = { restored: [], trashed: [], recreated: [] }
+  for (const id of [...ids].sort(compareCodePoints)) {
+    const kept = book.entries.get(id)
+    const then = versionAt(book, id, at)
+    if (kept && !then) plan.trashed.push({ kept })
+    else if (kept && then && !sameContent(kept.stored, then)) plan.restored.push({ kept, then })
+    else if (!kept && then) plan.recreated.push({ then })
+  }
+  return plan
+}
+
+function briefOf(plan: RestorePlan): BookRestore {
+  return {
+    restored: plan.restored.map(({ kept }) => kept.stored.id),
+    trashed: plan.trashed.map(({ kept }) => kept.stored.id),
+    recreated: plan.recreated.map(({ then }) => then.id),
+  }
+}
+
+function sameContent(a: StoredEntry, b: StoredEntry): boolean {
+  return JSON.stringify([a.entry, a.card ?? null, a.photo?.etag ?? null]) === JSON.stringify([b.entry, b.card ?? null, b.photo?.etag ?? null])
+}
+
+/** Keeps a photo of the entry's, beside any others its history refers to. */
+function keepPhoto(book: Book, id: string, photo: PhotoData): void {
+  const photos = book.photos.get(id) ?? new Map<string, PhotoData>()
+  photos.set(photo.etag, photo)
+  book.photos.set(id, photos)
 }
 
 function idempotencyName(owner: string, key: string): string {

@@ -92,6 +92,40 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
      PRIMARY KEY (owner, entry_id),
      FOREIGN KEY (owner, entry_id) REFERENCES address_entries (owner, id) ON DELETE CASCADE
    );`,
+  // History: through what each entry's version was made, and every version a write replaced or
+  // deleted, which restores a version, the trash and a whole book. Its primary key leads with
+  // the entry, so that an entry's versions are one range and no write pays for a second index of
+  // them; (owner, replaced_at) finds what a book restore undoes and what forgetting removes, one
+  // owner at a time; the trash walks its own partial index, newest deletion first. Photos are kept
+  // per version, by their entity tag, and outlive their entry (the trash shows them): they are no
+  // longer deleted with it. An existing photo takes its entry's tag; one its entry does not name
+  // (no write leaves one) could never be read, and goes. Existing entries have no history yet.
+  `ALTER TABLE address_entries ADD COLUMN source text NOT NULL DEFAULT 'api';
+   CREATE TABLE entry_history (
+     seq         bigint      GENERATED ALWAYS AS IDENTITY,
+     owner       text        NOT NULL,
+     id          text        NOT NULL,
+     version     integer     NOT NULL,
+     created_at  timestamptz NOT NULL,
+     updated_at  timestamptz NOT NULL,
+     replaced_at timestamptz NOT NULL,
+     deleted     boolean     NOT NULL,
+     source      text        NOT NULL,
+     entry       jsonb       NOT NULL,
+     search_text text        NOT NULL,
+     card_name   text,
+     card_uid    text,
+     card_kept   text,
+     photo_etag  text,
+     PRIMARY KEY (owner, id, seq)
+   );
+   CREATE INDEX entry_history_by_time ON entry_history (owner, replaced_at);
+   CREATE INDEX entry_history_trash ON entry_history (owner, replaced_at, id COLLATE "C") WHERE deleted;
+   ALTER TABLE entry_photos DROP CONSTRAINT entry_photos_owner_entry_id_fkey, ADD COLUMN etag text;
+   UPDATE entry_photos SET etag = address_entries.photo_etag
+     FROM address_entries WHERE address_entries.owner = entry_photos.owner AND address_entries.id = entry_photos.entry_id;
+   DELETE FROM entry_photos WHERE etag IS NULL;
+   ALTER TABLE entry_photos ALTER COLUMN etag SET NOT NULL, DROP CONSTRAINT entry_photos_pkey, ADD PRIMARY KEY (owner, entry_id, etag);`,
 ]
 
 /**

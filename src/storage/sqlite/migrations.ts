@@ -135,6 +135,46 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
      thumbnail    BLOB    NOT NULL,
      image        BLOB    NOT NULL
    ) STRICT;`,
+  // History: what every write replaced or deleted, a row per version, with the search text that a
+  // search of the trash reads (before the entry, so that the search does not read past it), and
+  // through what each version was made, the current one's beside it. Photos are kept per entry
+  // and entity tag rather than per entry row, so that a version in the history keeps its photo
+  // after the entry's changes; existing photos move over under their entry's tag. The thumbnail
+  // still comes before the image, so that reading it does not walk the image's overflow pages.
+  `ALTER TABLE address_entries ADD COLUMN source TEXT NOT NULL DEFAULT 'api';
+   CREATE TABLE entry_history (
+     seq         INTEGER PRIMARY KEY,
+     owner       TEXT    NOT NULL,
+     id          TEXT    NOT NULL,
+     version     INTEGER NOT NULL,
+     created_at  TEXT    NOT NULL,
+     updated_at  TEXT    NOT NULL,
+     replaced_at TEXT    NOT NULL,
+     deleted     INTEGER NOT NULL,
+     source      TEXT    NOT NULL,
+     search_text TEXT    NOT NULL,
+     entry       TEXT    NOT NULL,
+     photo_etag  TEXT,
+     card_name   TEXT,
+     card_uid    TEXT,
+     card_kept   TEXT
+   ) STRICT;
+   CREATE INDEX entry_history_by_entry ON entry_history (owner, id, seq);
+   CREATE INDEX entry_history_in_trash ON entry_history (owner, replaced_at, id) WHERE deleted = 1;
+   CREATE INDEX entry_history_by_time ON entry_history (replaced_at);
+   CREATE TABLE photos (
+     owner        TEXT NOT NULL,
+     id           TEXT NOT NULL,
+     etag         TEXT NOT NULL,
+     content_type TEXT NOT NULL,
+     thumbnail    BLOB NOT NULL,
+     image        BLOB NOT NULL,
+     UNIQUE (owner, id, etag)
+   ) STRICT;
+   INSERT INTO photos (owner, id, etag, content_type, thumbnail, image)
+     SELECT e.owner, e.id, e.photo_etag, p.content_type, p.thumbnail, p.image
+     FROM entry_photos AS p JOIN address_entries AS e USING (seq) WHERE e.photo_etag IS NOT NULL;
+   DROP TABLE entry_photos;`,
 ]
 
 /** Fills the listing index of entries stored before it existed. */

@@ -10,6 +10,8 @@ import { indexEntry, LABEL_NAME, type EntryFilter, type SortKey } from '../../do
 import {
   systemClock,
   type ApiKeyRecord,
+  type BookRestore,
+  type ChangeOptions,
   type ChangePage,
   type ChangePosition,
   type Clock,
@@ -25,6 +27,9 @@ import {
   type Store,
   type StoredChange,
   type StoredEntry,
+  type StoredVersion,
+  type TrashedEntry,
+  type TrashQuery,
   type UpdateOptions,
   type WriteOptions,
 } from '../store.js'
@@ -32,10 +37,13 @@ import { configureDurability } from './durability.js'
 import { GroupCommit, WriteError } from './group-commit.js'
 import { SQLITE_MIGRATIONS } from './migrations.js'
 import { TRIGRAM_LENGTH, trigramQuery } from './trigrams.js'
-import { KEY_COLUMNS, packedPhoto, type EntryColumns, type NewRow, type UpdatedRow, type WriteOp } from './writes.js'
+import { ENTRY_COLUMNS, KEY_COLUMNS, packedPhoto, VERSION_COLUMNS, type EntryColumns, type NewRow, type UpdatedRow, type VersionColumns, type WriteOp } from './writes.js'
 
 /** An entry's columns, as a read answers them. */
 type EntryRow = EntryColumns
+
+/** An entry's columns as its history reads its current version: with what it was made through. */
+type CurrentRow = EntryColumns & Pick<VersionColumns, 'source'>
 
 /** What listStamps reads of an entry. */
 interface StampRow {
@@ -79,8 +87,6 @@ export interface SqliteStoreOptions {
   onBatch?: (size: number) => void
 }
 
-/** An entry's columns, its card data last: a large one is read past only when it is asked for. */
-const COLUMNS = 'id, owner, version, created_at, updated_at, entry, photo_etag, card_name, card_uid, card_kept'
 const UTF8 = new TextEncoder()
 
 /**
@@ -106,6 +112,9 @@ export class SqliteStore implements Store {
   readonly #labelCounts: Database.Statement<[string], LabelCount>
   readonly #photo: Record<'image' | 'thumbnail', Database.Statement<[string, string], { etag: string; content_type: string; data: Buffer }>>
   readonly #tag: Database.Statement<[string], { tag: number }>
+  readonly #current: Database.Statement<[string, string], CurrentRow>
+  readonly #versions: Database.Statement<[string, string, number, number], VersionColumns>
+  readonly #trash: Database.Statement<[{ owner: string; q: string | null; deletedAt: string; id: string; limit: number }], VersionColumns>
   /** Listing statements by their SQL: a handful of shapes, each prepared once. */
   readonly #listings = new Map<string, Database.Statement<unknown[], EntryRow & { total?: number }>>()
   readonly #keys: {
@@ -132,17 +141,21 @@ export class SqliteStore implements Store {
       throw error
     }
     this.#db = db
-    this.#select = db.prepare(`SELECT ${COLUMNS} FROM address_entries WHERE owner = ? AND id = ?`)
-    this.#selectByName = db.prepare(`SELECT ${COLUMNS} FROM address_entries WHERE owner = ? AND card_name = ?`)
+    this.#select = db.prepare(`SELECT ${ENTRY_COLUMNS} FROM address_entries WHERE owner = ? AND id = ?`)
+    this.#selectByName = db.prepare(`SELECT ${ENTRY_COLUMNS} FROM address_entries WHERE owner = ? AND card_name = ?`)
     this.#position = db.prepare('SELECT latest, forgotten_through FROM change_counters WHERE owner = ?')
     this.#changes = db.prepare(changesSql)
     this.#stamps = db.prepare(stampsSql)
     // A range of the terms' primary key (owner, field, value, seq): grouped as it is read.
     const photoSql = (column: string) =>
-      `SELECT e.photo_etag AS etag, p.content_type, p.${column} AS data FROM address_entries AS e JOIN entry_photos AS p ON p.seq = e.seq WHERE e.owner = ? AND e.id = ?`
+      `SELECT e.photo_etag AS etag, p.content_type, p.${column} AS data
+       FROM address_entries AS e JOIN photos AS p ON p.owner = e.owner AND p.id = e.id AND p.etag = e.photo_etag WHERE e.owner = ? AND e.id = ?`
     this.#photo = { image: db.prepare(photoSql('image')), thumbnail: db.prepare(photoSql('thumbnail')) }
     this.#labelCounts = db.prepare(`SELECT value AS label, count(*) AS count FROM entry_terms WHERE owner = ? AND field = '${LABEL_NAME}' GROUP BY value`)
     this.#tag = db.prepare('SELECT tag FROM search_owners WHERE owner = ?')
+    this.#current = db.prepare(`SELECT ${ENTRY_COLUMNS}, source FROM address_entries WHERE owner = ? AND id = ?`)
+    this.#versions = db.prepare(`SELECT ${VERSION_COLUMNS} FROM entry_history WHERE owner = ? AND id = ? AND seq < ? ORDER BY seq DESC LIMIT ?`)
+    this.#trash = db.prepare(trashSql)
     this.#keys = {
       select: db.prepare(`SELECT ${KEY_COLUMNS} FROM api_keys WHERE id = ?`),
       selectAll: db.prepare(`SELECT ${KEY_COLUMNS} FROM api_keys ORDER BY created_at, id`),
@@ -158,11 +171,11 @@ export class SqliteStore implements Store {
     })
   }
 
-  async create(owner: string, id: string, entry: AddressEntry, { idempotency, card, photo }: WriteOptions = {}): Promise<StoredEntry> {
+  async create(owner: string, id: string, entry: AddressEntry, { source = 'api', idempotency, card, photo }: WriteOptions = {}): Promise<StoredEntry> {
     const now = this.#clock().toISOString()
     const kept = keptCard(card)
     const item = { id, entry: JSON.stringify(entry), index: indexEntry(entry), ...(kept ? { card: kept } : {}), ...(photo ? { photo: packedPhoto(photo) } : {}) }
-    await this.#write({ kind: 'create', owner, now, items: [item], idempotency })
+    await this.#write({ kind: 'create', owner, now, source, items: [item], idempotency })
     return { id, owner, version: 1, createdAt: now, updatedAt: now, entry: structuredClone(entry), ...(kept ? { card: kept } : {}), ...(photo ? { photo: { etag: photo.etag } } : {}) }
   }
 
@@ -170,7 +183,7 @@ export class SqliteStore implements Store {
    * One write: all of them or none, durable together, with the idempotency result if there is
    * one. The rows are made a slice of time at a time, and each slice's packed for the writer.
    */
-  async createMany(owner: string, entries: readonly NewEntry[], { idempotency }: WriteOptions = {}): Promise<void> {
+  async createMany(owner: string, entries: readonly NewEntry[], { source = 'api', idempotency }: WriteOptions = {}): Promise<void> {
     const now = this.#clock().toISOString()
     const slice = new TimeSlice()
     const packed: Uint8Array[] = []
@@ -188,7 +201,7 @@ export class SqliteStore implements Store {
       }
     }
     pack()
-    await this.#write({ kind: 'create', owner, now, items: { packed }, idempotency })
+    await this.#write({ kind: 'create', owner, now, source, items: { packed }, idempotency })
   }
 
   get(owner: string, id: string): Promise<StoredEntry | undefined> {
@@ -205,13 +218,14 @@ export class SqliteStore implements Store {
     })
   }
 
-  async update(owner: string, id: string, entry: AddressEntry, ifVersion?: readonly number[], { card, photo }: UpdateOptions = {}): Promise<StoredEntry | undefined> {
+  async update(owner: string, id: string, entry: AddressEntry, ifVersion?: readonly number[], { source = 'api', card, photo }: UpdateOptions = {}): Promise<StoredEntry | undefined> {
     const now = this.#clock().toISOString()
     const row = (await this.#write({
       kind: 'update',
       owner,
       id,
       now,
+      source,
       entry: JSON.stringify(entry),
       index: indexEntry(entry),
       versions: versions(ifVersion),
@@ -221,10 +235,10 @@ export class SqliteStore implements Store {
     return row && updatedEntry(owner, id, entry, row)
   }
 
-  async updateMany(owner: string, updates: readonly EntryUpdate[]): Promise<StoredEntry[] | undefined> {
+  async updateMany(owner: string, updates: readonly EntryUpdate[], { source = 'api' }: ChangeOptions = {}): Promise<StoredEntry[] | undefined> {
     if (new Set(updates.map(({ id }) => id)).size < updates.length) return undefined
     const items = updates.map(({ id, entry, ifVersion }) => ({ id, entry: JSON.stringify(entry), index: indexEntry(entry), versions: JSON.stringify(ifVersion) }))
-    const rows = (await this.#write({ kind: 'updateMany', owner, now: this.#clock().toISOString(), items })) as (UpdatedRow | undefined)[] | undefined
+    const rows = (await this.#write({ kind: 'updateMany', owner, now: this.#clock().toISOString(), source, items })) as (UpdatedRow | undefined)[] | undefined
     return rows?.map((row, index) => {
       const update = updates[index]
       if (!row || !update) throw new Error('the SQLite writer answered an update of many without one of its entries')
@@ -232,8 +246,8 @@ export class SqliteStore implements Store {
     })
   }
 
-  async setPhoto(owner: string, id: string, photo: PhotoData | null, ifVersion?: readonly number[]): Promise<StoredEntry | undefined> {
-    const row = (await this.#write({ kind: 'setPhoto', owner, id, now: this.#clock().toISOString(), versions: versions(ifVersion), photo })) as EntryRow | undefined
+  async setPhoto(owner: string, id: string, photo: PhotoData | null, ifVersion?: readonly number[], { source = 'api' }: ChangeOptions = {}): Promise<StoredEntry | undefined> {
+    const row = (await this.#write({ kind: 'setPhoto', owner, id, now: this.#clock().toISOString(), source, versions: versions(ifVersion), photo })) as EntryRow | undefined
     return row && toStoredEntry(row)
   }
 
@@ -244,8 +258,54 @@ export class SqliteStore implements Store {
     })
   }
 
+  /** A deletion makes no version, so what it was made through is not kept: it takes no options. */
   async delete(owner: string, id: string, ifVersion?: readonly number[]): Promise<boolean> {
     return (await this.#write({ kind: 'delete', owner, id, now: this.#clock().toISOString(), versions: versions(ifVersion) })) === true
+  }
+
+  /** The current version and the page of older ones are read in one transaction: one moment's history. */
+  history(owner: string, id: string, limit: number, before?: number): Promise<StoredVersion[]> {
+    return attempt(
+      this.#db.transaction(() => {
+        const current = limit > 0 && (before === undefined || before > CURRENT_SEQ) ? this.#current.get(owner, id) : undefined
+        const versions = current ? [currentVersion(current)] : []
+        const older = this.#versions.all(owner, id, Math.min(before ?? CURRENT_SEQ, CURRENT_SEQ), Math.max(0, limit - versions.length))
+        return [...versions, ...older.map(toStoredVersion)]
+      }),
+    )
+  }
+
+  async restoreVersion(owner: string, id: string, seq: number, ifVersion?: readonly number[]): Promise<StoredEntry | undefined> {
+    const row = (await this.#write({ kind: 'restoreVersion', owner, id, seq, now: this.#clock().toISOString(), versions: versions(ifVersion) })) as EntryRow | undefined
+    return row && toStoredEntry(row)
+  }
+
+  /** The first page starts from a time after every deletion: one statement serves every page. */
+  listTrash(owner: string, { q, limit, after }: TrashQuery): Promise<TrashedEntry[]> {
+    return attempt(() =>
+      this.#trash.all({ owner, q: q ?? null, deletedAt: after?.deletedAt ?? AFTER_EVERY_TIME, id: after?.id ?? '', limit }).map((row) => {
+        const { id, version, createdAt, updatedAt, entry, card, photo } = toStoredVersion(row)
+        return { id, version, createdAt, updatedAt, deletedAt: row.replaced_at, entry, ...(card ? { card } : {}), ...(photo ? { photo } : {}) }
+      }),
+    )
+  }
+
+  async restoreFromTrash(owner: string, id: string): Promise<StoredEntry | undefined> {
+    const row = (await this.#write({ kind: 'restoreFromTrash', owner, id, now: this.#clock().toISOString() })) as EntryRow | undefined
+    return row && toStoredEntry(row)
+  }
+
+  async emptyTrash(owner: string, id?: string): Promise<number> {
+    return (await this.#write({ kind: 'emptyTrash', owner, id: id ?? null })) as number
+  }
+
+  /** A preview goes through the writer too, so that it reads the book as a restore would, between the same writes. */
+  async restoreBook(owner: string, at: string, { preview = false }: { readonly preview?: boolean } = {}): Promise<BookRestore> {
+    return (await this.#write({ kind: 'restoreBook', owner, at, now: this.#clock().toISOString(), preview })) as BookRestore
+  }
+
+  async forgetHistoryBefore(before: string, keep: number): Promise<number> {
+    return (await this.#write({ kind: 'forgetHistory', before, keep })) as number
   }
 
   list(owner: string, query: ListQuery): Promise<StoredEntry[]> {
@@ -425,6 +485,34 @@ function toStoredEntry(row: EntryRow): StoredEntry {
   }
 }
 
+/** The seq a history lists an entry's current version at: above every version it replaced. */
+const CURRENT_SEQ = Number.MAX_SAFE_INTEGER
+
+/** A deletion time after every real one (ISO times start with their year): where the trash's first page starts. */
+const AFTER_EVERY_TIME = '9999-12-31T23:59:59.999Z~'
+
+function currentVersion(row: CurrentRow): StoredVersion {
+  const { id, version, createdAt, updatedAt, entry, card, photo } = toStoredEntry(row)
+  return { seq: CURRENT_SEQ, id, version, createdAt, updatedAt, deleted: false, source: row.source, entry, ...(card ? { card } : {}), ...(photo ? { photo } : {}) }
+}
+
+function toStoredVersion(row: VersionColumns): StoredVersion {
+  const card = cardFromColumns(row.card_name, row.card_uid, row.card_kept)
+  return {
+    seq: row.seq,
+    id: row.id,
+    version: row.version,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    replacedAt: row.replaced_at,
+    deleted: row.deleted === 1,
+    source: row.source,
+    entry: JSON.parse(row.entry) as AddressEntry,
+    ...(card ? { card } : {}),
+    ...(row.photo_etag === null ? {} : { photo: { etag: row.photo_etag } }),
+  }
+}
+
 function toStoredChange(owner: string, row: ChangeRow): StoredChange {
   if (row.entry === null || row.version === null || row.created_at === null || row.updated_at === null) {
     return { seq: row.seq, id: row.id, kind: 'deleted', ...(row.card_name === null ? {} : { name: row.card_name }) }
@@ -448,6 +536,18 @@ export const changesSql = `SELECT changed_seq AS seq, id, created_seq > @since A
   UNION ALL
   SELECT seq, id, NULL, NULL, NULL, NULL, NULL, NULL, card_name, NULL, NULL FROM tombstones WHERE owner = @owner AND seq > @since
   ORDER BY seq LIMIT @limit`
+
+/**
+ * A page of an owner's trash, latest deletion first: a walk back along the trash's index from the
+ * position on, each deleted version kept only while it is its entry's latest and the id is not
+ * taken again. The search reads the version's folded search text.
+ */
+const trashSql = `SELECT ${VERSION_COLUMNS} FROM entry_history AS h
+  WHERE h.owner = @owner AND h.deleted = 1 AND (h.replaced_at, h.id) < (@deletedAt, @id)
+    AND (@q IS NULL OR instr(h.search_text, @q) > 0)
+    AND h.seq = (SELECT max(later.seq) FROM entry_history AS later WHERE later.owner = h.owner AND later.id = h.id)
+    AND NOT EXISTS (SELECT 1 FROM address_entries AS e WHERE e.owner = h.owner AND e.id = h.id)
+  ORDER BY h.replaced_at DESC, h.id DESC LIMIT @limit`
 
 /**
  * A page of an owner's stamps in creation order: a walk of address_entries_by_created from the
@@ -544,7 +644,7 @@ export function listingSql(searcher: Searcher, { filter, sort, limit, after }: L
   }
   values.push(limit)
   return {
-    sql: `SELECT ${COLUMNS} FROM ${from} WHERE ${where}${position} ORDER BY ${column} ${direction}, id ${direction} LIMIT ?`,
+    sql: `SELECT ${ENTRY_COLUMNS} FROM ${from} WHERE ${where}${position} ORDER BY ${column} ${direction}, id ${direction} LIMIT ?`,
     values,
   }
 }
