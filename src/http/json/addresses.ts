@@ -1,6 +1,5 @@
 import { Readable } from 'node:stream'
 import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyRequest } from 'fastify'
 import type { AddressEntry } from '../../domain/address-entry.js'
 import type { Sort, SortKey } from '../../domain/listing.js'
 import { formatVCard, type VCardVersion } from '../../formats/vcard.js'
@@ -10,6 +9,7 @@ import { TimeSlice } from '../../lib/time-slice.js'
 import { principalOf } from '../edge/authentication.js'
 import { bodyRequired, ImportBody } from './body-parsers.js'
 import { representationOf, withoutPhotoLink, type EntryRepresentation as Represented } from './entry-representation.js'
+import { linkNextPage } from './next-page.js'
 import { refuseOtherMethods } from './other-methods.js'
 import { entityTagOf, preconditionsOf } from '../edge/preconditions.js'
 import { HttpProblem, Problems } from '../edge/problems.js'
@@ -154,14 +154,6 @@ async function importResult(imported: readonly ImportedEntry[]): Promise<string 
   return parts.length === 2 ? parts.join('') : Readable.from(parts, { objectMode: false })
 }
 
-/** The URL of the next page: this request's, with the next cursor in place of its own. */
-function nextPageUrl(request: FastifyRequest, cursor: string): string {
-  const [path = COLLECTION, query = ''] = request.url.split('?', 2)
-  const parameters = new URLSearchParams(query)
-  parameters.set('cursor', cursor)
-  return `${path}?${parameters.toString()}`
-}
-
 /** The address routes; every one acts on the caller's own book, as the authentication hooks of their scope decided. */
 export const addressRoutes: FastifyPluginCallbackTypebox<{ service: AddressBook; guard: Guard }> = (app, { service, guard }, done) => {
   const secured = guard.security ? { security: guard.security } : {}
@@ -201,7 +193,7 @@ export const addressRoutes: FastifyPluginCallbackTypebox<{ service: AddressBook;
       return reply.type(type).send(Readable.from(exportText(entries, vcard)))
     }
     const page = await service.list(principalOf(request), { ...filters, cursor, count, limit: limit ?? DEFAULT_PAGE_SIZE, sort: sortOf(sort) })
-    if (page.next !== undefined) reply.header('link', `<${nextPageUrl(request, page.next)}>; rel="next"`)
+    linkNextPage(request, reply, page.next)
     if (page.total !== undefined) reply.header('x-total-count', String(page.total))
     const body: Record<string, Represented> = {}
     for (const { id, entry, photo } of page.entries) body[id] = representationOf(id, entry, photo)

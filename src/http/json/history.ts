@@ -1,5 +1,4 @@
 import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyRequest } from 'fastify'
 import jsonPatch from 'fast-json-patch'
 import Type from 'typebox'
 import { CHANGE_SOURCES } from '../../domain/vocabulary.js'
@@ -10,6 +9,7 @@ import { entityTagOf, preconditionsOf } from '../edge/preconditions.js'
 import { Problems } from '../edge/problems.js'
 import { emptyResponse, Headers, jsonResponse, problemResponses, withGuard, type Guard, type ProblemsByStatus, type Responses } from '../edge/responses.js'
 import { representationOf } from './entry-representation.js'
+import { linkNextPage } from './next-page.js'
 import { refuseOtherMethods } from './other-methods.js'
 import { ConditionalWrite, DEFAULT_PAGE_SIZE, EntryRepresentation, IdParams, MAX_PAGE_SIZE } from './schemas.js'
 
@@ -124,7 +124,7 @@ export const historyRoutes: FastifyPluginCallbackTypebox<{ history: HistoryBook;
   }, async (request, reply) => {
     const { id } = request.params
     const page = await history.history(principalOf(request), id, { limit: request.query.limit ?? DEFAULT_PAGE_SIZE, cursor: request.query.cursor })
-    if (page.next !== undefined) reply.header('link', `<${nextPageUrl(request, page.next)}>; rel="next"`)
+    linkNextPage(request, reply, page.next)
     const versions = page.versions.map((version, index) => {
       const before = page.versions[index + 1] ?? page.previous
       return {
@@ -178,7 +178,7 @@ export const historyRoutes: FastifyPluginCallbackTypebox<{ history: HistoryBook;
   }, async (request, reply) => {
     const { q, limit, cursor } = request.query
     const page = await history.trash(principalOf(request), { q, limit: limit ?? DEFAULT_PAGE_SIZE, cursor })
-    if (page.next !== undefined) reply.header('link', `<${nextPageUrl(request, page.next)}>; rel="next"`)
+    linkNextPage(request, reply, page.next)
     const entries = page.entries.map(({ id, version, deletedAt, entry, photo }) => ({ id, etag: entityTagOf(version), deleted_at: deletedAt, entry: representationOf(id, entry, photo) }))
     return { entries, ...(page.next === undefined ? {} : { next: page.next }) }
   })
@@ -274,11 +274,4 @@ export const historyRoutes: FastifyPluginCallbackTypebox<{ history: HistoryBook;
 /** A version as the JSON API shows an entry: what its diff is made against. */
 function documentOf({ id, entry, photo }: EntryVersion) {
   return representationOf(id, entry, photo)
-}
-
-function nextPageUrl(request: FastifyRequest, cursor: string): string {
-  const [path = '/', query = ''] = request.url.split('?', 2)
-  const parameters = new URLSearchParams(query)
-  parameters.set('cursor', cursor)
-  return `${path}?${parameters.toString()}`
 }
