@@ -108,6 +108,25 @@ describe('history of an entry', () => {
     assert.deepEqual(body.versions.map(({ version, source }) => [version, source]), [[1, 'import']])
   })
 
+  test('when a phone writes the card and deletes it over CardDAV, then the history says so, and the trash keeps the card as it was sent', async (t) => {
+    const { app } = aBook(t)
+    const url = '/dav/addressbooks/alice/contacts/phone-card.vcf'
+    const card = 'BEGIN:VCARD\r\nVERSION:3.0\r\nUID:phone-card-uid\r\nFN:From the phone\r\nX-PHONE-ONLY:kept\r\nEND:VCARD\r\n'
+    const put = await app.inject({ method: 'PUT', url, headers: { ...ALICE, 'content-type': 'text/vcard' }, payload: card })
+    const [id] = Object.keys(JSON.parse((await app.inject({ method: 'GET', url: '/addresses', headers: ALICE })).body) as object)
+    await app.inject({ method: 'PATCH', url: `/addresses/${String(id)}`, headers: { ...ALICE, 'content-type': 'application/merge-patch+json' }, payload: { nickname: 'Phony' } })
+    const deleted = await app.inject({ method: 'DELETE', url, headers: ALICE })
+
+    const { body } = await historyOf(app, String(id))
+    const restored = await app.inject({ method: 'POST', url: `/trash/${String(id)}/restore`, headers: ALICE })
+    const served = await app.inject({ method: 'GET', url, headers: ALICE })
+
+    assert.deepEqual([put.statusCode, deleted.statusCode, restored.statusCode], [201, 204, 201])
+    assert.deepEqual(body.versions.map(({ version, source, deleted: gone }) => [version, source, gone]), [[2, 'api', true], [1, 'carddav', false]])
+    assert.match(served.body, /\r\nX-PHONE-ONLY:kept\r\n/)
+    assert.match(served.body, /\r\nNICKNAME:Phony\r\n/)
+  })
+
   test('when the history is long, then it comes a page at a time, with a Link to the next, each diff against the version before even across pages', async (t) => {
     const { app } = aBook(t)
     const id = await create(app, anEntry({ full_name: 'v1' }))
