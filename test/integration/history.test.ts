@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, test, type TestContext } from 'node:test'
 import type { App } from '../../src/http/app.js'
+import { HistoryService } from '../../src/service/history-service.js'
 import { MemoryStore } from '../../src/storage/memory/memory-store.js'
 import type { Clock } from '../../src/storage/store.js'
 import { buildTestApp } from '../helpers/app.js'
@@ -337,5 +338,28 @@ describe('putting a book back', () => {
 
     assert.equal((JSON.parse(done.body) as { trashed: string[] }).trashed.length, 1)
     assert.equal((await app.inject({ method: 'GET', url: `/addresses/${bobs}`, headers: BOB })).statusCode, 200)
+  })
+})
+
+describe('housekeeping', () => {
+  test('when the retention has passed, then the trash and old versions are forgotten, but the latest versions of each entry stay', async () => {
+    const time = aClock()
+    const store = new MemoryStore(time.clock)
+    const history = new HistoryService(store, { retentionMs: 30 * 86_400_000, keepVersions: 1, clock: time.clock })
+    await store.create('alice', 'kept', anEntry({ full_name: 'v1' }))
+    await store.update('alice', 'kept', anEntry({ full_name: 'v2' }))
+    await store.update('alice', 'kept', anEntry({ full_name: 'v3' }))
+    await store.create('alice', 'gone', anEntry())
+    await store.delete('alice', 'gone')
+    time.advance(29 * 86_400_000)
+    const early = await history.forgetExpired()
+    time.advance(2 * 86_400_000)
+
+    const forgotten = await history.forgetExpired()
+
+    assert.equal(early, 0)
+    assert.equal(forgotten, 2)
+    assert.deepEqual((await store.history('alice', 'kept', 10)).map(({ version }) => version), [3, 2])
+    assert.deepEqual(await store.listTrash('alice', { limit: 10 }), [])
   })
 })
