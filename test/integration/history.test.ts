@@ -53,7 +53,7 @@ async function create(app: App, entry = anEntry(), headers = ALICE): Promise<str
 interface Problem {
   type: string
   detail: string
-  errors: { path: string }[]
+  errors: { path: string; message: string }[]
 }
 
 const problemOf = (body: string) => JSON.parse(body) as Problem
@@ -175,6 +175,45 @@ describe('history of an entry', () => {
     assert.deepEqual(JSON.parse(restored.body), anEntry({ full_name: 'Good' }))
     assert.equal((JSON.parse(read.body) as { full_name: string }).full_name, 'Good')
     assert.deepEqual(body.versions.map(({ version, source }) => [version, source]), [[3, 'restore'], [2, 'api'], [1, 'api']])
+  })
+})
+
+describe('history and trash, odd requests', () => {
+  test('when the current version is restored, then nothing changes; an id that cannot be one is simply not found', async (t) => {
+    const { app } = aBook(t)
+    const id = await create(app)
+    await app.inject({ method: 'PUT', url: `/addresses/${id}`, headers: ALICE, payload: anEntry({ full_name: 'Two' }) })
+
+    const current = await app.inject({ method: 'POST', url: `/addresses/${id}/history/2/restore`, headers: { ...ALICE, 'if-match': '"2"' } })
+    const odd = await Promise.all([
+      app.inject({ method: 'GET', url: '/addresses/not-an-id/history', headers: ALICE }),
+      app.inject({ method: 'POST', url: '/addresses/not-an-id/history/1/restore', headers: ALICE }),
+      app.inject({ method: 'POST', url: '/trash/not-an-id/restore', headers: ALICE }),
+      app.inject({ method: 'DELETE', url: '/trash/not-an-id', headers: ALICE }),
+    ])
+
+    assert.equal(current.statusCode, 200, current.body)
+    assert.equal(current.headers.etag, '"2"')
+    assert.equal((await historyOf(app, id)).body.versions.length, 2)
+    assert.deepEqual(odd.map(({ statusCode }) => statusCode), [404, 404, 404, 404])
+  })
+
+  test('when a cursor is not one, or was made for another entry or another search, then the answer is 400 naming it', async (t) => {
+    const { app } = aBook(t)
+    const ids = [await create(app), await create(app), await create(app)]
+    for (const id of ids) await app.inject({ method: 'DELETE', url: `/addresses/${id}`, headers: ALICE })
+    const page = JSON.parse((await app.inject({ method: 'GET', url: '/trash?limit=1&q=ada', headers: ALICE })).body) as { next: string }
+
+    const answers = await Promise.all([
+      app.inject({ method: 'GET', url: `/trash?limit=1&cursor=${page.next}`, headers: ALICE }),
+      app.inject({ method: 'GET', url: '/trash?cursor=bm90LWEtY3Vyc29y', headers: ALICE }),
+      app.inject({ method: 'GET', url: `/addresses/${String(ids[0])}/history?cursor=bm90LWEtY3Vyc29y`, headers: ALICE }),
+      app.inject({ method: 'GET', url: `/addresses/${String(ids[0])}/history?cursor=${page.next}`, headers: ALICE }),
+    ])
+
+    assert.deepEqual(answers.map(({ statusCode }) => statusCode), [400, 400, 400, 400])
+    assert.deepEqual(answers.map(({ body }) => problemOf(body).errors.map(({ path }) => path)), [['/cursor'], ['/cursor'], ['/cursor'], ['/cursor']])
+    assert.deepEqual(answers.map(({ body }) => problemOf(body).errors[0]?.message), ['was made for another search', 'is malformed', 'is malformed', 'is malformed'])
   })
 })
 
