@@ -9,7 +9,7 @@ import { buildMetricsApp, type MetricsSource } from './http/edge/metrics.js'
 import { AddressBookService } from './service/address-book-service.js'
 import { HistoryService } from './service/history-service.js'
 import { LabelService } from './service/label-service.js'
-import { CardBookService } from './service/card-book-service.js'
+import { CardBookService, cardShelvesOf } from './service/card-book-service.js'
 import { DeviceKeyService } from './service/device-keys.js'
 import { createStore } from './storage/factory.js'
 import { InstrumentedStore } from './storage/instrumented-store.js'
@@ -81,7 +81,12 @@ export function addressBookFor(store: AddressBookStore, config: Pick<Config, 're
 
 /** Entries' history, the trash and restores over a store, as the configuration asks for them. */
 export function historyFor(store: AddressBookStore, config: Pick<Config, 'trash'>, clock?: Clock): HistoryService {
-  return new HistoryService(store, { retentionMs: config.trash.retention, keepVersions: config.trash.keepVersions, ...(clock ? { clock } : {}) })
+  return new HistoryService(store, {
+    retentionMs: config.trash.retention,
+    keepVersions: config.trash.keepVersions,
+    booksOf: cardShelvesOf,
+    ...(clock ? { clock } : {}),
+  })
 }
 
 /** The image library loads with the first photo, not at start: most requests never need it. */

@@ -143,6 +143,11 @@ export function derivedName(id: string): string {
  */
 type Shelf = 'entries' | 'others'
 
+/** The store's books of an owner's cards: its entries, and the other cards (group cards). */
+export function cardShelvesOf(owner: string): readonly string[] {
+  return SHELVES.map((shelf) => keyOf(owner, shelf))
+}
+
 function keyOf(owner: string, shelf: Shelf): string {
   return shelf === 'entries' ? owner : `${owner}\u001fcards`
 }

@@ -68,6 +68,8 @@ export interface BookRestoreResult extends BookRestore {
   readonly at: string
   /** Whether this was only a preview: nothing was changed. */
   readonly preview: boolean
+  /** What was done, in the same transaction, to the owner's other books (see HistoryOptions.booksOf). */
+  readonly others: BookRestore
 }
 
 export interface HistoryOptions {
@@ -78,6 +80,12 @@ export interface HistoryOptions {
   retentionMs?: number
   /** Versions of each entry kept beyond the retention (10 by default). */
   keepVersions?: number
+  /**
+   * The store's books of an owner that a restore puts back together, in one transaction: the
+   * owner's entries, and what else the service keeps under keys of its own (CardDAV's group
+   * cards). Just the owner's entries by default.
+   */
+  booksOf?: (owner: string) => readonly string[]
   clock?: Clock
 }
 
@@ -107,18 +115,21 @@ export interface HistoryBook {
 }
 
 const CURSOR_VERSION = 1
+const NOTHING: BookRestore = { restored: [], trashed: [], recreated: [] }
 const DAY_MS = 86_400_000
 
 export class HistoryService implements HistoryBook {
   readonly #store: AddressBookStore
   readonly #retentionMs: number
   readonly #keepVersions: number
+  readonly #booksOf: (owner: string) => readonly string[]
   readonly #clock: Clock
 
   constructor(store: AddressBookStore, options: HistoryOptions = {}) {
     this.#store = store
     this.#retentionMs = options.retentionMs ?? 30 * DAY_MS
     this.#keepVersions = options.keepVersions ?? 10
+    this.#booksOf = options.booksOf ?? ((owner) => [owner])
     this.#clock = options.clock ?? systemClock
   }
 
@@ -209,8 +220,10 @@ export class HistoryService implements HistoryBook {
       throw new InvalidRestoreTimeError(at, this.#retentionMs > 0 ? { from: new Date(earliest).toISOString(), to: new Date(now).toISOString() } : undefined)
     }
     const iso = new Date(time).toISOString()
-    const result = await this.#store.restoreBook(principal.owner, iso, { preview })
-    return { at: iso, preview, ...result }
+    const others = this.#booksOf(principal.owner).filter((book) => book !== principal.owner)
+    const [own = NOTHING, ...rest] = await this.#store.restoreBook([principal.owner, ...others], iso, { preview })
+    const merged = (key: keyof BookRestore) => rest.flatMap((done) => done[key])
+    return { at: iso, preview, ...own, others: { restored: merged('restored'), trashed: merged('trashed'), recreated: merged('recreated') } }
   }
 
   async forgetExpired(): Promise<number> {

@@ -171,8 +171,8 @@ export class InstrumentedStore implements Store {
     return this.#measure('empty_trash', () => this.#store.emptyTrash(owner, id))
   }
 
-  restoreBook(owner: string, at: string, options?: { readonly preview?: boolean }): Promise<BookRestore> {
-    return this.#measure('restore_book', () => this.#store.restoreBook(owner, at, options))
+  restoreBook(owners: readonly string[], at: string, options?: { readonly preview?: boolean }): Promise<BookRestore[]> {
+    return this.#measure('restore_book', () => this.#store.restoreBook(owners, at, options))
   }
 
   forgetHistoryBefore(before: string, keep: number): Promise<number> {

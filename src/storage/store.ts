@@ -332,14 +332,16 @@ export interface AddressBookStore {
    */
   emptyTrash(owner: string, id?: string): Promise<number>
   /**
-   * Puts the owner's book back as it was at `at` (ISO time), in one transaction that no other
-   * write of the owner's interleaves with: entries created since are deleted (to the trash),
-   * entries changed since get their content of then as a new version, and entries deleted since
-   * are created again; each write made through `restore`. With `preview`, changes nothing and
-   * resolves the same. Rejects with EntryExistsError, having changed nothing, when an entry to
-   * create again has a card name that another entry holds.
+   * Puts books back as they were at `at` (ISO time): each of `owners` (an owner's entries, and
+   * any other book the service keeps for the owner under a key of its own, its group cards say),
+   * all in one transaction that no other write to any of them interleaves with. In each book,
+   * entries created since are deleted (to the trash), entries changed since get their content of
+   * then as a new version, and entries deleted since are created again; each write made through
+   * `restore`. With `preview`, changes nothing and resolves the same. Resolves what was done in
+   * each book, in the order of `owners`. Rejects with EntryExistsError, having changed nothing,
+   * when an entry to create again has a card name that another entry holds.
    */
-  restoreBook(owner: string, at: string, options?: { readonly preview?: boolean }): Promise<BookRestore>
+  restoreBook(owners: readonly string[], at: string, options?: { readonly preview?: boolean }): Promise<BookRestore[]>
   /**
    * Forgets history made before `before` (ISO time), for every owner: deleted entries deleted
    * before it, for good, and versions replaced before it, except the `keep` latest of each entry.

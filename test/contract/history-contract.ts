@@ -271,15 +271,15 @@ export function describeHistoryContract(makeStore: MakeStore): void {
       const { latest } = await store.changePosition(ALICE)
       time.set('2024-05-06T10:00:00.000Z')
 
-      const preview = await store.restoreBook(ALICE, at, { preview: true })
+      const preview = await store.restoreBook([ALICE], at, { preview: true })
       const afterPreview = await bookOf(store, ALICE)
-      const done = await store.restoreBook(ALICE, at)
+      const done = await store.restoreBook([ALICE], at)
       const { changes } = await store.changesSince(ALICE, latest, 100)
 
       const expected = { restored: ['changed'], trashed: ['new'], recreated: ['deleted'] }
-      assert.deepEqual(preview, expected)
+      assert.deepEqual(preview, [expected])
       assert.deepEqual(afterPreview, damaged)
-      assert.deepEqual(done, expected)
+      assert.deepEqual(done, [expected])
       assert.deepEqual(await bookOf(store, ALICE), before)
       assert.deepEqual((await store.getPhoto(ALICE, 'deleted', 'image'))?.data, aPhoto('p2', 2).image)
       assert.deepEqual((await store.getPhoto(ALICE, 'changed', 'image'))?.data, aPhoto('p1', 1).image)
@@ -298,14 +298,14 @@ export function describeHistoryContract(makeStore: MakeStore): void {
       await store.create(ALICE, 'b', anEntry({ full_name: 'B' }))
       const edited = await bookOf(store, ALICE)
       time.set('2024-05-06T09:00:00.000Z')
-      await store.restoreBook(ALICE, '2024-05-06T07:30:00.000Z')
+      await store.restoreBook([ALICE], '2024-05-06T07:30:00.000Z')
       const restored = await bookOf(store, ALICE)
       time.set('2024-05-06T10:00:00.000Z')
 
-      const undone = await store.restoreBook(ALICE, '2024-05-06T08:30:00.000Z')
+      const undone = await store.restoreBook([ALICE], '2024-05-06T08:30:00.000Z')
 
       assert.deepEqual(restored.map(({ entry }) => entry.full_name), ['A1'])
-      assert.deepEqual(undone, { restored: ['a'], trashed: [], recreated: ['b'] })
+      assert.deepEqual(undone, [{ restored: ['a'], trashed: [], recreated: ['b'] }])
       assert.deepEqual(await bookOf(store, ALICE), edited)
     })
 
@@ -322,11 +322,40 @@ export function describeHistoryContract(makeStore: MakeStore): void {
       await store.update(ALICE, 'c', anEntry({ full_name: 'C' }), undefined, { card: { name: 'b.vcf' } })
       time.set('2024-05-06T10:00:00.000Z')
 
-      const done = await store.restoreBook(ALICE, '2024-05-06T08:00:00.000Z')
+      const done = await store.restoreBook([ALICE], '2024-05-06T08:00:00.000Z')
 
-      assert.deepEqual(done, { restored: ['b', 'c'], trashed: [], recreated: ['a'] })
+      assert.deepEqual(done, [{ restored: ['b', 'c'], trashed: [], recreated: ['a'] }])
       assert.deepEqual(await bookOf(store, ALICE), before)
       assert.deepEqual(await Promise.all(['a.vcf', 'b.vcf', 'c.vcf'].map(async (name) => (await store.findByName(ALICE, name))?.id)), ['a', 'b', 'c'])
+    })
+
+    test('when several books are put back at once, then each is restored in the one transaction, each its own result, and a book not named is untouched', async (t) => {
+      const time = aSettableClock('2024-05-06T07:00:00.000Z')
+      const store = await makeStore(t, time.clock)
+      const CARDS = 'alice\u001fcards'
+      for (const owner of [ALICE, CARDS, BOB]) await store.create(owner, 'x', anEntry({ full_name: `${owner} then` }))
+      time.set('2024-05-06T09:00:00.000Z')
+      for (const owner of [ALICE, CARDS, BOB]) await store.delete(owner, 'x')
+      await store.create(CARDS, 'group', anEntry({ full_name: 'New group' }))
+      const positions = await Promise.all([ALICE, CARDS].map((owner) => store.changePosition(owner)))
+      time.set('2024-05-06T10:00:00.000Z')
+
+      const preview = await store.restoreBook([ALICE, CARDS], '2024-05-06T08:00:00.000Z', { preview: true })
+      const unchanged = await Promise.all([ALICE, CARDS].map((owner) => store.changePosition(owner)))
+      const done = await store.restoreBook([ALICE, CARDS], '2024-05-06T08:00:00.000Z')
+
+      const expected = [
+        { restored: [], trashed: [], recreated: ['x'] },
+        { restored: [], trashed: ['group'], recreated: ['x'] },
+      ]
+      assert.deepEqual(preview, expected)
+      assert.deepEqual(unchanged, positions)
+      assert.deepEqual(done, expected)
+      assert.equal((await store.get(ALICE, 'x'))?.entry.full_name, 'alice then')
+      assert.equal((await store.get(CARDS, 'x'))?.entry.full_name, `${CARDS} then`)
+      assert.equal(await store.get(CARDS, 'group'), undefined)
+      assert.equal(await store.get(BOB, 'x'), undefined)
+      assert.deepEqual(await store.restoreBook([], '2024-05-06T08:00:00.000Z'), [])
     })
 
     test('when nothing changed since the time, then a restore does nothing; a time before an entry existed trashes it', async (t) => {
@@ -336,13 +365,13 @@ export function describeHistoryContract(makeStore: MakeStore): void {
       const { latest } = await store.changePosition(ALICE)
       time.set('2024-05-06T08:00:00.000Z')
 
-      const nothing = await store.restoreBook(ALICE, '2024-05-06T07:30:00.000Z')
+      const nothing = await store.restoreBook([ALICE], '2024-05-06T07:30:00.000Z')
       const unchanged = (await store.changePosition(ALICE)).latest
-      const empty = await store.restoreBook(ALICE, '2024-05-06T06:00:00.000Z')
+      const empty = await store.restoreBook([ALICE], '2024-05-06T06:00:00.000Z')
 
-      assert.deepEqual(nothing, { restored: [], trashed: [], recreated: [] })
+      assert.deepEqual(nothing, [{ restored: [], trashed: [], recreated: [] }])
       assert.equal(unchanged, latest)
-      assert.deepEqual(empty, { restored: [], trashed: ['a'], recreated: [] })
+      assert.deepEqual(empty, [{ restored: [], trashed: ['a'], recreated: [] }])
       assert.deepEqual(await bookOf(store, ALICE), [])
     })
   })

@@ -76,7 +76,7 @@ if (POSTGRES_SKIP) {
       }
 
       const early = writes(0)
-      const restore = restorer.restoreBook(ALICE, at)
+      const restore = restorer.restoreBook([ALICE], at)
       const late = writes(1)
       const [outcome] = await Promise.allSettled([restore])
       const [updates, deletions] = await Promise.all([
@@ -88,7 +88,8 @@ if (POSTGRES_SKIP) {
       const now = await bookOf(writer, ALICE)
 
       assert.equal(outcome.status, 'fulfilled', outcome.status === 'rejected' ? String(outcome.reason) : '')
-      const done = outcome.value
+      const [done] = outcome.value
+      assert.ok(done)
       /** What the entry held at `at`. */
       const thenOf = (id: string): Content => {
         const was = then.get(id)
@@ -137,7 +138,7 @@ if (POSTGRES_SKIP) {
         // restore creates it again only when the deletion came first.
         if (goneSince.has(id)) assert.ok(done.recreated.includes(id), `${id}, deleted since, was created again`)
         else assert.equal(deletions.get(id), true, id)
-        const deletedFirst = goneSince.has(id) ? deletions.get(id) === false : done.recreated.includes(id)
+        const deletedFirst: boolean = goneSince.has(id) ? deletions.get(id) === false : done.recreated.includes(id)
         assert.equal(final !== undefined, deletedFirst, `${id} is back only when it was deleted before the restore`)
         if (final) assert.deepEqual(contentOf(final), thenOf(id), id)
       }

@@ -337,7 +337,7 @@ describe('putting a book back', () => {
     const undo = await app.inject({ method: 'POST', url: '/addresses/restore', headers: ALICE, payload: { at: '2026-12-01T10:15:30.000Z' } })
     const undone = (await app.inject({ method: 'GET', url: '/addresses', headers: ALICE })).body
 
-    const expected = { at: '2026-12-01T10:06:00.000Z', restored: [changed], trashed: [added], recreated: [deleted] }
+    const expected = { at: '2026-12-01T10:06:00.000Z', restored: [changed], trashed: [added], recreated: [deleted], cards: { restored: [], trashed: [], recreated: [] } }
     assert.equal(preview.statusCode, 200, preview.body)
     assert.deepEqual(JSON.parse(preview.body), { ...expected, preview: true })
     assert.equal(unchanged, damaged)
@@ -347,6 +347,29 @@ describe('putting a book back', () => {
     assert.equal(undo.statusCode, 200, undo.body)
     assert.deepEqual(JSON.parse(undone), JSON.parse(damaged))
     assert.ok(kept)
+  })
+
+  test("when a phone deleted the book's group cards too, then the restore brings them back with the entries", async (t) => {
+    const { app, time } = aBook(t)
+    const book = '/dav/addressbooks/alice/contacts/'
+    const member = 'BEGIN:VCARD\r\nVERSION:3.0\r\nUID:member-1\r\nFN:Member\r\nEND:VCARD\r\n'
+    const group = 'BEGIN:VCARD\r\nVERSION:3.0\r\nUID:group-1\r\nFN:Friends\r\nX-ADDRESSBOOKSERVER-KIND:group\r\nX-ADDRESSBOOKSERVER-MEMBER:urn:uuid:member-1\r\nEND:VCARD\r\n'
+    for (const [name, card] of [['member.vcf', member], ['group.vcf', group]] as const) {
+      const put = await app.inject({ method: 'PUT', url: `${book}${name}`, headers: { ...ALICE, 'content-type': 'text/vcard' }, payload: card })
+      assert.equal(put.statusCode, 201, put.body)
+    }
+    time.advance(15 * 60_000)
+    for (const name of ['member.vcf', 'group.vcf']) await app.inject({ method: 'DELETE', url: `${book}${name}`, headers: ALICE })
+    time.advance(60_000)
+
+    const done = await app.inject({ method: 'POST', url: '/addresses/restore', headers: ALICE, payload: { at: '10m' } })
+    const served = await app.inject({ method: 'GET', url: `${book}group.vcf`, headers: ALICE })
+
+    const result = JSON.parse(done.body) as { recreated: string[]; cards: { recreated: string[] } }
+    assert.deepEqual([result.recreated.length, result.cards.recreated.length], [1, 1])
+    assert.equal(served.statusCode, 200)
+    // Written anew at its new version, with every property the phone sent.
+    for (const line of group.split('\r\n').slice(2, -2)) assert.ok(served.body.includes(`\r\n${line}\r\n`), line)
   })
 
   test('when the time is in the future, before the history kept, or not a time, then the answer is 400 naming the window, and nothing changes', async (t) => {

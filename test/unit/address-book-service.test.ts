@@ -175,8 +175,8 @@ class FakeStore implements AddressBookStore {
     return this.#call('emptyTrash', [owner, id], () => this.#inner.emptyTrash(owner, id))
   }
 
-  restoreBook(owner: string, at: string, options?: { readonly preview?: boolean }): Promise<BookRestore> {
-    return this.#call('restoreBook', [owner, at, options], () => this.#inner.restoreBook(owner, at, options))
+  restoreBook(owners: readonly string[], at: string, options?: { readonly preview?: boolean }): Promise<BookRestore[]> {
+    return this.#call('restoreBook', [owners, at, options], () => this.#inner.restoreBook(owners, at, options))
   }
 
   forgetHistoryBefore(before: string, keep: number): Promise<number> {

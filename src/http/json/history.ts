@@ -94,6 +94,10 @@ const BookRestore = Type.Object(
     restored: Ids('entries changed since, given their content of then as a new version'),
     trashed: Ids('entries created since, moved to the trash'),
     recreated: Ids('entries deleted since, created again under their ids'),
+    cards: Type.Object(
+      { restored: Ids('changed since'), trashed: Ids('created since'), recreated: Ids('deleted since') },
+      { additionalProperties: false, description: "CardDAV's cards kept apart from the entries (Apple's group cards), by id, put back in the same transaction" },
+    ),
   },
   { additionalProperties: false, title: 'A book put back as it was' },
 )
@@ -254,7 +258,15 @@ export const historyRoutes: FastifyPluginCallbackTypebox<{ history: HistoryBook;
     },
   }, async (request) => {
     const done = await history.restoreBook(principalOf(request), request.body.at, { preview: request.query.preview === true })
-    return { at: done.at, preview: done.preview, restored: [...done.restored], trashed: [...done.trashed], recreated: [...done.recreated] }
+    const { others } = done
+    return {
+      at: done.at,
+      preview: done.preview,
+      restored: [...done.restored],
+      trashed: [...done.trashed],
+      recreated: [...done.recreated],
+      cards: { restored: [...others.restored], trashed: [...others.trashed], recreated: [...others.recreated] },
+    }
   })
 
   for (const [url, allowed] of [

@@ -347,17 +347,20 @@ export class MemoryStore implements Store {
     return Promise.resolve(emptied)
   }
 
-  restoreBook(owner: string, at: string, { preview = false }: { readonly preview?: boolean } = {}): Promise<BookRestore> {
-    const book = this.#books.get(owner)
-    if (!book) return Promise.resolve({ restored: [], trashed: [], recreated: [] })
-    const plan = planRestore(book, at)
-    if (preview) return Promise.resolve(briefOf(plan))
+  /** Every book is planned before any is written: nothing else runs meanwhile, so the whole is one step. */
+  restoreBook(owners: readonly string[], at: string, { preview = false }: { readonly preview?: boolean } = {}): Promise<BookRestore[]> {
+    const plans = owners.map((owner) => ({ book: this.#books.get(owner), plan: undefined as RestorePlan | undefined }))
+    for (const each of plans) each.plan = each.book && planRestore(each.book, at)
+    if (!preview) for (const { book, plan } of plans) if (book && plan) this.#restore(book, plan)
+    return Promise.resolve(plans.map(({ plan }) => (plan ? briefOf(plan) : { restored: [], trashed: [], recreated: [] })))
+  }
+
+  #restore(book: Book, plan: RestorePlan): void {
     for (const { kept } of plan.trashed) this.#remove(book, kept)
     // Names first let go, then taken: entries that traded names each get their own back.
     for (const { kept } of plan.restored) if (kept.stored.card?.name !== undefined) book.names.delete(kept.stored.card.name)
     for (const { kept, then } of plan.restored) this.#replace(book, kept, then.entry, then.card, then.photo, 'restore')
     for (const { then } of plan.recreated) this.#revive(book, then)
-    return Promise.resolve(briefOf(plan))
   }
 
   forgetHistoryBefore(before: string, keep: number): Promise<number> {

@@ -264,8 +264,9 @@ interface UpdateRow {
  * A book restore (restoreBook) must write entries while it holds the counter, which would deadlock
  * with a write that holds one of them and waits for the counter. So every write that locks an
  * entry first takes its owner's book lock (BOOK_LOCK), shared; a book restore takes it alone,
- * before the counter. It waits for the writes that hold entries, and those that come after it wait
- * for it holding nothing. A create, which locks no entry before the counter, waits at the counter.
+ * before the counter (restoring several books, every one's lock before any counter). It waits for
+ * the writes that hold entries, and those that come after it wait for it holding nothing. A create,
+ * which locks no entry before the counter, waits at the counter.
  *
  * Every write that replaces or deletes an entry keeps the version it replaces in entry_history,
  * copied in the same statement from the row it locked, and only when it reaches the counter.
@@ -659,14 +660,21 @@ const PUT_VERSIONS: Statement = {
 }
 
 /**
- * The owner's book lock, alone, then its counter (created when missing; updating it to itself
- * takes its row's lock): no other write of the owner's is in flight after it, and none starts
- * until the transaction ends.
+ * The book locks of the owners in $1, alone, then their counters (created when missing; updating
+ * one to itself takes its row's lock): no other write of theirs is in flight after it, and none
+ * starts until the transaction ends. Each kind is taken in one order, so that two restores of
+ * books in common cannot deadlock: the locks by their keys (two owners whose names hash alike
+ * share one), the counters by owner, as forgetHistoryBefore takes them.
  */
-const LOCK_BOOK: Statement = {
-  name: 'addrservice-lock-book',
-  text: `WITH book AS MATERIALIZED (SELECT pg_advisory_xact_lock(${String(BOOK_LOCK_CLASS)}, hashtext($1)))
-    INSERT INTO change_counters AS counter (owner, latest) SELECT $1, 0 FROM book
+const LOCK_BOOKS: Statement = {
+  name: 'addrservice-lock-books',
+  text: `WITH books AS MATERIALIZED (
+      SELECT pg_advisory_xact_lock(${String(BOOK_LOCK_CLASS)}, book.key)
+      FROM (SELECT DISTINCT hashtext(owner) AS key FROM unnest($1::text[]) AS owner ORDER BY key) AS book
+    )
+    INSERT INTO change_counters AS counter (owner, latest)
+    SELECT book.owner, 0 FROM (SELECT DISTINCT owner COLLATE "C" AS owner FROM unnest($1::text[]) AS owner) AS book
+    WHERE (SELECT count(*) FROM books) > 0 ORDER BY book.owner
     ON CONFLICT (owner) DO UPDATE SET latest = counter.latest`,
 }
 
@@ -1156,46 +1164,64 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * One transaction, after the owner's book lock and counter (LOCK_BOOK): what to do read
-   * (BOOK_PLAN), then done in an order in which no card name is held twice: the entries to trash
-   * deleted, those to restore kept in history and their card names given up where they change,
-   * and then every version of then given back at once (PUT_VERSIONS). A preview reads the same in
-   * a read-only transaction of one snapshot, and locks nothing.
+   * One transaction, after every owner's book lock and counter (LOCK_BOOKS); then each book put
+   * back in turn (#restoreOneBook), so that a failure in any leaves them all as they were. A
+   * preview reads the same in a read-only transaction of one snapshot, and locks nothing.
    */
-  async restoreBook(owner: string, at: string, { preview = false }: { readonly preview?: boolean } = {}): Promise<BookRestore> {
+  async restoreBook(owners: readonly string[], at: string, { preview = false }: { readonly preview?: boolean } = {}): Promise<BookRestore[]> {
+    if (owners.length === 0) return []
     return this.#transaction(async (client) => {
       if (preview) await client.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY')
-      else await client.query({ ...LOCK_BOOK, values: [owner] })
-      const { rows: plan } = await client.query<PlanRow>({ ...BOOK_PLAN, values: [owner, at] })
-      const taken = plan.find(({ outcome, holder }) => outcome !== 'trashed' && holder !== null)
-      if (taken?.holder) throw new EntryExistsError(taken.holder)
-      const trashed = plan.filter(({ outcome }) => outcome === 'trashed')
-      const restored = plan.filter(({ outcome }) => outcome === 'restored')
-      const given = plan.filter(({ outcome }) => outcome !== 'trashed')
-      const done: BookRestore = {
-        restored: restored.map(({ id }) => id),
-        trashed: trashed.map(({ id }) => id),
-        recreated: plan.filter(({ outcome }) => outcome === 'recreated').map(({ id }) => id),
-      }
-      if (preview) return { keep: false, value: done }
+      else await client.query({ ...LOCK_BOOKS, values: [owners] })
       const now = this.#clock().toISOString()
-      if (trashed.length > 0) {
-        const places = trashed.map(({ id }, index) => ({ id, place: index + 1 }))
-        await client.query({ ...TRASH_ENTRIES, values: [owner, JSON.stringify(places), now, trashed.length] })
+      // A book named twice is put back once: the second time would find nothing left to do.
+      const books = new Map<string, BookRestore>()
+      const done: BookRestore[] = []
+      for (const owner of owners) {
+        const book = books.get(owner) ?? (await this.#restoreOneBook(client, owner, at, preview, now))
+        books.set(owner, book)
+        done.push(book)
       }
-      if (restored.length > 0) {
-        const releases = restored.map(({ id, live_name, card_name }) => ({ id, release: live_name !== null && live_name !== card_name }))
-        await client.query({ ...KEEP_AND_RELEASE, values: [owner, JSON.stringify(releases), now] })
-      }
-      if (given.length > 0) {
-        const versions = given.map((row, index) => {
-          if (!row.entry || !row.created_at) throw new Error(`the book plan gave ${row.id} no version of then`)
-          return restoredRow(row.id, { ...row, entry: row.entry }, row.version + 1, row.created_at, index + 1)
-        })
-        await this.#putVersions(client, owner, versions, false, now)
-      }
-      return { keep: true, value: done }
+      return { keep: !preview, value: done }
     })
+  }
+
+  /**
+   * Puts the owner's book back as it was at `at`, in a transaction that holds its book lock and
+   * counter: what to do read (BOOK_PLAN), then done in an order in which no card name is held
+   * twice: the entries to trash deleted, those to restore kept in history and their card names
+   * given up where they change, and then every version of then given back at once
+   * (PUT_VERSIONS). With `preview`, only reads.
+   */
+  async #restoreOneBook(client: pg.PoolClient, owner: string, at: string, preview: boolean, now: string): Promise<BookRestore> {
+    const { rows: plan } = await client.query<PlanRow>({ ...BOOK_PLAN, values: [owner, at] })
+    const taken = plan.find(({ outcome, holder }) => outcome !== 'trashed' && holder !== null)
+    if (taken?.holder) throw new EntryExistsError(taken.holder)
+    const trashed = plan.filter(({ outcome }) => outcome === 'trashed')
+    const restored = plan.filter(({ outcome }) => outcome === 'restored')
+    const given = plan.filter(({ outcome }) => outcome !== 'trashed')
+    const done: BookRestore = {
+      restored: restored.map(({ id }) => id),
+      trashed: trashed.map(({ id }) => id),
+      recreated: plan.filter(({ outcome }) => outcome === 'recreated').map(({ id }) => id),
+    }
+    if (preview) return done
+    if (trashed.length > 0) {
+      const places = trashed.map(({ id }, index) => ({ id, place: index + 1 }))
+      await client.query({ ...TRASH_ENTRIES, values: [owner, JSON.stringify(places), now, trashed.length] })
+    }
+    if (restored.length > 0) {
+      const releases = restored.map(({ id, live_name, card_name }) => ({ id, release: live_name !== null && live_name !== card_name }))
+      await client.query({ ...KEEP_AND_RELEASE, values: [owner, JSON.stringify(releases), now] })
+    }
+    if (given.length > 0) {
+      const versions = given.map((row, index) => {
+        if (!row.entry || !row.created_at) throw new Error(`the book plan gave ${row.id} no version of then`)
+        return restoredRow(row.id, { ...row, entry: row.entry }, row.version + 1, row.created_at, index + 1)
+      })
+      await this.#putVersions(client, owner, versions, false, now)
+    }
+    return done
   }
 
   /**

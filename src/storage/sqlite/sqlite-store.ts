@@ -299,9 +299,13 @@ export class SqliteStore implements Store {
     return (await this.#write({ kind: 'emptyTrash', owner, id: id ?? null })) as number
   }
 
-  /** A preview goes through the writer too, so that it reads the book as a restore would, between the same writes. */
-  async restoreBook(owner: string, at: string, { preview = false }: { readonly preview?: boolean } = {}): Promise<BookRestore> {
-    return (await this.#write({ kind: 'restoreBook', owner, at, now: this.#clock().toISOString(), preview })) as BookRestore
+  /**
+   * All the books go as one write, so that no other write comes between them and one savepoint
+   * undoes them all. A preview goes through the writer too, so that it reads the books as a
+   * restore would, between the same writes.
+   */
+  async restoreBook(owners: readonly string[], at: string, { preview = false }: { readonly preview?: boolean } = {}): Promise<BookRestore[]> {
+    return (await this.#write({ kind: 'restoreBook', owners, at, now: this.#clock().toISOString(), preview })) as BookRestore[]
   }
 
   async forgetHistoryBefore(before: string, keep: number): Promise<number> {

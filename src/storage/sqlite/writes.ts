@@ -69,7 +69,7 @@ export type WriteOp =
   | { readonly kind: 'restoreFromTrash'; readonly owner: string; readonly id: string; readonly now: string }
   /** Without an id: the owner's whole trash. */
   | { readonly kind: 'emptyTrash'; readonly owner: string; readonly id: string | null }
-  | { readonly kind: 'restoreBook'; readonly owner: string; readonly at: string; readonly now: string; readonly preview: boolean }
+  | { readonly kind: 'restoreBook'; readonly owners: readonly string[]; readonly at: string; readonly now: string; readonly preview: boolean }
   | { readonly kind: 'forgetHistory'; readonly before: string; readonly keep: number }
   | { readonly kind: 'forgetDeletions'; readonly before: string }
   | {
@@ -556,12 +556,12 @@ export class Writes {
   }
 
   /**
-   * Puts the owner's book back as it was at `at` (see AddressBookStore.restoreBook), or with
+   * Puts one owner's book back as it was at `at` (see AddressBookStore.restoreBook), or with
    * `preview` only tells what that would do. The writer is the only writer, so nothing changes
    * between the reads and the writes. Deletions go first and card names are let go before any is
    * taken, so that entries that traded names, or took a deleted one's, each get their own back.
    */
-  #restoreBook({ owner, at, now, preview }: Extract<WriteOp, { kind: 'restoreBook' }>): BookRestore {
+  #restoreBook(owner: string, at: string, now: string, preview: boolean): BookRestore {
     const trashed: EntryColumns[] = []
     const restored: { live: EntryColumns; then: Content }[] = []
     const recreated: Content[] = []
@@ -670,7 +670,8 @@ export class Writes {
         return ids.length
       }
       case 'restoreBook':
-        return this.#restoreBook(op)
+        // Every book in the one op, so that the op's savepoint undoes them all when any fails.
+        return op.owners.map((owner) => this.#restoreBook(owner, op.at, op.now, op.preview))
       case 'forgetHistory': {
         let forgotten = 0
         for (const { owner, id } of this.#trashBefore.all(op.before)) {
