@@ -530,7 +530,8 @@ function failedWrite(id: string, preconditions: Preconditions): Error {
 }
 
 
-function versioned(stored: StoredEntry): VersionedEntry {
+/** An entry as the service hands out what it stored: its id, version, content and photo stamp. */
+export function versioned(stored: StoredEntry): VersionedEntry {
   return { id: stored.id, version: stored.version, entry: stored.entry, ...(stored.photo ? { photo: stored.photo } : {}) }
 }
 

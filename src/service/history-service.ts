@@ -4,8 +4,8 @@ import { foldCase } from '../domain/listing.js'
 import { isEntryId } from '../domain/ids.js'
 import type { Principal } from '../domain/principal.js'
 import type { ChangeSource } from '../domain/vocabulary.js'
-import { systemClock, type AddressBookStore, type BookRestore, type Clock, type PhotoStamp, type StoredEntry, type StoredVersion } from '../storage/store.js'
-import type { Preconditions, VersionedEntry } from './address-book-service.js'
+import { CURRENT_VERSION_SEQ, systemClock, type AddressBookStore, type BookRestore, type Clock, type PhotoStamp, type StoredVersion } from '../storage/store.js'
+import { versioned, type Preconditions, type VersionedEntry } from './address-book-service.js'
 import { requireScope } from './gate.js'
 import { decodeOpaque, encodeOpaque } from './opaque-token.js'
 
@@ -163,7 +163,7 @@ export class HistoryService implements HistoryBook {
     const named = preconditions.ifMatch === 'any' ? undefined : preconditions.ifMatch
     if (named && !named.includes(current.version)) throw new PreconditionFailedError(id)
     // The version it is at now: restoring it would change nothing.
-    if (found.seq === Number.MAX_SAFE_INTEGER) return versioned(current)
+    if (found.seq === CURRENT_VERSION_SEQ) return versioned(current)
     const restored = await this.#store.restoreVersion(principal.owner, id, found.seq, named ?? [current.version])
     if (!restored) throw new PreconditionFailedError(id)
     return versioned(restored)
@@ -239,15 +239,11 @@ function versionOf({ id, version, updatedAt, replacedAt, source, deleted, entry,
     changedAt: updatedAt,
     ...(replacedAt === undefined ? {} : { replacedAt }),
     source,
-    current: seq === Number.MAX_SAFE_INTEGER,
+    current: seq === CURRENT_VERSION_SEQ,
     deleted,
     entry,
     ...(photo ? { photo } : {}),
   }
-}
-
-function versioned(stored: StoredEntry): VersionedEntry {
-  return { id: stored.id, version: stored.version, entry: stored.entry, ...(stored.photo ? { photo: stored.photo } : {}) }
 }
 
 /** The seq a history page continues below; the cursor must be for this entry. */

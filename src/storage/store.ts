@@ -124,7 +124,7 @@ export interface ChangeOptions {
 export interface StoredVersion {
   /**
    * Where the version stands in the store's record, later versions higher: the position a page
-   * of history continues from. The entry's current version is Number.MAX_SAFE_INTEGER.
+   * of history continues from. The entry's current version is CURRENT_VERSION_SEQ.
    */
   readonly seq: number
   readonly id: string
@@ -174,6 +174,9 @@ export interface BookRestore {
   /** Entries deleted since, created again under their ids, with their content of then. */
   readonly recreated: readonly string[]
 }
+
+/** The seq (StoredVersion.seq) of an entry's current version in its history: above every version it replaced. */
+export const CURRENT_VERSION_SEQ = Number.MAX_SAFE_INTEGER
 
 /** A label as entries of a book write it, and how many entries write it so. */
 export interface LabelCount {

@@ -5,6 +5,7 @@ import type { AddressEntry } from '../../domain/address-entry.js'
 import { compareCodePoints, indexEntry, LABEL_NAME, matchesFilter, sortValueOf, type EntryFilter, type EntryIndex } from '../../domain/listing.js'
 import type { ChangeSource } from '../../domain/vocabulary.js'
 import {
+  CURRENT_VERSION_SEQ,
   systemClock,
   type ApiKeyRecord,
   type BookRestore,
@@ -277,7 +278,7 @@ export class MemoryStore implements Store {
     const book = this.#books.get(owner)
     const kept = book?.entries.get(id)
     const versions: StoredVersion[] = []
-    if (kept && CURRENT < before) versions.push(versionOf({ seq: CURRENT, stored: kept.stored, source: kept.source }))
+    if (kept && CURRENT_VERSION_SEQ < before) versions.push(versionOf({ seq: CURRENT_VERSION_SEQ, stored: kept.stored, source: kept.source }))
     for (const replaced of [...(book?.history.get(id) ?? [])].reverse()) if (replaced.seq < before) versions.push(versionOf(replaced))
     return Promise.resolve(versions.slice(0, limit))
   }
@@ -559,9 +560,6 @@ export class MemoryStore implements Store {
     return [...(this.#books.get(owner)?.entries.values() ?? [])].filter((kept) => matchesFilter(kept.index, filter))
   }
 }
-
-/** The seq the entry's current version is listed at in its history: above any replaced one. */
-const CURRENT = Number.MAX_SAFE_INTEGER
 
 function versionOf({ seq, stored, source, replacedAt, deleted = false }: Pick<Replaced, 'seq' | 'stored' | 'source'> & Partial<Replaced>): StoredVersion {
   const { id, version, createdAt, updatedAt, entry, card, photo } = copy(stored)

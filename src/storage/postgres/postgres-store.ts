@@ -8,6 +8,7 @@ import { indexEntry, LABEL_NAME, type EntryFilter, type SortKey } from '../../do
 import { cardFromColumns, keptCard } from '../card-data.js'
 import { likePattern } from '../like-pattern.js'
 import {
+  CURRENT_VERSION_SEQ,
   systemClock,
   type ApiKeyRecord,
   type BookRestore,
@@ -1704,7 +1705,7 @@ function toStoredEntry(row: EntryRow): StoredEntry {
 function toStoredVersion(id: string, row: VersionRow): StoredVersion {
   const card = cardFromColumns(row.card_name, row.card_uid, row.card_kept)
   return {
-    seq: row.seq === null ? Number.MAX_SAFE_INTEGER : Number(row.seq),
+    seq: row.seq === null ? CURRENT_VERSION_SEQ : Number(row.seq),
     id,
     version: row.version,
     createdAt: row.created_at.toISOString(),

@@ -8,6 +8,7 @@ import { cardFromColumns, keptCard } from '../card-data.js'
 import type { Scope } from '../../domain/principal.js'
 import { indexEntry, LABEL_NAME, type EntryFilter, type SortKey } from '../../domain/listing.js'
 import {
+  CURRENT_VERSION_SEQ,
   systemClock,
   type ApiKeyRecord,
   type BookRestore,
@@ -267,9 +268,9 @@ export class SqliteStore implements Store {
   history(owner: string, id: string, limit: number, before?: number): Promise<StoredVersion[]> {
     return attempt(
       this.#db.transaction(() => {
-        const current = limit > 0 && (before === undefined || before > CURRENT_SEQ) ? this.#current.get(owner, id) : undefined
+        const current = limit > 0 && (before === undefined || before > CURRENT_VERSION_SEQ) ? this.#current.get(owner, id) : undefined
         const versions = current ? [currentVersion(current)] : []
-        const older = this.#versions.all(owner, id, Math.min(before ?? CURRENT_SEQ, CURRENT_SEQ), Math.max(0, limit - versions.length))
+        const older = this.#versions.all(owner, id, Math.min(before ?? CURRENT_VERSION_SEQ, CURRENT_VERSION_SEQ), Math.max(0, limit - versions.length))
         return [...versions, ...older.map(toStoredVersion)]
       }),
     )
@@ -489,15 +490,12 @@ function toStoredEntry(row: EntryRow): StoredEntry {
   }
 }
 
-/** The seq a history lists an entry's current version at: above every version it replaced. */
-const CURRENT_SEQ = Number.MAX_SAFE_INTEGER
-
 /** A deletion time after every real one (ISO times start with their year): where the trash's first page starts. */
 const AFTER_EVERY_TIME = '9999-12-31T23:59:59.999Z~'
 
 function currentVersion(row: CurrentRow): StoredVersion {
   const { id, version, createdAt, updatedAt, entry, card, photo } = toStoredEntry(row)
-  return { seq: CURRENT_SEQ, id, version, createdAt, updatedAt, deleted: false, source: row.source, entry, ...(card ? { card } : {}), ...(photo ? { photo } : {}) }
+  return { seq: CURRENT_VERSION_SEQ, id, version, createdAt, updatedAt, deleted: false, source: row.source, entry, ...(card ? { card } : {}), ...(photo ? { photo } : {}) }
 }
 
 function toStoredVersion(row: VersionColumns): StoredVersion {
