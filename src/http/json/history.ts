@@ -129,8 +129,11 @@ export const historyRoutes: FastifyPluginCallbackTypebox<{ history: HistoryBook;
     const { id } = request.params
     const page = await history.history(principalOf(request), id, { limit: request.query.limit ?? DEFAULT_PAGE_SIZE, cursor: request.query.cursor })
     linkNextPage(request, reply, page.next)
-    const versions = page.versions.map((version, index) => {
-      const before = page.versions[index + 1] ?? page.previous
+    // Each version as the API shows it, made once: it is both a version's entry and the next one's base.
+    const shown = page.versions.map((version) => ({ version, document: documentOf(version) }))
+    const previous = page.previous && documentOf(page.previous)
+    const versions = shown.map(({ version, document }, index) => {
+      const before = shown[index + 1]?.document ?? previous
       return {
         version: version.version,
         etag: entityTagOf(version.version),
@@ -139,8 +142,8 @@ export const historyRoutes: FastifyPluginCallbackTypebox<{ history: HistoryBook;
         source: version.source,
         current: version.current,
         deleted: version.deleted,
-        entry: documentOf(version),
-        diff: jsonPatch.compare(before ? documentOf(before) : {}, documentOf(version)),
+        entry: document,
+        diff: jsonPatch.compare(before ?? {}, document),
       }
     })
     return { versions, ...(page.next === undefined ? {} : { next: page.next }) }

@@ -350,8 +350,10 @@ export class MemoryStore implements Store {
 
   /** Every book is planned before any is written: nothing else runs meanwhile, so the whole is one step. */
   restoreBook(owners: readonly string[], at: string, { preview = false }: { readonly preview?: boolean } = {}): Promise<BookRestore[]> {
-    const plans = owners.map((owner) => ({ book: this.#books.get(owner), plan: undefined as RestorePlan | undefined }))
-    for (const each of plans) each.plan = each.book && planRestore(each.book, at)
+    const plans = owners.map((owner) => {
+      const book = this.#books.get(owner)
+      return { book, plan: book && planRestore(book, at) }
+    })
     if (!preview) for (const { book, plan } of plans) if (book && plan) this.#restore(book, plan)
     return Promise.resolve(plans.map(({ plan }) => (plan ? briefOf(plan) : { restored: [], trashed: [], recreated: [] })))
   }
